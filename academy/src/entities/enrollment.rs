@@ -1,0 +1,55 @@
+//! `academy.enrollments`: a user's place in a course; at most one per
+//! (course, user).
+
+use schema_core::entities::user;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(schema_name = "academy", table_name = "enrollments")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub user_id: Uuid,
+    /// One of `active` (the default), `completed` or `dropped`; enforced by
+    /// `enrollments_status_check`.
+    #[sea_orm(column_type = "Text")]
+    pub status: String,
+    pub enrolled_at: DateTimeWithTimeZone,
+    pub created_at: DateTimeWithTimeZone,
+    pub updated_at: DateTimeWithTimeZone,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::course::Entity",
+        from = "Column::CourseId",
+        to = "super::course::Column::Id",
+        on_update = "NoAction",
+        on_delete = "Cascade"
+    )]
+    Course,
+    #[sea_orm(
+        belongs_to = "schema_core::entities::user::Entity",
+        from = "Column::UserId",
+        to = "schema_core::entities::user::Column::Id",
+        on_update = "NoAction",
+        on_delete = "Cascade"
+    )]
+    User,
+}
+
+impl Related<super::course::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Course.def()
+    }
+}
+
+impl Related<user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

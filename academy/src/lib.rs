@@ -1,0 +1,20 @@
+//! The `academy` PostgreSQL schema: courses, enrollments and webinars.
+//!
+//! This crate owns everything about that schema: its SeaORM entities, its
+//! migrations and, later, its seeds and backfills.
+//!
+//! It depends only on `sea-orm`, `sea-orm-migration` and `schema-core` (whose
+//! users it references). It must never depend on the migration runner, the
+//! seeder or another app schema crate, so app schemas stay independently
+//! deployable and the runner alone decides how histories interleave.
+
+/// The PostgreSQL schema this crate owns.
+pub const SCHEMA: &str = "academy";
+
+pub mod entities;
+// `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
+// exactly as `MigrationTrait` declares it, elided lifetime included.
+#[allow(elided_lifetimes_in_paths)]
+mod migrations;
+
+pub use migrations::migrations;

@@ -1,0 +1,23 @@
+//! The `core` PostgreSQL schema: the identity and access-control tables
+//! (users, roles, permissions) that every app schema builds on.
+//!
+//! This crate owns everything about that schema: its SeaORM entities, its
+//! migrations and, later, its seeds and backfills. It also hosts
+//! [`migration_kit`], the helpers every schema crate's migrations share, so
+//! the app crates do not repeat one another.
+//!
+//! It depends only on `sea-orm` and `sea-orm-migration`. It must never depend
+//! on the migration runner, the seeder or an app schema crate: they all depend
+//! on it, and `core` has to stay at the bottom of that graph.
+
+/// The PostgreSQL schema this crate owns.
+pub const SCHEMA: &str = "core";
+
+pub mod entities;
+pub mod migration_kit;
+// `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
+// exactly as `MigrationTrait` declares it, elided lifetime included.
+#[allow(elided_lifetimes_in_paths)]
+mod migrations;
+
+pub use migrations::migrations;

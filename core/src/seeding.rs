@@ -1,0 +1,418 @@
+//! The seeding contract every schema crate implements and the seeder runs.
+//!
+//! A schema crate describes its seed data as [`TableSeed`]s grouped under one
+//! [`SchemaSeed`]: which table, which columns (with their PostgreSQL types),
+//! which columns form the natural key the upsert conflicts on, and a lazy
+//! iterator of row batches. Seeds are DATA: they never touch the database and
+//! never issue DDL. The seeder turns them into idempotent upserts.
+//!
+//! The rules that make seeding repeatable on every run and every machine:
+//!
+//! - ids come from [`id`] (UUID v5 over the table and the row's natural key),
+//!   and a foreign key is computed the same way from the referenced row's
+//!   natural key, never read back from the database;
+//! - natural keys are built from row indices and fixed lists only, never from
+//!   `fake` output, so upgrading `fake` rewrites values (updates) instead of
+//!   creating duplicate rows;
+//! - fake data comes from [`rng`], seeded per (table, row index), so any
+//!   batch can be generated on its own and memory stays flat at any scale;
+//! - dates are offsets from [`base_date`], never the clock.
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use uuid::Uuid;
+
+/// How much data to seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// RBAC roles, permissions and their grants, and one admin user.
+    Minimal,
+    /// Tens to hundreds of realistic rows in every table (the default).
+    Demo,
+    /// `scale` users and proportional rows in every table, for load tests.
+    Load { scale: u64 },
+}
+
+impl Profile {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Profile::Minimal => "minimal",
+            Profile::Demo => "demo",
+            Profile::Load { .. } => "load",
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Profile::Load { scale } => write!(f, "load (scale {scale})"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// Rows per batch. The seeder binds one array parameter per column, so the
+/// batch size is bounded by memory and latency, not by PostgreSQL's 65,535
+/// bind-parameter limit.
+pub const BATCH_ROWS: usize = 10_000;
+
+/// The PostgreSQL types seed columns may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlType {
+    Uuid,
+    Text,
+    SmallInt,
+    Integer,
+    BigInt,
+    Boolean,
+    TimestampTz,
+}
+
+impl SqlType {
+    /// The type's SQL name, as used in casts.
+    pub fn sql(self) -> &'static str {
+        match self {
+            SqlType::Uuid => "uuid",
+            SqlType::Text => "text",
+            SqlType::SmallInt => "smallint",
+            SqlType::Integer => "integer",
+            SqlType::BigInt => "bigint",
+            SqlType::Boolean => "boolean",
+            SqlType::TimestampTz => "timestamptz",
+        }
+    }
+
+    /// Whether `cell` is a value of this type (NULL fits every type; the
+    /// database enforces NOT NULL).
+    pub fn accepts(self, cell: &Cell) -> bool {
+        matches!(
+            (self, cell),
+            (_, Cell::Null)
+                | (SqlType::Uuid, Cell::Uuid(_))
+                | (SqlType::Text, Cell::Text(_))
+                | (
+                    SqlType::SmallInt | SqlType::Integer | SqlType::BigInt,
+                    Cell::Int(_)
+                )
+                | (SqlType::Boolean, Cell::Bool(_))
+                | (SqlType::TimestampTz, Cell::Timestamp(_))
+        )
+    }
+}
+
+/// One seeded column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: SqlType,
+}
+
+impl Column {
+    pub const fn new(name: &'static str, ty: SqlType) -> Self {
+        Self { name, ty }
+    }
+}
+
+/// One value of a seed row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Uuid(Uuid),
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    Timestamp(DateTime<Utc>),
+}
+
+impl Cell {
+    /// The value in PostgreSQL's text input format (`None` for NULL).
+    pub fn to_sql_text(&self) -> Option<String> {
+        match self {
+            Cell::Null => None,
+            Cell::Uuid(uuid) => Some(uuid.hyphenated().to_string()),
+            Cell::Text(text) => Some(text.clone()),
+            Cell::Int(int) => Some(int.to_string()),
+            Cell::Bool(flag) => Some(if *flag { "t" } else { "f" }.to_owned()),
+            Cell::Timestamp(at) => Some(at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        }
+    }
+}
+
+impl From<Uuid> for Cell {
+    fn from(value: Uuid) -> Self {
+        Cell::Uuid(value)
+    }
+}
+
+impl From<String> for Cell {
+    fn from(value: String) -> Self {
+        Cell::Text(value)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(value: &str) -> Self {
+        Cell::Text(value.to_owned())
+    }
+}
+
+impl From<i16> for Cell {
+    fn from(value: i16) -> Self {
+        Cell::Int(value.into())
+    }
+}
+
+impl From<i32> for Cell {
+    fn from(value: i32) -> Self {
+        Cell::Int(value.into())
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(value: i64) -> Self {
+        Cell::Int(value)
+    }
+}
+
+impl From<bool> for Cell {
+    fn from(value: bool) -> Self {
+        Cell::Bool(value)
+    }
+}
+
+impl From<DateTime<Utc>> for Cell {
+    fn from(value: DateTime<Utc>) -> Self {
+        Cell::Timestamp(value)
+    }
+}
+
+impl<T: Into<Cell>> From<Option<T>> for Cell {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Cell::Null, Into::into)
+    }
+}
+
+/// One row: a value per column, in the table's column order.
+pub type Row = Vec<Cell>;
+/// Rows sent to the database in one statement.
+pub type Batch = Vec<Row>;
+/// A lazy stream of batches: only the batch being generated is in memory.
+pub type Batches = Box<dyn Iterator<Item = Batch> + Send>;
+
+/// The seed data of one table.
+pub struct TableSeed {
+    /// Schema-qualified name, e.g. `core.users`.
+    pub table: &'static str,
+    /// Every seeded column, `id` first. Columns not listed keep their
+    /// defaults (`created_at`, `updated_at`).
+    pub columns: &'static [Column],
+    /// The natural key (a unique constraint's columns) the upsert conflicts on.
+    pub conflict: &'static [&'static str],
+    /// Rows the batches will yield, for progress bars (an estimate).
+    pub estimated_rows: u64,
+    pub batches: Batches,
+}
+
+impl std::fmt::Debug for TableSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableSeed")
+            .field("table", &self.table)
+            .field("columns", &self.columns)
+            .field("conflict", &self.conflict)
+            .field("estimated_rows", &self.estimated_rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableSeed {
+    /// A table whose (small) rows are already in memory.
+    pub fn from_rows(
+        table: &'static str,
+        columns: &'static [Column],
+        conflict: &'static [&'static str],
+        rows: Vec<Row>,
+    ) -> Self {
+        let estimated_rows = rows.len() as u64;
+        let mut rows = rows.into_iter();
+        let batches = std::iter::from_fn(move || {
+            let batch: Batch = rows.by_ref().take(BATCH_ROWS).collect();
+            (!batch.is_empty()).then_some(batch)
+        });
+        Self {
+            table,
+            columns,
+            conflict,
+            estimated_rows,
+            batches: Box::new(batches),
+        }
+    }
+
+    /// A table generated lazily from row indices `0..indices`: `generate`
+    /// pushes zero or more rows for each index. Batches hold about
+    /// [`BATCH_ROWS`] rows, so memory does not grow with `indices`.
+    pub fn generated<F>(
+        table: &'static str,
+        columns: &'static [Column],
+        conflict: &'static [&'static str],
+        indices: u64,
+        estimated_rows: u64,
+        generate: F,
+    ) -> Self
+    where
+        F: FnMut(u64, &mut Batch) + Send + 'static,
+    {
+        Self {
+            table,
+            columns,
+            conflict,
+            estimated_rows,
+            batches: Box::new(Generated {
+                next: 0,
+                end: indices,
+                generate,
+            }),
+        }
+    }
+
+    /// The schema part of [`TableSeed::table`].
+    pub fn schema(&self) -> &'static str {
+        self.table.split_once('.').map_or("", |(schema, _)| schema)
+    }
+
+    /// The table part of [`TableSeed::table`].
+    pub fn name(&self) -> &'static str {
+        self.table
+            .split_once('.')
+            .map_or(self.table, |(_, name)| name)
+    }
+}
+
+struct Generated<F> {
+    next: u64,
+    end: u64,
+    generate: F,
+}
+
+impl<F: FnMut(u64, &mut Batch)> Iterator for Generated<F> {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        let mut batch = Vec::with_capacity(BATCH_ROWS.min(4096));
+        while self.next < self.end && batch.len() < BATCH_ROWS {
+            (self.generate)(self.next, &mut batch);
+            self.next += 1;
+        }
+        (!batch.is_empty()).then_some(batch)
+    }
+}
+
+/// What a schema crate provides to the seeder.
+pub trait SchemaSeed: Send + Sync {
+    /// The PostgreSQL schema these seeds fill (the crate's `SCHEMA`).
+    fn schema(&self) -> &'static str;
+
+    /// Schemas whose rows these seeds reference; they are seeded first.
+    /// Every foreign key into another schema must be declared here.
+    fn depends_on(&self) -> &'static [&'static str];
+
+    /// The tables to seed for `profile`, in an order that satisfies the
+    /// schema's own foreign keys (referenced tables first).
+    fn tables(&self, profile: &Profile) -> Vec<TableSeed>;
+}
+
+/// Namespace of every seed id: fixed forever, so ids never change.
+pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x8c3f_51d2_6a0e_4b7f_9d14_2e6b_c0a5_7f39);
+
+/// The deterministic id of the row of `table` (schema-qualified) whose
+/// natural key is `natural_key`; for composite keys join the parts with `/`.
+///
+/// A foreign key is `id(referenced table, referenced row's natural key)`.
+pub fn id(table: &str, natural_key: &str) -> Uuid {
+    let mut name = String::with_capacity(table.len() + 1 + natural_key.len());
+    name.push_str(table);
+    name.push(':');
+    name.push_str(natural_key);
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
+}
+
+/// Every seeded date is an offset from this instant: 2025-01-06T09:00:00Z.
+pub fn base_date() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_736_154_000, 0).unwrap_or_default()
+}
+
+/// [`base_date`] plus `minutes` (negative goes back in time).
+pub fn at_minutes(minutes: i64) -> DateTime<Utc> {
+    base_date() + TimeDelta::minutes(minutes)
+}
+
+/// The seed behind every generated value; change it and all fake data changes.
+pub const SEED: u64 = 0x5eed_2025_0106_0900;
+
+/// The random generator for row `index` of `table`: the same values on every
+/// run and every machine, whatever batch the row falls in.
+///
+/// Xoshiro256++ is a fixed algorithm (unlike `StdRng`, which may change).
+pub fn rng(table: &str, index: u64) -> Xoshiro256PlusPlus {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ SEED;
+    for byte in table.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    Xoshiro256PlusPlus::seed_from_u64(splitmix64(hash ^ splitmix64(index)))
+}
+
+fn splitmix64(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `"Advanced Rust: Ownership"` → `"advanced-rust-ownership"`.
+pub fn slugify(text: &str) -> String {
+    let mut slug = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug
+}
+
+/// Picks one entry of `weighted` with probability proportional to its weight.
+pub fn weighted<'a, T, R: rand::RngExt + ?Sized>(rng: &mut R, choices: &'a [(T, u32)]) -> &'a T {
+    let total: u32 = choices.iter().map(|(_, weight)| weight).sum();
+    let mut roll = rng.random_range(0..total.max(1));
+    for (value, weight) in choices {
+        if roll < *weight {
+            return value;
+        }
+        roll -= weight;
+    }
+    &choices[choices.len() - 1].0
+}
+
+/// Picks one entry of a non-empty slice.
+pub fn pick<'a, T, R: rand::RngExt + ?Sized>(rng: &mut R, items: &'a [T]) -> &'a T {
+    let len = items.len() as u64;
+    &items[rng.random_range(0..len.max(1)) as usize]
+}
+
+/// `count` distinct indices below `len`, in random order (`count` ≤ `len`).
+pub fn distinct<R: rand::RngExt + ?Sized>(rng: &mut R, len: u64, count: usize) -> Vec<u64> {
+    let mut chosen: Vec<u64> = Vec::with_capacity(count);
+    while chosen.len() < count && (chosen.len() as u64) < len {
+        let candidate = rng.random_range(0..len);
+        if !chosen.contains(&candidate) {
+            chosen.push(candidate);
+        }
+    }
+    chosen
+}

@@ -1,0 +1,186 @@
+//! Recording a migration's SQL without a server: its `up` or `down` runs
+//! against a proxy connection that keeps every statement and answers nothing.
+//! The recorded script is what `plan` shows, what the checksum covers, and
+//! exactly what `up` and `down` send to the database.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sea_orm::{
+    Database, DatabaseConnection, DbBackend, DbErr, ProxyDatabaseTrait, ProxyExecResult, ProxyRow,
+    Statement,
+};
+use sea_orm_migration::SchemaManager;
+use sha2::{Digest, Sha256};
+
+use crate::catalog::Migration;
+use crate::error::{MigrateError, Result};
+
+/// Which step of a migration to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// The statements one step of a migration emits, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Script {
+    pub statements: Vec<Statement>,
+}
+
+impl Script {
+    /// SHA-256 over the statements as they would be printed (values inlined).
+    pub fn checksum(&self) -> String {
+        let mut hasher = Sha256::new();
+        for statement in &self.statements {
+            hasher.update(statement.to_string().as_bytes());
+            hasher.update(b"\n;\n");
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    /// The statements as SQL text, each terminated by `;`.
+    pub fn sql_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.statements.iter().map(|statement| {
+            let sql = statement.to_string();
+            if sql.trim_end().ends_with(';') {
+                sql
+            } else {
+                format!("{sql};")
+            }
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Recording {
+    statements: Vec<Statement>,
+    reads: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Recording>);
+
+impl Recorder {
+    fn take(&self) -> Recording {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+#[async_trait::async_trait]
+impl ProxyDatabaseTrait for Recorder {
+    async fn query(&self, statement: Statement) -> Result<Vec<ProxyRow>, DbErr> {
+        let mut recording = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        recording.reads.push(statement.to_string());
+        Ok(Vec::new())
+    }
+
+    async fn execute(&self, statement: Statement) -> Result<ProxyExecResult, DbErr> {
+        let mut recording = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        recording.statements.push(statement);
+        Ok(ProxyExecResult::default())
+    }
+}
+
+/// Records migrations' scripts. One recorder serves many migrations in turn.
+pub struct Capturer {
+    recorder: Arc<Recorder>,
+    connection: DatabaseConnection,
+}
+
+impl Capturer {
+    pub async fn new() -> Result<Self> {
+        let recorder = Arc::new(Recorder::default());
+        let proxy: Arc<Box<dyn ProxyDatabaseTrait>> =
+            Arc::new(Box::new(SharedRecorder(recorder.clone())));
+        let connection = Database::connect_proxy(DbBackend::Postgres, proxy).await?;
+        Ok(Self {
+            recorder,
+            connection,
+        })
+    }
+
+    /// Records one step once. Refuses a migration that reads the database,
+    /// since its SQL could differ on a real server.
+    pub async fn record(&self, migration: &Migration, direction: Direction) -> Result<Script> {
+        self.recorder.take();
+        let manager = SchemaManager::new(&self.connection);
+        let outcome = match direction {
+            Direction::Up => migration.inner.up(&manager).await,
+            Direction::Down => migration.inner.down(&manager).await,
+        };
+        let recording = self.recorder.take();
+        // A read comes first: its empty answer may be why the step failed.
+        if let Some(read) = recording.reads.first() {
+            return Err(MigrateError::NonDeterministic {
+                name: migration.name.clone(),
+                krate: migration.schema.to_owned(),
+                problem: format!(
+                    "reads the database in its `{}` step (`{read}`)",
+                    direction.as_str()
+                ),
+            });
+        }
+        outcome.map_err(|source| MigrateError::Capture {
+            name: migration.name.clone(),
+            krate: migration.schema.to_owned(),
+            direction: direction.as_str(),
+            source,
+        })?;
+        Ok(Script {
+            statements: recording.statements,
+        })
+    }
+
+    /// Records a step twice and refuses it when the two runs differ.
+    pub async fn record_verified(
+        &self,
+        migration: &Migration,
+        direction: Direction,
+    ) -> Result<Script> {
+        let first = self.record(migration, direction).await?;
+        let second = self.record(migration, direction).await?;
+        if first.checksum() != second.checksum() {
+            let differing = first
+                .sql_lines()
+                .zip(second.sql_lines())
+                .find(|(a, b)| a != b)
+                .map(|(a, b)| format!(" (`{a}` then `{b}`)"))
+                .unwrap_or_default();
+            return Err(MigrateError::NonDeterministic {
+                name: migration.name.clone(),
+                krate: migration.schema.to_owned(),
+                problem: format!(
+                    "emits different SQL from one run to the next in its `{}` step{differing}",
+                    direction.as_str()
+                ),
+            });
+        }
+        Ok(first)
+    }
+}
+
+/// `connect_proxy` wants a `Box<dyn ProxyDatabaseTrait>`; this lets the
+/// capturer keep its own handle on the same recorder.
+#[derive(Debug)]
+struct SharedRecorder(Arc<Recorder>);
+
+#[async_trait::async_trait]
+impl ProxyDatabaseTrait for SharedRecorder {
+    async fn query(&self, statement: Statement) -> Result<Vec<ProxyRow>, DbErr> {
+        self.0.query(statement).await
+    }
+
+    async fn execute(&self, statement: Statement) -> Result<ProxyExecResult, DbErr> {
+        self.0.execute(statement).await
+    }
+}

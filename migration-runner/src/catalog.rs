@@ -1,0 +1,196 @@
+//! The global history as the code declares it: every schema crate's
+//! migrations merged into one order. Only this module knows that order.
+
+use std::collections::HashMap;
+
+use sea_orm_migration::MigrationTrait;
+
+use crate::error::{MigrateError, Result};
+use crate::name;
+
+/// One schema crate as the runner sees it.
+pub struct SchemaSource {
+    /// The PostgreSQL schema the crate owns, which is also its migrations' name prefix.
+    pub schema: &'static str,
+    /// The crate's directory in the workspace (where `migrate new` writes files).
+    pub crate_dir: &'static str,
+    pub migrations: Vec<Box<dyn MigrationTrait>>,
+}
+
+impl SchemaSource {
+    pub fn new(
+        schema: &'static str,
+        crate_dir: &'static str,
+        migrations: Vec<Box<dyn MigrationTrait>>,
+    ) -> Self {
+        Self {
+            schema,
+            crate_dir,
+            migrations,
+        }
+    }
+}
+
+/// The workspace's four schema crates.
+pub fn workspace_sources() -> Vec<SchemaSource> {
+    vec![
+        SchemaSource::new(schema_core::SCHEMA, "core", schema_core::migrations()),
+        SchemaSource::new(
+            schema_academy::SCHEMA,
+            "academy",
+            schema_academy::migrations(),
+        ),
+        SchemaSource::new(schema_talent::SCHEMA, "talent", schema_talent::migrations()),
+        SchemaSource::new(
+            schema_vacancy::SCHEMA,
+            "vacancy",
+            schema_vacancy::migrations(),
+        ),
+    ]
+}
+
+/// A migration with its place in the global order.
+pub struct Migration {
+    pub name: String,
+    /// The schema (and crate) that owns it.
+    pub schema: &'static str,
+    pub timestamp: String,
+    pub inner: Box<dyn MigrationTrait>,
+}
+
+impl Migration {
+    /// Whether the runner wraps it in a transaction (the default for PostgreSQL).
+    pub fn transactional(&self) -> bool {
+        self.inner.use_transaction().unwrap_or(true)
+    }
+
+    fn sort_key(&self) -> (&str, bool, &str, &str) {
+        sort_key(&self.timestamp, self.schema, &self.name)
+    }
+}
+
+/// The documented global order: timestamp, then `core` before every other
+/// schema, then schema name, then full name.
+pub fn sort_key<'a>(
+    timestamp: &'a str,
+    schema: &'a str,
+    name: &'a str,
+) -> (&'a str, bool, &'a str, &'a str) {
+    (timestamp, schema != "core", schema, name)
+}
+
+/// Every migration in the workspace, validated and in global order.
+pub struct Catalog {
+    migrations: Vec<Migration>,
+    schemas: Vec<&'static str>,
+    crate_dirs: HashMap<&'static str, &'static str>,
+}
+
+impl Catalog {
+    /// Merges the sources, refusing malformed names, names whose schema prefix
+    /// is not the owning crate's, and duplicate names.
+    pub fn new(sources: Vec<SchemaSource>) -> Result<Self> {
+        let schemas: Vec<&'static str> = sources.iter().map(|s| s.schema).collect();
+        let mut crate_dirs = HashMap::new();
+        for source in &sources {
+            if crate_dirs.insert(source.schema, source.crate_dir).is_some() {
+                return Err(MigrateError::DuplicateSchema {
+                    schema: source.schema.to_owned(),
+                });
+            }
+        }
+        let mut seen: HashMap<String, (&'static str, usize)> = HashMap::new();
+        let mut migrations = Vec::new();
+        for source in sources {
+            for (index, inner) in source.migrations.into_iter().enumerate() {
+                let name = inner.name().to_owned();
+                let parsed =
+                    name::parse(&name, &schemas).map_err(|reason| MigrateError::MalformedName {
+                        name: name.clone(),
+                        krate: source.schema.to_owned(),
+                        reason,
+                    })?;
+                if parsed.schema != source.schema {
+                    return Err(MigrateError::WrongSchemaPrefix {
+                        name,
+                        krate: source.schema.to_owned(),
+                        owner: source.schema.to_owned(),
+                        prefix: parsed.schema,
+                        timestamp: parsed.timestamp,
+                    });
+                }
+                if let Some((first, first_index)) =
+                    seen.insert(name.clone(), (source.schema, index + 1))
+                {
+                    return Err(MigrateError::DuplicateName {
+                        name,
+                        first: first.to_owned(),
+                        first_index,
+                        second: source.schema.to_owned(),
+                        second_index: index + 1,
+                    });
+                }
+                migrations.push(Migration {
+                    name,
+                    schema: source.schema,
+                    timestamp: parsed.timestamp,
+                    inner,
+                });
+            }
+        }
+        migrations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        Ok(Self {
+            migrations,
+            schemas,
+            crate_dirs,
+        })
+    }
+
+    /// The workspace's catalog.
+    pub fn workspace() -> Result<Self> {
+        Self::new(workspace_sources())
+    }
+
+    pub fn migrations(&self) -> &[Migration] {
+        &self.migrations
+    }
+
+    pub fn schemas(&self) -> &[&'static str] {
+        &self.schemas
+    }
+
+    pub fn crate_dir(&self, schema: &str) -> Option<&'static str> {
+        self.crate_dirs.get(schema).copied()
+    }
+
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.migrations.iter().position(|m| m.name == name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Migration> {
+        self.migrations.iter().find(|m| m.name == name)
+    }
+
+    /// Resolves `--to NAME`, with a hint listing close names when it is unknown.
+    pub fn require(&self, name: &str) -> Result<usize> {
+        self.position(name)
+            .ok_or_else(|| MigrateError::UnknownMigration {
+                name: name.to_owned(),
+                hint: suggest(name, self.migrations.iter().map(|m| m.name.as_str())),
+            })
+    }
+}
+
+/// "did you mean" for an unknown migration name.
+pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    let needle = name.trim_start_matches('m');
+    let close: Vec<&str> = candidates
+        .filter(|c| c.contains(needle) || needle.contains(c.get(1..16).unwrap_or("-")))
+        .take(3)
+        .collect();
+    if close.is_empty() {
+        "no migration has that name; `cargo xtask migrate status` lists them all".to_owned()
+    } else {
+        format!("did you mean {}?", close.join(", "))
+    }
+}

@@ -1,0 +1,267 @@
+//! Before deploying: can the connected role do what the pending migrations
+//! need? Every missing privilege is reported at once, each with the statement
+//! that grants it.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::error::Result;
+use crate::runner::Planned;
+use crate::sql_objects::{self, Objects};
+
+/// One privilege the role lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingPrivilege {
+    /// What is missing, in words.
+    pub what: String,
+    /// The statement (run by an owner or a superuser) that fixes it.
+    pub fix: String,
+}
+
+impl fmt::Display for MissingPrivilege {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.fix)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreflightReport {
+    pub role: String,
+    pub database: String,
+    pub superuser: bool,
+    pub pending: usize,
+    pub missing: Vec<MissingPrivilege>,
+}
+
+/// Checks the role against the pending migrations' statements and every schema in the catalog.
+pub async fn check<C: ConnectionTrait>(
+    db: &C,
+    catalog: &Catalog,
+    plan: &[Planned],
+) -> Result<PreflightReport> {
+    let mut objects = Objects::default();
+    for planned in plan {
+        for statement in &planned.script.statements {
+            sql_objects::collect(&statement.sql, &mut objects);
+        }
+    }
+    let who = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_user::text AS role, current_database()::text AS db, \
+                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser",
+        ))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::Custom("no answer to the role query".into()))?;
+    let role: String = who.try_get("", "role")?;
+    let database: String = who.try_get("", "db")?;
+    let superuser: bool = who.try_get("", "superuser")?;
+    let mut report = PreflightReport {
+        role: role.clone(),
+        database: database.clone(),
+        superuser,
+        pending: plan.len(),
+        missing: Vec::new(),
+    };
+    if superuser {
+        return Ok(report);
+    }
+    let grantee = quote(&role);
+
+    // Schemas: the catalog's, those the plan creates, those it writes into.
+    let mut schemas: BTreeSet<String> = catalog.schemas().iter().map(|s| (*s).to_owned()).collect();
+    schemas.extend(objects.created_schemas.iter().cloned());
+    schemas.extend(
+        objects
+            .created_tables
+            .iter()
+            .map(|(schema, _)| schema.clone()),
+    );
+    schemas.insert("public".to_owned());
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT s.name, n.oid IS NOT NULL AS present, \
+                    CASE WHEN n.oid IS NULL THEN false ELSE has_schema_privilege(n.oid, 'USAGE') END AS can_use, \
+                    CASE WHEN n.oid IS NULL THEN false ELSE has_schema_privilege(n.oid, 'CREATE') END AS can_create, \
+                    has_database_privilege(current_database(), 'CREATE') AS can_create_schema \
+             FROM unnest($1::text[]) AS s(name) LEFT JOIN pg_namespace n ON n.nspname = s.name ORDER BY s.name",
+            [Value::from(schemas.into_iter().collect::<Vec<String>>())],
+        ))
+        .await?;
+    let history_present = table_exists(db, "public", "seaql_migrations").await?;
+    let mut schemas_to_create = Vec::new();
+    for row in rows {
+        let schema: String = row.try_get("", "name")?;
+        let present: bool = row.try_get("", "present")?;
+        if !present {
+            if !row.try_get::<bool>("", "can_create_schema")? {
+                schemas_to_create.push(format!("`{schema}`"));
+            }
+            continue;
+        }
+        // `public` only matters for creating the history table.
+        if schema == "public" && history_present {
+            continue;
+        }
+        let mut lacking = Vec::new();
+        if !row.try_get::<bool>("", "can_use")? {
+            lacking.push("USAGE");
+        }
+        if !row.try_get::<bool>("", "can_create")? {
+            lacking.push("CREATE");
+        }
+        if !lacking.is_empty() {
+            let what = if schema == "public" {
+                format!(
+                    "{} on schema `public` (the history table must be created)",
+                    lacking.join(" and ")
+                )
+            } else {
+                format!("{} on schema `{schema}`", lacking.join(" and "))
+            };
+            report.missing.push(MissingPrivilege {
+                what,
+                fix: format!(
+                    "GRANT {} ON SCHEMA {} TO {grantee};",
+                    lacking.join(", "),
+                    quote(&schema)
+                ),
+            });
+        }
+    }
+    if !schemas_to_create.is_empty() {
+        report.missing.insert(
+            0,
+            MissingPrivilege {
+                what: format!(
+                    "CREATE on database `{database}` (schema {} must be created)",
+                    schemas_to_create.join(", ")
+                ),
+                fix: format!(
+                    "GRANT CREATE ON DATABASE {} TO {grantee};",
+                    quote(&database)
+                ),
+            },
+        );
+    }
+
+    if history_present {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                // A list of privileges means "any of them": check each one.
+                "SELECT has_table_privilege('public.seaql_migrations', 'SELECT') \
+                    AND has_table_privilege('public.seaql_migrations', 'INSERT') \
+                    AND has_table_privilege('public.seaql_migrations', 'UPDATE') \
+                    AND has_table_privilege('public.seaql_migrations', 'DELETE') AS ok",
+            ))
+            .await?;
+        if !row
+            .map(|r| r.try_get::<bool>("", "ok"))
+            .transpose()?
+            .unwrap_or(false)
+        {
+            report.missing.push(history_access(&role));
+        }
+    }
+
+    // Tables the plan alters or drops must be owned by the role (or a role it is a member of).
+    let created: BTreeSet<&(String, String)> = objects.created_tables.iter().collect();
+    for (schema, table) in objects
+        .altered_tables
+        .iter()
+        .filter(|t| !created.contains(t))
+    {
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_get_userbyid(c.relowner)::text AS owner, \
+                        pg_has_role(current_user, c.relowner, 'USAGE') AS owns \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2",
+                [Value::from(schema.as_str()), Value::from(table.as_str())],
+            ))
+            .await?;
+        if let Some(row) = row
+            && !row.try_get::<bool>("", "owns")?
+        {
+            let owner: String = row.try_get("", "owner")?;
+            report.missing.push(MissingPrivilege {
+                    what: format!("ownership of table `{schema}.{table}` (owned by `{owner}`), which a pending migration alters"),
+                    fix: format!(
+                        "ALTER TABLE {}.{} OWNER TO {grantee};  -- or: GRANT {} TO {grantee};",
+                        quote(schema),
+                        quote(table),
+                        quote(&owner)
+                    ),
+                });
+        }
+    }
+    for (schema, table) in objects
+        .referenced_tables
+        .iter()
+        .filter(|t| !created.contains(t))
+    {
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT has_table_privilege(c.oid, 'REFERENCES') AS ok \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2",
+                [Value::from(schema.as_str()), Value::from(table.as_str())],
+            ))
+            .await?;
+        if let Some(row) = row
+            && !row.try_get::<bool>("", "ok")?
+        {
+            report.missing.push(MissingPrivilege {
+                    what: format!("REFERENCES on table `{schema}.{table}` (a pending migration adds a foreign key to it)"),
+                    fix: format!("GRANT REFERENCES ON {}.{} TO {grantee};", quote(schema), quote(table)),
+                });
+        }
+    }
+    Ok(report)
+}
+
+/// Reading and writing `public.seaql_migrations`.
+pub fn history_access(role: &str) -> MissingPrivilege {
+    MissingPrivilege {
+        what: "read and write access to the history table `public.seaql_migrations`".to_owned(),
+        fix: format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON public.seaql_migrations TO {};",
+            quote(role)
+        ),
+    }
+}
+
+async fn table_exists<C: ConnectionTrait>(db: &C, schema: &str, table: &str) -> Result<bool> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL AS present",
+            [Value::from(schema), Value::from(table)],
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<bool>("", "present"))
+        .transpose()?
+        .unwrap_or(false))
+}
+
+/// Quotes an identifier for the printed GRANT.
+fn quote(identifier: &str) -> String {
+    let plain = identifier
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !identifier.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        identifier.to_owned()
+    } else {
+        format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+}

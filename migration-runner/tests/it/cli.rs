@@ -1,0 +1,177 @@
+//! The release binary, as CI/CD runs it: exit codes, JSON, redaction.
+
+use std::process::{Command, Output};
+
+use migration_runner::testing::TestDatabase;
+use sea_orm::ConnectionTrait;
+
+use crate::support::*;
+
+fn runner_binary(url: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let cwd = std::env::temp_dir();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_migration-runner"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("DATABASE_URL")
+        .env_remove("APP_ENV");
+    if let Some(url) = url {
+        command.env("DATABASE_URL", url);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run the release binary")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn the_release_binary_reports_each_state_with_its_exit_code() {
+    let db = TestDatabase::create("cli_exit_codes");
+    let url = Some(db.url.as_str());
+    let total = migration_runner::Catalog::workspace()
+        .unwrap()
+        .migrations()
+        .len();
+
+    let status = runner_binary(url, &["status"], &[]);
+    assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
+    assert!(
+        stdout(&status).contains(&format!("0 applied, {total} pending, 0 problem(s)")),
+        "{}",
+        stdout(&status)
+    );
+
+    let json = runner_binary(url, &["status", "--json"], &[]);
+    assert_eq!(json.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["exit_code"], 1);
+    assert_eq!(value["summary"]["pending"], total);
+    assert_eq!(value["migrations"].as_array().unwrap().len(), total);
+    assert_eq!(value["migrations"][0]["state"], "pending");
+    assert_eq!(
+        value["migrations"][0]["name"],
+        "m20250101_000000_core_create_schema"
+    );
+    assert!(
+        value["database"].as_str().unwrap().contains(":***@"),
+        "{}",
+        value["database"]
+    );
+
+    let plan = runner_binary(url, &["plan"], &[]);
+    assert_eq!(plan.status.code(), Some(0));
+    assert!(
+        stdout(&plan)
+            .contains("-- m20250101_000000_core_create_schema (schema core, in a transaction"),
+        "{}",
+        stdout(&plan)
+    );
+    assert!(
+        stdout(&plan).contains("CREATE SCHEMA IF NOT EXISTS \"core\""),
+        "{}",
+        stdout(&plan)
+    );
+
+    let up = runner_binary(url, &[], &[]);
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    assert!(
+        stdout(&up).contains(&format!("applied {total} migration(s)")),
+        "{}",
+        stdout(&up)
+    );
+    let again = runner_binary(url, &["up"], &[]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        stdout(&again).contains(&format!(
+            "nothing to apply: all {total} migrations are applied"
+        )),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(runner_binary(url, &["status"], &[]).status.code(), Some(0));
+
+    let conn = connect(&db).await;
+    conn.execute_unprepared("UPDATE public.seaql_migrations SET checksum = 'edited' WHERE version = 'm20250215_090000_academy_create_webinars'")
+        .await
+        .unwrap();
+    let tampered = runner_binary(url, &["status"], &[]);
+    assert_eq!(tampered.status.code(), Some(2));
+    assert!(
+        stdout(&tampered).contains("changed"),
+        "{}",
+        stdout(&tampered)
+    );
+    let refused = runner_binary(url, &["up"], &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused)
+            .contains("m20250215_090000_academy_create_webinars` in crate `academy` was edited"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let down = runner_binary(url, &["down"], &[("APP_ENV", "production")]);
+    assert_eq!(down.status.code(), Some(3));
+    assert!(
+        stderr(&down).contains("APP_ENV is `production`"),
+        "{}",
+        stderr(&down)
+    );
+    assert!(
+        stderr(&down).contains("--allow-destructive"),
+        "{}",
+        stderr(&down)
+    );
+}
+
+#[tokio::test]
+async fn passwords_never_reach_the_output() {
+    let db = TestDatabase::create("cli_redaction");
+    let port = db
+        .url
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let secret = "Sup3rSecretValue";
+    let url = format!("postgres://postgres:{secret}@127.0.0.1:{port}/{}", db.name);
+    let output = runner_binary(Some(&url), &["status"], &[]);
+    assert_eq!(output.status.code(), Some(3));
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!all.contains(secret), "{all}");
+    assert!(all.contains("password authentication failed"), "{all}");
+
+    let json = runner_binary(Some(&db.url), &["status", "--json"], &[]);
+    let password = db
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(!stdout(&json).contains(&password));
+}
+
+#[test]
+fn the_release_binary_requires_a_database_url() {
+    let output = runner_binary(None, &["status"], &[]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("DATABASE_URL is not set"),
+        "{}",
+        stderr(&output)
+    );
+}

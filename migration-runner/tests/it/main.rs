@@ -1,0 +1,15 @@
+//! The runner's integration tests: every behaviour against a real PostgreSQL
+//! (a local cluster the tests start themselves), one fresh database per test.
+
+// `#[async_trait]` needs `&SchemaManager` spelled exactly as `MigrationTrait` declares it.
+#![allow(elided_lifetimes_in_paths)]
+
+mod support;
+
+mod catalog_order;
+mod cli;
+mod concurrency;
+mod foundation;
+mod integrity;
+mod operator;
+mod preflight;

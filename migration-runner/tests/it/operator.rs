@@ -1,0 +1,220 @@
+//! The operator's commands at the library level: `down` policy, `resolve`,
+//! `--to`, and `migrate new`.
+
+use migration_runner::testing::TestDatabase;
+use migration_runner::{Catalog, DownOptions, MigrateError, Resolution, State, UpOptions};
+use sea_orm::ConnectionTrait;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn down_is_refused_in_production_unless_destructive_is_allowed() {
+    let db = TestDatabase::create("operator_down_prod");
+    let runner = workspace_runner(&db).await;
+    runner.up(&UpOptions::default()).await.unwrap();
+    let conn = connect(&db).await;
+    let before = catalog_snapshot(&conn).await;
+
+    let mut announced = Vec::new();
+    let err = runner
+        .down(
+            &DownOptions {
+                app_env: Some("production".into()),
+                ..DownOptions::default()
+            },
+            &mut |planned| announced.push(planned.name.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MigrateError::DestructiveRefused));
+    assert!(
+        err.to_string().contains("forward-fix with a new migration"),
+        "{err}"
+    );
+    assert!(announced.is_empty());
+    assert_eq!(catalog_snapshot(&conn).await, before);
+
+    let mut sql = Vec::new();
+    let report = runner
+        .down(
+            &DownOptions {
+                app_env: Some("production".into()),
+                allow_destructive: true,
+                ..DownOptions::default()
+            },
+            &mut |planned| sql.extend(planned.script.sql_lines()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.rolled_back.len(), 1);
+    assert_eq!(
+        report.rolled_back[0].name,
+        "m20251101_090000_vacancy_link_applications_to_talent_profiles"
+    );
+    assert!(
+        sql.iter().any(|s| s.contains("DROP COLUMN \"profile_id\"")),
+        "the SQL is announced first: {sql:?}"
+    );
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM information_schema.columns WHERE column_name = 'open_to_work'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn up_to_a_name_stops_there_and_unknown_names_are_refused() {
+    let db = TestDatabase::create("operator_up_to");
+    let runner = workspace_runner(&db).await;
+    let report = runner
+        .up(&UpOptions {
+            to: Some("m20250103_000000_vacancy_create_schema".into()),
+            ..UpOptions::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.applied.len(), 7);
+    assert_eq!(
+        report.applied.last().unwrap().name,
+        "m20250103_000000_vacancy_create_schema"
+    );
+    let message = runner
+        .up(&UpOptions {
+            to: Some("m20250103_000000_vacancy_create_schemaa".into()),
+            ..UpOptions::default()
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("unknown migration `m20250103_000000_vacancy_create_schemaa`"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn resolve_applied_adopts_an_existing_database() {
+    let db = TestDatabase::create("operator_baseline");
+    let conn = connect(&db).await;
+    let runner = workspace_runner(&db).await;
+    // A database whose `core` tables were built before the runner managed it:
+    // the objects exist, the history does not.
+    runner
+        .up(&UpOptions {
+            to: Some("m20250101_000100_core_create_identity_tables".into()),
+            ..UpOptions::default()
+        })
+        .await
+        .unwrap();
+    conn.execute_unprepared("DELETE FROM public.seaql_migrations")
+        .await
+        .unwrap();
+    let message = runner
+        .up(&UpOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("m20250101_000100_core_create_identity_tables"),
+        "{message}"
+    );
+    assert!(message.contains("already exists"), "{message}");
+
+    // `CREATE SCHEMA IF NOT EXISTS` went through; the tables are what clash.
+    assert_eq!(
+        history_names(&conn).await,
+        ["m20250101_000000_core_create_schema"]
+    );
+    runner
+        .resolve(&Resolution::Applied(
+            "m20250101_000100_core_create_identity_tables".into(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar_text(&conn, "SELECT state || ' ' || note FROM public.seaql_migrations WHERE version = 'm20250101_000100_core_create_identity_tables'").await,
+        "applied resolve --applied: marked applied without running it"
+    );
+    let inspection = runner.inspect().await.unwrap();
+    assert_eq!(inspection.migrations[0].state, State::Applied);
+    assert_eq!(inspection.migrations[1].state, State::Applied);
+    assert_eq!(inspection.exit_code(), 1);
+    let report = runner.up(&UpOptions::default()).await.unwrap();
+    assert_eq!(
+        report.applied.len(),
+        runner.catalog().migrations().len() - 2
+    );
+    assert_eq!(runner.inspect().await.unwrap().exit_code(), 0);
+
+    let again = runner
+        .resolve(&Resolution::Applied(
+            "m20250101_000000_core_create_schema".into(),
+        ))
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already applied"), "{again}");
+    let not_failed = runner
+        .resolve(&Resolution::RolledBack(
+            "m20250101_000000_core_create_schema".into(),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        not_failed
+            .to_string()
+            .contains("only clears failed entries"),
+        "{not_failed}"
+    );
+}
+
+#[test]
+fn migrate_new_writes_a_registered_file_with_a_fresh_timestamp() {
+    let workspace =
+        std::env::temp_dir().join(format!("scaffold-{}", uuid::Uuid::new_v4().simple()));
+    let migrations = workspace.join("academy/src/migrations");
+    std::fs::create_dir_all(&migrations).unwrap();
+    let real =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../academy/src/migrations/mod.rs");
+    std::fs::copy(&real, migrations.join("mod.rs")).unwrap();
+    let catalog = Catalog::workspace().unwrap();
+
+    let path = migration_runner::scaffold::new_migration(
+        &catalog,
+        &workspace,
+        "academy",
+        "Add webinar recordings!",
+    )
+    .unwrap();
+    let file_name = path.file_stem().unwrap().to_string_lossy().into_owned();
+    let parsed = migration_runner::name::parse(&file_name, catalog.schemas()).unwrap();
+    assert_eq!(parsed.schema, "academy");
+    assert_eq!(parsed.description, "add_webinar_recordings");
+    assert!(
+        parsed.timestamp.as_str() > "20251101_090000",
+        "newer than every existing migration"
+    );
+    let body = std::fs::read_to_string(&path).unwrap();
+    assert!(body.contains("#[derive(DeriveMigrationName)]"));
+    let registry = std::fs::read_to_string(migrations.join("mod.rs")).unwrap();
+    assert!(
+        registry.contains(&format!("mod {file_name};")),
+        "{registry}"
+    );
+    assert!(
+        registry.contains(&format!("Box::new({file_name}::Migration),\n    ]")),
+        "{registry}"
+    );
+
+    let unknown = migration_runner::scaffold::new_migration(&catalog, &workspace, "billing", "x")
+        .unwrap_err();
+    assert!(
+        unknown
+            .to_string()
+            .contains("unknown schema `billing`; known schemas: core, academy, talent, vacancy"),
+        "{unknown}"
+    );
+    std::fs::remove_dir_all(&workspace).unwrap();
+}

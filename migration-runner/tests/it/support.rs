@@ -1,0 +1,160 @@
+//! Helpers shared by the runner's integration tests.
+
+use migration_runner::{Catalog, Runner, RunnerOptions, SchemaSource, testing::TestDatabase};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
+
+/// A migration written as SQL text, for tests that need one the workspace does not have.
+pub struct SqlMigration {
+    pub name: String,
+    pub up: Vec<String>,
+    pub down: Vec<String>,
+    pub transactional: bool,
+}
+
+impl SqlMigration {
+    pub fn new(name: &str, up: &[&str], down: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            up: up.iter().map(|s| (*s).to_owned()).collect(),
+            down: down.iter().map(|s| (*s).to_owned()).collect(),
+            transactional: true,
+        }
+    }
+
+    pub fn non_transactional(mut self) -> Self {
+        self.transactional = false;
+        self
+    }
+}
+
+impl MigrationName for SqlMigration {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SqlMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for sql in &self.up {
+            manager.get_connection().execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for sql in &self.down {
+            manager.get_connection().execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+
+    fn use_transaction(&self) -> Option<bool> {
+        (!self.transactional).then_some(false)
+    }
+}
+
+/// The workspace's sources with extra migrations added to the named schemas' crates.
+pub fn workspace_plus(extra: Vec<(&'static str, Box<dyn MigrationTrait>)>) -> Vec<SchemaSource> {
+    let mut sources = migration_runner::catalog::workspace_sources();
+    for (schema, migration) in extra {
+        sources
+            .iter_mut()
+            .find(|s| s.schema == schema)
+            .expect("a workspace schema")
+            .migrations
+            .push(migration);
+    }
+    sources
+}
+
+pub async fn runner(db: &TestDatabase, sources: Vec<SchemaSource>) -> Runner {
+    runner_with(db, sources, RunnerOptions::default()).await
+}
+
+pub async fn runner_with(
+    db: &TestDatabase,
+    sources: Vec<SchemaSource>,
+    options: RunnerOptions,
+) -> Runner {
+    let catalog = Catalog::new(sources).expect("a valid catalog");
+    let connection = migration_runner::connect(&db.url, "migration-runner-test")
+        .await
+        .expect("connect to the test database");
+    Runner::new(connection, catalog, options)
+        .await
+        .expect("a runner")
+}
+
+pub async fn workspace_runner(db: &TestDatabase) -> Runner {
+    runner(db, migration_runner::catalog::workspace_sources()).await
+}
+
+/// A plain connection for assertions (separate from the runner's).
+pub async fn connect(db: &TestDatabase) -> DatabaseConnection {
+    sea_orm::Database::connect(&db.url).await.expect("connect")
+}
+
+pub async fn scalar_i64(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        .expect("one row")
+        .try_get_by_index::<i64>(0)
+        .expect("an integer")
+}
+
+pub async fn scalar_text(db: &DatabaseConnection, sql: &str) -> String {
+    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        .expect("one row")
+        .try_get_by_index::<Option<String>>(0)
+        .expect("text")
+        .unwrap_or_default()
+}
+
+pub async fn texts(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        .into_iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("text"))
+        .collect()
+}
+
+/// Every column, constraint and index outside the system schemas and the
+/// history table, as one comparable text.
+pub async fn catalog_snapshot(db: &DatabaseConnection) -> String {
+    scalar_text(
+        db,
+        "SELECT coalesce(string_agg(line, E'\\n' ORDER BY line), '') FROM (
+           SELECT format('schema %s', nspname) AS line FROM pg_namespace
+            WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'public')
+           UNION ALL
+           SELECT format('column %s.%s.%s %s %s %s', table_schema, table_name, column_name, data_type,
+                         is_nullable, coalesce(column_default, ''))
+             FROM information_schema.columns
+            WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+              AND (table_schema, table_name) <> ('public', 'seaql_migrations')
+           UNION ALL
+           SELECT format('constraint %s.%s %s', n.nspname, c.conname, pg_get_constraintdef(c.oid))
+             FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND c.conrelid <> coalesce(to_regclass('public.seaql_migrations'), 0)
+           UNION ALL
+           SELECT format('index %s', indexdef) FROM pg_indexes
+            WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND tablename <> 'seaql_migrations'
+         ) lines",
+    )
+    .await
+}
+
+pub async fn history_names(db: &DatabaseConnection) -> Vec<String> {
+    texts(
+        db,
+        "SELECT version FROM public.seaql_migrations ORDER BY version",
+    )
+    .await
+}

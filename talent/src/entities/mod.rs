@@ -1,0 +1,13 @@
+//! SeaORM entities for the `talent` schema, as of its latest migration
+//! (including columns other schemas' migrations added to its tables).
+
+pub mod profile;
+pub mod profile_skill;
+pub mod skill;
+
+/// The entity types under their table-derived names.
+pub mod prelude {
+    pub use super::profile::Entity as Profile;
+    pub use super::profile_skill::Entity as ProfileSkill;
+    pub use super::skill::Entity as Skill;
+}

@@ -1,0 +1,51 @@
+//! `talent.profile_skills`: a skill listed on a profile, with a level; at
+//! most one per (profile, skill).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(schema_name = "talent", table_name = "profile_skills")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub profile_id: Uuid,
+    pub skill_id: Uuid,
+    /// 1 to 5 inclusive (`profile_skills_level_check`).
+    pub level: i16,
+    pub created_at: DateTimeWithTimeZone,
+    pub updated_at: DateTimeWithTimeZone,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::profile::Entity",
+        from = "Column::ProfileId",
+        to = "super::profile::Column::Id",
+        on_update = "NoAction",
+        on_delete = "Cascade"
+    )]
+    Profile,
+    #[sea_orm(
+        belongs_to = "super::skill::Entity",
+        from = "Column::SkillId",
+        to = "super::skill::Column::Id",
+        on_update = "NoAction",
+        on_delete = "Cascade"
+    )]
+    Skill,
+}
+
+impl Related<super::profile::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Profile.def()
+    }
+}
+
+impl Related<super::skill::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Skill.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
