@@ -15,9 +15,12 @@ pub const SCHEMA: &str = "core";
 
 pub mod entities;
 pub mod migration_kit;
+pub mod seeding;
+pub mod seeds;
 // `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
 // exactly as `MigrationTrait` declares it, elided lifetime included.
 #[allow(elided_lifetimes_in_paths)]
 mod migrations;
 
 pub use migrations::migrations;
+pub use seeds::seeds;

@@ -110,13 +110,22 @@ impl MigrateArgs {
     }
 }
 
-/// Runs one command and returns the process exit code.
+/// Runs one command on the workspace's migrations and returns the process exit code.
 pub async fn run(
     args: MigrateArgs,
     target: Option<&DatabaseTarget>,
     workspace: PathBuf,
 ) -> Result<u8> {
-    let catalog = Catalog::workspace()?;
+    run_with(Catalog::workspace()?, args, target, workspace).await
+}
+
+/// Runs one command on any catalog (the benchmark's generated history uses this).
+pub async fn run_with(
+    catalog: Catalog,
+    args: MigrateArgs,
+    target: Option<&DatabaseTarget>,
+    workspace: PathBuf,
+) -> Result<u8> {
     let command = args.command.unwrap_or(MigrateCommand::Up(args.up));
     if let MigrateCommand::New {
         schema,

@@ -99,7 +99,11 @@ impl LocalCluster {
     }
 
     pub fn at(root: PathBuf) -> Result<Self> {
-        let bin_dir = find_bin_dir().ok_or(LocalPgError::NoBinaries)?;
+        Self::with_bin_dir(root, find_bin_dir())
+    }
+
+    fn with_bin_dir(root: PathBuf, bin_dir: Option<PathBuf>) -> Result<Self> {
+        let bin_dir = bin_dir.ok_or(LocalPgError::NoBinaries)?;
         let service_user = if nix::unistd::Uid::effective().is_root() {
             let user = nix::unistd::User::from_name("postgres")
                 .ok()
@@ -500,7 +504,12 @@ fn fallback_root(wanted: &Path) -> PathBuf {
 
 /// Looks for a directory holding `initdb` and `pg_ctl`.
 pub fn find_bin_dir() -> Option<PathBuf> {
-    let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    first_server_dir(search_path())
+}
+
+/// Where to look, in order: $PG_BIN_DIR, PATH, `pg_config --bindir`,
+/// Debian's versioned directories, Homebrew's.
+fn search_path() -> Vec<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(dir) = std::env::var_os("PG_BIN_DIR") {
         candidates.push(dir.into());
@@ -519,6 +528,11 @@ pub fn find_bin_dir() -> Option<PathBuf> {
     }
     candidates.push("/opt/homebrew/bin".into());
     candidates.push("/usr/local/bin".into());
+    candidates
+}
+
+fn first_server_dir(candidates: Vec<PathBuf>) -> Option<PathBuf> {
+    let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     // PATH often holds symlinks (`/usr/local/bin/initdb -> .../15/bin/initdb`):
     // follow them to the directory that also has createdb, psql and the rest.
     candidates
@@ -552,4 +566,37 @@ fn versioned_dirs(parent: &str, prefix: &str, leaf: &str) -> Vec<PathBuf> {
         .collect();
     found.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
     found.into_iter().map(|(_, dir)| dir).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_binaries_says_what_to_install() {
+        let dir = std::env::temp_dir().join("no-postgres-here");
+        assert_eq!(first_server_dir(vec![dir.clone()]), None);
+        let message = LocalCluster::with_bin_dir(dir, None)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("apt-get install postgresql"), "{message}");
+        assert!(message.contains("brew install postgresql@16"), "{message}");
+        assert!(message.contains("set DATABASE_URL"), "{message}");
+    }
+
+    #[test]
+    fn symlinked_binaries_resolve_to_their_real_directory() {
+        let Some(real) = find_bin_dir() else { return };
+        let links = std::env::temp_dir().join(format!("pg-links-{}", std::process::id()));
+        fs::create_dir_all(&links).unwrap();
+        for binary in ["initdb", "pg_ctl"] {
+            let _ = fs::remove_file(links.join(binary));
+            std::os::unix::fs::symlink(real.join(binary), links.join(binary)).unwrap();
+        }
+        assert_eq!(
+            first_server_dir(vec![links.clone()]),
+            Some(fs::canonicalize(&real).unwrap())
+        );
+        fs::remove_dir_all(&links).unwrap();
+    }
 }

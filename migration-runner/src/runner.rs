@@ -399,12 +399,13 @@ impl Runner {
     /// The checksum of every code migration (pending ones recorded twice to
     /// prove they are deterministic), and the scripts of the pending ones.
     async fn checksums(&self, history: &[history::HistoryRow]) -> (Checksums, Vec<Option<Script>>) {
+        let rows: std::collections::HashMap<&str, &history::HistoryRow> =
+            history.iter().map(|r| (r.name.as_str(), r)).collect();
         let mut checksums = Checksums::new();
         let mut scripts = Vec::with_capacity(self.catalog.migrations().len());
         for migration in self.catalog.migrations() {
-            let applied = history
-                .iter()
-                .any(|r| r.name == migration.name && r.state == RowState::Applied);
+            let row = rows.get(migration.name.as_str());
+            let applied = row.is_some_and(|r| r.state == RowState::Applied);
             let recorded = if applied {
                 self.capturer.record(migration, Direction::Up).await
             } else {
@@ -413,20 +414,17 @@ impl Runner {
                     .await
             };
             let recorded = match recorded {
-                Ok(script) if applied => {
-                    // A changed checksum may be an edit or a migration that varies
-                    // per run: tell them apart before calling it an edit.
-                    let row = history.iter().find(|r| r.name == migration.name);
-                    if row
-                        .is_some_and(|r| !r.checksum.is_empty() && r.checksum != script.checksum())
-                    {
-                        self.capturer
-                            .record_verified(migration, Direction::Up)
-                            .await
-                            .map(|_| script)
-                    } else {
-                        Ok(script)
-                    }
+                // A changed checksum may be an edit or a migration that varies
+                // per run: tell them apart before calling it an edit.
+                Ok(script)
+                    if row.is_some_and(|r| {
+                        applied && !r.checksum.is_empty() && r.checksum != script.checksum()
+                    }) =>
+                {
+                    self.capturer
+                        .record_verified(migration, Direction::Up)
+                        .await
+                        .map(|_| script)
                 }
                 other => other,
             };
@@ -450,26 +448,30 @@ impl Runner {
         scripts: &mut [Option<Script>],
         limit: Option<usize>,
     ) -> Vec<Planned> {
+        // `inspection.migrations` starts with the catalog's migrations, in order.
+        let newest_applied = inspection
+            .migrations
+            .iter()
+            .rposition(|e| e.state == State::Applied);
         self.catalog
             .migrations()
             .iter()
+            .zip(&inspection.migrations)
             .zip(scripts.iter_mut())
             .enumerate()
             .filter(|(position, _)| limit.is_none_or(|limit| *position <= limit))
-            .filter_map(|(_, (migration, script))| {
-                let entry = inspection
-                    .migrations
-                    .iter()
-                    .find(|e| e.name == migration.name)?;
-                matches!(entry.state, State::Pending | State::OutOfOrder).then(|| Planned {
-                    name: migration.name.clone(),
-                    schema: migration.schema.to_owned(),
-                    transactional: migration.transactional(),
-                    out_of_order: is_before_newest_applied(inspection, &migration.name),
-                    script: script.take().unwrap_or(Script {
-                        statements: Vec::new(),
-                    }),
-                })
+            .filter(|(_, ((_, entry), _))| {
+                matches!(entry.state, State::Pending | State::OutOfOrder)
+            })
+            .map(|(position, ((migration, _), script))| Planned {
+                name: migration.name.clone(),
+                schema: migration.schema.to_owned(),
+                transactional: migration.transactional(),
+                // With `--allow-out-of-order` the state is `Pending`: look at positions.
+                out_of_order: newest_applied.is_some_and(|newest| position < newest),
+                script: script.take().unwrap_or(Script {
+                    statements: Vec::new(),
+                }),
             })
             .collect()
     }
@@ -544,17 +546,6 @@ impl Runner {
             statements: planned.script.statements.len(),
         })
     }
-}
-
-/// Whether a pending migration sorts before an applied one (with
-/// `--allow-out-of-order` its state is `Pending`, so look at positions).
-fn is_before_newest_applied(inspection: &Inspection, name: &str) -> bool {
-    let position = inspection.migrations.iter().position(|e| e.name == name);
-    let newest_applied = inspection
-        .migrations
-        .iter()
-        .rposition(|e| e.state == State::Applied);
-    matches!((position, newest_applied), (Some(p), Some(n)) if p < n)
 }
 
 /// One round trip per statement: parameterless SQL goes through the simple

@@ -172,8 +172,13 @@ impl Inspection {
                 note: row.and_then(|r| r.note.clone()),
             });
         }
+        let in_code: std::collections::HashSet<&str> = catalog
+            .migrations()
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
         for row in history {
-            if catalog.get(&row.name).is_none() && row.state != RowState::RolledBack {
+            if !in_code.contains(row.name.as_str()) && row.state != RowState::RolledBack {
                 problems.push(IntegrityProblem::Missing {
                     name: row.name.clone(),
                     krate: if row.schema.is_empty() {

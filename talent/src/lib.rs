@@ -12,9 +12,11 @@
 pub const SCHEMA: &str = "talent";
 
 pub mod entities;
+pub mod seeds;
 // `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
 // exactly as `MigrationTrait` declares it, elided lifetime included.
 #[allow(elided_lifetimes_in_paths)]
 mod migrations;
 
 pub use migrations::migrations;
+pub use seeds::seeds;

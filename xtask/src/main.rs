@@ -34,7 +34,7 @@ enum Command {
 enum DbCommand {
     /// Initialise (first time) and start the local cluster.
     Start,
-    /// Stop the local cluster.
+    /// Stop the local cluster (and the tests' cluster).
     Stop,
     /// Where the cluster lives, whether it runs, and on which port.
     Status,
@@ -125,10 +125,11 @@ fn db(command: DbCommand) -> Result<()> {
             );
         }
         DbCommand::Stop => {
-            if cluster.stop().context("stopping the local cluster")? {
-                println!("stopped");
-            } else {
-                println!("not running");
+            // The tests' cluster too: nothing of ours keeps running.
+            let tests = LocalCluster::for_tests().context("finding the test cluster")?;
+            for (label, cluster) in [("local cluster", &cluster), ("test cluster", &tests)] {
+                let stopped = cluster.stop().with_context(|| format!("stopping the {label}"))?;
+                println!("{label}: {}", if stopped { "stopped" } else { "not running" });
             }
         }
         DbCommand::Status => {

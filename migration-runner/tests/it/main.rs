@@ -11,5 +11,6 @@ mod cli;
 mod concurrency;
 mod foundation;
 mod integrity;
+mod local_cluster;
 mod operator;
 mod preflight;

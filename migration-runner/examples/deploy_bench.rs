@@ -1,0 +1,330 @@
+//! Benchmark: what every CI/CD run pays for a no-op deploy, and what a cold
+//! deploy costs, over generated histories of several sizes.
+//!
+//! Each measurement is a whole process (start, connect, lock, read history,
+//! verify every checksum, exit), running the same `cli::run_with` code as the
+//! release binary; only the catalog is generated. The floor, measured in the
+//! same run, is `psql` (the real binary, not Debian's Perl wrapper) reading the
+//! history table for the no-op, and `psql -f` running the `plan` output for the
+//! cold deploy (median of 5 fresh databases each; the runner also takes the
+//! lock, checks privileges and writes one history row per migration, in one
+//! transaction per migration).
+//!
+//! ```text
+//! cargo run --release -p migration-runner --example deploy_bench            # 100 500 2000
+//! cargo run --release -p migration-runner --example deploy_bench -- 500     # one size
+//! ```
+
+#![allow(elided_lifetimes_in_paths)]
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use migration_runner::cli::{self, MigrateArgs};
+use migration_runner::connect::{DatabaseTarget, UrlSource};
+use migration_runner::local_pg::LocalCluster;
+use migration_runner::{Catalog, SchemaSource};
+use sea_orm_migration::prelude::*;
+
+const SCHEMAS: [&str; 4] = ["core", "academy", "talent", "vacancy"];
+const RUNS: usize = 40;
+const COLD_RUNS: usize = 5;
+
+/// One generated migration: the first per schema creates the schema; the
+/// rest create a table with a unique key and an index, and every fifth also
+/// alters an earlier table of the same schema.
+struct Generated {
+    name: String,
+    schema: &'static str,
+    index: usize,
+}
+
+impl MigrationName for Generated {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Generated {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let schema = Alias::new(self.schema);
+        if self.index < SCHEMAS.len() {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", self.schema);
+            manager.get_connection().execute_unprepared(&sql).await?;
+            return Ok(());
+        }
+        let table = Alias::new(format!("bench_{}", self.index));
+        manager
+            .create_table(
+                Table::create()
+                    .table((schema.clone(), table.clone()))
+                    .col(ColumnDef::new("id").uuid().not_null().primary_key())
+                    .col(ColumnDef::new("slug").text().not_null().unique_key())
+                    .col(ColumnDef::new("title").text().not_null())
+                    .col(ColumnDef::new("amount").integer().null())
+                    .col(ColumnDef::new("status").text().not_null().default("draft"))
+                    .col(
+                        ColumnDef::new("created_at")
+                            .timestamp_with_time_zone()
+                            .not_null()
+                            .default(Expr::current_timestamp()),
+                    )
+                    .check((
+                        format!("bench_{}_status_check", self.index),
+                        Expr::col("status").is_in(["draft", "open", "closed"]),
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name(format!("bench_{}_title_idx", self.index))
+                    .table((schema.clone(), table))
+                    .col("title")
+                    .to_owned(),
+            )
+            .await?;
+        if self.index % 5 == 0 && self.index >= 2 * SCHEMAS.len() {
+            let earlier = Alias::new(format!("bench_{}", self.index - SCHEMAS.len()));
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table((schema, earlier))
+                        .add_column(
+                            ColumnDef::new(format!("extra_{}", self.index))
+                                .text()
+                                .null(),
+                        )
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn generated_catalog(count: usize) -> Catalog {
+    let base = chrono::NaiveDate::from_ymd_opt(2020, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let mut sources: Vec<SchemaSource> = SCHEMAS
+        .iter()
+        .map(|s| SchemaSource::new(s, s, Vec::new()))
+        .collect();
+    for index in 0..count {
+        let schema = SCHEMAS[index % SCHEMAS.len()];
+        let at = base + chrono::Duration::minutes(index as i64);
+        let name = format!("m{}_{schema}_step_{index:05}", at.format("%Y%m%d_%H%M%S"));
+        sources[index % SCHEMAS.len()]
+            .migrations
+            .push(Box::new(Generated {
+                name,
+                schema,
+                index,
+            }));
+    }
+    Catalog::new(sources).expect("a valid generated catalog")
+}
+
+#[derive(Debug, Parser)]
+struct RunnerMode {
+    #[command(flatten)]
+    migrate: MigrateArgs,
+}
+
+/// The history size travels in the environment: the runner's own flags stay exactly the binary's.
+const SIZE_ENV: &str = "DEPLOY_BENCH_MIGRATIONS";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--as-runner") {
+        return as_runner(&args[2..]);
+    }
+    let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
+    drive(if sizes.is_empty() {
+        vec![100, 500, 2000]
+    } else {
+        sizes
+    });
+    ExitCode::SUCCESS
+}
+
+/// The subject: exactly what the release binary does, on a generated catalog.
+fn as_runner(args: &[String]) -> ExitCode {
+    let mode =
+        RunnerMode::parse_from(std::iter::once("runner".to_owned()).chain(args.iter().cloned()));
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let size: usize = std::env::var(SIZE_ENV)
+        .expect(SIZE_ENV)
+        .parse()
+        .expect("a number");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let target = DatabaseTarget {
+        url,
+        source: UrlSource::Environment,
+    };
+    let code = runtime
+        .block_on(cli::run_with(
+            generated_catalog(size),
+            mode.migrate,
+            Some(&target),
+            ".".into(),
+        ))
+        .unwrap_or_else(|err| {
+            eprintln!("error: {err}");
+            err.exit_code()
+        });
+    ExitCode::from(code)
+}
+
+fn drive(sizes: Vec<usize>) {
+    let cluster = LocalCluster::for_tests().expect("the test cluster");
+    cluster.ensure_running().expect("start the test cluster");
+    let exe = std::env::current_exe().unwrap();
+    let psql = cluster.psql();
+    println!(
+        "deploy benchmark: {RUNS} runs per measurement, median (p90) wall time of a whole process"
+    );
+    println!(
+        "{:>6}  {:>15}  {:>15}  {:>15}  {:>9}  {:>9}  {:>11}  {:>11}  {:>6}",
+        "migr.",
+        "no-op up",
+        "status",
+        "psql floor",
+        "up/floor",
+        "st/floor",
+        "cold up",
+        "psql -f",
+        "ratio"
+    );
+    for size in sizes {
+        let subject = |url: &str, command: &[&str]| {
+            let mut cmd = Command::new(&exe);
+            cmd.arg("--as-runner").args(command);
+            cmd.env("DATABASE_URL", url)
+                .env(SIZE_ENV, size.to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            cmd
+        };
+        let fresh = |label: &str| {
+            let name = format!(
+                "bench_{label}_{size}_{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            );
+            cluster.create_database(&name).unwrap();
+            (name.clone(), cluster.url(&name).unwrap())
+        };
+
+        // Cold deploys, and the same SQL through psql, each on fresh databases.
+        let (plan_db, plan_url) = fresh("plan");
+        let plan = Command::new(&exe)
+            .args(["--as-runner", "plan"])
+            .env("DATABASE_URL", &plan_url)
+            .env(SIZE_ENV, size.to_string())
+            .output()
+            .unwrap();
+        assert!(plan.status.success());
+        cluster.drop_database(&plan_db).unwrap();
+        let plan_file = std::env::temp_dir().join(format!("deploy-bench-plan-{size}.sql"));
+        std::fs::write(&plan_file, &plan.stdout).unwrap();
+        let mut cold_up = Vec::new();
+        let mut cold_psql = Vec::new();
+        let mut last_applied = None;
+        for _ in 0..COLD_RUNS {
+            let (db, url) = fresh("cold");
+            cold_up.push(ms(time(&mut subject(&url, &["up"]))));
+            if let Some((old, _)) = last_applied.replace((db, url)) {
+                cluster.drop_database(&old).unwrap();
+            }
+            let (floor_db, floor_url) = fresh("floor");
+            cold_psql.push(ms(time(
+                psql_command(&psql, &floor_url).arg("-f").arg(&plan_file),
+            )));
+            cluster.drop_database(&floor_db).unwrap();
+        }
+        let (cold_db, cold_url) = last_applied.unwrap();
+        let cold_up = median(cold_up);
+        let cold_psql = median(cold_psql);
+
+        // No-op deploys and status over the applied history.
+        let up = measure(|| subject(&cold_url, &["up"]));
+        let status = measure(|| subject(&cold_url, &["status"]));
+        let floor = measure(|| {
+            let mut cmd = psql_command(&psql, &cold_url);
+            cmd.args(["-c", "SELECT * FROM public.seaql_migrations"]);
+            cmd
+        });
+        println!(
+            "{size:>6}  {:>15}  {:>15}  {:>15}  {:>8.2}x  {:>8.2}x  {:>9.1}ms  {:>9.1}ms  {:>5.2}x",
+            up.show(),
+            status.show(),
+            floor.show(),
+            up.median / floor.median,
+            status.median / floor.median,
+            cold_up,
+            cold_psql,
+            cold_up / cold_psql,
+        );
+        cluster.drop_database(&cold_db).unwrap();
+        let _ = std::fs::remove_file(plan_file);
+    }
+}
+
+fn psql_command(psql: &Path, url: &str) -> Command {
+    let mut cmd = Command::new(psql);
+    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url])
+        .stdout(Stdio::null());
+    cmd
+}
+
+struct Stats {
+    median: f64,
+    p90: f64,
+}
+
+impl Stats {
+    fn show(&self) -> String {
+        format!("{:.1} ({:.1}) ms", self.median, self.p90)
+    }
+}
+
+fn measure(mut command: impl FnMut() -> Command) -> Stats {
+    time(&mut command()); // warm-up
+    let mut samples: Vec<f64> = (0..RUNS).map(|_| ms(time(&mut command()))).collect();
+    samples.sort_by(f64::total_cmp);
+    Stats {
+        median: samples[RUNS / 2],
+        p90: samples[RUNS * 9 / 10],
+    }
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn time(command: &mut Command) -> Duration {
+    let started = Instant::now();
+    let output = command.output().unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        output.status.success(),
+        "{:?} failed: {}",
+        command,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    elapsed
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}

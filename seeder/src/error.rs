@@ -1,0 +1,124 @@
+//! The seeder's error type: every message is lowercase, names the schema or
+//! table involved, and says how to fix it.
+
+use migration_runner::MigrateError;
+use sea_orm::DbErr;
+
+/// Everything the seeder can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("schema `{schema}` has seeds registered twice; register each schema crate's `seeds()` once")]
+    DuplicateSchema { schema: String },
+
+    #[error(
+        "schema `{schema}` declares a dependency on `{dependency}`, which has no registered seeds \
+         (registered: {registered}); fix the name in its `depends_on`, or register that crate's `seeds()` \
+         in `seeder::workspace_seeds`"
+    )]
+    UnknownDependency {
+        schema: String,
+        dependency: String,
+        registered: String,
+    },
+
+    #[error(
+        "the seed dependencies form a cycle: {cycle}; a schema can only reference schemas seeded before it, \
+         so remove one of these `depends_on` entries"
+    )]
+    Cycle { cycle: String },
+
+    #[error("there are no seeds for schema `{schema}` (known: {registered}); pass one of those to `--schema`")]
+    UnknownSchema { schema: String, registered: String },
+
+    #[error(
+        "table `{table}` has foreign key `{constraint}` to `{target}`, but the seeds of schema `{schema}` do not \
+         declare a dependency on schema `{target_schema}`; add \"{target_schema}\" to `depends_on` in the \
+         `{schema}` crate's seeds so it is seeded first"
+    )]
+    UndeclaredForeignKey {
+        schema: String,
+        table: String,
+        constraint: String,
+        target: String,
+        target_schema: String,
+    },
+
+    #[error(
+        "the seeds of schema `{schema}` include table `{table}`, which is outside that schema; a schema crate \
+         seeds only its own tables: move it to the crate that owns it"
+    )]
+    ForeignTable { schema: String, table: String },
+
+    #[error("seed for table `{table}` is malformed: {problem}; fix the table's seed in its schema crate")]
+    InvalidSeed { table: String, problem: String },
+
+    #[error(
+        "refusing to seed: {count} migration(s) pending ({names}); run `cargo xtask migrate` first, \
+         or pass `--migrate` to apply them before seeding"
+    )]
+    PendingMigrations { count: usize, names: String },
+
+    #[error(
+        "refusing to seed: the migration history has problems: {problems}; `cargo xtask migrate status` \
+         explains each and how to fix it"
+    )]
+    MigrationHistory { problems: String },
+
+    #[error("applying pending migrations before seeding (`--migrate`): {0}")]
+    Migrate(Box<MigrateError>),
+
+    #[error(
+        "seeding table `{table}` failed after {rows_written} of its rows were sent: {source}; the whole \
+         `{schema}` schema was rolled back (schemas seeded before it stay committed): fix the seed or the data \
+         and run the seeder again"
+    )]
+    Table {
+        schema: String,
+        table: String,
+        rows_written: u64,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error("seeding schema `{schema}`: {source}; nothing of `{schema}` was committed: run the seeder again")]
+    Schema {
+        schema: String,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error("{context}: {source}; check that the database is reachable and the role can read the catalog")]
+    Database {
+        context: String,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error("invalid arguments: {0}")]
+    Usage(String),
+}
+
+impl From<MigrateError> for SeedError {
+    fn from(err: MigrateError) -> Self {
+        SeedError::Migrate(Box::new(err))
+    }
+}
+
+impl SeedError {
+    /// The process exit code for this error: 2 when the seeder refused to
+    /// start (bad arguments, seeds or migrations), 1 when seeding failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SeedError::Table { .. }
+            | SeedError::Schema { .. }
+            | SeedError::Database { .. }
+            | SeedError::Migrate(_) => 1,
+            _ => 2,
+        }
+    }
+
+    pub(crate) fn database(context: impl Into<String>) -> impl FnOnce(DbErr) -> SeedError {
+        let context = context.into();
+        move |source| SeedError::Database { context, source }
+    }
+}

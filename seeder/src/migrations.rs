@@ -1,0 +1,56 @@
+//! The seeder writes into tables the migrations create, so it refuses to run
+//! while any migration is pending (or the history is inconsistent). With
+//! `--migrate` the pending migrations are applied first, by the migration
+//! runner: the seeder itself never issues DDL.
+
+use migration_runner::{Catalog, Runner, RunnerOptions, UpOptions};
+use sea_orm::DatabaseConnection;
+
+use crate::error::SeedError;
+
+/// Refuses when the database's migration history is not fully applied.
+pub async fn ensure_applied(db: &DatabaseConnection) -> Result<(), SeedError> {
+    let runner = Runner::new(db.clone(), Catalog::workspace()?, RunnerOptions::default()).await?;
+    let inspection = runner.inspect().await?;
+    if !inspection.problems.is_empty() {
+        return Err(SeedError::MigrationHistory {
+            problems: inspection
+                .problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+    }
+    let pending: Vec<&str> = inspection.pending().map(|entry| entry.name.as_str()).collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 3;
+    let mut names = pending.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+    if pending.len() > SHOWN {
+        names.push_str(&format!(" and {} more", pending.len() - SHOWN));
+    }
+    Err(SeedError::PendingMigrations {
+        count: pending.len(),
+        names,
+    })
+}
+
+/// Applies every pending migration through the migration runner (its own
+/// one-connection session, as the runner's lock requires) and returns how
+/// many it applied.
+pub async fn apply_pending(database_url: &str) -> Result<usize, SeedError> {
+    let db = migration_runner::connect(database_url, "seeder --migrate")
+        .await
+        .map_err(SeedError::database(format!(
+            "connecting to {} to apply migrations",
+            migration_runner::redact_url(database_url)
+        )))?;
+    let runner = Runner::new(db.clone(), Catalog::workspace()?, RunnerOptions::default()).await?;
+    let report = runner.up(&UpOptions::default()).await?;
+    db.close()
+        .await
+        .map_err(SeedError::database("closing the migration connection"))?;
+    Ok(report.applied.len())
+}

@@ -1,0 +1,307 @@
+//! Running the seeds: one transaction per schema, in dependency order, each
+//! table streamed batch by batch through its upsert.
+//!
+//! - A schema's transaction takes a transaction-level advisory lock first, so
+//!   concurrent seeders take turns per schema: the second one waits, then
+//!   finds every row unchanged.
+//! - A failure rolls back only the schema being seeded; the schemas before it
+//!   stay committed and a rerun finishes the job.
+//! - A dry run does the same work inside one outer transaction (each schema
+//!   in a savepoint, so later schemas see earlier ones' rows) and rolls it
+//!   back at the end.
+//! - Batches are generated and encoded on a blocking thread while the
+//!   previous batch is in the database, through a channel of two batches, so
+//!   memory stays flat whatever the scale.
+
+use std::time::{Duration, Instant};
+
+use schema_core::seeding::{Profile, SchemaSeed, TableSeed};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait, Value,
+};
+use tokio::sync::mpsc;
+
+use crate::error::SeedError;
+use crate::report::{self, Counts, SeedReport, TableReport};
+use crate::upsert::{self, EncodedBatch, Upsert};
+use crate::{foreign_keys, migrations, order};
+
+/// The advisory lock every seeder takes per schema transaction (distinct
+/// from the migration runner's). ASCII "seeder!!".
+pub const LOCK_KEY: i64 = 0x7365_6564_6572_2121;
+
+/// Batches generated ahead of the one being written.
+const PIPELINE_DEPTH: usize = 2;
+
+/// How to run the seeds.
+#[derive(Debug, Clone)]
+pub struct SeedOptions {
+    pub profile: Profile,
+    /// Seed only this schema and the schemas it depends on.
+    pub schema: Option<String>,
+    /// Do everything, then roll it all back; the report says what would change.
+    pub dry_run: bool,
+    /// Refuse to run while migrations are pending (on by default).
+    pub check_migrations: bool,
+    /// Show progress bars on stderr for large tables (when it is a terminal).
+    pub progress: bool,
+}
+
+impl Default for SeedOptions {
+    fn default() -> Self {
+        Self {
+            profile: Profile::Demo,
+            schema: None,
+            dry_run: false,
+            check_migrations: true,
+            progress: false,
+        }
+    }
+}
+
+/// Runs a set of schema seeds against one database.
+pub struct Seeder {
+    db: DatabaseConnection,
+    seeds: Vec<Box<dyn SchemaSeed>>,
+}
+
+impl std::fmt::Debug for Seeder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seeder")
+            .field("schemas", &self.seeds.iter().map(|s| s.schema()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Seeder {
+    /// Wraps a connection (any pool size; each schema's transaction holds
+    /// one connection). Refuses seeds whose dependencies are unknown or
+    /// cyclic, before anything touches the database.
+    pub fn new(db: DatabaseConnection, seeds: Vec<Box<dyn SchemaSeed>>) -> Result<Self, SeedError> {
+        order::resolve(&seeds, None)?;
+        Ok(Self { db, seeds })
+    }
+
+    /// Connects with a small pool of its own (two connections).
+    pub async fn connect(database_url: &str, seeds: Vec<Box<dyn SchemaSeed>>) -> Result<Self, SeedError> {
+        let mut options = ConnectOptions::new(database_url.to_owned());
+        options
+            .max_connections(2)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(60))
+            .sqlx_logging(false)
+            .map_sqlx_postgres_opts(|pg| pg.application_name("seeder"));
+        let db = Database::connect(options).await.map_err(SeedError::database(format!(
+            "connecting to {}",
+            migration_runner::redact_url(database_url)
+        )))?;
+        Self::new(db, seeds)
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The schemas in the order they are seeded (all of them, or `schema`
+    /// and its dependencies).
+    pub fn order(&self, schema: Option<&str>) -> Result<Vec<&'static str>, SeedError> {
+        Ok(order::resolve(&self.seeds, schema)?
+            .into_iter()
+            .map(|index| self.seeds[index].schema())
+            .collect())
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<(), SeedError> {
+        self.db
+            .close()
+            .await
+            .map_err(SeedError::database("closing the seeder's connections"))
+    }
+
+    /// Seeds every schema (or `options.schema` and its dependencies).
+    pub async fn run(&self, options: &SeedOptions) -> Result<SeedReport, SeedError> {
+        let started = Instant::now();
+        let order = order::resolve(&self.seeds, options.schema.as_deref())?;
+        if options.check_migrations {
+            migrations::ensure_applied(&self.db).await?;
+        }
+        foreign_keys::check(&self.db, &self.seeds, &order).await?;
+
+        // Describe and validate every table before writing anything.
+        let mut plan = Vec::with_capacity(order.len());
+        for &index in &order {
+            let seed = &self.seeds[index];
+            let schema = seed.schema();
+            let mut tables = Vec::new();
+            for table in seed.tables(&options.profile) {
+                if table.schema() != schema {
+                    return Err(SeedError::ForeignTable {
+                        schema: schema.to_owned(),
+                        table: table.table.to_owned(),
+                    });
+                }
+                let statement = Upsert::for_table(&table)?;
+                tables.push((table, statement));
+            }
+            plan.push((schema, tables));
+        }
+
+        let mut report = SeedReport {
+            profile: options.profile,
+            dry_run: options.dry_run,
+            schemas: Vec::with_capacity(plan.len()),
+            tables: Vec::new(),
+            elapsed: Duration::ZERO,
+        };
+        let outer = if options.dry_run {
+            Some(
+                self.db
+                    .begin()
+                    .await
+                    .map_err(SeedError::database("starting the dry run's transaction"))?,
+            )
+        } else {
+            None
+        };
+        for (schema, tables) in plan {
+            let schema_error = |source| SeedError::Schema {
+                schema: schema.to_owned(),
+                source,
+            };
+            let txn = match &outer {
+                Some(outer) => outer.begin().await,
+                None => self.db.begin().await,
+            }
+            .map_err(schema_error)?;
+            let seeded = async {
+                lock(&txn, schema, options.progress).await.map_err(schema_error)?;
+                let mut reports = Vec::with_capacity(tables.len());
+                for (table, statement) in tables {
+                    reports.push(seed_table(&txn, schema, table, statement, options.progress).await?);
+                }
+                Ok::<_, SeedError>(reports)
+            }
+            .await;
+            match seeded {
+                Ok(reports) => {
+                    // In a dry run this releases the savepoint; the outer
+                    // transaction is rolled back below.
+                    txn.commit().await.map_err(schema_error)?;
+                    report.tables.extend(reports);
+                    report.schemas.push(schema.to_owned());
+                }
+                Err(err) => {
+                    // Best effort: the error that caused it is the one to report,
+                    // and dropping the transaction rolls it back anyway.
+                    let _ = txn.rollback().await;
+                    return Err(err);
+                }
+            }
+        }
+        if let Some(outer) = outer {
+            outer
+                .rollback()
+                .await
+                .map_err(SeedError::database("rolling back the dry run"))?;
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+}
+
+/// Waits for the seed lock, saying so when another seeder holds it.
+async fn lock(txn: &DatabaseTransaction, schema: &str, verbose: bool) -> Result<(), sea_orm::DbErr> {
+    let statement = |function: &str| {
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {function}($1) AS locked"),
+            [Value::from(LOCK_KEY)],
+        )
+    };
+    let got = txn
+        .query_one_raw(statement("pg_try_advisory_xact_lock"))
+        .await?
+        .map(|row| row.try_get::<bool>("", "locked"))
+        .transpose()?
+        .unwrap_or(false);
+    if !got {
+        if verbose {
+            eprintln!("waiting for another seeder to finish before seeding schema `{schema}`");
+        }
+        tracing::info!(schema, "waiting for the seed lock held by another seeder");
+        txn.execute_raw(statement("pg_advisory_xact_lock")).await?;
+    }
+    Ok(())
+}
+
+/// Streams one table's batches through its upsert.
+async fn seed_table(
+    txn: &DatabaseTransaction,
+    schema: &str,
+    table: TableSeed,
+    statement: Upsert,
+    progress: bool,
+) -> Result<TableReport, SeedError> {
+    let started = Instant::now();
+    let name = table.table;
+    let columns = table.columns;
+    let bar = report::progress_bar(name, table.estimated_rows, progress);
+    let (sender, mut receiver) = mpsc::channel::<Result<EncodedBatch, SeedError>>(PIPELINE_DEPTH);
+    let mut batches = table.batches;
+    let producer = tokio::task::spawn_blocking(move || {
+        for batch in batches.by_ref() {
+            let encoded = upsert::encode(name, columns, &batch);
+            let failed = encoded.is_err();
+            // A closed channel means the writer stopped (an error): stop too.
+            if sender.blocking_send(encoded).is_err() || failed {
+                break;
+            }
+        }
+    });
+
+    let mut counts = Counts::default();
+    let mut written = 0_u64;
+    while let Some(encoded) = receiver.recv().await {
+        let encoded = encoded?;
+        let rows = encoded.rows;
+        let table_error = |source| SeedError::Table {
+            schema: schema.to_owned(),
+            table: name.to_owned(),
+            rows_written: written,
+            source,
+        };
+        let row = txn
+            .query_one_raw(statement.statement(encoded))
+            .await
+            .map_err(table_error)?;
+        let (inserted, updated) = match row {
+            Some(row) => (
+                row.try_get::<i64>("", "inserted").map_err(table_error)?,
+                row.try_get::<i64>("", "updated").map_err(table_error)?,
+            ),
+            None => (0, 0),
+        };
+        let (inserted, updated) = (inserted.unsigned_abs(), updated.unsigned_abs());
+        counts.inserted += inserted;
+        counts.updated += updated;
+        counts.unchanged += rows.saturating_sub(inserted + updated);
+        written += rows;
+        bar.inc(rows);
+    }
+    bar.finish_and_clear();
+    if let Err(join) = producer.await {
+        return Err(SeedError::InvalidSeed {
+            table: name.to_owned(),
+            problem: format!("generating its rows failed: {join}"),
+        });
+    }
+    Ok(TableReport {
+        schema: schema.to_owned(),
+        table: name.to_owned(),
+        counts,
+        elapsed: started.elapsed(),
+    })
+}
