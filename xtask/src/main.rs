@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Apply migrations (default), or inspect and manage the history.
     Migrate(MigrateArgs),
+    /// Seed every schema (core first) with idempotent upserts.
+    Seed(seeder::SeedArgs),
     /// Manage the local PostgreSQL cluster used when DATABASE_URL is unset.
     Db {
         #[command(subcommand)]
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         .expect("a tokio runtime");
     match cli.command {
         Command::Migrate(args) => runtime.block_on(migrate(args)),
+        Command::Seed(args) => runtime.block_on(seed(args)),
         Command::Db { command } => match db(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
@@ -73,33 +76,49 @@ fn main() -> ExitCode {
 
 async fn migrate(args: MigrateArgs) -> ExitCode {
     let target = if args.needs_database() {
-        match connect::resolve_or_start_local().await {
+        match database().await {
             Ok(target) => Some(target),
-            Err(err) => {
-                eprintln!("error: {err}");
-                return ExitCode::from(3);
-            }
+            Err(code) => return code,
         }
     } else {
         None
     };
-    if let Some(target) = &target {
-        eprintln!("database: {} ({})", target.redacted(), describe(target));
-    }
     let url = target.as_ref().map(|t| t.url.clone()).unwrap_or_default();
-    match migrate_cli::run(
-        args,
-        target.as_ref(),
-        migration_runner::scaffold::workspace_root(),
-    )
-    .await
-    {
+    let workspace = migration_runner::scaffold::workspace_root();
+    match migrate_cli::run(args, target.as_ref(), workspace).await {
         Ok(code) => ExitCode::from(code),
+        Err(err) => fail(&err.to_string(), &url, err.exit_code()),
+    }
+}
+
+async fn seed(args: seeder::SeedArgs) -> ExitCode {
+    let target = match database().await {
+        Ok(target) => target,
+        Err(code) => return code,
+    };
+    match seeder::cli::run(args, &target.url).await {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => fail(&err.to_string(), &target.url, 1),
+    }
+}
+
+/// `DATABASE_URL`, or the local cluster (started on demand); says which on stderr.
+async fn database() -> Result<DatabaseTarget, ExitCode> {
+    match connect::resolve_or_start_local().await {
+        Ok(target) => {
+            eprintln!("database: {} ({})", target.redacted(), describe(&target));
+            Ok(target)
+        }
         Err(err) => {
-            eprintln!("error: {}", connect::scrub(&err.to_string(), &url));
-            ExitCode::from(err.exit_code())
+            eprintln!("error: {err}");
+            Err(ExitCode::from(3))
         }
     }
+}
+
+fn fail(message: &str, url: &str, code: u8) -> ExitCode {
+    eprintln!("error: {}", connect::scrub(message, url));
+    ExitCode::from(code)
 }
 
 fn describe(target: &DatabaseTarget) -> &'static str {
@@ -128,8 +147,13 @@ fn db(command: DbCommand) -> Result<()> {
             // The tests' cluster too: nothing of ours keeps running.
             let tests = LocalCluster::for_tests().context("finding the test cluster")?;
             for (label, cluster) in [("local cluster", &cluster), ("test cluster", &tests)] {
-                let stopped = cluster.stop().with_context(|| format!("stopping the {label}"))?;
-                println!("{label}: {}", if stopped { "stopped" } else { "not running" });
+                let stopped = cluster
+                    .stop()
+                    .with_context(|| format!("stopping the {label}"))?;
+                println!(
+                    "{label}: {}",
+                    if stopped { "stopped" } else { "not running" }
+                );
             }
         }
         DbCommand::Status => {

@@ -127,8 +127,8 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
 const CHILD_ENV: &str = "MIGRATION_RUNNER_TEST_SIGKILL_CHILD";
 const SLOW: &str = "m20990101_000000_vacancy_slow_rewrite";
 
-fn slow_migration(sleep_seconds: u32) -> SqlMigration {
-    SqlMigration::new(
+fn slow_migration(sleep_seconds: u32, transactional: bool) -> SqlMigration {
+    let migration = SqlMigration::new(
         SLOW,
         &[
             "CREATE TABLE vacancy.slow_marker (id integer)",
@@ -137,44 +137,46 @@ fn slow_migration(sleep_seconds: u32) -> SqlMigration {
             "ALTER TABLE vacancy.slow_marker ADD COLUMN done boolean",
         ],
         &["DROP TABLE vacancy.slow_marker"],
-    )
+    );
+    if transactional {
+        migration
+    } else {
+        migration.non_transactional()
+    }
 }
 
-/// In the child process: run the workspace plus a migration that sleeps in
-/// its middle. In the parent: start the child, SIGKILL it mid-migration, and
-/// check nothing of that migration remains and the next run completes.
-#[tokio::test]
-async fn a_runner_killed_mid_migration_leaves_no_trace() {
-    if let Ok(url) = std::env::var(CHILD_ENV) {
-        let catalog = migration_runner::Catalog::new(workspace_plus(vec![(
-            "vacancy",
-            Box::new(slow_migration(60)),
-        )]))
+/// In the child process (`CHILD_ENV` set): run the workspace plus the slow
+/// migration, and never finish. Returns true when this process is the child.
+async fn child_mode(transactional: bool) -> bool {
+    let Ok(url) = std::env::var(CHILD_ENV) else {
+        return false;
+    };
+    let catalog = migration_runner::Catalog::new(workspace_plus(vec![(
+        "vacancy",
+        Box::new(slow_migration(60, transactional)),
+    )]))
+    .unwrap();
+    let conn = migration_runner::connect(&url, "migration-runner-child")
+        .await
         .unwrap();
-        let conn = migration_runner::connect(&url, "migration-runner-child")
-            .await
-            .unwrap();
-        let runner = migration_runner::Runner::new(conn, catalog, RunnerOptions::default())
-            .await
-            .unwrap();
-        runner.up(&UpOptions::default()).await.unwrap();
-        panic!("the child should have been killed during {SLOW}");
-    }
+    let runner = migration_runner::Runner::new(conn, catalog, RunnerOptions::default())
+        .await
+        .unwrap();
+    runner.up(&UpOptions::default()).await.unwrap();
+    panic!("the child should have been killed during {SLOW}");
+}
 
-    let db = TestDatabase::create("concurrency_sigkill");
+/// Starts this test again as a child process, waits until it sleeps inside
+/// the slow migration, SIGKILLs it, and waits for the server to end its session.
+async fn kill_child_mid_migration(db: &TestDatabase, test_name: &str) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "concurrency::a_runner_killed_mid_migration_leaves_no_trace",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, &db.url)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let conn = connect(&db).await;
+    let conn = connect(db).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let sleeping = scalar_i64(
@@ -196,15 +198,21 @@ async fn a_runner_killed_mid_migration_leaves_no_trace() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Earlier migrations committed; the slow one is mid-flight.
-    assert!(scalar_i64(&conn, "SELECT count(*) FROM public.seaql_migrations").await > 0);
+    assert!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM public.seaql_migrations WHERE state = 'applied'"
+        )
+        .await
+            > 0
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
     child.wait().unwrap();
-
-    // The server notices the dead client and rolls its transaction back.
+    // The server notices the dead client and ends its session (rolling back its transaction).
     let deadline = Instant::now() + Duration::from_secs(30);
     while scalar_i64(
         &conn,
@@ -219,6 +227,20 @@ async fn a_runner_killed_mid_migration_leaves_no_trace() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_runner_killed_mid_migration_leaves_no_trace() {
+    if child_mode(true).await {
+        return;
+    }
+    let db = TestDatabase::create("concurrency_sigkill");
+    kill_child_mid_migration(
+        &db,
+        "concurrency::a_runner_killed_mid_migration_leaves_no_trace",
+    )
+    .await;
+    let conn = connect(&db).await;
     assert_eq!(
         scalar_i64(
             &conn,
@@ -238,7 +260,7 @@ async fn a_runner_killed_mid_migration_leaves_no_trace() {
 
     let report = runner(
         &db,
-        workspace_plus(vec![("vacancy", Box::new(slow_migration(0)))]),
+        workspace_plus(vec![("vacancy", Box::new(slow_migration(0, true)))]),
     )
     .await
     .up(&UpOptions::default())
@@ -256,5 +278,57 @@ async fn a_runner_killed_mid_migration_leaves_no_trace() {
         )
         .await,
         1
+    );
+}
+
+#[tokio::test]
+async fn a_runner_killed_inside_a_non_transactional_migration_shows_it_failed() {
+    if child_mode(false).await {
+        return;
+    }
+    let db = TestDatabase::create("concurrency_sigkill_nontx");
+    kill_child_mid_migration(
+        &db,
+        "concurrency::a_runner_killed_inside_a_non_transactional_migration_shows_it_failed",
+    )
+    .await;
+    let conn = connect(&db).await;
+    // Without a transaction its first statements stayed, and history says so.
+    assert_eq!(
+        scalar_i64(&conn, "SELECT count(*) FROM vacancy.slow_marker").await,
+        1
+    );
+    assert_eq!(
+        scalar_text(
+            &conn,
+            &format!("SELECT state FROM public.seaql_migrations WHERE version = '{SLOW}'")
+        )
+        .await,
+        "running"
+    );
+
+    let runner = runner(
+        &db,
+        workspace_plus(vec![("vacancy", Box::new(slow_migration(0, false)))]),
+    )
+    .await;
+    let inspection = runner.inspect().await.unwrap();
+    assert_eq!(inspection.exit_code(), 2);
+    let entry = inspection
+        .migrations
+        .iter()
+        .find(|e| e.name == SLOW)
+        .unwrap();
+    assert_eq!(entry.state, migration_runner::State::Failed);
+    let refused = runner
+        .up(&UpOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(&format!(
+            "migration `{SLOW}` in crate `vacancy` is non-transactional and did not finish"
+        )),
+        "{refused}"
     );
 }
