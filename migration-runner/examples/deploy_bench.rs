@@ -88,7 +88,7 @@ impl MigrationTrait for Generated {
                     .to_owned(),
             )
             .await?;
-        if self.index % 5 == 0 && self.index >= 2 * SCHEMAS.len() {
+        if self.index.is_multiple_of(5) && self.index >= 2 * SCHEMAS.len() {
             let earlier = Alias::new(format!("bench_{}", self.index - SCHEMAS.len()));
             manager
                 .alter_table(
