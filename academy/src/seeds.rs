@@ -3,9 +3,8 @@
 //! [`Population`], so their ids are computed, never looked up.
 
 use fake::Fake;
-use fake::faker::company::en::{Buzzword, Industry};
+use fake::faker::company::en::{Bs, CatchPhrase, Industry};
 use fake::faker::job::en::Field;
-use fake::faker::lorem::en::{Sentence, Sentences};
 use rand::RngExt;
 use schema_core::seeding::{self, Batch, Column, Profile, SchemaSeed, SqlType, TableSeed};
 use schema_core::seeds::Population;
@@ -110,6 +109,17 @@ const COURSE_PREFIXES: &[&str] = &[
     "Hands-on",
 ];
 
+const COURSE_SUFFIXES: &[&str] = &[
+    "Fundamentals",
+    "Operations",
+    "Strategy",
+    "Analytics",
+    "Leadership",
+    "Workshop",
+    "Bootcamp",
+    "Essentials",
+];
+
 fn courses(sizes: Sizes) -> TableSeed {
     TableSeed::generated(
         COURSES,
@@ -121,12 +131,20 @@ fn courses(sizes: Sizes) -> TableSeed {
             let mut rng = seeding::rng(COURSES, course);
             let prefix = seeding::pick(&mut rng, COURSE_PREFIXES);
             let field: String = Field().fake_with_rng(&mut rng);
-            let topic: String = Buzzword().fake_with_rng(&mut rng);
-            let title = format!("{prefix} {field}: {}", capitalise(&topic));
-            let summary = rng
-                .random_ratio(9, 10)
-                .then(|| Sentences(2..4).fake_with_rng::<Vec<String>, _>(&mut rng).join(" "));
-            let status = seeding::weighted(&mut rng, &[("published", 6), ("draft", 3), ("archived", 1)]);
+            let suffix = seeding::pick(&mut rng, COURSE_SUFFIXES);
+            let title = format!("{prefix} {field} {suffix}");
+            let summary = rng.random_ratio(9, 10).then(|| {
+                let goal: String = Bs().fake_with_rng(&mut rng);
+                let bonus: String = Bs().fake_with_rng(&mut rng);
+                let weeks = rng.random_range(2..=12);
+                let projects = rng.random_range(1..=5);
+                format!(
+                    "Learn to {goal} and {bonus}. {weeks} weeks, {projects} hands-on project{}.",
+                    if projects == 1 { "" } else { "s" }
+                )
+            });
+            let status =
+                seeding::weighted(&mut rng, &[("published", 6), ("draft", 3), ("archived", 1)]);
             let slug = course_slug(course);
             batch.push(vec![
                 seeding::id(COURSES, &slug).into(),
@@ -158,7 +176,8 @@ fn enrollments(sizes: Sizes) -> TableSeed {
             let email = Population::email(user);
             let user_id = Population::user_id(user);
             for course in seeding::distinct(&mut rng, sizes.courses, per_user as usize) {
-                let status = seeding::weighted(&mut rng, &[("active", 6), ("completed", 3), ("dropped", 1)]);
+                let status =
+                    seeding::weighted(&mut rng, &[("active", 6), ("completed", 3), ("dropped", 1)]);
                 let enrolled_at = seeding::at_minutes(-rng.random_range(0..60 * 24 * 365));
                 batch.push(vec![
                     seeding::id(ENROLLMENTS, &format!("{}/{email}", course_slug(course))).into(),
@@ -189,12 +208,16 @@ fn webinars(sizes: Sizes) -> TableSeed {
                 None => sizes.population.instructor(webinar),
             };
             let industry: String = Industry().fake_with_rng(&mut rng);
-            let hook: String = Sentence(3..6).fake_with_rng(&mut rng);
-            let title = format!("{industry} live: {}", hook.trim_end_matches('.'));
+            let hook: String = CatchPhrase().fake_with_rng(&mut rng);
+            let title = format!("{industry} live: {hook}");
             // Spread over the year around the base date, on the hour.
-            let starts_at = seeding::at_minutes(rng.random_range(-180_i64..180) * 24 * 60 + rng.random_range(0_i64..8) * 60);
+            let starts_at = seeding::at_minutes(
+                rng.random_range(-180_i64..180) * 24 * 60 + rng.random_range(0_i64..8) * 60,
+            );
             let duration = *seeding::pick(&mut rng, &[30_i32, 45, 60, 90]);
-            let capacity = rng.random_ratio(2, 3).then(|| rng.random_range(2_i32..=50) * 10);
+            let capacity = rng
+                .random_ratio(2, 3)
+                .then(|| rng.random_range(2_i32..=50) * 10);
             let slug = format!("webinar-{webinar}");
             batch.push(vec![
                 seeding::id(WEBINARS, &slug).into(),
@@ -208,12 +231,4 @@ fn webinars(sizes: Sizes) -> TableSeed {
             ]);
         },
     )
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }

@@ -72,7 +72,11 @@ impl Population {
     }
 
     pub fn instructors(&self) -> u64 {
-        if self.users > 1 { (self.users - 1).div_ceil(20) } else { 0 }
+        if self.users > 1 {
+            (self.users - 1).div_ceil(20)
+        } else {
+            0
+        }
     }
 
     /// The `k`-th instructor (wrapping), or the admin when there is none.
@@ -89,7 +93,11 @@ impl Population {
     }
 
     pub fn recruiters(&self) -> u64 {
-        if self.users > 2 { (self.users - 2).div_ceil(25) } else { 0 }
+        if self.users > 2 {
+            (self.users - 2).div_ceil(25)
+        } else {
+            0
+        }
     }
 
     /// The `k`-th recruiter (wrapping), or the admin when there is none.
@@ -120,11 +128,17 @@ const PERMISSION_LIST: &[(&str, &str)] = &[
     ("users.read", "See user accounts"),
     ("users.manage", "Create, edit and deactivate user accounts"),
     ("roles.manage", "Grant and revoke roles"),
-    ("audit.read", "Read the trail of access grants and account activity"),
+    (
+        "audit.read",
+        "Read the trail of access grants and account activity",
+    ),
     ("courses.read", "Browse the course catalogue"),
     ("courses.write", "Create and edit courses"),
     ("courses.publish", "Publish and archive courses"),
-    ("enrollments.manage", "Enroll users in courses and change their status"),
+    (
+        "enrollments.manage",
+        "Enroll users in courses and change their status",
+    ),
     ("webinars.host", "Schedule and host webinars"),
     ("profiles.read", "See talent profiles"),
     ("profiles.write", "Edit one's own talent profile"),
@@ -133,46 +147,116 @@ const PERMISSION_LIST: &[(&str, &str)] = &[
     ("vacancies.read", "Browse vacancies"),
     ("vacancies.write", "Post and edit vacancies"),
     ("applications.submit", "Apply to vacancies"),
-    ("applications.review", "Review applications and change their status"),
+    (
+        "applications.review",
+        "Review applications and change their status",
+    ),
 ];
 
 /// (key, name, description)
 const ROLE_LIST: &[(&str, &str, &str)] = &[
     ("admin", "Administrator", "Full access to every schema"),
-    ("instructor", "Instructor", "Teaches courses and hosts webinars"),
-    ("learner", "Learner", "Takes courses and applies to vacancies"),
-    ("recruiter", "Recruiter", "Manages employers, vacancies and applications"),
-    ("support", "Support", "Helps users with their accounts and enrollments"),
+    (
+        "instructor",
+        "Instructor",
+        "Teaches courses and hosts webinars",
+    ),
+    (
+        "learner",
+        "Learner",
+        "Takes courses and applies to vacancies",
+    ),
+    (
+        "recruiter",
+        "Recruiter",
+        "Manages employers, vacancies and applications",
+    ),
+    (
+        "support",
+        "Support",
+        "Helps users with their accounts and enrollments",
+    ),
     ("guest", "Guest", "Read-only access to public catalogues"),
-    ("mentor", "Mentor", "Guides learners through courses and career moves"),
-    ("hiring-manager", "Hiring manager", "Decides on applications for their team's vacancies"),
-    ("content-editor", "Content editor", "Edits course material and webinar announcements"),
-    ("auditor", "Auditor", "Reviews access grants and account activity"),
+    (
+        "mentor",
+        "Mentor",
+        "Guides learners through courses and career moves",
+    ),
+    (
+        "hiring-manager",
+        "Hiring manager",
+        "Decides on applications for their team's vacancies",
+    ),
+    (
+        "content-editor",
+        "Content editor",
+        "Edits course material and webinar announcements",
+    ),
+    (
+        "auditor",
+        "Auditor",
+        "Reviews access grants and account activity",
+    ),
 ];
 
 /// (role, permissions); the admin gets every permission.
 const GRANTS: &[(&str, &[&str])] = &[
     (
         "instructor",
-        &["courses.read", "courses.write", "courses.publish", "enrollments.manage", "webinars.host", "profiles.read"],
+        &[
+            "courses.read",
+            "courses.write",
+            "courses.publish",
+            "enrollments.manage",
+            "webinars.host",
+            "profiles.read",
+        ],
     ),
     (
         "learner",
-        &["courses.read", "profiles.write", "vacancies.read", "applications.submit"],
+        &[
+            "courses.read",
+            "profiles.write",
+            "vacancies.read",
+            "applications.submit",
+        ],
     ),
     (
         "recruiter",
-        &["profiles.read", "employers.manage", "vacancies.read", "vacancies.write", "applications.review"],
+        &[
+            "profiles.read",
+            "employers.manage",
+            "vacancies.read",
+            "vacancies.write",
+            "applications.review",
+        ],
     ),
-    ("support", &["users.read", "courses.read", "enrollments.manage"]),
+    (
+        "support",
+        &["users.read", "courses.read", "enrollments.manage"],
+    ),
     ("guest", &["courses.read", "vacancies.read"]),
-    ("mentor", &["courses.read", "profiles.read", "webinars.host"]),
+    (
+        "mentor",
+        &["courses.read", "profiles.read", "webinars.host"],
+    ),
     (
         "hiring-manager",
-        &["profiles.read", "vacancies.read", "vacancies.write", "applications.review"],
+        &[
+            "profiles.read",
+            "vacancies.read",
+            "vacancies.write",
+            "applications.review",
+        ],
     ),
-    ("content-editor", &["courses.read", "courses.write", "webinars.host"]),
-    ("auditor", &["audit.read", "users.read", "courses.read", "vacancies.read"]),
+    (
+        "content-editor",
+        &["courses.read", "courses.write", "webinars.host"],
+    ),
+    (
+        "auditor",
+        &["audit.read", "users.read", "courses.read", "vacancies.read"],
+    ),
 ];
 
 const PERMISSION_COLUMNS: &[Column] = &[
@@ -241,7 +325,13 @@ impl SchemaSeed for CoreSeeds {
 fn permissions() -> TableSeed {
     let rows = PERMISSION_LIST
         .iter()
-        .map(|(key, description)| vec![permission_id(key).into(), (*key).into(), (*description).into()])
+        .map(|(key, description)| {
+            vec![
+                permission_id(key).into(),
+                (*key).into(),
+                (*description).into(),
+            ]
+        })
         .collect();
     TableSeed::from_rows(PERMISSIONS, PERMISSION_COLUMNS, &["key"], rows)
 }
@@ -250,7 +340,12 @@ fn roles() -> TableSeed {
     let rows = ROLE_LIST
         .iter()
         .map(|(key, name, description)| {
-            vec![role_id(key).into(), (*key).into(), (*name).into(), (*description).into()]
+            vec![
+                role_id(key).into(),
+                (*key).into(),
+                (*name).into(),
+                (*description).into(),
+            ]
         })
         .collect();
     TableSeed::from_rows(ROLES, ROLE_COLUMNS, &["key"], rows)

@@ -103,10 +103,16 @@ fn summary(label: &str, report: &SeedReport) {
 }
 
 async fn migrate(url: &str) {
-    let conn = migration_runner::connect(url, "load_bench").await.expect("connecting");
-    let runner = Runner::new(conn.clone(), Catalog::workspace().expect("catalog"), RunnerOptions::default())
+    let conn = migration_runner::connect(url, "load_bench")
         .await
-        .expect("runner");
+        .expect("connecting");
+    let runner = Runner::new(
+        conn.clone(),
+        Catalog::workspace().expect("catalog"),
+        RunnerOptions::default(),
+    )
+    .await
+    .expect("runner");
     runner.up(&UpOptions::default()).await.expect("migrating");
     conn.close().await.expect("closing");
 }

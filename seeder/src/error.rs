@@ -7,7 +7,9 @@ use sea_orm::DbErr;
 /// Everything the seeder can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
-    #[error("schema `{schema}` has seeds registered twice; register each schema crate's `seeds()` once")]
+    #[error(
+        "schema `{schema}` has seeds registered twice; register each schema crate's `seeds()` once"
+    )]
     DuplicateSchema { schema: String },
 
     #[error(
@@ -27,7 +29,9 @@ pub enum SeedError {
     )]
     Cycle { cycle: String },
 
-    #[error("there are no seeds for schema `{schema}` (known: {registered}); pass one of those to `--schema`")]
+    #[error(
+        "there are no seeds for schema `{schema}` (known: {registered}); pass one of those to `--schema`"
+    )]
     UnknownSchema { schema: String, registered: String },
 
     #[error(
@@ -49,7 +53,9 @@ pub enum SeedError {
     )]
     ForeignTable { schema: String, table: String },
 
-    #[error("seed for table `{table}` is malformed: {problem}; fix the table's seed in its schema crate")]
+    #[error(
+        "seed for table `{table}` is malformed: {problem}; fix the table's seed in its schema crate"
+    )]
     InvalidSeed { table: String, problem: String },
 
     #[error(
@@ -80,14 +86,18 @@ pub enum SeedError {
         source: DbErr,
     },
 
-    #[error("seeding schema `{schema}`: {source}; nothing of `{schema}` was committed: run the seeder again")]
+    #[error(
+        "seeding schema `{schema}`: {source}; nothing of `{schema}` was committed: run the seeder again"
+    )]
     Schema {
         schema: String,
         #[source]
         source: DbErr,
     },
 
-    #[error("{context}: {source}; check that the database is reachable and the role can read the catalog")]
+    #[error(
+        "{context}: {source}; check that the database is reachable and the role can read the catalog"
+    )]
     Database {
         context: String,
         #[source]

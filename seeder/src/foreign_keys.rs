@@ -11,7 +11,11 @@ use crate::order;
 
 /// Refuses when a foreign key of one of `schemas` (indices into `seeds`)
 /// points into a schema that is not among its declared dependencies.
-pub async fn check(db: &DatabaseConnection, seeds: &[Box<dyn SchemaSeed>], schemas: &[usize]) -> Result<(), SeedError> {
+pub async fn check(
+    db: &DatabaseConnection,
+    seeds: &[Box<dyn SchemaSeed>],
+    schemas: &[usize],
+) -> Result<(), SeedError> {
     let names: Vec<&str> = schemas.iter().map(|&i| seeds[i].schema()).collect();
     let sql = "SELECT c.conname::text AS constraint_name, \
                       src_ns.nspname::text AS source_schema, src.relname::text AS source_table, \
@@ -32,13 +36,21 @@ pub async fn check(db: &DatabaseConnection, seeds: &[Box<dyn SchemaSeed>], schem
             .join(",")
     );
     let rows = db
-        .query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [Value::from(list)]))
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [Value::from(list)],
+        ))
         .await
-        .map_err(SeedError::database("reading cross-schema foreign keys from pg_constraint"))?;
+        .map_err(SeedError::database(
+            "reading cross-schema foreign keys from pg_constraint",
+        ))?;
     for row in rows {
         let get = |column: &str| {
             row.try_get::<String>("", column)
-                .map_err(SeedError::database("reading cross-schema foreign keys from pg_constraint"))
+                .map_err(SeedError::database(
+                    "reading cross-schema foreign keys from pg_constraint",
+                ))
         };
         let schema = get("source_schema")?;
         let target_schema = get("target_schema")?;

@@ -22,12 +22,20 @@ pub async fn ensure_applied(db: &DatabaseConnection) -> Result<(), SeedError> {
                 .join("; "),
         });
     }
-    let pending: Vec<&str> = inspection.pending().map(|entry| entry.name.as_str()).collect();
+    let pending: Vec<&str> = inspection
+        .pending()
+        .map(|entry| entry.name.as_str())
+        .collect();
     if pending.is_empty() {
         return Ok(());
     }
     const SHOWN: usize = 3;
-    let mut names = pending.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+    let mut names = pending
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if pending.len() > SHOWN {
         names.push_str(&format!(" and {} more", pending.len() - SHOWN));
     }

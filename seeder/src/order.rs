@@ -68,7 +68,10 @@ pub fn resolve(seeds: &[Box<dyn SchemaSeed>], only: Option<&str>) -> Result<Vec<
         registered: registered(),
     })?;
     let needed = closure(&edges, target);
-    Ok(order.into_iter().filter(|index| needed.contains(index)).collect())
+    Ok(order
+        .into_iter()
+        .filter(|index| needed.contains(index))
+        .collect())
 }
 
 /// `schema` and every schema it depends on, transitively.
@@ -114,5 +117,8 @@ fn describe_cycle(names: &[&str], edges: &[Vec<usize>], done: &[bool]) -> String
         path.push(next);
         current = next;
     }
-    path.iter().map(|&i| names[i]).collect::<Vec<_>>().join(" -> ")
+    path.iter()
+        .map(|&i| names[i])
+        .collect::<Vec<_>>()
+        .join(" -> ")
 }

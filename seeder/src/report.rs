@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use comfy_table::{CellAlignment, Table, presets};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use schema_core::seeding::Profile;
 
 /// Tables with more rows than this get a progress bar.
@@ -68,7 +68,9 @@ impl SeedReport {
 
     /// The counts of `table`, or zero when it was not seeded.
     pub fn counts(&self, table: &str) -> Counts {
-        self.table(table).map(|report| report.counts).unwrap_or_default()
+        self.table(table)
+            .map(|report| report.counts)
+            .unwrap_or_default()
     }
 
     pub fn totals(&self) -> Counts {
@@ -87,13 +89,9 @@ impl SeedReport {
     /// The table of counts and the summary line, for the terminal.
     pub fn render(&self) -> String {
         let mut table = Table::new();
-        table.load_preset(presets::UTF8_FULL_CONDENSED).set_header(vec![
-            "table",
-            "inserted",
-            "updated",
-            "unchanged",
-            "time",
-        ]);
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_header(vec!["table", "inserted", "updated", "unchanged", "time"]);
         for report in &self.tables {
             table.add_row(vec![
                 report.table.clone(),
@@ -156,9 +154,15 @@ pub(crate) fn progress_bar(table: &str, estimated_rows: u64, enabled: bool) -> P
     // `stderr()` draws nothing unless stderr is a terminal.
     let bar = ProgressBar::with_draw_target(Some(estimated_rows), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
-        "{prefix:>24} [{bar:32}] {human_pos:>10}/{human_len} rows  {per_sec:>12}  eta {eta}",
+        "{prefix:>24} [{bar:32}] {human_pos:>10}/{human_len} rows  {rate:>14}  eta {eta}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .with_key(
+        "rate",
+        |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{:.0} rows/s", state.per_sec());
+        },
+    )
     .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(table.to_owned());

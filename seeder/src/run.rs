@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use schema_core::seeding::{Profile, SchemaSeed, TableSeed};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait, Value,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    Statement, TransactionTrait, Value,
 };
 use tokio::sync::mpsc;
 
@@ -69,7 +69,10 @@ pub struct Seeder {
 impl std::fmt::Debug for Seeder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Seeder")
-            .field("schemas", &self.seeds.iter().map(|s| s.schema()).collect::<Vec<_>>())
+            .field(
+                "schemas",
+                &self.seeds.iter().map(|s| s.schema()).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -84,7 +87,10 @@ impl Seeder {
     }
 
     /// Connects with a small pool of its own (two connections).
-    pub async fn connect(database_url: &str, seeds: Vec<Box<dyn SchemaSeed>>) -> Result<Self, SeedError> {
+    pub async fn connect(
+        database_url: &str,
+        seeds: Vec<Box<dyn SchemaSeed>>,
+    ) -> Result<Self, SeedError> {
         let mut options = ConnectOptions::new(database_url.to_owned());
         options
             .max_connections(2)
@@ -93,10 +99,12 @@ impl Seeder {
             .acquire_timeout(Duration::from_secs(60))
             .sqlx_logging(false)
             .map_sqlx_postgres_opts(|pg| pg.application_name("seeder"));
-        let db = Database::connect(options).await.map_err(SeedError::database(format!(
-            "connecting to {}",
-            migration_runner::redact_url(database_url)
-        )))?;
+        let db = Database::connect(options)
+            .await
+            .map_err(SeedError::database(format!(
+                "connecting to {}",
+                migration_runner::redact_url(database_url)
+            )))?;
         Self::new(db, seeds)
     }
 
@@ -177,10 +185,13 @@ impl Seeder {
             }
             .map_err(schema_error)?;
             let seeded = async {
-                lock(&txn, schema, options.progress).await.map_err(schema_error)?;
+                lock(&txn, schema, options.progress)
+                    .await
+                    .map_err(schema_error)?;
                 let mut reports = Vec::with_capacity(tables.len());
                 for (table, statement) in tables {
-                    reports.push(seed_table(&txn, schema, table, statement, options.progress).await?);
+                    reports
+                        .push(seed_table(&txn, schema, table, statement, options.progress).await?);
                 }
                 Ok::<_, SeedError>(reports)
             }
@@ -213,7 +224,11 @@ impl Seeder {
 }
 
 /// Waits for the seed lock, saying so when another seeder holds it.
-async fn lock(txn: &DatabaseTransaction, schema: &str, verbose: bool) -> Result<(), sea_orm::DbErr> {
+async fn lock(
+    txn: &DatabaseTransaction,
+    schema: &str,
+    verbose: bool,
+) -> Result<(), sea_orm::DbErr> {
     let statement = |function: &str| {
         Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -21,6 +21,11 @@
 //! statement is far below PostgreSQL's 65,535 bind-parameter limit. The
 //! arrays are sent in PostgreSQL's text array format (`{"a",NULL}`) because
 //! sea-query's array values cannot carry NULL elements.
+//!
+//! Neither `id` nor the natural key is ever updated: a row created outside
+//! the seeder with the same natural key keeps its own id, and seed rows that
+//! reference it by the seed's id then fail their foreign key (reported with
+//! the table's name).
 
 use std::fmt::Write as _;
 
@@ -80,7 +85,8 @@ impl Upsert {
         }
         if table.conflict.is_empty() {
             return Err(invalid(
-                "it declares no natural key (`conflict`): list the columns of a unique constraint".to_owned(),
+                "it declares no natural key (`conflict`): list the columns of a unique constraint"
+                    .to_owned(),
             ));
         }
         if let Some(missing) = table

@@ -28,10 +28,16 @@ async fn migrated(label: &str) -> TestDatabase {
 
 /// Applies the workspace's migrations, or those up to and including `to`.
 async fn migrate(db: &TestDatabase, to: Option<String>) {
-    let conn = migration_runner::connect(&db.url, "seeder-test-migrate").await.unwrap();
-    let runner = Runner::new(conn.clone(), Catalog::workspace().unwrap(), RunnerOptions::default())
+    let conn = migration_runner::connect(&db.url, "seeder-test-migrate")
         .await
         .unwrap();
+    let runner = Runner::new(
+        conn.clone(),
+        Catalog::workspace().unwrap(),
+        RunnerOptions::default(),
+    )
+    .await
+    .unwrap();
     runner
         .up(&UpOptions {
             to,
@@ -163,7 +169,11 @@ fn workspace_with(
 }
 
 /// Replaces the batches of `table` with `f(batches)`.
-fn map_batches(tables: &mut [TableSeed], table: &str, f: impl FnOnce(seeding::Batches) -> seeding::Batches) {
+fn map_batches(
+    tables: &mut [TableSeed],
+    table: &str,
+    f: impl FnOnce(seeding::Batches) -> seeding::Batches,
+) {
     let seed = tables.iter_mut().find(|t| t.table == table).unwrap();
     let batches = std::mem::replace(&mut seed.batches, Box::new(std::iter::empty()));
     seed.batches = f(batches);
@@ -213,7 +223,9 @@ fn assert_nothing_changed(report: &SeedReport) {
 #[tokio::test]
 async fn order_is_derived_from_declared_dependencies() {
     let db = migrated("seed_order").await;
-    let conn = migration_runner::connect(&db.url, "seeder-test").await.unwrap();
+    let conn = migration_runner::connect(&db.url, "seeder-test")
+        .await
+        .unwrap();
 
     let forwards = Seeder::new(conn.clone(), workspace_seeds()).unwrap();
     assert_eq!(forwards.order(None).unwrap(), SCHEMAS);
@@ -221,33 +233,67 @@ async fn order_is_derived_from_declared_dependencies() {
     reversed.reverse();
     let reversed = Seeder::new(conn.clone(), reversed).unwrap();
     assert_eq!(reversed.order(None).unwrap(), SCHEMAS);
-    assert_eq!(forwards.order(Some("academy")).unwrap(), ["core", "academy"]);
-    assert_eq!(forwards.order(Some("vacancy")).unwrap(), ["core", "talent", "vacancy"]);
+    assert_eq!(
+        forwards.order(Some("academy")).unwrap(),
+        ["core", "academy"]
+    );
+    assert_eq!(
+        forwards.order(Some("vacancy")).unwrap(),
+        ["core", "talent", "vacancy"]
+    );
     let unknown = forwards.order(Some("billing")).unwrap_err();
-    assert!(matches!(unknown, SeedError::UnknownSchema { .. }), "{unknown}");
+    assert!(
+        matches!(unknown, SeedError::UnknownSchema { .. }),
+        "{unknown}"
+    );
 
     let cycle = Seeder::new(
         conn.clone(),
-        vec![named("core", &[]), named("a", &["core", "b"]), named("b", &["a"])],
+        vec![
+            named("core", &[]),
+            named("a", &["core", "b"]),
+            named("b", &["a"]),
+        ],
     )
     .unwrap_err();
     assert!(matches!(cycle, SeedError::Cycle { .. }), "{cycle}");
     assert!(cycle.to_string().contains("a -> b -> a"), "{cycle}");
     assert!(cycle.to_string().contains("depends_on"), "{cycle}");
 
-    let undeclared = Seeder::new(conn.clone(), vec![named("core", &[]), named("academy", &["core", "billing"])])
-        .unwrap_err();
-    assert!(matches!(undeclared, SeedError::UnknownDependency { .. }), "{undeclared}");
+    let undeclared = Seeder::new(
+        conn.clone(),
+        vec![named("core", &[]), named("academy", &["core", "billing"])],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(undeclared, SeedError::UnknownDependency { .. }),
+        "{undeclared}"
+    );
     assert!(undeclared.to_string().contains("`billing`"), "{undeclared}");
 
     // vacancy.applications references talent.profiles: without declaring
     // `talent`, vacancy could be seeded before it. Refused before any write.
     let seeds = workspace_with("vacancy", Some(&["core"]), |_| {});
-    let err = seeder(&db, seeds).await.run(&options(Profile::Demo)).await.unwrap_err();
+    let err = seeder(&db, seeds)
+        .await
+        .run(&options(Profile::Demo))
+        .await
+        .unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, SeedError::UndeclaredForeignKey { .. }), "{message}");
-    for needle in ["vacancy.applications", "applications_profile_id_fkey", "talent.profiles", "depends_on"] {
-        assert!(message.contains(needle), "`{needle}` missing from: {message}");
+    assert!(
+        matches!(err, SeedError::UndeclaredForeignKey { .. }),
+        "{message}"
+    );
+    for needle in [
+        "vacancy.applications",
+        "applications_profile_id_fkey",
+        "talent.profiles",
+        "depends_on",
+    ] {
+        assert!(
+            message.contains(needle),
+            "`{needle}` missing from: {message}"
+        );
     }
     assert!(row_counts(&conn).await.values().all(|&count| count == 0));
 
@@ -270,7 +316,10 @@ async fn demo_twice_is_byte_for_byte_identical() {
     let counts = row_counts(&conn).await;
     assert_eq!(counts.len(), 14, "{counts:?}");
     for (table, count) in &counts {
-        assert!((10..=1000).contains(count), "{table} has {count} rows; demo seeds tens to hundreds");
+        assert!(
+            (10..=1000).contains(count),
+            "{table} has {count} rows; demo seeds tens to hundreds"
+        );
         assert_eq!(first.counts(table).inserted, *count as u64, "{table}");
     }
     // Relations span schemas: every application of a user with a profile carries it.
@@ -298,7 +347,11 @@ async fn changing_one_seed_value_updates_exactly_that_row() {
     const RENAMED: &str = r#"Renamed "Quoted" \ User, {braced}"#;
     let db = migrated("seed_change_one").await;
     let conn = seeder(&db, workspace_seeds()).await.connection().clone();
-    seeder(&db, workspace_seeds()).await.run(&options(Profile::Demo)).await.unwrap();
+    seeder(&db, workspace_seeds())
+        .await
+        .run(&options(Profile::Demo))
+        .await
+        .unwrap();
     let before_tables = table_hashes(&conn).await;
     let row_hashes = "SELECT id::text || ' ' || md5(t::text) FROM core.users t ORDER BY id";
     let before_rows = query_texts(&conn, row_hashes).await;
@@ -316,7 +369,11 @@ async fn changing_one_seed_value_updates_exactly_that_row() {
             }))
         });
     });
-    let report = seeder(&db, seeds).await.run(&options(Profile::Demo)).await.unwrap();
+    let report = seeder(&db, seeds)
+        .await
+        .run(&options(Profile::Demo))
+        .await
+        .unwrap();
 
     assert_eq!(
         report.counts("core.users"),
@@ -330,7 +387,10 @@ async fn changing_one_seed_value_updates_exactly_that_row() {
         assert_eq!(table.counts.changed(), 0, "{} changed", table.table);
     }
     let after_rows = query_texts(&conn, row_hashes).await;
-    let changed: Vec<&String> = after_rows.iter().filter(|row| !before_rows.contains(row)).collect();
+    let changed: Vec<&String> = after_rows
+        .iter()
+        .filter(|row| !before_rows.contains(row))
+        .collect();
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert!(changed[0].starts_with(&target.to_string()));
     let renamed = query_texts(
@@ -341,7 +401,11 @@ async fn changing_one_seed_value_updates_exactly_that_row() {
     assert_eq!(renamed, [format!("{RENAMED}|true")]);
     let after_tables = table_hashes(&conn).await;
     for (table, hash) in &before_tables {
-        assert_eq!(after_tables[table] == *hash, table != "core.users", "{table}");
+        assert_eq!(
+            after_tables[table] == *hash,
+            table != "core.users",
+            "{table}"
+        );
     }
 }
 
@@ -356,17 +420,27 @@ async fn concurrent_seeders_leave_no_duplicates() {
     let expected_content = content_hashes(single.connection()).await;
 
     let db = migrated("seed_concurrent").await;
-    let (a, b) = (seeder(&db, workspace_seeds()).await, seeder(&db, workspace_seeds()).await);
-    let run = |seeder: Seeder| tokio::spawn(async move { seeder.run(&options(Profile::Demo)).await });
+    let (a, b) = (
+        seeder(&db, workspace_seeds()).await,
+        seeder(&db, workspace_seeds()).await,
+    );
+    let run =
+        |seeder: Seeder| tokio::spawn(async move { seeder.run(&options(Profile::Demo)).await });
     let (a, b) = (run(a), run(b));
     let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
 
-    let conn = migration_runner::connect(&db.url, "seeder-test").await.unwrap();
+    let conn = migration_runner::connect(&db.url, "seeder-test")
+        .await
+        .unwrap();
     let counts = row_counts(&conn).await;
     assert_eq!(counts, expected_counts);
     for (table, count) in &counts {
         let (ca, cb) = (a.counts(table), b.counts(table));
-        assert_eq!(ca.inserted + cb.inserted, *count as u64, "{table}: {ca:?} {cb:?}");
+        assert_eq!(
+            ca.inserted + cb.inserted,
+            *count as u64,
+            "{table}: {ca:?} {cb:?}"
+        );
         assert_eq!(ca.updated + cb.updated, 0, "{table}");
         assert_eq!(ca.total(), *count as u64, "{table}");
         assert_eq!(cb.total(), *count as u64, "{table}");
@@ -392,27 +466,51 @@ async fn failure_midway_keeps_earlier_schemas_and_rerun_completes() {
             Box::new(batches.chain(std::iter::once(bad)))
         });
     });
-    let err = seeder(&db, seeds).await.run(&options(Profile::Demo)).await.unwrap_err();
+    let err = seeder(&db, seeds)
+        .await
+        .run(&options(Profile::Demo))
+        .await
+        .unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, SeedError::Table { .. }), "{message}");
-    for needle in ["academy.enrollments", "enrollments_status_check", "rolled back"] {
-        assert!(message.contains(needle), "`{needle}` missing from: {message}");
+    for needle in [
+        "academy.enrollments",
+        "enrollments_status_check",
+        "rolled back",
+    ] {
+        assert!(
+            message.contains(needle),
+            "`{needle}` missing from: {message}"
+        );
     }
-    let SeedError::Table { rows_written, .. } = err else { unreachable!() };
+    let SeedError::Table { rows_written, .. } = err else {
+        unreachable!()
+    };
     assert!(rows_written > 0, "the failing batch came after good ones");
 
-    let conn = migration_runner::connect(&db.url, "seeder-test").await.unwrap();
+    let conn = migration_runner::connect(&db.url, "seeder-test")
+        .await
+        .unwrap();
     let counts = row_counts(&conn).await;
     for (table, count) in &counts {
         let committed = table.starts_with("core.");
         assert_eq!(*count > 0, committed, "{table} has {count} rows");
     }
 
-    let rerun = seeder(&db, workspace_seeds()).await.run(&options(Profile::Demo)).await.unwrap();
+    let rerun = seeder(&db, workspace_seeds())
+        .await
+        .run(&options(Profile::Demo))
+        .await
+        .unwrap();
     assert_eq!(rerun.schemas, SCHEMAS);
     for table in &rerun.tables {
         if table.schema == "core" {
-            assert_eq!(table.counts.changed(), 0, "{} was already seeded", table.table);
+            assert_eq!(
+                table.counts.changed(),
+                0,
+                "{} was already seeded",
+                table.table
+            );
         } else {
             assert!(table.counts.inserted > 0, "{} was not seeded", table.table);
         }
@@ -426,19 +524,38 @@ async fn failure_midway_keeps_earlier_schemas_and_rerun_completes() {
 async fn pending_migrations_are_refused() {
     let db = TestDatabase::create("seed_pending");
     let catalog = Catalog::workspace().unwrap();
-    let names: Vec<String> = catalog.migrations().iter().map(|m| m.name.clone()).collect();
+    let names: Vec<String> = catalog
+        .migrations()
+        .iter()
+        .map(|m| m.name.clone())
+        .collect();
     // Everything but the newest migration: the tables exist, one change does not.
     migrate(&db, Some(names[names.len() - 2].clone())).await;
 
     let seeder = seeder(&db, workspace_seeds()).await;
     let err = seeder.run(&options(Profile::Demo)).await.unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, SeedError::PendingMigrations { count: 1, .. }), "{message}");
-    for needle in ["cargo xtask migrate", "--migrate", names.last().unwrap().as_str()] {
-        assert!(message.contains(needle), "`{needle}` missing from: {message}");
+    assert!(
+        matches!(err, SeedError::PendingMigrations { count: 1, .. }),
+        "{message}"
+    );
+    for needle in [
+        "cargo xtask migrate",
+        "--migrate",
+        names.last().unwrap().as_str(),
+    ] {
+        assert!(
+            message.contains(needle),
+            "`{needle}` missing from: {message}"
+        );
     }
     assert_eq!(err.exit_code(), 2);
-    assert!(row_counts(seeder.connection()).await.values().all(|&count| count == 0));
+    assert!(
+        row_counts(seeder.connection())
+            .await
+            .values()
+            .all(|&count| count == 0)
+    );
 
     let args = SeedArgs {
         profile: ProfileName::Minimal,
@@ -447,7 +564,10 @@ async fn pending_migrations_are_refused() {
     };
     assert_eq!(seeder::cli::run(args, &db.url).await.unwrap(), 0);
     let conn = seeder.connection();
-    assert_eq!(query_texts(conn, "SELECT email FROM core.users").await, ["admin@example.com"]);
+    assert_eq!(
+        query_texts(conn, "SELECT email FROM core.users").await,
+        ["admin@example.com"]
+    );
     let admin_roles = query_texts(
         conn,
         "SELECT r.key FROM core.user_roles ur JOIN core.roles r ON r.id = ur.role_id",
@@ -455,10 +575,17 @@ async fn pending_migrations_are_refused() {
     .await;
     assert_eq!(admin_roles, ["admin"]);
     let counts = row_counts(conn).await;
-    assert!(counts["core.roles"] > 0 && counts["core.permissions"] > 0 && counts["core.role_permissions"] > 0);
+    assert!(
+        counts["core.roles"] > 0
+            && counts["core.permissions"] > 0
+            && counts["core.role_permissions"] > 0
+    );
     for schema in ["academy", "talent", "vacancy"] {
         assert!(
-            counts.iter().filter(|(t, _)| t.starts_with(schema)).all(|(_, &c)| c == 0),
+            counts
+                .iter()
+                .filter(|(t, _)| t.starts_with(schema))
+                .all(|(_, &c)| c == 0),
             "minimal seeds nothing in {schema}"
         );
     }
@@ -482,7 +609,10 @@ async fn dry_run_writes_nothing_and_schema_seeds_its_dependencies() {
     assert!(preview.dry_run);
     assert_eq!(preview.schemas, SCHEMAS);
     assert!(preview.tables.iter().all(|t| t.counts.inserted > 0));
-    assert!(row_counts(&conn).await.values().all(|&count| count == 0), "a dry run wrote rows");
+    assert!(
+        row_counts(&conn).await.values().all(|&count| count == 0),
+        "a dry run wrote rows"
+    );
 
     let academy = seeder
         .run(&SeedOptions {
@@ -496,7 +626,11 @@ async fn dry_run_writes_nothing_and_schema_seeds_its_dependencies() {
         let seeded = table.starts_with("core.") || table.starts_with("academy.");
         assert_eq!(count > 0, seeded, "{table} has {count} rows");
         if seeded {
-            assert_eq!(preview.counts(&table).inserted, count as u64, "{table}: the preview was exact");
+            assert_eq!(
+                preview.counts(&table).inserted,
+                count as u64,
+                "{table}: the preview was exact"
+            );
         }
     }
 
@@ -505,7 +639,13 @@ async fn dry_run_writes_nothing_and_schema_seeds_its_dependencies() {
     let rest = seeder.run(&dry(None)).await.unwrap();
     for table in &rest.tables {
         let seeded = table.schema == "core" || table.schema == "academy";
-        assert_eq!(table.counts.changed() == 0, seeded, "{}: {:?}", table.table, table.counts);
+        assert_eq!(
+            table.counts.changed() == 0,
+            seeded,
+            "{}: {:?}",
+            table.table,
+            table.counts
+        );
     }
     assert_eq!(table_hashes(&conn).await, hashes);
 }
@@ -517,7 +657,10 @@ async fn load_profile_scales_every_schema() {
     const SCALE: u64 = 12_000;
     let db = migrated("seed_load").await;
     let seeder = seeder(&db, workspace_seeds()).await;
-    let report = seeder.run(&options(Profile::Load { scale: SCALE })).await.unwrap();
+    let report = seeder
+        .run(&options(Profile::Load { scale: SCALE }))
+        .await
+        .unwrap();
     let counts = row_counts(seeder.connection()).await;
     let expected = [
         ("core.users", SCALE),
@@ -534,7 +677,10 @@ async fn load_profile_scales_every_schema() {
         assert_eq!(counts[table], rows as i64, "{table}");
         assert_eq!(report.counts(table).inserted, rows, "{table}");
     }
-    assert_eq!(report.totals().inserted, counts.values().sum::<i64>() as u64);
+    assert_eq!(
+        report.totals().inserted,
+        counts.values().sum::<i64>() as u64
+    );
 
     // One bind parameter per column, whatever the batch size.
     let users = schema_core::seeds()
@@ -543,12 +689,17 @@ async fn load_profile_scales_every_schema() {
         .find(|t| t.table == "core.users")
         .unwrap();
     let upsert = Upsert::for_table(&users).unwrap();
-    assert!(upsert.sql.contains("IS DISTINCT FROM") && upsert.sql.contains("ON CONFLICT (\"email\")"));
+    assert!(
+        upsert.sql.contains("IS DISTINCT FROM") && upsert.sql.contains("ON CONFLICT (\"email\")")
+    );
     let mut batches = users.batches;
     let batch = batches.next().unwrap();
     assert_eq!(batch.len(), seeding::BATCH_ROWS);
     assert_eq!(upsert.encode(&batch).unwrap().arrays.len(), 4);
-    assert_eq!(batches.map(|b| b.len()).sum::<usize>(), 30_000 - seeding::BATCH_ROWS);
+    assert_eq!(
+        batches.map(|b| b.len()).sum::<usize>(),
+        30_000 - seeding::BATCH_ROWS
+    );
 }
 
 #[derive(Debug, Parser)]
@@ -561,17 +712,39 @@ struct Cli {
 /// `load` and refused without it.
 #[test]
 fn seed_args_validate_profile_and_scale() {
-    let parse = |args: &[&str]| Cli::try_parse_from(std::iter::once("seed").chain(args.iter().copied()));
+    let parse =
+        |args: &[&str]| Cli::try_parse_from(std::iter::once("seed").chain(args.iter().copied()));
     assert_eq!(parse(&[]).unwrap().seed.profile().unwrap(), Profile::Demo);
     assert_eq!(
-        parse(&["--profile", "load", "--scale", "1000000"]).unwrap().seed.profile().unwrap(),
+        parse(&["--profile", "load", "--scale", "1000000"])
+            .unwrap()
+            .seed
+            .profile()
+            .unwrap(),
         Profile::Load { scale: 1_000_000 }
     );
-    assert!(parse(&["--profile", "load"]).unwrap_err().to_string().contains("--scale"));
+    assert!(
+        parse(&["--profile", "load"])
+            .unwrap_err()
+            .to_string()
+            .contains("--scale")
+    );
     assert!(parse(&["--profile", "load", "--scale", "0"]).is_err());
-    let stray = parse(&["--scale", "5"]).unwrap().seed.profile().unwrap_err();
+    let stray = parse(&["--scale", "5"])
+        .unwrap()
+        .seed
+        .profile()
+        .unwrap_err();
     assert!(stray.to_string().contains("--profile load"), "{stray}");
-    let all = parse(&["--profile", "minimal", "--schema", "academy", "--dry-run", "--migrate"]).unwrap();
+    let all = parse(&[
+        "--profile",
+        "minimal",
+        "--schema",
+        "academy",
+        "--dry-run",
+        "--migrate",
+    ])
+    .unwrap();
     assert_eq!(all.seed.schema.as_deref(), Some("academy"));
     assert!(all.seed.dry_run && all.seed.migrate);
 }

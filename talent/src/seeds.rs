@@ -3,8 +3,8 @@
 //! profile.
 
 use fake::Fake;
-use fake::faker::job::en::{Seniority, Title};
-use fake::faker::lorem::en::Sentences;
+use fake::faker::company::en::{CatchPhrase, Industry};
+use fake::faker::job::en::Title;
 use rand::RngExt;
 use schema_core::seeding::{self, Batch, Column, Profile, SchemaSeed, SqlType, TableSeed};
 use schema_core::seeds::Population;
@@ -134,16 +134,22 @@ fn profiles(population: Population) -> TableSeed {
                 return;
             };
             let mut rng = seeding::rng(PROFILES, user);
-            let seniority: String = Seniority().fake_with_rng(&mut rng);
             let title: String = Title().fake_with_rng(&mut rng);
             let skill = seeding::pick(&mut rng, SKILL_LIST).1;
-            let headline: String = format!("{seniority} {title} · {skill}")
+            let headline: String = format!("{title} · {skill}")
                 .chars()
                 .take(HEADLINE_MAX_CHARS)
                 .collect();
-            let bio = rng
-                .random_ratio(3, 4)
-                .then(|| Sentences(2..5).fake_with_rng::<Vec<String>, _>(&mut rng).join(" "));
+            let bio = rng.random_ratio(3, 4).then(|| {
+                let years = rng.random_range(1..=25);
+                let industry: String = Industry().fake_with_rng(&mut rng);
+                let motto: String = CatchPhrase().fake_with_rng(&mut rng);
+                format!(
+                    "{years} year{} in {industry}. Known for {}.",
+                    if years == 1 { "" } else { "s" },
+                    motto.to_lowercase()
+                )
+            });
             let open_to_work = rng.random_ratio(2, 5);
             batch.push(vec![
                 profile_id.into(),

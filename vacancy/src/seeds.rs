@@ -7,7 +7,7 @@
 //! from [`Population::talent_profile_id`].
 
 use fake::Fake;
-use fake::faker::company::en::{CompanyName, CompanySuffix};
+use fake::faker::company::en::CompanyName;
 use fake::faker::job::en::Title;
 use rand::RngExt;
 use schema_core::seeding::{self, Batch, Column, Profile, SchemaSeed, SqlType, TableSeed};
@@ -118,13 +118,7 @@ fn employers(sizes: Sizes) -> TableSeed {
         sizes.employers,
         move |employer, batch: &mut Batch| {
             let mut rng = seeding::rng(EMPLOYERS, employer);
-            let company: String = CompanyName().fake_with_rng(&mut rng);
-            let name = if rng.random_ratio(1, 3) {
-                let suffix: String = CompanySuffix().fake_with_rng(&mut rng);
-                format!("{company} {suffix}")
-            } else {
-                company
-            };
+            let name: String = CompanyName().fake_with_rng(&mut rng);
             let slug = format!("employer-{employer}");
             batch.push(vec![
                 employer_id(employer).into(),
@@ -191,7 +185,12 @@ fn applications(sizes: Sizes) -> TableSeed {
             let vacancy = rng.random_range(0..sizes.vacancies);
             let status = seeding::weighted(
                 &mut rng,
-                &[("submitted", 5), ("reviewing", 3), ("rejected", 2), ("hired", 1)],
+                &[
+                    ("submitted", 5),
+                    ("reviewing", 3),
+                    ("rejected", 2),
+                    ("hired", 1),
+                ],
             );
             let slug = vacancy_slug(vacancy);
             let email = Population::email(user);

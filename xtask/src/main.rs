@@ -98,7 +98,7 @@ async fn seed(args: seeder::SeedArgs) -> ExitCode {
     };
     match seeder::cli::run(args, &target.url).await {
         Ok(code) => ExitCode::from(code),
-        Err(err) => fail(&err.to_string(), &target.url, 1),
+        Err(err) => fail(&err.to_string(), &target.url, err.exit_code()),
     }
 }
 
