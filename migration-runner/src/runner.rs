@@ -3,6 +3,7 @@
 //! lock, the history and the migrations share one session and no migration
 //! pays for a reconnect.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
@@ -399,45 +400,38 @@ impl Runner {
     /// The checksum of every code migration (pending ones recorded twice to
     /// prove they are deterministic), and the scripts of the pending ones.
     async fn checksums(&self, history: &[history::HistoryRow]) -> (Checksums, Vec<Option<Script>>) {
-        let rows: std::collections::HashMap<&str, &history::HistoryRow> =
+        let rows: HashMap<&str, &history::HistoryRow> =
             history.iter().map(|r| (r.name.as_str(), r)).collect();
-        let mut checksums = Checksums::new();
-        let mut scripts = Vec::with_capacity(self.catalog.migrations().len());
-        for migration in self.catalog.migrations() {
-            let row = rows.get(migration.name.as_str());
-            let applied = row.is_some_and(|r| r.state == RowState::Applied);
-            let recorded = if applied {
-                self.capturer.record(migration, Direction::Up).await
-            } else {
-                self.capturer
-                    .record_verified(migration, Direction::Up)
-                    .await
-            };
-            let recorded = match recorded {
-                // A changed checksum may be an edit or a migration that varies
-                // per run: tell them apart before calling it an edit.
-                Ok(script)
-                    if row.is_some_and(|r| {
-                        applied && !r.checksum.is_empty() && r.checksum != script.checksum()
-                    }) =>
-                {
-                    self.capturer
-                        .record_verified(migration, Direction::Up)
-                        .await
-                        .map(|_| script)
-                }
-                other => other,
-            };
-            match recorded {
-                Ok(script) => {
-                    checksums.insert(migration.name.clone(), Ok(script.checksum()));
-                    scripts.push((!applied).then_some(script));
-                }
-                Err(err) => {
-                    checksums.insert(migration.name.clone(), Err(reason(&err)));
-                    scripts.push(None);
-                }
+        let migrations = self.catalog.migrations();
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let checked: Vec<Checked> = if workers < 2 || migrations.len() < PARALLEL_CHECKSUMS_FROM {
+            let mut checked = Vec::with_capacity(migrations.len());
+            for migration in migrations {
+                let row = rows.get(migration.name.as_str()).copied();
+                checked.push(check(&self.capturer, migration, row).await);
             }
+            checked
+        } else {
+            // Recording is pure CPU (no server involved): spread it over the cores,
+            // each worker with its own recorder. It keeps a no-op deploy cheap as
+            // the history grows.
+            std::thread::scope(|scope| {
+                let rows = &rows;
+                let workers: Vec<_> = migrations
+                    .chunks(migrations.len().div_ceil(workers))
+                    .map(|part| scope.spawn(move || check_on_own_thread(part, rows)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|worker| worker.join().expect("a checksum worker panicked"))
+                    .collect()
+            })
+        };
+        let mut checksums = Checksums::with_capacity(migrations.len());
+        let mut scripts = Vec::with_capacity(migrations.len());
+        for (migration, (checksum, script)) in migrations.iter().zip(checked) {
+            checksums.insert(migration.name.clone(), checksum);
+            scripts.push(script);
         }
         (checksums, scripts)
     }
@@ -546,6 +540,66 @@ impl Runner {
             statements: planned.script.statements.len(),
         })
     }
+}
+
+/// Below this many migrations, threads cost more than they save.
+const PARALLEL_CHECKSUMS_FROM: usize = 200;
+
+/// One migration's checksum (or why it has none) and, when pending, its script.
+type Checked = (Result<String, String>, Option<Script>);
+
+async fn check(
+    capturer: &Capturer,
+    migration: &Migration,
+    row: Option<&history::HistoryRow>,
+) -> Checked {
+    let applied = row.is_some_and(|r| r.state == RowState::Applied);
+    let recorded = if applied {
+        capturer.record(migration, Direction::Up).await
+    } else {
+        capturer.record_verified(migration, Direction::Up).await
+    };
+    match recorded {
+        Ok(script) => {
+            let checksum = script.checksum();
+            // A changed checksum may be an edit or a migration that varies per
+            // run: tell them apart before calling it an edit.
+            if row.is_some_and(|r| applied && !r.checksum.is_empty() && r.checksum != checksum)
+                && let Err(err) = capturer.record_verified(migration, Direction::Up).await
+            {
+                return (Err(reason(&err)), None);
+            }
+            (Ok(checksum), (!applied).then_some(script))
+        }
+        Err(err) => (Err(reason(&err)), None),
+    }
+}
+
+fn check_on_own_thread(
+    part: &[Migration],
+    rows: &HashMap<&str, &history::HistoryRow>,
+) -> Vec<Checked> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a single-threaded runtime");
+    runtime.block_on(async {
+        let capturer = match Capturer::new().await {
+            Ok(capturer) => capturer,
+            Err(err) => return part.iter().map(|_| (Err(err.to_string()), None)).collect(),
+        };
+        let mut checked = Vec::with_capacity(part.len());
+        for migration in part {
+            checked.push(
+                check(
+                    &capturer,
+                    migration,
+                    rows.get(migration.name.as_str()).copied(),
+                )
+                .await,
+            );
+        }
+        checked
+    })
 }
 
 /// One round trip per statement: parameterless SQL goes through the simple
