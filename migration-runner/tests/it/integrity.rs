@@ -461,3 +461,53 @@ async fn plan_shows_the_sql_that_up_then_runs() {
         "integer"
     );
 }
+
+/// Long histories are verified on several threads: the result must be the
+/// same as in order, one migration at a time.
+#[tokio::test]
+async fn a_long_history_is_verified_in_full() {
+    let db = TestDatabase::create("integrity_long_history");
+    let bulk = |edited: Option<usize>| {
+        let extra: Vec<(&'static str, Box<dyn MigrationTrait>)> = (0..300)
+            .map(|i| {
+                let comment = if Some(i) == edited {
+                    format!("step {i}, edited")
+                } else {
+                    format!("step {i}")
+                };
+                let migration = SqlMigration::new(
+                    &format!("m20990101_{:02}{:02}00_core_bulk_step", i / 60, i % 60),
+                    &[&format!("COMMENT ON SCHEMA core IS '{comment}'")],
+                    &["COMMENT ON SCHEMA core IS NULL"],
+                );
+                ("core", Box::new(migration) as Box<dyn MigrationTrait>)
+            })
+            .collect();
+        workspace_plus(extra)
+    };
+    let report = runner(&db, bulk(None))
+        .await
+        .up(&UpOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.applied.len(), 314);
+    let intact = runner(&db, bulk(None)).await;
+    assert_eq!(intact.inspect().await.unwrap().exit_code(), 0);
+    assert!(
+        intact
+            .up(&UpOptions::default())
+            .await
+            .unwrap()
+            .applied
+            .is_empty()
+    );
+
+    let edited = runner(&db, bulk(Some(137))).await.inspect().await.unwrap();
+    let changed: Vec<&str> = edited
+        .migrations
+        .iter()
+        .filter(|e| e.state == State::Changed)
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(changed, ["m20990101_021700_core_bulk_step"]);
+}
