@@ -37,8 +37,8 @@ pub fn configured_url() -> Option<DatabaseTarget> {
             source: UrlSource::Environment,
         });
     }
-    let path = dotenvy::dotenv().ok()?;
-    let _ = path;
+    // Loads `.env` into the environment without overriding what is already set.
+    dotenvy::dotenv().ok()?;
     std::env::var("DATABASE_URL")
         .ok()
         .filter(|url| !url.trim().is_empty())

@@ -16,6 +16,22 @@ fn server_uid(cluster: &LocalCluster) -> u32 {
     uid_line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// One text value from the cluster's application database.
+async fn app_scalar(cluster: &LocalCluster, sql: &str) -> String {
+    let conn = connect(&cluster.url(APP_DATABASE).unwrap(), "lifecycle-test")
+        .await
+        .unwrap();
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<String>(0).unwrap()
+}
+
 #[tokio::test]
 async fn a_cluster_initialises_starts_stops_and_restarts_on_demand() {
     let root = migration_runner::local_pg::target_dir()
@@ -78,36 +94,22 @@ async fn a_cluster_initialises_starts_stops_and_restarts_on_demand() {
     // Restart: same data, same port, same password.
     cluster.ensure_running().unwrap();
     assert_eq!(cluster.port(), Some(port));
-    let conn = connect(&cluster.url(APP_DATABASE).unwrap(), "lifecycle-test")
-        .await
-        .unwrap();
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT count(*) FROM public.seaql_migrations",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(row.try_get_by_index::<i64>(0).unwrap() > 0);
-    drop(conn);
+    let applied = app_scalar(
+        &cluster,
+        "SELECT count(*)::text FROM public.seaql_migrations",
+    )
+    .await;
+    assert_ne!(applied, "0");
 
     // `db reset`: drop and recreate the application database.
     cluster.drop_database(APP_DATABASE).unwrap();
     cluster.create_database(APP_DATABASE).unwrap();
-    let conn = connect(&cluster.url(APP_DATABASE).unwrap(), "lifecycle-test")
-        .await
-        .unwrap();
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT to_regclass('public.seaql_migrations') IS NULL",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(row.try_get_by_index::<bool>(0).unwrap());
-    drop(conn);
+    let history = app_scalar(
+        &cluster,
+        "SELECT coalesce(to_regclass('public.seaql_migrations')::text, 'none')",
+    )
+    .await;
+    assert_eq!(history, "none", "the reset database is empty");
 
     cluster.stop().unwrap();
     std::fs::remove_dir_all(&root).unwrap();
