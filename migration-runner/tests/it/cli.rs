@@ -175,3 +175,28 @@ fn the_release_binary_requires_a_database_url() {
         stderr(&output)
     );
 }
+
+#[tokio::test]
+async fn database_url_is_read_from_a_dot_env_file() {
+    let db = TestDatabase::create("cli_dotenv");
+    let dir = std::env::temp_dir().join(format!("dotenv-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env"), format!("DATABASE_URL={}\n", db.url)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_migration-runner"))
+        .args(["status", "--json"])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        value["database"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{}", db.name)),
+        "{}",
+        value["database"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
