@@ -156,6 +156,12 @@ pub async fn run_with(
                     skip_preflight: false,
                 })
                 .await?;
+            if report.adopted > 0 {
+                println!(
+                    "adopted {} applied migration(s) from an earlier history table: their checksums are now recorded",
+                    report.adopted
+                );
+            }
             if let Some(holder) = &report.lock_waited_for {
                 println!(
                     "waited {} for the migration lock held by {holder}",

@@ -225,6 +225,24 @@ pub async fn set_state<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Gives an adopted row (sea-orm's own migrator wrote it) its schema and checksum.
+pub async fn adopt<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    schema: &str,
+    checksum: &str,
+) -> Result<()> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE public.seaql_migrations SET schema_name = $2, checksum = $3, \
+             note = coalesce(note, 'adopted from an earlier history: checksum recorded on adoption') \
+         WHERE version = $1 AND checksum = ''",
+        [Value::from(name), Value::from(schema), Value::from(checksum)],
+    ))
+    .await?;
+    Ok(())
+}
+
 pub async fn delete<C: ConnectionTrait>(db: &C, name: &str) -> Result<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,

@@ -68,6 +68,8 @@ pub struct UpReport {
     /// Set on `--dry-run`: what would have been applied.
     pub planned: Vec<Planned>,
     pub already_applied: usize,
+    /// Applied rows without a checksum (from sea-orm's own migrator) that got one.
+    pub adopted: usize,
     pub lock_waited: Duration,
     pub lock_waited_for: Option<String>,
     pub elapsed: Duration,
@@ -223,6 +225,18 @@ impl Runner {
             return Ok(report);
         }
         history::install(&self.db).await?;
+        // Rows adopted from sea-orm's own history table carry no checksum:
+        // record today's, so later edits are caught from here on.
+        for entry in inspection
+            .migrations
+            .iter()
+            .filter(|e| e.state == State::Applied)
+        {
+            if let (None, Some(checksum)) = (&entry.applied_checksum, &entry.checksum) {
+                history::adopt(&self.db, &entry.name, &entry.schema, checksum).await?;
+                report.adopted += 1;
+            }
+        }
         for planned in plan {
             report.applied.push(self.apply(&planned).await?);
         }

@@ -218,3 +218,53 @@ fn migrate_new_writes_a_registered_file_with_a_fresh_timestamp() {
     );
     std::fs::remove_dir_all(&workspace).unwrap();
 }
+
+#[tokio::test]
+async fn a_history_written_by_sea_orms_own_migrator_is_adopted() {
+    let db = TestDatabase::create("operator_adopt_seaorm");
+    let runner = workspace_runner(&db).await;
+    runner
+        .up(&UpOptions {
+            to: Some("m20250102_000000_academy_create_schema".into()),
+            ..UpOptions::default()
+        })
+        .await
+        .unwrap();
+    // What sea-orm-migration's `Migrator` leaves: only `version` and `applied_at`.
+    let conn = connect(&db).await;
+    conn.execute_unprepared(
+        "CREATE TABLE legacy AS SELECT version, applied_at FROM public.seaql_migrations;
+         DROP TABLE public.seaql_migrations;
+         CREATE TABLE public.seaql_migrations (version varchar NOT NULL PRIMARY KEY, applied_at bigint NOT NULL);
+         INSERT INTO public.seaql_migrations SELECT * FROM legacy; DROP TABLE legacy;",
+    )
+    .await
+    .unwrap();
+    let inspection = runner.inspect().await.unwrap();
+    assert_eq!(
+        inspection.applied_count(),
+        3,
+        "sea-orm's rows read as applied"
+    );
+    assert_eq!(inspection.exit_code(), 1);
+
+    let report = runner.up(&UpOptions::default()).await.unwrap();
+    assert_eq!(report.adopted, 3);
+    assert_eq!(
+        report.applied.len(),
+        runner.catalog().migrations().len() - 3
+    );
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM public.seaql_migrations WHERE checksum = '' OR schema_name = ''"
+        )
+        .await,
+        0
+    );
+    // From now on an edit of an adopted migration is caught like any other.
+    conn.execute_unprepared("UPDATE public.seaql_migrations SET checksum = 'old' WHERE version = 'm20250101_000000_core_create_schema'")
+        .await
+        .unwrap();
+    assert_eq!(runner.inspect().await.unwrap().exit_code(), 2);
+}
