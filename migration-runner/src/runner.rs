@@ -636,6 +636,9 @@ fn reason(err: &MigrateError) -> String {
                 "it {problem}; structural migrations must be deterministic and data work belongs in a backfill"
             )
         }
+        MigrateError::Capture {
+            direction, source, ..
+        } => format!("its `{direction}` step fails when recorded without a database: {source}"),
         other => other.to_string(),
     }
 }

@@ -12,7 +12,8 @@ use crate::name::slugify;
 
 /// The workspace root this binary was built from.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Writes the file and returns its path. The timestamp is the current UTC
