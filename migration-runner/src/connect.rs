@@ -126,7 +126,8 @@ pub async fn connect(url: &str, application: &str) -> Result<DatabaseConnection,
     let application = application.to_owned();
     options
         .max_connections(1)
-        .min_connections(1)
+        // No `min_connections`: a pool that keeps a minimum reconnects in the
+        // background, and a half-finished login holds up `DROP DATABASE`.
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
         .idle_timeout(None::<Duration>)

@@ -94,7 +94,6 @@ impl Seeder {
         let mut options = ConnectOptions::new(database_url.to_owned());
         options
             .max_connections(2)
-            .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(60))
             .sqlx_logging(false)

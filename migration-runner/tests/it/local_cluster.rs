@@ -29,7 +29,11 @@ async fn app_scalar(cluster: &LocalCluster, sql: &str) -> String {
         .await
         .unwrap()
         .unwrap();
-    row.try_get_by_index::<String>(0).unwrap()
+    let value = row.try_get_by_index::<String>(0).unwrap();
+    // Closed before returning, not left to a background task: `dropdb --force`
+    // would otherwise have a live session to terminate.
+    conn.close().await.unwrap();
+    value
 }
 
 #[tokio::test]
@@ -113,4 +117,5 @@ async fn a_cluster_initialises_starts_stops_and_restarts_on_demand() {
 
     cluster.stop().unwrap();
     std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_file(root.with_extension("lock")).unwrap();
 }
