@@ -128,10 +128,6 @@ impl Runner {
         &self.catalog
     }
 
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     /// Compares code and history without taking the lock or writing anything.
     pub async fn inspect(&self) -> Result<Inspection> {
         let history = history::load(&self.db).await?;

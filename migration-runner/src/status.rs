@@ -41,10 +41,6 @@ impl State {
             State::Invalid => "invalid",
         }
     }
-
-    pub fn is_problem(self) -> bool {
-        !matches!(self, State::Applied | State::Pending)
-    }
 }
 
 /// One line of `migrate status`.
