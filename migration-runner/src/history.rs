@@ -85,9 +85,18 @@ pub struct HistoryRow {
     pub note: Option<String>,
 }
 
-/// Whether the table exists, and whether it already has this runner's columns
-/// (one round trip, so a no-op deploy stays cheap).
-async fn inspect<C: ConnectionTrait>(db: &C) -> Result<(bool, bool)> {
+/// What the database has of the history table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableState {
+    Absent,
+    /// Created by sea-orm's own migrator: `version` and `applied_at` only.
+    SeaOrm,
+    /// Has this runner's columns.
+    Current,
+}
+
+/// One round trip, so a no-op deploy stays cheap.
+async fn table_state<C: ConnectionTrait>(db: &C) -> Result<TableState> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -97,34 +106,48 @@ async fn inspect<C: ConnectionTrait>(db: &C) -> Result<(bool, bool)> {
                               AND attname = 'note' AND NOT attisdropped) AS current",
         ))
         .await?;
-    Ok(match row {
+    let (present, current) = match row {
         Some(row) => (row.try_get("", "present")?, row.try_get("", "current")?),
         None => (false, false),
+    };
+    Ok(match (present, current) {
+        (_, true) => TableState::Current,
+        (true, false) => TableState::SeaOrm,
+        (false, false) => TableState::Absent,
     })
 }
 
-/// Creates or upgrades the table; the caller holds the migration lock.
-pub async fn install<C: ConnectionTrait>(db: &C) -> Result<()> {
-    if inspect(db).await? != (true, true) {
-        db.execute_unprepared(INSTALL_SQL).await?;
-    }
-    Ok(())
+/// The history as read, and the state of its table.
+#[derive(Debug, Clone)]
+pub struct History {
+    pub rows: Vec<HistoryRow>,
+    pub table: TableState,
 }
 
-/// Every row, oldest first. An absent table reads as an empty history.
-pub async fn load<C: ConnectionTrait>(db: &C) -> Result<Vec<HistoryRow>> {
-    if !inspect(db).await?.1 {
-        // Absent, or sea-orm's own table not yet adopted: nothing of ours to read.
-        return legacy_rows(db).await;
+impl History {
+    /// Creates or upgrades the table; the caller holds the migration lock.
+    pub async fn install<C: ConnectionTrait>(&self, db: &C) -> Result<()> {
+        if self.table != TableState::Current {
+            db.execute_unprepared(INSTALL_SQL).await?;
+        }
+        Ok(())
     }
-    let rows = RawRow::find_by_statement(Statement::from_string(
-        DbBackend::Postgres,
-        "SELECT version, schema_name, checksum, state, execution_ms, applied_on, out_of_order, note \
-         FROM public.seaql_migrations ORDER BY applied_on, version",
-    ))
-    .all(db)
-    .await?;
-    Ok(rows
+}
+
+/// Every row, oldest first. An absent table reads as an empty history, and
+/// sea-orm's own table as applied rows without checksums.
+pub async fn load<C: ConnectionTrait>(db: &C) -> Result<History> {
+    let table = table_state(db).await?;
+    let rows = match table {
+        TableState::Absent => Vec::new(),
+        TableState::SeaOrm => sea_orm_rows(db).await?,
+        TableState::Current => RawRow::find_by_statement(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT version, schema_name, checksum, state, execution_ms, applied_on, out_of_order, note \
+             FROM public.seaql_migrations ORDER BY applied_on, version",
+        ))
+        .all(db)
+        .await?
         .into_iter()
         .map(|raw| HistoryRow {
             name: raw.version,
@@ -136,14 +159,13 @@ pub async fn load<C: ConnectionTrait>(db: &C) -> Result<Vec<HistoryRow>> {
             out_of_order: raw.out_of_order,
             note: raw.note,
         })
-        .collect())
+        .collect(),
+    };
+    Ok(History { rows, table })
 }
 
 /// Rows of a table created by sea-orm's own migrator (adoption): applied, unchecked.
-async fn legacy_rows<C: ConnectionTrait>(db: &C) -> Result<Vec<HistoryRow>> {
-    if !inspect(db).await?.0 {
-        return Ok(Vec::new());
-    }
+async fn sea_orm_rows<C: ConnectionTrait>(db: &C) -> Result<Vec<HistoryRow>> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,

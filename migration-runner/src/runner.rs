@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use crate::capture::{Capturer, Direction, Script};
 use crate::catalog::{Catalog, Migration};
 use crate::error::{MigrateError, Result};
-use crate::history::{self, NewRow, RowState};
+use crate::history::{self, History, NewRow, RowState};
 use crate::lock;
 use crate::preflight::{self, PreflightReport};
 use crate::status::{Checksums, Inspection, State};
@@ -130,22 +130,39 @@ impl Runner {
 
     /// Compares code and history without taking the lock or writing anything.
     pub async fn inspect(&self) -> Result<Inspection> {
-        let history = history::load(&self.db).await?;
-        let (checksums, _) = self.checksums(&history).await;
-        Ok(Inspection::compare(
-            &self.catalog,
-            &history,
-            &checksums,
-            false,
-        ))
+        Ok(self.compare(false).await?.1)
     }
 
     /// The pending migrations in order, each with its exact SQL.
     pub async fn plan(&self) -> Result<Vec<Planned>> {
-        let history = history::load(&self.db).await?;
-        let (checksums, mut scripts) = self.checksums(&history).await;
-        let inspection = Inspection::compare(&self.catalog, &history, &checksums, false);
+        let (_, inspection, mut scripts) = self.compare(false).await?;
         Ok(self.planned(&inspection, &mut scripts, None))
+    }
+
+    /// Reads history and compares it with the code: the history as read, each
+    /// migration's state, and the scripts of the pending ones.
+    async fn compare(
+        &self,
+        allow_out_of_order: bool,
+    ) -> Result<(History, Inspection, Vec<Option<Script>>)> {
+        let history = history::load(&self.db).await?;
+        let (checksums, scripts) = self.checksums(&history.rows).await;
+        let inspection =
+            Inspection::compare(&self.catalog, &history.rows, &checksums, allow_out_of_order);
+        Ok((history, inspection, scripts))
+    }
+
+    /// Runs `work` holding the migration lock, and releases it whatever the outcome.
+    async fn locked<T>(
+        &self,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<(T, lock::Acquired)> {
+        let acquired = lock::acquire(&self.db, self.options.lock_timeout).await?;
+        let outcome = work.await;
+        let released = lock::release(&self.db).await;
+        let value = outcome?;
+        released?;
+        Ok((value, acquired))
     }
 
     /// Checks the connected role's privileges for the pending migrations.
@@ -173,11 +190,7 @@ impl Runner {
     /// Applies every pending migration (or up to `--to`), under the lock.
     pub async fn up(&self, options: &UpOptions) -> Result<UpReport> {
         let started = Instant::now();
-        let acquired = lock::acquire(&self.db, self.options.lock_timeout).await?;
-        let outcome = self.up_locked(options).await;
-        let released = lock::release(&self.db).await;
-        let mut report = outcome?;
-        released?;
+        let (mut report, acquired) = self.locked(self.up_locked(options)).await?;
         report.lock_waited = acquired.waited;
         report.lock_waited_for = acquired.waited_for;
         report.elapsed = started.elapsed();
@@ -187,14 +200,7 @@ impl Runner {
     async fn up_locked(&self, options: &UpOptions) -> Result<UpReport> {
         // An absent history table reads as empty: the preflight below must be
         // able to say "cannot create it" before anything is written.
-        let history = history::load(&self.db).await?;
-        let (checksums, mut scripts) = self.checksums(&history).await;
-        let inspection = Inspection::compare(
-            &self.catalog,
-            &history,
-            &checksums,
-            options.allow_out_of_order,
-        );
+        let (history, inspection, mut scripts) = self.compare(options.allow_out_of_order).await?;
         if !inspection.problems.is_empty() {
             return Err(MigrateError::Integrity(inspection.problems));
         }
@@ -220,7 +226,7 @@ impl Runner {
             report.planned = plan;
             return Ok(report);
         }
-        history::install(&self.db).await?;
+        history.install(&self.db).await?;
         // Rows adopted from sea-orm's own history table carry no checksum:
         // record today's, so later edits are caught from here on.
         for entry in inspection
@@ -253,12 +259,7 @@ impl Runner {
         if production && !options.allow_destructive {
             return Err(MigrateError::DestructiveRefused);
         }
-        lock::acquire(&self.db, self.options.lock_timeout).await?;
-        let outcome = self.down_locked(options, announce).await;
-        let released = lock::release(&self.db).await;
-        let report = outcome?;
-        released?;
-        Ok(report)
+        Ok(self.locked(self.down_locked(options, announce)).await?.0)
     }
 
     async fn down_locked(
@@ -267,15 +268,17 @@ impl Runner {
         announce: &mut dyn FnMut(&Planned),
     ) -> Result<DownReport> {
         let history = history::load(&self.db).await?;
+        let applied_names: std::collections::HashSet<&str> = history
+            .rows
+            .iter()
+            .filter(|r| r.state == RowState::Applied)
+            .map(|r| r.name.as_str())
+            .collect();
         let applied: Vec<&Migration> = self
             .catalog
             .migrations()
             .iter()
-            .filter(|m| {
-                history
-                    .iter()
-                    .any(|r| r.name == m.name && r.state == RowState::Applied)
-            })
+            .filter(|m| applied_names.contains(m.name.as_str()))
             .collect();
         let targets: Vec<&Migration> = match options.to.as_deref() {
             Some(to) => {
@@ -334,16 +337,14 @@ impl Runner {
 
     /// Records a resolution in history, under the lock.
     pub async fn resolve(&self, resolution: &Resolution) -> Result<()> {
-        lock::acquire(&self.db, self.options.lock_timeout).await?;
-        let outcome = self.resolve_locked(resolution).await;
-        let released = lock::release(&self.db).await;
-        outcome?;
-        released
+        self.locked(self.resolve_locked(resolution)).await?;
+        Ok(())
     }
 
     async fn resolve_locked(&self, resolution: &Resolution) -> Result<()> {
-        history::install(&self.db).await?;
         let history = history::load(&self.db).await?;
+        history.install(&self.db).await?;
+        let history = history.rows;
         match resolution {
             Resolution::Applied(name) => {
                 let migration =
