@@ -170,59 +170,70 @@ pub async fn check<C: ConnectionTrait>(
         }
     }
 
-    // Tables the plan alters or drops must be owned by the role (or a role it is a member of).
+    // Tables the plan alters or drops must be owned by the role (or a role it
+    // is a member of); tables its foreign keys point at need REFERENCES. One
+    // query for all of them; tables the plan itself creates are the role's.
     let created: BTreeSet<&(String, String)> = objects.created_tables.iter().collect();
-    for (schema, table) in objects
+    let checks: Vec<(&str, &(String, String))> = objects
         .altered_tables
         .iter()
-        .filter(|t| !created.contains(t))
-    {
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_get_userbyid(c.relowner)::text AS owner, \
-                        pg_has_role(current_user, c.relowner, 'USAGE') AS owns \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = $1 AND c.relname = $2",
-                [Value::from(schema.as_str()), Value::from(table.as_str())],
-            ))
-            .await?;
-        if let Some(row) = row
-            && !row.try_get::<bool>("", "owns")?
-        {
+        .map(|table| ("alter", table))
+        .chain(
+            objects
+                .referenced_tables
+                .iter()
+                .map(|table| ("reference", table)),
+        )
+        .filter(|(_, table)| !created.contains(table))
+        .collect();
+    let column = |pick: fn(&(&str, &(String, String))) -> String| -> Value {
+        Value::from(checks.iter().map(pick).collect::<Vec<String>>())
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT t.kind, t.schema, t.name, pg_get_userbyid(c.relowner)::text AS owner, \
+                    pg_has_role(current_user, c.relowner, 'USAGE') AS owns, \
+                    has_table_privilege(c.oid, 'REFERENCES') AS can_reference \
+             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(kind, schema, name, ord) \
+             JOIN pg_namespace n ON n.nspname = t.schema \
+             JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name \
+             ORDER BY t.ord",
+            [
+                column(|(kind, _)| (*kind).to_owned()),
+                column(|(_, (schema, _))| schema.clone()),
+                column(|(_, (_, table))| table.clone()),
+            ],
+        ))
+        .await?;
+    for row in rows {
+        let kind: String = row.try_get("", "kind")?;
+        let schema: String = row.try_get("", "schema")?;
+        let table: String = row.try_get("", "name")?;
+        if kind == "alter" && !row.try_get::<bool>("", "owns")? {
             let owner: String = row.try_get("", "owner")?;
             report.missing.push(MissingPrivilege {
-                    what: format!("ownership of table `{schema}.{table}` (owned by `{owner}`), which a pending migration alters"),
-                    fix: format!(
-                        "ALTER TABLE {}.{} OWNER TO {grantee};  -- or: GRANT {} TO {grantee};",
-                        quote(schema),
-                        quote(table),
-                        quote(&owner)
-                    ),
-                });
-        }
-    }
-    for (schema, table) in objects
-        .referenced_tables
-        .iter()
-        .filter(|t| !created.contains(t))
-    {
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT has_table_privilege(c.oid, 'REFERENCES') AS ok \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = $1 AND c.relname = $2",
-                [Value::from(schema.as_str()), Value::from(table.as_str())],
-            ))
-            .await?;
-        if let Some(row) = row
-            && !row.try_get::<bool>("", "ok")?
-        {
+                what: format!(
+                    "ownership of table `{schema}.{table}` (owned by `{owner}`), which a pending migration alters"
+                ),
+                fix: format!(
+                    "ALTER TABLE {}.{} OWNER TO {grantee};  -- or: GRANT {} TO {grantee};",
+                    quote(&schema),
+                    quote(&table),
+                    quote(&owner)
+                ),
+            });
+        } else if kind == "reference" && !row.try_get::<bool>("", "can_reference")? {
             report.missing.push(MissingPrivilege {
-                    what: format!("REFERENCES on table `{schema}.{table}` (a pending migration adds a foreign key to it)"),
-                    fix: format!("GRANT REFERENCES ON {}.{} TO {grantee};", quote(schema), quote(table)),
-                });
+                what: format!(
+                    "REFERENCES on table `{schema}.{table}` (a pending migration adds a foreign key to it)"
+                ),
+                fix: format!(
+                    "GRANT REFERENCES ON {}.{} TO {grantee};",
+                    quote(&schema),
+                    quote(&table)
+                ),
+            });
         }
     }
     Ok(report)
