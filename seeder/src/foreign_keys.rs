@@ -27,19 +27,16 @@ pub async fn check(
                JOIN pg_namespace dst_ns ON dst_ns.oid = dst.relnamespace \
                WHERE c.contype = 'f' AND src_ns.nspname = ANY($1::text[]) AND dst_ns.nspname <> src_ns.nspname \
                ORDER BY 2, 3, 1";
-    let list = format!(
-        "{{{}}}",
-        names
-            .iter()
-            .map(|name| format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\"")))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
-            [Value::from(list)],
+            [Value::from(
+                names
+                    .iter()
+                    .map(|name| (*name).to_owned())
+                    .collect::<Vec<String>>(),
+            )],
         ))
         .await
         .map_err(SeedError::database(
