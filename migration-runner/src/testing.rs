@@ -4,7 +4,10 @@
 
 use std::sync::OnceLock;
 
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
 use crate::local_pg::LocalCluster;
+use crate::{Catalog, Runner, RunnerOptions, UpOptions};
 
 /// A database that exists for one test and is dropped with it.
 #[derive(Debug)]
@@ -59,6 +62,36 @@ impl TestDatabase {
         format!("postgres://{user}:{password}@{rest}")
     }
 
+    /// Applies the workspace's migrations, all of them or up to and including `to`.
+    pub async fn migrate(&self, to: Option<String>) {
+        let conn = crate::connect(&self.url, "test-migrate")
+            .await
+            .unwrap_or_else(|err| panic!("connecting to {}: {err}", self.name));
+        let catalog = Catalog::workspace().expect("the workspace's catalog");
+        let runner = Runner::new(conn.clone(), catalog, RunnerOptions::default())
+            .await
+            .expect("a runner");
+        runner
+            .up(&UpOptions {
+                to,
+                ..UpOptions::default()
+            })
+            .await
+            .unwrap_or_else(|err| panic!("migrating {}: {err}", self.name));
+        // Closed now, not by a background task: dropping the database must
+        // not find a half-open session.
+        conn.close()
+            .await
+            .expect("closing the migration connection");
+    }
+
+    /// A fresh database with every workspace migration applied.
+    pub async fn migrated(label: &str) -> Self {
+        let db = Self::create(label);
+        db.migrate(None).await;
+        db
+    }
+
     /// The test cluster, for tests that need `psql` or the server binaries.
     pub fn cluster(&self) -> &'static LocalCluster {
         self.cluster
@@ -72,4 +105,35 @@ impl Drop for TestDatabase {
             eprintln!("warning: could not drop test database {}: {err}", self.name);
         }
     }
+}
+
+/// The first column of the one row `sql` returns, as an integer.
+pub async fn scalar_i64(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        .expect("one row")
+        .try_get_by_index::<i64>(0)
+        .expect("an integer")
+}
+
+/// The first column of the one row `sql` returns, as text (NULL reads as "").
+pub async fn scalar_text(db: &DatabaseConnection, sql: &str) -> String {
+    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        .expect("one row")
+        .try_get_by_index::<Option<String>>(0)
+        .expect("text")
+        .unwrap_or_default()
+}
+
+/// The first column of every row `sql` returns, as text.
+pub async fn texts(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        .into_iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("text"))
+        .collect()
 }

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use clap::Parser;
-use migration_runner::testing::TestDatabase;
-use migration_runner::{Catalog, Runner, RunnerOptions, UpOptions};
+use migration_runner::Catalog;
+use migration_runner::testing::{TestDatabase, scalar_i64, texts};
 use schema_core::seeding::{self, Batch, Cell, Profile, SchemaSeed, TableSeed};
 use schema_core::seeds::Population;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::DatabaseConnection;
 use seeder::cli::{ProfileName, SeedArgs};
 use seeder::upsert::Upsert;
 use seeder::{Counts, SeedError, SeedOptions, SeedReport, Seeder, workspace_seeds};
@@ -18,35 +18,6 @@ const SCHEMAS: [&str; 4] = ["core", "academy", "talent", "vacancy"];
 
 // ---------------------------------------------------------------------------
 // helpers
-
-/// A fresh database with every migration applied.
-async fn migrated(label: &str) -> TestDatabase {
-    let db = TestDatabase::create(label);
-    migrate(&db, None).await;
-    db
-}
-
-/// Applies the workspace's migrations, or those up to and including `to`.
-async fn migrate(db: &TestDatabase, to: Option<String>) {
-    let conn = migration_runner::connect(&db.url, "seeder-test-migrate")
-        .await
-        .unwrap();
-    let runner = Runner::new(
-        conn.clone(),
-        Catalog::workspace().unwrap(),
-        RunnerOptions::default(),
-    )
-    .await
-    .unwrap();
-    runner
-        .up(&UpOptions {
-            to,
-            ..UpOptions::default()
-        })
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-}
 
 async fn seeder(db: &TestDatabase, seeds: Vec<Box<dyn SchemaSeed>>) -> Seeder {
     Seeder::connect(&db.url, seeds).await.unwrap()
@@ -59,27 +30,9 @@ fn options(profile: Profile) -> SeedOptions {
     }
 }
 
-async fn query_i64(conn: &DatabaseConnection, sql: &str) -> i64 {
-    let row = conn
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
-
-async fn query_texts(conn: &DatabaseConnection, sql: &str) -> Vec<String> {
-    conn.query_all_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|row| row.try_get_by_index::<String>(0).unwrap())
-        .collect()
-}
-
 /// Every table of the four schemas, qualified.
 async fn tables(conn: &DatabaseConnection) -> Vec<String> {
-    query_texts(
+    texts(
         conn,
         "SELECT table_schema || '.' || table_name FROM information_schema.tables \
          WHERE table_schema IN ('core', 'academy', 'talent', 'vacancy') AND table_type = 'BASE TABLE' \
@@ -91,7 +44,7 @@ async fn tables(conn: &DatabaseConnection) -> Vec<String> {
 async fn row_counts(conn: &DatabaseConnection) -> BTreeMap<String, i64> {
     let mut counts = BTreeMap::new();
     for table in tables(conn).await {
-        let count = query_i64(conn, &format!("SELECT count(*) FROM {table}")).await;
+        let count = scalar_i64(conn, &format!("SELECT count(*) FROM {table}")).await;
         counts.insert(table, count);
     }
     counts
@@ -114,7 +67,7 @@ async fn hashes(conn: &DatabaseConnection, row: &str) -> BTreeMap<String, String
         let sql = format!(
             "SELECT count(*)::text || ':' || coalesce(md5(string_agg({row}, '|' ORDER BY id)), '-') FROM {table} t"
         );
-        hashes.insert(table, query_texts(conn, &sql).await.remove(0));
+        hashes.insert(table, texts(conn, &sql).await.remove(0));
     }
     hashes
 }
@@ -222,7 +175,7 @@ fn assert_nothing_changed(report: &SeedReport) {
 /// schemas and foreign keys into undeclared schemas are refused at start-up.
 #[tokio::test]
 async fn order_is_derived_from_declared_dependencies() {
-    let db = migrated("seed_order").await;
+    let db = TestDatabase::migrated("seed_order").await;
     let conn = migration_runner::connect(&db.url, "seeder-test")
         .await
         .unwrap();
@@ -307,7 +260,7 @@ async fn order_is_derived_from_declared_dependencies() {
 /// table's rows (bookkeeping columns included) hash the same.
 #[tokio::test]
 async fn demo_twice_is_byte_for_byte_identical() {
-    let db = migrated("seed_demo_twice").await;
+    let db = TestDatabase::migrated("seed_demo_twice").await;
     let seeder = seeder(&db, workspace_seeds()).await;
     let conn = seeder.connection().clone();
 
@@ -323,7 +276,7 @@ async fn demo_twice_is_byte_for_byte_identical() {
         assert_eq!(first.counts(table).inserted, *count as u64, "{table}");
     }
     // Relations span schemas: every application of a user with a profile carries it.
-    let linked = query_i64(
+    let linked = scalar_i64(
         &conn,
         "SELECT count(*) FROM vacancy.applications a JOIN talent.profiles p \
          ON p.id = a.profile_id AND p.user_id = a.applicant_id",
@@ -345,7 +298,7 @@ async fn demo_twice_is_byte_for_byte_identical() {
 #[tokio::test]
 async fn changing_one_seed_value_updates_exactly_that_row() {
     const RENAMED: &str = r#"Renamed "Quoted" \ User, {braced}"#;
-    let db = migrated("seed_change_one").await;
+    let db = TestDatabase::migrated("seed_change_one").await;
     let conn = seeder(&db, workspace_seeds()).await.connection().clone();
     seeder(&db, workspace_seeds())
         .await
@@ -354,7 +307,7 @@ async fn changing_one_seed_value_updates_exactly_that_row() {
         .unwrap();
     let before_tables = table_hashes(&conn).await;
     let row_hashes = "SELECT id::text || ' ' || md5(t::text) FROM core.users t ORDER BY id";
-    let before_rows = query_texts(&conn, row_hashes).await;
+    let before_rows = texts(&conn, row_hashes).await;
 
     let target = Population::user_id(7);
     let seeds = workspace_with("core", None, move |tables| {
@@ -386,14 +339,14 @@ async fn changing_one_seed_value_updates_exactly_that_row() {
     for table in report.tables.iter().filter(|t| t.table != "core.users") {
         assert_eq!(table.counts.changed(), 0, "{} changed", table.table);
     }
-    let after_rows = query_texts(&conn, row_hashes).await;
+    let after_rows = texts(&conn, row_hashes).await;
     let changed: Vec<&String> = after_rows
         .iter()
         .filter(|row| !before_rows.contains(row))
         .collect();
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert!(changed[0].starts_with(&target.to_string()));
-    let renamed = query_texts(
+    let renamed = texts(
         &conn,
         &format!("SELECT display_name || '|' || (updated_at > created_at)::text FROM core.users WHERE id = '{target}'"),
     )
@@ -413,13 +366,13 @@ async fn changing_one_seed_value_updates_exactly_that_row() {
 /// once, and the data equals a single run's on another database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_seeders_leave_no_duplicates() {
-    let reference = migrated("seed_concurrent_ref").await;
+    let reference = TestDatabase::migrated("seed_concurrent_ref").await;
     let single = seeder(&reference, workspace_seeds()).await;
     single.run(&options(Profile::Demo)).await.unwrap();
     let expected_counts = row_counts(single.connection()).await;
     let expected_content = content_hashes(single.connection()).await;
 
-    let db = migrated("seed_concurrent").await;
+    let db = TestDatabase::migrated("seed_concurrent").await;
     let (a, b) = (
         seeder(&db, workspace_seeds()).await,
         seeder(&db, workspace_seeds()).await,
@@ -453,7 +406,7 @@ async fn concurrent_seeders_leave_no_duplicates() {
 /// stays committed, and a rerun with good seeds finishes the job.
 #[tokio::test]
 async fn failure_midway_keeps_earlier_schemas_and_rerun_completes() {
-    let db = migrated("seed_failure").await;
+    let db = TestDatabase::migrated("seed_failure").await;
     let seeds = workspace_with("academy", None, |tables| {
         map_batches(tables, "academy.enrollments", |batches| {
             let bad: Batch = vec![vec![
@@ -530,7 +483,7 @@ async fn pending_migrations_are_refused() {
         .map(|m| m.name.clone())
         .collect();
     // Everything but the newest migration: the tables exist, one change does not.
-    migrate(&db, Some(names[names.len() - 2].clone())).await;
+    db.migrate(Some(names[names.len() - 2].clone())).await;
 
     let seeder = seeder(&db, workspace_seeds()).await;
     let err = seeder.run(&options(Profile::Demo)).await.unwrap_err();
@@ -565,10 +518,10 @@ async fn pending_migrations_are_refused() {
     assert_eq!(seeder::cli::run(args, &db.url).await.unwrap(), 0);
     let conn = seeder.connection();
     assert_eq!(
-        query_texts(conn, "SELECT email FROM core.users").await,
+        texts(conn, "SELECT email FROM core.users").await,
         ["admin@example.com"]
     );
-    let admin_roles = query_texts(
+    let admin_roles = texts(
         conn,
         "SELECT r.key FROM core.user_roles ur JOIN core.roles r ON r.id = ur.role_id",
     )
@@ -595,7 +548,7 @@ async fn pending_migrations_are_refused() {
 /// seeds that schema and what it depends on, nothing else.
 #[tokio::test]
 async fn dry_run_writes_nothing_and_schema_seeds_its_dependencies() {
-    let db = migrated("seed_dry_schema").await;
+    let db = TestDatabase::migrated("seed_dry_schema").await;
     let seeder = seeder(&db, workspace_seeds()).await;
     let conn = seeder.connection().clone();
     let dry = |schema: Option<&str>| SeedOptions {
@@ -655,7 +608,7 @@ async fn dry_run_writes_nothing_and_schema_seeds_its_dependencies() {
 #[tokio::test]
 async fn load_profile_scales_every_schema() {
     const SCALE: u64 = 12_000;
-    let db = migrated("seed_load").await;
+    let db = TestDatabase::migrated("seed_load").await;
     let seeder = seeder(&db, workspace_seeds()).await;
     let report = seeder
         .run(&options(Profile::Load { scale: SCALE }))

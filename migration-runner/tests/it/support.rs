@@ -1,7 +1,8 @@
 //! Helpers shared by the runner's integration tests.
 
+pub use migration_runner::testing::{scalar_i64, scalar_text, texts};
 use migration_runner::{Catalog, Runner, RunnerOptions, SchemaSource, testing::TestDatabase};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
 /// A migration written as SQL text, for tests that need one the workspace does not have.
@@ -94,34 +95,6 @@ pub async fn workspace_runner(db: &TestDatabase) -> Runner {
 /// A plain connection for assertions (separate from the runner's).
 pub async fn connect(db: &TestDatabase) -> DatabaseConnection {
     sea_orm::Database::connect(&db.url).await.expect("connect")
-}
-
-pub async fn scalar_i64(db: &DatabaseConnection, sql: &str) -> i64 {
-    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
-        .await
-        .unwrap_or_else(|err| panic!("{sql}: {err}"))
-        .expect("one row")
-        .try_get_by_index::<i64>(0)
-        .expect("an integer")
-}
-
-pub async fn scalar_text(db: &DatabaseConnection, sql: &str) -> String {
-    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
-        .await
-        .unwrap_or_else(|err| panic!("{sql}: {err}"))
-        .expect("one row")
-        .try_get_by_index::<Option<String>>(0)
-        .expect("text")
-        .unwrap_or_default()
-}
-
-pub async fn texts(db: &DatabaseConnection, sql: &str) -> Vec<String> {
-    db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
-        .await
-        .unwrap_or_else(|err| panic!("{sql}: {err}"))
-        .into_iter()
-        .map(|row| row.try_get_by_index::<String>(0).expect("text"))
-        .collect()
 }
 
 /// Every column, constraint and index outside the system schemas and the
