@@ -110,6 +110,12 @@ impl MigrateArgs {
     }
 }
 
+/// Prints a failure with the URL's password scrubbed, and returns the exit code.
+pub fn fail(message: &str, url: &str, code: u8) -> std::process::ExitCode {
+    eprintln!("error: {}", connect::scrub(message, url));
+    std::process::ExitCode::from(code)
+}
+
 /// Runs one command on the workspace's migrations and returns the process exit code.
 pub async fn run(
     args: MigrateArgs,

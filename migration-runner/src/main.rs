@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use migration_runner::cli::{self, MigrateArgs};
-use migration_runner::connect::{self, DatabaseTarget, UrlSource};
+use migration_runner::connect::{DatabaseTarget, UrlSource};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,9 +51,6 @@ async fn main() -> ExitCode {
     .await
     {
         Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("error: {}", connect::scrub(&err.to_string(), &url));
-            ExitCode::from(err.exit_code())
-        }
+        Err(err) => cli::fail(&err.to_string(), &url, err.exit_code()),
     }
 }

@@ -87,7 +87,7 @@ async fn migrate(args: MigrateArgs) -> ExitCode {
     let workspace = migration_runner::scaffold::workspace_root();
     match migrate_cli::run(args, target.as_ref(), workspace).await {
         Ok(code) => ExitCode::from(code),
-        Err(err) => fail(&err.to_string(), &url, err.exit_code()),
+        Err(err) => migrate_cli::fail(&err.to_string(), &url, err.exit_code()),
     }
 }
 
@@ -98,7 +98,7 @@ async fn seed(args: seeder::SeedArgs) -> ExitCode {
     };
     match seeder::cli::run(args, &target.url).await {
         Ok(code) => ExitCode::from(code),
-        Err(err) => fail(&err.to_string(), &target.url, err.exit_code()),
+        Err(err) => migrate_cli::fail(&err.to_string(), &target.url, err.exit_code()),
     }
 }
 
@@ -114,11 +114,6 @@ async fn database() -> Result<DatabaseTarget, ExitCode> {
             Err(ExitCode::from(3))
         }
     }
-}
-
-fn fail(message: &str, url: &str, code: u8) -> ExitCode {
-    eprintln!("error: {}", connect::scrub(message, url));
-    ExitCode::from(code)
 }
 
 fn describe(target: &DatabaseTarget) -> &'static str {
