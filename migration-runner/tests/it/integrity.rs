@@ -511,3 +511,59 @@ async fn a_long_history_is_verified_in_full() {
         .collect();
     assert_eq!(changed, ["m20990101_021700_core_bulk_step"]);
 }
+
+/// Counts how often its code runs.
+struct CountedMigration(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl MigrationName for CountedMigration {
+    fn name(&self) -> &str {
+        "m20990101_000000_academy_add_course_tags"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CountedMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        manager
+            .get_connection()
+            .execute_unprepared("ALTER TABLE academy.courses ADD COLUMN tags text")
+            .await
+            .map(drop)
+    }
+}
+
+/// `up` sends the recorded statements; it never runs a migration's code
+/// against the server, where that code could emit something else.
+#[tokio::test]
+async fn up_runs_the_recorded_statements_not_the_code_again() {
+    let db = TestDatabase::create("integrity_recorded");
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let runner = runner(
+        &db,
+        workspace_plus(vec![("academy", Box::new(CountedMigration(calls.clone())))]),
+    )
+    .await;
+    let plan = runner.plan().await.unwrap();
+    let planned = plan
+        .iter()
+        .find(|p| p.name.ends_with("add_course_tags"))
+        .unwrap();
+    assert_eq!(
+        planned.script.sql_lines().collect::<Vec<_>>(),
+        ["ALTER TABLE academy.courses ADD COLUMN tags text;"]
+    );
+    let before = calls.load(std::sync::atomic::Ordering::SeqCst);
+    runner.up(&UpOptions::default()).await.unwrap();
+    // Recorded twice (to prove it deterministic), run against the server zero times.
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst) - before, 2);
+    let conn = connect(&db).await;
+    assert_eq!(
+        scalar_text(&conn, "SELECT data_type FROM information_schema.columns WHERE table_schema = 'academy' AND table_name = 'courses' AND column_name = 'tags'").await,
+        "text"
+    );
+    assert_eq!(
+        scalar_text(&conn, "SELECT checksum FROM public.seaql_migrations WHERE version = 'm20990101_000000_academy_add_course_tags'").await,
+        planned.script.checksum()
+    );
+}
