@@ -27,5 +27,5 @@ pub mod testing;
 pub use catalog::{Catalog, SchemaSource};
 pub use connect::{DatabaseTarget, connect, redact_url};
 pub use error::{MigrateError, Result};
-pub use runner::{DownOptions, Resolution, Runner, RunnerOptions, UpOptions};
+pub use runner::{DownOptions, Resolution, Runner, RunnerOptions, UpOptions, migrate_workspace};
 pub use status::{Inspection, State};

@@ -553,6 +553,21 @@ impl Runner {
     }
 }
 
+/// Connects to `url`, applies the workspace's pending migrations (all, or as
+/// `options` say) under the lock, and closes the connection: what the seeder's
+/// `--migrate` and the tests' fresh databases need.
+pub async fn migrate_workspace(
+    url: &str,
+    application: &str,
+    options: &UpOptions,
+) -> Result<UpReport> {
+    let db = crate::connect(url, application).await?;
+    let runner = Runner::new(db.clone(), Catalog::workspace()?, RunnerOptions::default()).await?;
+    let report = runner.up(options).await?;
+    db.close().await?;
+    Ok(report)
+}
+
 /// Below this many migrations, threads cost more than they save.
 const PARALLEL_CHECKSUMS_FROM: usize = 200;
 

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
+use crate::UpOptions;
 use crate::local_pg::LocalCluster;
-use crate::{Catalog, Runner, RunnerOptions, UpOptions};
 
 /// A database that exists for one test and is dropped with it.
 #[derive(Debug)]
@@ -64,25 +64,13 @@ impl TestDatabase {
 
     /// Applies the workspace's migrations, all of them or up to and including `to`.
     pub async fn migrate(&self, to: Option<String>) {
-        let conn = crate::connect(&self.url, "test-migrate")
-            .await
-            .unwrap_or_else(|err| panic!("connecting to {}: {err}", self.name));
-        let catalog = Catalog::workspace().expect("the workspace's catalog");
-        let runner = Runner::new(conn.clone(), catalog, RunnerOptions::default())
-            .await
-            .expect("a runner");
-        runner
-            .up(&UpOptions {
-                to,
-                ..UpOptions::default()
-            })
+        let options = UpOptions {
+            to,
+            ..UpOptions::default()
+        };
+        crate::migrate_workspace(&self.url, "test-migrate", &options)
             .await
             .unwrap_or_else(|err| panic!("migrating {}: {err}", self.name));
-        // Closed now, not by a background task: dropping the database must
-        // not find a half-open session.
-        conn.close()
-            .await
-            .expect("closing the migration connection");
     }
 
     /// A fresh database with every workspace migration applied.

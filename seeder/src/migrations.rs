@@ -49,16 +49,11 @@ pub async fn ensure_applied(db: &DatabaseConnection) -> Result<(), SeedError> {
 /// one-connection session, as the runner's lock requires) and returns how
 /// many it applied.
 pub async fn apply_pending(database_url: &str) -> Result<usize, SeedError> {
-    let db = migration_runner::connect(database_url, "seeder --migrate")
-        .await
-        .map_err(SeedError::database(format!(
-            "connecting to {} to apply migrations",
-            migration_runner::redact_url(database_url)
-        )))?;
-    let runner = Runner::new(db.clone(), Catalog::workspace()?, RunnerOptions::default()).await?;
-    let report = runner.up(&UpOptions::default()).await?;
-    db.close()
-        .await
-        .map_err(SeedError::database("closing the migration connection"))?;
+    let report = migration_runner::migrate_workspace(
+        database_url,
+        "seeder --migrate",
+        &UpOptions::default(),
+    )
+    .await?;
     Ok(report.applied.len())
 }
