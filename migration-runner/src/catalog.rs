@@ -71,7 +71,7 @@ impl Migration {
 
 /// The documented global order: timestamp, then `core` before every other
 /// schema, then schema name, then full name.
-pub fn sort_key<'a>(
+fn sort_key<'a>(
     timestamp: &'a str,
     schema: &'a str,
     name: &'a str,

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, sort_key};
+use crate::catalog::Catalog;
 use crate::history::{HistoryRow, RowState};
 
 /// Where one migration stands.
@@ -80,30 +80,17 @@ impl Inspection {
     ) -> Self {
         let by_name: HashMap<&str, &HistoryRow> =
             history.iter().map(|r| (r.name.as_str(), r)).collect();
-        let newest_applied = catalog
-            .migrations()
-            .iter()
-            .filter(|m| {
-                by_name
-                    .get(m.name.as_str())
-                    .is_some_and(|r| r.state != RowState::RolledBack)
-            })
-            .map(|m| sort_key(&m.timestamp, m.schema, &m.name))
-            .max();
-        let newest_applied_name = catalog
-            .migrations()
-            .iter()
-            .rev()
-            .find(|m| {
-                by_name
-                    .get(m.name.as_str())
-                    .is_some_and(|r| r.state != RowState::RolledBack)
-            })
-            .map(|m| m.name.clone());
+        // The catalog is in global order: the newest migration in history is
+        // the last one with a row, and "sorts before it" means "comes earlier".
+        let newest_applied = catalog.migrations().iter().rposition(|m| {
+            by_name
+                .get(m.name.as_str())
+                .is_some_and(|r| r.state != RowState::RolledBack)
+        });
 
         let mut migrations = Vec::new();
         let mut problems = Vec::new();
-        for migration in catalog.migrations() {
+        for (position, migration) in catalog.migrations().iter().enumerate() {
             let row = by_name.get(migration.name.as_str()).copied();
             let checksum = checksums.get(&migration.name).cloned();
             let current = checksum.clone().and_then(Result::ok);
@@ -137,14 +124,12 @@ impl Inspection {
                     }
                 }
                 _ => {
-                    let before_newest = newest_applied.is_some_and(|newest| {
-                        sort_key(&migration.timestamp, migration.schema, &migration.name) < newest
-                    });
-                    if before_newest && !allow_out_of_order {
+                    let newest = newest_applied.filter(|newest| position < *newest);
+                    if let Some(newest) = newest.filter(|_| !allow_out_of_order) {
                         problems.push(IntegrityProblem::OutOfOrder {
                             name: migration.name.clone(),
                             krate: migration.schema.to_owned(),
-                            newest_applied: newest_applied_name.clone().unwrap_or_default(),
+                            newest_applied: catalog.migrations()[newest].name.clone(),
                         });
                         State::OutOfOrder
                     } else {
