@@ -13,7 +13,7 @@ use sea_orm_migration::SchemaManager;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::Migration;
-use crate::error::{MigrateError, Result};
+use crate::error::{CatalogError, Result};
 
 /// Which step of a migration to record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Direction::Up => "up",
             Direction::Down => "down",
@@ -102,7 +102,9 @@ impl Capturer {
         let recorder = Arc::new(Recorder::default());
         let proxy: Arc<Box<dyn ProxyDatabaseTrait>> =
             Arc::new(Box::new(SharedRecorder(recorder.clone())));
-        let connection = Database::connect_proxy(DbBackend::Postgres, proxy).await?;
+        let connection = Database::connect_proxy(DbBackend::Postgres, proxy)
+            .await
+            .expect("a proxy connection has no server to fail on");
         Ok(Self {
             recorder,
             connection,
@@ -121,16 +123,17 @@ impl Capturer {
         let recording = self.recorder.take();
         // A read comes first: its empty answer may be why the step failed.
         if let Some(read) = recording.reads.first() {
-            return Err(MigrateError::NonDeterministic {
+            return Err(CatalogError::NonDeterministic {
                 name: migration.name.clone(),
                 krate: migration.schema.to_owned(),
                 problem: format!(
                     "reads the database in its `{}` step (`{read}`)",
                     direction.as_str()
                 ),
-            });
+            }
+            .into());
         }
-        outcome.map_err(|source| MigrateError::Capture {
+        outcome.map_err(|source| CatalogError::Capture {
             name: migration.name.clone(),
             krate: migration.schema.to_owned(),
             direction: direction.as_str(),
@@ -156,14 +159,15 @@ impl Capturer {
                 .find(|(a, b)| a != b)
                 .map(|(a, b)| format!(" (`{a}` then `{b}`)"))
                 .unwrap_or_default();
-            return Err(MigrateError::NonDeterministic {
+            return Err(CatalogError::NonDeterministic {
                 name: migration.name.clone(),
                 krate: migration.schema.to_owned(),
                 problem: format!(
                     "emits different SQL from one run to the next in its `{}` step{differing}",
                     direction.as_str()
                 ),
-            });
+            }
+            .into());
         }
         Ok(first)
     }

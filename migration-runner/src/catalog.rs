@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sea_orm_migration::MigrationTrait;
 
-use crate::error::{MigrateError, Result};
+use crate::error::{CatalogError, Result, VerifyError};
 use crate::name;
 
 /// One schema crate as the runner sees it.
@@ -94,9 +94,10 @@ impl Catalog {
         let mut crate_dirs = HashMap::new();
         for source in &sources {
             if crate_dirs.insert(source.schema, source.crate_dir).is_some() {
-                return Err(MigrateError::DuplicateSchema {
+                return Err(CatalogError::DuplicateSchema {
                     schema: source.schema.to_owned(),
-                });
+                }
+                .into());
             }
         }
         let mut seen: HashMap<String, (&'static str, usize)> = HashMap::new();
@@ -105,30 +106,31 @@ impl Catalog {
             for (index, inner) in source.migrations.into_iter().enumerate() {
                 let name = inner.name().to_owned();
                 let parsed =
-                    name::parse(&name, &schemas).map_err(|reason| MigrateError::MalformedName {
+                    name::parse(&name, &schemas).map_err(|reason| CatalogError::MalformedName {
                         name: name.clone(),
                         krate: source.schema.to_owned(),
                         reason,
                     })?;
                 if parsed.schema != source.schema {
-                    return Err(MigrateError::WrongSchemaPrefix {
+                    return Err(CatalogError::WrongSchemaPrefix {
                         name,
                         krate: source.schema.to_owned(),
-                        owner: source.schema.to_owned(),
                         prefix: parsed.schema,
                         timestamp: parsed.timestamp,
-                    });
+                    }
+                    .into());
                 }
                 if let Some((first, first_index)) =
                     seen.insert(name.clone(), (source.schema, index + 1))
                 {
-                    return Err(MigrateError::DuplicateName {
+                    return Err(CatalogError::DuplicateName {
                         name,
                         first: first.to_owned(),
                         first_index,
                         second: source.schema.to_owned(),
                         second_index: index + 1,
-                    });
+                    }
+                    .into());
                 }
                 migrations.push(Migration {
                     name,
@@ -174,9 +176,12 @@ impl Catalog {
     /// Resolves `--to NAME`, with a hint listing close names when it is unknown.
     pub fn require(&self, name: &str) -> Result<usize> {
         self.position(name)
-            .ok_or_else(|| MigrateError::UnknownMigration {
-                name: name.to_owned(),
-                hint: suggest(name, self.migrations.iter().map(|m| m.name.as_str())),
+            .ok_or_else(|| {
+                VerifyError::UnknownMigration {
+                    name: name.to_owned(),
+                    hint: suggest(name, self.migrations.iter().map(|m| m.name.as_str())),
+                }
+                .into()
             })
     }
 }

@@ -1,7 +1,9 @@
 //! The operator's commands, shared by `cargo xtask migrate` and the release
-//! binary so production runs exactly the code developers run.
+//! binary so production runs exactly the code developers run: the flags
+//! (validated when parsed), one function per command, and their rendering.
+//! Every command's exit code comes from the one table in [`crate::exit`].
 
-use std::path::PathBuf;
+use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
@@ -9,11 +11,16 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 
 use crate::capture::Script;
 use crate::catalog::Catalog;
-use crate::connect::{self, DatabaseTarget};
-use crate::error::Result;
+use crate::connect::{self, ConnectSettings, DatabaseTarget};
+use crate::error::{Result, VerifyError};
+use crate::executor::DdlLimits;
+use crate::exit::Exit;
 use crate::runner::{DownOptions, Planned, Resolution, Runner, RunnerOptions, UpOptions};
-use crate::scaffold;
+use crate::say;
 use crate::status::{Inspection, State};
+
+/// PostgreSQL's `lock_timeout` is an `int` of milliseconds.
+const MAX_WAIT_SECS: u64 = 2_147_483;
 
 /// `migrate [up] [--to NAME] [--dry-run]` and its subcommands.
 #[derive(Debug, Clone, Args)]
@@ -24,15 +31,70 @@ pub struct MigrateArgs {
     /// Flags of `up`, the default command.
     #[command(flatten)]
     pub up: UpArgs,
-    /// Seconds to wait for another deploy's migration lock before giving up.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Seconds to wait for the database to accept a connection.
     #[arg(
         long,
         global = true,
+        env = "DATABASE_CONNECT_TIMEOUT",
+        default_value_t = 10,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub connect_timeout: u64,
+}
+
+/// The migration lock.
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// Seconds to wait for another deploy's migration lock before giving up.
+    #[arg(
+        long,
         env = "MIGRATION_LOCK_TIMEOUT",
         default_value_t = 60,
-        value_name = "SECONDS"
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS)
     )]
     pub lock_timeout: u64,
+}
+
+/// How long DDL may wait for table locks.
+#[derive(Debug, Clone, Args)]
+pub struct DdlArgs {
+    /// Seconds a migration's statement may wait for a table lock before the
+    /// migration is rolled back and retried (readers never queue behind it longer).
+    #[arg(
+        long,
+        env = "MIGRATION_DDL_LOCK_TIMEOUT",
+        default_value_t = 5,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS)
+    )]
+    pub ddl_lock_timeout: u64,
+    /// How many times a migration that could not get its table locks is retried.
+    #[arg(
+        long,
+        env = "MIGRATION_DDL_RETRIES",
+        default_value_t = 3,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(0..=20)
+    )]
+    pub ddl_retries: u32,
+}
+
+impl DdlArgs {
+    fn limits(&self) -> DdlLimits {
+        DdlLimits {
+            lock_timeout: Duration::from_secs(self.ddl_lock_timeout),
+            retries: self.ddl_retries,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -41,32 +103,25 @@ pub enum MigrateCommand {
     Up(UpArgs),
     /// One line per migration; exit 0 all applied, 1 pending remain, 2 integrity problem.
     Status {
-        /// Machine-readable output (documented in the README).
+        /// Print one JSON object (its shape is documented in the README).
         #[arg(long)]
         json: bool,
     },
     /// The pending migrations in order, each with the exact SQL it will run.
     Plan,
-    /// Write a new migration file in a schema's crate and register it.
-    New {
-        /// The schema (crate) that owns the migration: core, academy, talent, vacancy.
-        schema: String,
-        /// What it does, in words: `add webinar capacity`.
-        #[arg(required = true, num_args = 1..)]
-        description: Vec<String>,
-    },
     /// Roll back applied migrations (refused when APP_ENV=production without --allow-destructive).
     Down(DownArgs),
     /// Record a manual resolution in history.
     Resolve(ResolveArgs),
     /// Check the connected role's privileges for the pending migrations.
     Preflight {
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
 }
 
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// Apply pending migrations up to and including NAME.
     #[arg(long, value_name = "NAME")]
@@ -77,6 +132,10 @@ pub struct UpArgs {
     /// Apply pending migrations that sort before applied ones (recorded in history).
     #[arg(long)]
     pub allow_out_of_order: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+    #[command(flatten)]
+    pub ddl: DdlArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -90,12 +149,28 @@ pub struct DownArgs {
     /// Allow `down` when APP_ENV=production.
     #[arg(long)]
     pub allow_destructive: bool,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+    #[command(flatten)]
+    pub ddl: DdlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResolveArgs {
+    #[command(flatten)]
+    pub target: ResolveTarget,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
-pub struct ResolveArgs {
-    /// Mark NAME applied without running it (adopting an existing database).
+pub struct ResolveTarget {
+    /// Mark NAME applied without running it (adopting an existing database),
+    /// or re-record its blanked checksum.
     #[arg(long, value_name = "NAME")]
     pub applied: Option<String>,
     /// Clear NAME's failed entry so it is pending again.
@@ -103,227 +178,267 @@ pub struct ResolveArgs {
     pub rolled_back: Option<String>,
 }
 
-impl MigrateArgs {
-    /// `new` works on files only; every other command needs a database.
-    pub fn needs_database(&self) -> bool {
-        !matches!(self.command, Some(MigrateCommand::New { .. }))
-    }
-}
-
 /// Prints a failure with the URL's password scrubbed, and returns the exit code.
-pub fn fail(message: &str, url: &str, code: u8) -> std::process::ExitCode {
-    eprintln!("error: {}", connect::scrub(message, url));
-    std::process::ExitCode::from(code)
+pub fn fail(message: &str, target: Option<&DatabaseTarget>, exit: Exit) -> std::process::ExitCode {
+    let message = match target {
+        Some(target) => target.scrub(message),
+        None => message.to_owned(),
+    };
+    eprintln!("error: {}", connect::printable(&message));
+    exit.into()
 }
 
-/// Runs one command on the workspace's migrations and returns the process exit code.
-pub async fn run(
-    args: MigrateArgs,
-    target: Option<&DatabaseTarget>,
-    workspace: PathBuf,
-) -> Result<u8> {
-    run_with(Catalog::workspace()?, args, target, workspace).await
+/// Runs one command on the workspace's migrations.
+pub async fn run(args: MigrateArgs, target: &DatabaseTarget) -> Result<Exit> {
+    run_with(Catalog::workspace()?, args, target).await
 }
 
 /// Runs one command on any catalog (the benchmark's generated history uses this).
-pub async fn run_with(
-    catalog: Catalog,
-    args: MigrateArgs,
-    target: Option<&DatabaseTarget>,
-    workspace: PathBuf,
-) -> Result<u8> {
+pub async fn run_with(catalog: Catalog, args: MigrateArgs, target: &DatabaseTarget) -> Result<Exit> {
     let command = args.command.unwrap_or(MigrateCommand::Up(args.up));
-    if let MigrateCommand::New {
-        schema,
-        description,
-    } = &command
-    {
-        let path = scaffold::new_migration(&catalog, &workspace, schema, &description.join(" "))?;
-        println!("{}", path.display());
-        return Ok(0);
-    }
-    let target = target.expect("every command but `new` is given a database");
-    let db = connect::connect(&target.url, "migration-runner").await?;
-    let runner = Runner::new(
-        db,
-        catalog,
-        RunnerOptions {
-            lock_timeout: Duration::from_secs(args.lock_timeout),
-        },
-    )
-    .await?;
-    match command {
-        MigrateCommand::Up(up) => {
-            let report = runner
-                .up(&UpOptions {
-                    to: up.to,
-                    dry_run: up.dry_run,
-                    allow_out_of_order: up.allow_out_of_order,
-                    skip_preflight: false,
-                })
-                .await?;
-            if report.adopted > 0 {
-                println!(
-                    "adopted {} applied migration(s) from an earlier history table: their checksums are now recorded",
-                    report.adopted
-                );
-            }
-            if let Some(holder) = &report.lock_waited_for {
-                println!(
-                    "waited {} for the migration lock held by {holder}",
-                    ms(report.lock_waited)
-                );
-            }
-            if up.dry_run {
-                if report.planned.is_empty() {
-                    println!(
-                        "dry run: nothing to apply ({} migrations already applied)",
-                        report.already_applied
-                    );
-                } else {
-                    println!(
-                        "dry run: {} migration(s) would be applied; nothing was changed",
-                        report.planned.len()
-                    );
-                    print_plan(&report.planned);
-                }
-            } else if report.applied.is_empty() {
-                println!(
-                    "nothing to apply: all {} migrations are applied (database is up to date, checked in {})",
-                    report.already_applied,
-                    ms(report.elapsed)
-                );
-            } else {
-                for applied in &report.applied {
-                    println!(
-                        "applied  {:<60} {:<8} {:>3} statements  {:>8}",
-                        applied.name,
-                        applied.schema,
-                        applied.statements,
-                        ms(applied.elapsed)
-                    );
-                }
-                println!(
-                    "applied {} migration(s) in {} ({} were already applied)",
-                    report.applied.len(),
-                    ms(report.elapsed),
-                    report.already_applied
-                );
-            }
-            Ok(0)
-        }
-        MigrateCommand::Status { json } => {
-            let inspection = runner.inspect().await?;
-            if json {
-                println!("{}", status_json(&inspection, target));
-            } else {
-                print_status(&inspection);
-            }
-            Ok(inspection.exit_code())
-        }
-        MigrateCommand::Plan => {
-            let started = Instant::now();
-            let plan = runner.plan().await?;
-            if plan.is_empty() {
-                println!("-- nothing pending (checked in {})", ms(started.elapsed()));
-            } else {
-                print_plan(&plan);
-            }
-            Ok(0)
-        }
-        MigrateCommand::Down(down) => {
-            let mut announce = |planned: &Planned| {
-                println!("-- rolling back {} ({})", planned.name, planned.schema);
-                print_script(&planned.script);
-            };
-            let report = runner
-                .down(
-                    &DownOptions {
-                        to: down.to,
-                        dry_run: down.dry_run,
-                        allow_destructive: down.allow_destructive,
-                        app_env: std::env::var("APP_ENV").ok(),
-                    },
-                    &mut announce,
-                )
-                .await?;
-            if down.dry_run {
-                println!(
-                    "dry run: {} migration(s) would be rolled back; nothing was changed",
-                    report.planned.len()
-                );
-            } else if report.rolled_back.is_empty() {
-                println!("nothing to roll back");
-            } else {
-                for done in &report.rolled_back {
-                    println!(
-                        "rolled back  {:<60} {:<8} {:>8}",
-                        done.name,
-                        done.schema,
-                        ms(done.elapsed)
-                    );
-                }
-            }
-            Ok(0)
-        }
-        MigrateCommand::Resolve(resolve) => {
-            let resolution = match (resolve.applied, resolve.rolled_back) {
-                (Some(name), _) => Resolution::Applied(name),
-                (None, Some(name)) => Resolution::RolledBack(name),
-                (None, None) => unreachable!("clap requires one of the two"),
-            };
-            runner.resolve(&resolution).await?;
-            match resolution {
-                Resolution::Applied(name) => {
-                    println!("recorded `{name}` as applied (it was not run)")
-                }
-                Resolution::RolledBack(name) => {
-                    println!("cleared the failed entry of `{name}`; it is pending again")
-                }
-            }
-            Ok(0)
-        }
-        MigrateCommand::Preflight { json } => {
-            let report = runner.preflight().await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
-            } else if report.missing.is_empty() {
-                println!(
-                    "preflight passed: role `{}` can apply the {} pending migration(s){}",
-                    report.role,
-                    report.pending,
-                    if report.superuser { " (superuser)" } else { "" }
-                );
-            } else {
-                println!(
-                    "preflight failed: role `{}` lacks {} privilege(s):",
-                    report.role,
-                    report.missing.len()
-                );
-                for missing in &report.missing {
-                    println!("  - {}\n      {}", missing.what, missing.fix);
-                }
-            }
-            Ok(if report.missing.is_empty() { 0 } else { 2 })
-        }
-        MigrateCommand::New { .. } => unreachable!("handled above"),
-    }
+    let (lock, ddl) = match &command {
+        MigrateCommand::Up(up) => (Some(&up.lock), Some(&up.ddl)),
+        MigrateCommand::Down(down) => (Some(&down.lock), Some(&down.ddl)),
+        MigrateCommand::Resolve(resolve) => (Some(&resolve.lock), None),
+        _ => (None, None),
+    };
+    let options = RunnerOptions {
+        lock_timeout: Duration::from_secs(lock.map_or(60, |l| l.lock_timeout)),
+        ddl: ddl.map(DdlArgs::limits).unwrap_or_default(),
+    };
+    let settings = ConnectSettings {
+        application: "migration-runner".to_owned(),
+        timeout: Duration::from_secs(args.connect.connect_timeout),
+    };
+    let session = connect::open(target, &settings).await?;
+    let runner = Runner::new(session, catalog, options).await?;
+    let outcome = match command {
+        MigrateCommand::Up(up) => up_command(&runner, up).await,
+        MigrateCommand::Status { json } => status_command(&runner, json, target).await,
+        MigrateCommand::Plan => plan_command(&runner).await,
+        MigrateCommand::Down(down) => down_command(&runner, down).await,
+        MigrateCommand::Resolve(resolve) => resolve_command(&runner, resolve.target).await,
+        MigrateCommand::Preflight { json } => preflight_command(&runner, json).await,
+    };
+    runner.close().await;
+    outcome
 }
 
-fn ms(duration: Duration) -> String {
-    if duration >= Duration::from_secs(1) {
-        format!("{:.2} s", duration.as_secs_f64())
-    } else {
-        format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+async fn up_command(runner: &Runner, up: UpArgs) -> Result<Exit> {
+    let report = runner
+        .up(&UpOptions {
+            to: up.to,
+            dry_run: up.dry_run,
+            allow_out_of_order: up.allow_out_of_order,
+        })
+        .await?;
+    if report.adopted > 0 {
+        say!(
+            "adopted {} applied migration(s) from an earlier history table: their checksums are now recorded",
+            report.adopted
+        );
     }
+    if let Some(holder) = &report.lock_waited_for {
+        say!(
+            "waited {} for the migration lock held by {holder}",
+            ms(report.lock_waited)
+        );
+    }
+    if up.dry_run {
+        if report.planned.is_empty() {
+            say!(
+                "dry run: nothing to apply ({} migrations already applied)",
+                report.already_applied
+            );
+        } else {
+            say!(
+                "dry run: {} migration(s) would be applied; nothing was changed",
+                report.planned.len()
+            );
+            print_plan(&report.planned);
+        }
+    } else if report.applied.is_empty() {
+        say!(
+            "nothing to apply: all {} migrations are applied (database is up to date, checked in {})",
+            report.already_applied,
+            ms(report.elapsed)
+        );
+    } else {
+        for applied in &report.applied {
+            let retried = if applied.attempts > 1 {
+                format!(" ({} attempts)", applied.attempts)
+            } else {
+                String::new()
+            };
+            say!(
+                "applied  {:<60} {:<8} {:>3} statements  {:>6} ms{retried}",
+                applied.name,
+                applied.schema,
+                applied.statements,
+                applied.execution_ms
+            );
+        }
+        say!(
+            "applied {} migration(s) in {} ({} were already applied)",
+            report.applied.len(),
+            ms(report.elapsed),
+            report.already_applied
+        );
+    }
+    Ok(Exit::Success)
+}
+
+async fn status_command(runner: &Runner, json: bool, target: &DatabaseTarget) -> Result<Exit> {
+    let inspection = runner.inspect().await?;
+    if json {
+        say!("{}", status_json(&inspection, target));
+    } else {
+        print_status(&inspection);
+    }
+    Ok(match inspection.exit_code() {
+        0 => Exit::Success,
+        1 => Exit::Pending,
+        _ => Exit::Refused,
+    })
+}
+
+async fn plan_command(runner: &Runner) -> Result<Exit> {
+    let started = Instant::now();
+    let plan = runner.plan().await?;
+    if plan.is_empty() {
+        say!("-- nothing pending (checked in {})", ms(started.elapsed()));
+    } else {
+        print_plan(&plan);
+    }
+    Ok(Exit::Success)
+}
+
+async fn down_command(runner: &Runner, down: DownArgs) -> Result<Exit> {
+    let app_env = std::env::var("APP_ENV").ok();
+    if !down.dry_run && !down.yes && std::io::stdin().is_terminal() {
+        let targets = runner.down_targets(down.to.as_deref()).await?;
+        if targets.is_empty() {
+            say!("nothing to roll back");
+            return Ok(Exit::Success);
+        }
+        eprintln!(
+            "this rolls back {} migration(s), dropping what they created and the data in it:",
+            targets.len()
+        );
+        for name in &targets {
+            eprintln!("  - {name}");
+        }
+        if !confirm("roll back?")? {
+            return Err(VerifyError::Declined.into());
+        }
+    }
+    let mut announce = |planned: &Planned| {
+        say!("-- rolling back {} ({})", planned.name, planned.schema);
+        print_script(&planned.script);
+    };
+    let report = runner
+        .down(
+            &DownOptions {
+                to: down.to,
+                dry_run: down.dry_run,
+                allow_destructive: down.allow_destructive,
+                app_env,
+            },
+            &mut announce,
+        )
+        .await?;
+    if down.dry_run {
+        say!(
+            "dry run: {} migration(s) would be rolled back; nothing was changed",
+            report.planned.len()
+        );
+    } else if report.rolled_back.is_empty() {
+        say!("nothing to roll back");
+    } else {
+        for done in &report.rolled_back {
+            say!(
+                "rolled back  {:<60} {:<8} {:>6} ms",
+                done.name,
+                done.schema,
+                done.execution_ms
+            );
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// Asks on the terminal; anything but `y`/`yes` is a no.
+pub fn confirm(question: &str) -> Result<bool> {
+    use std::io::Write as _;
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return Ok(false);
+    }
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+async fn resolve_command(runner: &Runner, target: ResolveTarget) -> Result<Exit> {
+    let resolution = match (target.applied, target.rolled_back) {
+        (Some(name), _) => Resolution::Applied(name),
+        (None, Some(name)) => Resolution::RolledBack(name),
+        (None, None) => unreachable!("clap requires one of the two"),
+    };
+    runner.resolve(&resolution).await?;
+    match resolution {
+        Resolution::Applied(name) => say!("recorded `{name}` as applied (it was not run)"),
+        Resolution::RolledBack(name) => {
+            say!("cleared the failed entry of `{name}`; it is pending again")
+        }
+    }
+    Ok(Exit::Success)
+}
+
+async fn preflight_command(runner: &Runner, json: bool) -> Result<Exit> {
+    let report = runner.preflight().await?;
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else if report.missing.is_empty() {
+        say!(
+            "preflight passed: role `{}` can apply the {} pending migration(s){}",
+            report.role,
+            report.pending,
+            if report.superuser { " (superuser)" } else { "" }
+        );
+    } else {
+        say!(
+            "preflight failed: role `{}` lacks {} privilege(s){}:",
+            report.role,
+            report.missing.len(),
+            if report.history_readable {
+                ""
+            } else {
+                " (history is unreadable, so every migration in the code was checked)"
+            }
+        );
+        for missing in &report.missing {
+            say!("  - {}\n      {}", missing.what, missing.fix);
+        }
+    }
+    Ok(if report.missing.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Refused
+    })
+}
+
+/// A duration in milliseconds, always in the same unit.
+fn ms(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
 }
 
 fn print_plan(plan: &[Planned]) {
     for planned in plan {
-        println!(
+        say!(
             "-- {} (schema {}, {}{}, checksum {})",
             planned.name,
             planned.schema,
@@ -339,15 +454,18 @@ fn print_plan(plan: &[Planned]) {
             },
             &planned.script.checksum()[..12]
         );
+        if planned.unwritten {
+            say!("-- WARNING: not written yet (no statements); `up` refuses it until it has content");
+        }
         print_script(&planned.script);
     }
 }
 
 fn print_script(script: &Script) {
     for line in script.sql_lines() {
-        println!("{line}");
+        say!("{line}");
     }
-    println!();
+    say!();
 }
 
 fn print_status(inspection: &Inspection) {
@@ -370,7 +488,7 @@ fn print_status(inspection: &Inspection) {
                 .unwrap_or_default(),
         ]);
     }
-    println!("{table}");
+    say!("{table}");
     let count = |state: State| {
         inspection
             .migrations
@@ -378,14 +496,20 @@ fn print_status(inspection: &Inspection) {
             .filter(|e| e.state == state)
             .count()
     };
-    println!(
+    say!(
         "{} applied, {} pending, {} problem(s)",
         count(State::Applied),
         inspection.pending().count(),
         inspection.problems.len()
     );
+    for entry in inspection.migrations.iter().filter(|e| e.unwritten) {
+        say!(
+            "  warning: `{}` is not written yet (no statements); `up` refuses it until it has content",
+            entry.name
+        );
+    }
     for problem in &inspection.problems {
-        println!("  - {problem}");
+        say!("  - {problem}");
     }
 }
 

@@ -1,91 +1,219 @@
-//! Finding the database and connecting to it: `DATABASE_URL` (environment,
-//! then `.env`), or the local cluster; and keeping passwords out of output.
+//! Reaching the database: reading `DATABASE_URL` (with the source it came
+//! from, for messages), keeping its password out of every output, and
+//! opening the run's one [`Session`].
+//!
+//! A password may be written raw in the URL, reserved characters and all
+//! (`postgres://deploy:a/b?c#d@db/app`): everything between the user's `:`
+//! and the last `@` is the password. It is redacted before anything parses
+//! the URL, so no error can echo it.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
-
-use crate::local_pg::{self, LocalCluster, LocalPgError};
+use sea_orm::sqlx::ConnectOptions as _;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::{DatabaseConnection, SqlxPostgresConnector};
 
 /// Where the URL came from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UrlSource {
+    /// The `DATABASE_URL` environment variable (or `--database-url`).
     Environment,
-    DotEnv,
+    /// `DATABASE_URL` in a `.env` file, at this line.
+    DotEnv { path: std::path::PathBuf, line: usize },
+    /// The local development cluster.
     LocalCluster,
+    /// Given by code (tests, benchmarks).
+    Given,
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Display for UrlSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlSource::Environment => f.write_str("DATABASE_URL in the environment"),
+            UrlSource::DotEnv { path, line } => {
+                write!(f, "DATABASE_URL in {} (line {line})", path.display())
+            }
+            UrlSource::LocalCluster => f.write_str("the local cluster under target/postgres"),
+            UrlSource::Given => f.write_str("the given URL"),
+        }
+    }
+}
+
+/// Why the configured database cannot be used, before any connection is tried.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "{origin} is set but empty; set it to `postgres://user:password@host:5432/database`, or unset \
+         it to use the local cluster (`cargo xtask` only)"
+    )]
+    Empty { origin: UrlSource },
+
+    #[error(
+        "{origin} is not a PostgreSQL URL ({problem}): `{redacted}`; write it as \
+         `postgres://user:password@host:5432/database`"
+    )]
+    Malformed {
+        origin: UrlSource,
+        problem: String,
+        redacted: String,
+    },
+
+    #[error(
+        "{} line {line} cannot be parsed (at character {column}); nothing was read from it: fix that \
+         line (`KEY=value`, quote values that contain spaces or `#`)",
+        path.display()
+    )]
+    DotEnvLine {
+        path: std::path::PathBuf,
+        line: usize,
+        column: usize,
+    },
+
+    #[error("cannot read {}: {source}", path.display())]
+    DotEnvRead {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "DATABASE_URL is not set; the release binary never starts a local database: set DATABASE_URL \
+         (or pass --database-url), or use `cargo xtask migrate` for local development"
+    )]
+    Unset,
+}
+
+/// A validated database URL and where it came from.
+#[derive(Clone)]
 pub struct DatabaseTarget {
+    /// The URL as given, for `--show-password` and child processes.
     pub url: String,
     pub source: UrlSource,
+    options: PgConnectOptions,
+}
+
+impl fmt::Debug for DatabaseTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseTarget")
+            .field("url", &self.redacted())
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 impl DatabaseTarget {
+    /// Validates `raw`; errors never contain its password.
+    pub fn parse(raw: &str, source: UrlSource) -> Result<Self, ConfigError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(ConfigError::Empty { origin: source });
+        }
+        let malformed = |problem: String| ConfigError::Malformed {
+            origin: source.clone(),
+            problem,
+            redacted: redact_url(trimmed),
+        };
+        let normalized = normalize(trimmed).map_err(&malformed)?;
+        let options = PgConnectOptions::from_str(&normalized)
+            .map_err(|err| malformed(scrub(&err.to_string(), trimmed)))?;
+        Ok(Self {
+            url: trimmed.to_owned(),
+            source,
+            options,
+        })
+    }
+
     /// The URL with its password replaced by `***`.
     pub fn redacted(&self) -> String {
         redact_url(&self.url)
     }
-}
 
-/// `DATABASE_URL` from the environment or a `.env` file in the current
-/// directory (or a parent), if set.
-pub fn configured_url() -> Option<DatabaseTarget> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return (!url.trim().is_empty()).then_some(DatabaseTarget {
-            url,
-            source: UrlSource::Environment,
-        });
+    /// `host:port` (or the socket directory), for messages.
+    pub fn endpoint(&self) -> String {
+        match self.options.get_socket() {
+            Some(socket) => format!("socket {}", socket.display()),
+            None => format!("{}:{}", self.options.get_host(), self.options.get_port()),
+        }
     }
-    // Loads `.env` into the environment without overriding what is already set.
-    dotenvy::dotenv().ok()?;
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-        .map(|url| DatabaseTarget {
-            url,
-            source: UrlSource::DotEnv,
-        })
-}
 
-/// `DATABASE_URL` if set; otherwise the local cluster's application
-/// database, initialised, started and created on demand.
-pub async fn resolve_or_start_local() -> Result<DatabaseTarget, LocalPgError> {
-    if let Some(target) = configured_url() {
-        return Ok(target);
+    pub fn user(&self) -> &str {
+        self.options.get_username()
     }
-    let cluster = LocalCluster::for_project()?;
-    tokio::task::spawn_blocking(move || cluster.ensure_running().map(|()| cluster))
-        .await
-        .map_err(|join| LocalPgError::Io {
-            path: local_pg::target_dir(),
-            source: std::io::Error::other(join.to_string()),
-        })?
-        .and_then(|cluster| {
-            Ok(DatabaseTarget {
-                url: cluster.url(local_pg::APP_DATABASE)?,
-                source: UrlSource::LocalCluster,
-            })
-        })
+
+    pub fn database(&self) -> Option<&str> {
+        self.options.get_database()
+    }
+
+    /// Removes this URL's password from any text.
+    pub fn scrub(&self, text: &str) -> String {
+        scrub(text, &self.url)
+    }
 }
 
-/// Replaces the password in a `postgres://user:password@host/db` URL with `***`.
-pub fn redact_url(url: &str) -> String {
+/// `postgres://` or `postgresql://`, then a userinfo whose reserved
+/// characters are percent-encoded, so the URL parser reads the password raw
+/// users wrote. A `%` followed by two hex digits is kept as an escape.
+fn normalize(url: &str) -> Result<String, String> {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return Err("it does not start with `postgres://`".to_owned());
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(cut) => rest.split_at(cut),
-        None => (rest, ""),
+    if !matches!(scheme, "postgres" | "postgresql") {
+        return Err(format!(
+            "the scheme is `{}`, not `postgres`",
+            printable(scheme)
+        ));
+    }
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return Ok(url.to_owned());
     };
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return redact_query(url);
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (userinfo, None),
     };
-    let user = match userinfo.split_once(':') {
-        Some((user, _)) => format!("{user}:***"),
-        None => userinfo.to_owned(),
+    let mut out = format!("{scheme}://{}", encode(user));
+    if let Some(password) = password {
+        out.push(':');
+        out.push_str(&encode(password));
+    }
+    out.push('@');
+    out.push_str(host);
+    Ok(out)
+}
+
+fn encode(part: &str) -> String {
+    let bytes = part.as_bytes();
+    let mut out = String::with_capacity(part.len());
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape = byte == b'%'
+            && bytes.get(index + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(index + 2).is_some_and(u8::is_ascii_hexdigit);
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || escape {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Replaces the password in a URL with `***`: everything between the user's
+/// `:` and the last `@`, and any `password=` query parameter. Works on URLs
+/// that no parser accepts, since it must run before parsing.
+pub fn redact_url(url: &str) -> String {
+    let redacted = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+                let secret = if userinfo.contains(':') { ":***" } else { "" };
+                format!("{scheme}://{user}{secret}@{host}")
+            }
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     };
-    redact_query(&format!("{scheme}://{user}@{host}{tail}"))
+    redact_query(&redacted)
 }
 
 /// `?password=...` is also accepted by libpq-style URLs.
@@ -103,70 +231,433 @@ fn redact_query(url: &str) -> String {
     format!("{base}?{}", query.join("&"))
 }
 
-/// Removes the URL's password from any text (an error message, a log line).
+/// Removes the URL's password from any text (an error message, a log line),
+/// in every form it may take: raw, percent-encoded and decoded.
 pub fn scrub(text: &str, url: &str) -> String {
     let mut clean = text.replace(url, &redact_url(url));
-    if let Some(password) = password_of(url).filter(|p| p.len() >= 3) {
-        clean = clean.replace(&password, "***");
+    for password in passwords_of(url) {
+        if password.len() >= 3 {
+            clean = clean.replace(&password, "***");
+        }
     }
     clean
 }
 
-fn password_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?']).next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    Some(userinfo.split_once(':')?.1.to_owned())
+/// The password as written, percent-encoded and decoded.
+fn passwords_of(url: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Some((_, rest)) = url.split_once("://")
+        && let Some((userinfo, _)) = rest.rsplit_once('@')
+        && let Some((_, password)) = userinfo.split_once(':')
+    {
+        found.push(password.to_owned());
+        found.push(encode(password));
+        found.push(decode(password));
+    }
+    if let Some((_, query)) = url.split_once('?') {
+        for pair in query.split('&') {
+            if let Some((key, value)) = pair.split_once('=')
+                && key.eq_ignore_ascii_case("password")
+            {
+                found.push(value.to_owned());
+                found.push(decode(value));
+            }
+        }
+    }
+    // Longest first, so a form that contains another is replaced whole.
+    found.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    found.dedup();
+    found
 }
 
-/// One connection, kept for the whole run: the advisory lock, the history and
-/// every migration share its session, and nothing reconnects.
-pub async fn connect(url: &str, application: &str) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url.to_owned());
-    let application = application.to_owned();
-    options
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match (bytes[index], hex(index + 1), hex(index + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                index += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Text from outside (history rows, server messages) with control characters
+/// (terminal escape codes among them) shown as `\u{..}` instead of sent raw.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// How to open a session.
+#[derive(Debug, Clone)]
+pub struct ConnectSettings {
+    /// `application_name`, so `pg_stat_activity` and lock messages say who it is.
+    pub application: String,
+    /// How long to wait for the server to accept the connection.
+    pub timeout: Duration,
+}
+
+impl ConnectSettings {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    pub fn new(application: &str) -> Self {
+        Self {
+            application: application.to_owned(),
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Why a connection could not be opened; never contains the password.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "cannot reach the database at {endpoint} ({source_name}): {reason}; check that the server runs and \
+         the host and port are right"
+    )]
+    Unreachable {
+        endpoint: String,
+        source_name: String,
+        reason: String,
+    },
+
+    #[error(
+        "the database at {endpoint} ({source_name}) did not accept a connection within {} s; check the host, \
+         the network, and the server's load, or raise `--connect-timeout`",
+        timeout.as_secs()
+    )]
+    TimedOut {
+        endpoint: String,
+        source_name: String,
+        timeout: Duration,
+    },
+
+    #[error(
+        "the database at {endpoint} ({source_name}) refused the login of `{user}`: {message} (SQLSTATE {code}); \
+         check the user, password and database in the URL"
+    )]
+    Refused {
+        endpoint: String,
+        source_name: String,
+        user: String,
+        message: String,
+        code: String,
+    },
+
+    #[error("connecting to the database at {endpoint} ({source_name}) failed: {message}")]
+    Other {
+        endpoint: String,
+        source_name: String,
+        message: String,
+    },
+
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The run's one database session: the lock, the history and every migration
+/// share it. Only [`connect`] makes one, on a pool of exactly one connection,
+/// so a runner cannot be handed a pool whose queries land on other sessions.
+#[derive(Clone)]
+pub struct Session {
+    db: DatabaseConnection,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Session")
+    }
+}
+
+impl Session {
+    /// The session's connection, for queries of the caller's own (the seeder's upserts).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Ends the session.
+    pub async fn close(self) -> Result<(), sea_orm::DbErr> {
+        self.db.close().await
+    }
+}
+
+/// Opens a session on `url` (given by code) with the default settings.
+pub async fn connect(url: &str, application: &str) -> Result<Session, ConnectError> {
+    let target = DatabaseTarget::parse(url, UrlSource::Given)?;
+    open(&target, &ConnectSettings::new(application)).await
+}
+
+/// Opens the run's session. Fails fast with the endpoint and the operating
+/// system's reason when nothing listens there.
+pub async fn open(target: &DatabaseTarget, settings: &ConnectSettings) -> Result<Session, ConnectError> {
+    let endpoint = target.endpoint();
+    let source_name = target.source.to_string();
+    // The pool retries a refused connection until its timeout; a plain TCP
+    // connect tells at once, with the reason.
+    if target.options.get_socket().is_none() && !target.options.get_host().starts_with('/') {
+        let address = (target.options.get_host().to_owned(), target.options.get_port());
+        match tokio::time::timeout(settings.timeout, tokio::net::TcpStream::connect(address)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                return Err(ConnectError::Unreachable {
+                    endpoint,
+                    source_name,
+                    reason: target.scrub(&err.to_string()),
+                });
+            }
+            Err(_) => {
+                return Err(ConnectError::TimedOut {
+                    endpoint,
+                    source_name,
+                    timeout: settings.timeout,
+                });
+            }
+        }
+    }
+    let options = target
+        .options
+        .clone()
+        .application_name(&settings.application)
+        .disable_statement_logging();
+    let pool = PgPoolOptions::new()
         .max_connections(1)
-        // No `min_connections`: a pool that keeps a minimum reconnects in the
-        // background, and a half-finished login holds up `DROP DATABASE`.
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
-        .idle_timeout(None::<Duration>)
-        .max_lifetime(None::<Duration>)
+        .min_connections(0)
+        .acquire_timeout(settings.timeout)
+        .idle_timeout(None)
+        .max_lifetime(None)
         .test_before_acquire(false)
-        .sqlx_logging(false)
-        .map_sqlx_postgres_opts(move |pg| pg.application_name(&application));
-    Database::connect(options).await
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // End a query whose client died (a runner killed with SIGKILL)
+                // within a second, so it stops holding the migration lock.
+                if conn.server_version_num().is_some_and(|v| v >= 140_000) {
+                    sea_orm::sqlx::Executor::execute(
+                        &mut *conn,
+                        "SET client_connection_check_interval = 1000",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|err| describe_connect_error(target, settings, &err))?;
+    Ok(Session {
+        db: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+    })
+}
+
+fn describe_connect_error(
+    target: &DatabaseTarget,
+    settings: &ConnectSettings,
+    err: &sea_orm::sqlx::Error,
+) -> ConnectError {
+    use sea_orm::sqlx::Error;
+    let endpoint = target.endpoint();
+    let source_name = target.source.to_string();
+    match err {
+        Error::PoolTimedOut => ConnectError::TimedOut {
+            endpoint,
+            source_name,
+            timeout: settings.timeout,
+        },
+        Error::Io(io) => ConnectError::Unreachable {
+            endpoint,
+            source_name,
+            reason: target.scrub(&io.to_string()),
+        },
+        Error::Database(db) => ConnectError::Refused {
+            endpoint,
+            source_name,
+            user: target.user().to_owned(),
+            message: target.scrub(&printable(db.message())),
+            code: db.code().map(|c| c.into_owned()).unwrap_or_default(),
+        },
+        other => ConnectError::Other {
+            endpoint,
+            source_name,
+            message: target.scrub(&printable(&other.to_string())),
+        },
+    }
+}
+
+/// `DATABASE_URL` from the environment, or else from a `.env` file in the
+/// current directory or a parent. `Ok(None)` when neither sets it; an empty
+/// value or a malformed `.env` is an error naming where it is.
+pub fn configured_target() -> Result<Option<DatabaseTarget>, ConfigError> {
+    if let Some(raw) = std::env::var_os("DATABASE_URL") {
+        let raw = raw.to_string_lossy().into_owned();
+        return DatabaseTarget::parse(&raw, UrlSource::Environment).map(Some);
+    }
+    let Some((path, value, line)) = dotenv_database_url()? else {
+        return Ok(None);
+    };
+    DatabaseTarget::parse(&value, UrlSource::DotEnv { path, line }).map(Some)
+}
+
+/// Reads the nearest `.env` (current directory, then its parents): every line
+/// must parse. Returns its `DATABASE_URL`, if any, with the line it is on.
+fn dotenv_database_url() -> Result<Option<(std::path::PathBuf, String, usize)>, ConfigError> {
+    let Some(path) = find_dotenv() else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::DotEnvRead {
+        path: path.clone(),
+        source,
+    })?;
+    let iter = dotenvy::from_path_iter(&path).map_err(|err| ConfigError::DotEnvRead {
+        path: path.clone(),
+        source: std::io::Error::other(err.to_string()),
+    })?;
+    let mut found = None;
+    for item in iter {
+        match item {
+            Ok((key, value)) if key == "DATABASE_URL" => found = Some(value),
+            Ok(_) => {}
+            Err(dotenvy::Error::LineParse(content, column)) => {
+                let line = text
+                    .find(content.as_str())
+                    .map_or(0, |at| text[..at].matches('\n').count() + 1);
+                return Err(ConfigError::DotEnvLine {
+                    path,
+                    line,
+                    column: column + 1,
+                });
+            }
+            Err(err) => {
+                return Err(ConfigError::DotEnvRead {
+                    path,
+                    source: std::io::Error::other(err.to_string()),
+                });
+            }
+        }
+    }
+    Ok(found.map(|value| {
+        let line = text
+            .lines()
+            .position(|l| {
+                let l = l.trim_start();
+                l.strip_prefix("export ")
+                    .unwrap_or(l)
+                    .trim_start()
+                    .starts_with("DATABASE_URL")
+            })
+            .map_or(0, |index| index + 1);
+        (path, value, line)
+    }))
+}
+
+fn find_dotenv() -> Option<std::path::PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .map(|dir| dir.join(".env"))
+        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every character a URL reserves, and `%` and a space.
+    const NASTY: &str = ":/?#[]@!$&'()*+,;=% x";
+
     #[test]
     fn redacts_passwords_in_urls() {
-        assert_eq!(
-            redact_url("postgres://deploy:s3cr%40t@db.internal:5432/app?sslmode=require"),
-            "postgres://deploy:***@db.internal:5432/app?sslmode=require"
-        );
-        assert_eq!(
-            redact_url("postgres://deploy@db/app"),
-            "postgres://deploy@db/app"
-        );
-        assert_eq!(
-            redact_url("postgres://db/app?user=x&password=hunter2"),
-            "postgres://db/app?user=x&password=***"
-        );
+        let cases = [
+            (
+                "postgres://deploy:s3cr%40t@db.internal:5432/app?sslmode=require",
+                "postgres://deploy:***@db.internal:5432/app?sslmode=require",
+            ),
+            ("postgres://deploy@db/app", "postgres://deploy@db/app"),
+            (
+                "postgres://db/app?user=x&password=hunter2",
+                "postgres://db/app?user=x&password=***",
+            ),
+            (
+                "postgres://deploy:a/b?c#d@e@db:5432/app",
+                "postgres://deploy:***@db:5432/app",
+            ),
+        ];
+        for (url, redacted) in cases {
+            assert_eq!(redact_url(url), redacted, "{url}");
+        }
     }
 
     #[test]
-    fn scrub_removes_the_password_anywhere() {
-        let url = "postgres://deploy:hunter2@db/app";
+    fn a_raw_password_with_every_reserved_character_is_read_and_never_shown() {
+        let password = format!("pw{NASTY}end");
+        let url = format!("postgres://deploy:{password}@db.internal:5433/app");
+        let target = DatabaseTarget::parse(&url, UrlSource::Environment).unwrap();
+        assert_eq!(target.endpoint(), "db.internal:5433");
+        assert_eq!(target.user(), "deploy");
+        assert_eq!(target.database(), Some("app"));
         assert_eq!(
-            scrub(
-                "could not connect to postgres://deploy:hunter2@db/app (hunter2)",
-                url
-            ),
-            "could not connect to postgres://deploy:***@db/app (***)"
+            target.redacted(),
+            "postgres://deploy:***@db.internal:5433/app"
         );
+        assert!(!format!("{target:?}").contains(&password));
+        let text = format!("failed for {url} with {password} and {}", encode(&password));
+        let clean = target.scrub(&text);
+        assert!(!clean.contains(&password), "{clean}");
+        assert!(!clean.contains(&encode(&password)), "{clean}");
     }
+
+    #[test]
+    fn malformed_urls_are_refused_without_their_password() {
+        let password = format!("pw{NASTY}");
+        for url in [
+            format!("mysql://u:{password}@db/app"),
+            format!("u:{password}@db/app"),
+            format!("postgres://u:{password}@db:notaport/app"),
+        ] {
+            let err = DatabaseTarget::parse(&url, UrlSource::Environment)
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains(&password), "{err}");
+            assert!(err.contains("DATABASE_URL in the environment"), "{err}");
+        }
+        let err = DatabaseTarget::parse("  ", UrlSource::Environment)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is set but empty"), "{err}");
+    }
+
+    #[test]
+    fn printable_escapes_control_characters() {
+        assert_eq!(printable("plain"), "plain");
+        assert_eq!(printable("a\u{1b}[31mred"), "a\\u{1b}[31mred");
+    }
+}
+
+/// Loads the nearest `.env` into the environment (without overriding what is
+/// set), after checking that every line of it parses.
+pub fn load_dotenv() -> Result<(), ConfigError> {
+    let Some(path) = find_dotenv() else {
+        return Ok(());
+    };
+    dotenv_database_url()?;
+    dotenvy::from_path(&path).map_err(|err| ConfigError::DotEnvRead {
+        path,
+        source: std::io::Error::other(err.to_string()),
+    })
 }

@@ -1,11 +1,74 @@
-//! The runner's error type: every message is lowercase, names the migration
-//! (and the crate that owns it) when there is one, and says how to fix it.
+//! The runner's errors, split by the phase that raises them (catalog,
+//! connection, history, verification, lock, apply). Every message is
+//! lowercase, names the migration (and the crate that owns it) when there is
+//! one, and says how to fix it; causes are kept as `#[source]`.
 
-use std::path::PathBuf;
+use sea_orm::DbErr;
+
+use crate::capture::Direction;
+use crate::connect::ConnectError;
+use crate::db_error;
+use crate::exit::Exit;
+use crate::preflight::MissingPrivilege;
+use crate::status::IntegrityProblem;
 
 /// Everything the runner can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error("{context}: {}", db_error::describe(.source))]
+    Database {
+        context: &'static str,
+        #[source]
+        source: DbErr,
+    },
+}
+
+impl MigrateError {
+    /// The process exit code (the one table, [`Exit`]).
+    pub fn exit(&self) -> Exit {
+        match self {
+            MigrateError::Catalog(_) => Exit::Refused,
+            MigrateError::Connect(ConnectError::Config(_)) => Exit::Usage,
+            MigrateError::Connect(_) => Exit::Unavailable,
+            MigrateError::History(HistoryError::Foreign { .. })
+            | MigrateError::History(HistoryError::PermissionDenied { .. }) => Exit::Refused,
+            MigrateError::History(_) => Exit::Failed,
+            MigrateError::Verify(VerifyError::UnknownMigration { .. }) => Exit::Usage,
+            MigrateError::Verify(_) => Exit::Refused,
+            MigrateError::Lock(LockError::Timeout { .. }) => Exit::Unavailable,
+            MigrateError::Lock(_) => Exit::Failed,
+            MigrateError::Apply(_) => Exit::Failed,
+            MigrateError::Database { source, .. } => {
+                if db_error::kind(source) == db_error::Kind::ConnectionLost {
+                    Exit::Unavailable
+                } else {
+                    Exit::Failed
+                }
+            }
+        }
+    }
+
+    /// The exit code as a number.
+    pub fn exit_code(&self) -> u8 {
+        self.exit().code()
+    }
+}
+
+/// The code's migrations are unfit: found before anything touches the database.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
     #[error(
         "migration `{name}` in crate `{krate}` has a malformed name: {reason}; \
          names look like `mYYYYMMDD_HHMMSS_<schema>_<what>`, for example \
@@ -18,14 +81,13 @@ pub enum MigrateError {
     },
 
     #[error(
-        "migration `{name}` lives in crate `{krate}` (schema `{owner}`) but its name says schema `{prefix}`; \
-         a migration belongs to the schema its name starts with: move it to the `{prefix}` crate or rename it \
-         to `m{timestamp}_{owner}_...`"
+        "migration `{name}` lives in crate `{krate}` but its name says schema `{prefix}`; a migration \
+         belongs to the schema its name starts with: move it to the `{prefix}` crate or rename it \
+         to `m{timestamp}_{krate}_...`"
     )]
     WrongSchemaPrefix {
         name: String,
         krate: String,
-        owner: String,
         prefix: String,
         timestamp: String,
     },
@@ -44,7 +106,7 @@ pub enum MigrateError {
     },
 
     #[error(
-        "schema `{schema}` is registered twice with the runner; each schema crate is listed once"
+        "schema `{schema}` is registered twice in the schema registry; list each schema crate once"
     )]
     DuplicateSchema { schema: String },
 
@@ -59,53 +121,88 @@ pub enum MigrateError {
         problem: String,
     },
 
-    #[error("migration `{name}` in crate `{krate}` failed in its `{direction}` step: {source}")]
+    #[error(
+        "migration `{name}` in crate `{krate}` fails in its `{direction}` step when recorded: {}; fix the \
+         migration's code",
+        db_error::describe(.source)
+    )]
     Capture {
         name: String,
         krate: String,
         direction: &'static str,
         #[source]
-        source: sea_orm::DbErr,
+        source: DbErr,
     },
+}
+
+/// Reading or writing the history table.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error(
+        "`public.seaql_migrations` exists but is not a migration history (its columns are {}); it \
+         belongs to something else: rename that table, or deploy into another database",
+        columns.join(", ")
+    )]
+    Foreign { columns: Vec<String> },
 
     #[error(
-        "migration `{name}` (schema `{schema}`) failed at statement {statement_index} and was rolled back \
-         (no changes and no history row were kept): {message}\n  statement: {statement}\n  fix the migration \
-         and run `cargo xtask migrate` again"
+        "the connected role cannot {action} the history table `public.seaql_migrations`: {}; grant it \
+         with `GRANT SELECT, INSERT, UPDATE, DELETE ON public.seaql_migrations TO <role>;` (and \
+         `GRANT USAGE, CREATE ON SCHEMA public TO <role>;` if the table does not exist yet), run as its \
+         owner; `migrate preflight` lists every missing privilege",
+        db_error::describe(.source)
     )]
-    MigrationFailed {
-        name: String,
-        schema: String,
-        statement_index: usize,
-        statement: String,
-        message: String,
+    PermissionDenied {
+        action: &'static str,
+        #[source]
+        source: DbErr,
     },
 
-    #[error(
-        "non-transactional migration `{name}` (schema `{schema}`) failed at statement {statement_index}: \
-         {message}\n  statement: {statement}\n  its earlier statements stay applied and history marks it \
-         `failed`: repair the database by hand, then `cargo xtask migrate resolve --rolled-back {name}` to \
-         retry it or `--applied {name}` if you completed it"
-    )]
-    NonTransactionalFailed {
-        name: String,
-        schema: String,
-        statement_index: usize,
-        statement: String,
-        message: String,
+    #[error("cannot {action} the history table `public.seaql_migrations`: {}", db_error::describe(.source))]
+    Database {
+        action: &'static str,
+        #[source]
+        source: DbErr,
     },
+}
 
-    #[error("history integrity check failed; nothing was applied:\n{}", format_problems(.0))]
-    Integrity(Vec<crate::status::IntegrityProblem>),
+impl HistoryError {
+    fn from_db(action: &'static str, source: DbErr) -> Self {
+        if db_error::kind(&source) == db_error::Kind::PermissionDenied {
+            HistoryError::PermissionDenied { action, source }
+        } else {
+            HistoryError::Database { action, source }
+        }
+    }
+
+    pub(crate) fn read(source: DbErr) -> Self {
+        Self::from_db("read", source)
+    }
+
+    pub(crate) fn write(source: DbErr) -> Self {
+        Self::from_db("write", source)
+    }
+}
+
+/// Refusals after comparing the code with history, before anything changes.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("history integrity check failed; nothing was changed:\n{}", format_lines(.0))]
+    Integrity(Vec<IntegrityProblem>),
 
     #[error(
-        "timed out after {waited_secs} s waiting for the migration lock held by {holder}; another deploy is \
-         running: wait for it, or raise the wait with `--lock-timeout SECONDS`"
+        "migration `{name}` in crate `{krate}` has no statements yet (written by `migrate new` and not \
+         filled in); nothing was applied: write its `up` and `down` in {krate}/src/migrations/{name}.rs, \
+         or delete the file and its line in mod.rs; `--to` can stop before it"
     )]
-    LockTimeout { waited_secs: u64, holder: String },
+    Unwritten { name: String, krate: String },
 
-    #[error("unknown migration `{name}`: {hint}")]
-    UnknownMigration { name: String, hint: String },
+    #[error(
+        "the connected role lacks privileges the pending migrations need; nothing was applied:\n{}\n  \
+         run the statements above as the owner or a superuser, then retry",
+        format_lines(.0)
+    )]
+    Preflight(Vec<MissingPrivilege>),
 
     #[error(
         "`migrate down` is destructive and APP_ENV is `production`; forward-fix with a new migration instead, \
@@ -113,31 +210,128 @@ pub enum MigrateError {
     )]
     DestructiveRefused,
 
-    #[error("{0}")]
-    Resolve(String),
+    #[error("not confirmed; nothing was changed (pass `--yes` to skip the question)")]
+    Declined,
+
+    #[error("unknown migration `{name}`: {hint}")]
+    UnknownMigration { name: String, hint: String },
+
+    #[error("migration `{name}` is already applied; nothing to resolve")]
+    AlreadyApplied { name: String },
 
     #[error(
-        "the connected role lacks privileges the pending migrations need; nothing was applied:\n{}\n  \
-         run the GRANTs above as the owner or a superuser, then retry",
-        format_lines(.0)
+        "migration `{name}` is {state}, not failed; `resolve --rolled-back` only clears failed entries \
+         (use `cargo xtask migrate down` to undo an applied migration)"
     )]
-    Preflight(Vec<String>),
+    NotFailed { name: String, state: String },
 
-    #[error("unknown schema `{schema}`; known schemas: {known}")]
-    UnknownSchema { schema: String, known: String },
-
-    #[error("cannot edit `{}`: {message}", path.display())]
-    Scaffold { path: PathBuf, message: String },
-
-    #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    #[error("migration `{name}` has no history entry; nothing to resolve")]
+    NotInHistory { name: String },
 }
 
-fn format_problems(problems: &[crate::status::IntegrityProblem]) -> String {
-    format_lines(&problems.iter().map(ToString::to_string).collect::<Vec<_>>())
+/// Taking the migration lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "timed out after {waited_secs} s waiting for the migration lock held by {holder}; another deploy is \
+         running: wait for it, or raise the wait with `--lock-timeout SECONDS`"
+    )]
+    Timeout { waited_secs: u64, holder: String },
+
+    #[error("cannot take the migration lock: {}", db_error::describe(.0))]
+    Database(#[source] DbErr),
 }
 
-fn format_lines(lines: &[String]) -> String {
+/// Running a migration's statements.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "migration `{name}` (schema `{schema}`) failed in its `{}` step at statement {statement_index} and \
+         was rolled back (no changes and no history change were kept): {}\n  statement: {statement}\n  fix \
+         the migration and run the command again",
+        direction.as_str(),
+        db_error::describe(.source)
+    )]
+    Failed {
+        name: String,
+        schema: String,
+        direction: Direction,
+        statement_index: usize,
+        statement: String,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error(
+        "migration `{name}` (schema `{schema}`) was refused a privilege in its `{}` step at statement \
+         {statement_index} and was rolled back: {}\n  statement: {statement}\n  the connected role lacks a \
+         privilege the migration needs: `cargo xtask migrate preflight` lists the GRANTs to run",
+        direction.as_str(),
+        db_error::describe(.source)
+    )]
+    PermissionDenied {
+        name: String,
+        schema: String,
+        direction: Direction,
+        statement_index: usize,
+        statement: String,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error(
+        "non-transactional migration `{name}` (schema `{schema}`) failed in its `{}` step at statement \
+         {statement_index}: {}\n  statement: {statement}\n  its earlier statements stay applied and history \
+         marks it `failed`: repair the database by hand, then `cargo xtask migrate resolve --rolled-back \
+         {name}` to retry it or `--applied {name}` if you completed it",
+        direction.as_str(),
+        db_error::describe(.source)
+    )]
+    NonTransactionalFailed {
+        name: String,
+        schema: String,
+        direction: Direction,
+        statement_index: usize,
+        statement: String,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error(
+        "migration `{name}` (schema `{schema}`) waited more than {lock_timeout_ms} ms for a lock on {tables} \
+         in each of {attempts} attempts and was rolled back each time; another session holds that table \
+         (a long transaction or query): find it in `pg_stat_activity`, let it finish, then run the command \
+         again (`--ddl-lock-timeout` and `--ddl-retries` wait longer)"
+    )]
+    LockTimeout {
+        name: String,
+        schema: String,
+        tables: String,
+        lock_timeout_ms: u64,
+        attempts: u32,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error(
+        "lost the connection to the database while running `{name}` (schema `{schema}`, {}): {}; {committed} \
+         migration(s) of this run were committed before it; {outcome}: run `migrate status` to see where \
+         history stands, then the command again",
+        direction.as_str(),
+        db_error::describe(.source)
+    )]
+    ConnectionLost {
+        name: String,
+        schema: String,
+        direction: Direction,
+        committed: usize,
+        outcome: &'static str,
+        #[source]
+        source: DbErr,
+    },
+}
+
+fn format_lines<T: std::fmt::Display>(lines: &[T]) -> String {
     lines
         .iter()
         .map(|line| format!("  - {line}"))
@@ -145,15 +339,5 @@ fn format_lines(lines: &[String]) -> String {
         .join("\n")
 }
 
-impl MigrateError {
-    /// The process exit code the operator's commands use for this error:
-    /// 2 for integrity problems (as `status` reports them), 3 for anything else.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            MigrateError::Integrity(_) => 2,
-            _ => 3,
-        }
-    }
-}
-
 pub type Result<T, E = MigrateError> = std::result::Result<T, E>;
+

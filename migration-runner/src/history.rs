@@ -2,10 +2,15 @@
 //! database has seen. It keeps sea-orm's own columns (`version`,
 //! `applied_at` in Unix seconds) so sea-orm's tooling can still read it, and
 //! adds what a production runner needs.
+//!
+//! Rows are read distrustfully: a state this runner never writes, a blanked
+//! checksum, or text with control characters is reported, not believed. Only
+//! this crate writes the table (the writers are `pub(crate)`).
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, TransactionTrait, Value};
 
-use crate::error::Result;
+use crate::connect::printable;
+use crate::error::{HistoryError, Result};
 
 pub const TABLE: &str = "public.seaql_migrations";
 
@@ -29,34 +34,45 @@ COMMENT ON TABLE public.seaql_migrations IS
     'Global migration history of every schema, written by migration-runner';";
 
 /// Whether a history row's migration finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowState {
     /// Applied completely (or adopted with `resolve --applied`).
     Applied,
-    /// A non-transactional migration started and never finished: a crash, or a failure.
+    /// Started and never finished: a non-transactional migration that crashed.
     Running,
+    /// A non-transactional migration (or its rollback) that failed midway.
     Failed,
     /// Cleared with `resolve --rolled-back`: pending again.
     RolledBack,
+    /// A value this runner never writes (history edited by hand, or a newer
+    /// runner's): shown as is and refused, never guessed at.
+    Unknown(String),
 }
 
 impl RowState {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             RowState::Applied => "applied",
             RowState::Running => "running",
             RowState::Failed => "failed",
             RowState::RolledBack => "rolled_back",
+            RowState::Unknown(text) => text,
         }
     }
 
     fn parse(text: &str) -> Self {
         match text {
+            "applied" => RowState::Applied,
             "running" => RowState::Running,
             "failed" => RowState::Failed,
             "rolled_back" => RowState::RolledBack,
-            _ => RowState::Applied,
+            other => RowState::Unknown(printable(other)),
         }
+    }
+
+    /// Rows that stand for something in the database (not cleared ones).
+    pub fn is_present(&self) -> bool {
+        !matches!(self, RowState::RolledBack)
     }
 }
 
@@ -72,7 +88,7 @@ struct RawRow {
     note: Option<String>,
 }
 
-/// One row of the history table.
+/// One row of the history table, its text made printable.
 #[derive(Debug, Clone)]
 pub struct HistoryRow {
     pub name: String,
@@ -86,7 +102,7 @@ pub struct HistoryRow {
 }
 
 /// What the database has of the history table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableState {
     Absent,
     /// Created by sea-orm's own migrator: `version` and `applied_at` only.
@@ -95,25 +111,41 @@ pub enum TableState {
     Current,
 }
 
-/// One round trip, so a no-op deploy stays cheap.
+/// One round trip, so a no-op deploy stays cheap. A table of that name that
+/// is not a migration history is refused, naming what it has.
 async fn table_state<C: ConnectionTrait>(db: &C) -> Result<TableState> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
             "SELECT to_regclass('public.seaql_migrations') IS NOT NULL AS present, \
-                    EXISTS (SELECT 1 FROM pg_attribute \
-                            WHERE attrelid = to_regclass('public.seaql_migrations') \
-                              AND attname = 'note' AND NOT attisdropped) AS current",
+                    coalesce((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute \
+                              WHERE attrelid = to_regclass('public.seaql_migrations') \
+                                AND attnum > 0 AND NOT attisdropped), '{}') AS columns",
         ))
-        .await?;
-    let (present, current) = match row {
-        Some(row) => (row.try_get("", "present")?, row.try_get("", "current")?),
-        None => (false, false),
+        .await
+        .map_err(HistoryError::read)?;
+    let (present, columns): (bool, Vec<String>) = match row {
+        Some(row) => (
+            row.try_get("", "present").map_err(HistoryError::read)?,
+            row.try_get("", "columns").map_err(HistoryError::read)?,
+        ),
+        None => (false, Vec::new()),
     };
-    Ok(match (present, current) {
-        (_, true) => TableState::Current,
-        (true, false) => TableState::SeaOrm,
-        (false, false) => TableState::Absent,
+    let has = |name: &str| columns.iter().any(|c| c == name);
+    Ok(if !present {
+        TableState::Absent
+    } else if !(has("version") && has("applied_at")) {
+        return Err(HistoryError::Foreign {
+            columns: columns.iter().map(|c| printable(c)).collect(),
+        }
+        .into());
+    } else if ["schema_name", "checksum", "state", "execution_ms", "applied_on", "out_of_order", "note"]
+        .iter()
+        .all(|c| has(c))
+    {
+        TableState::Current
+    } else {
+        TableState::SeaOrm
     })
 }
 
@@ -125,17 +157,34 @@ pub struct History {
 }
 
 impl History {
-    /// Creates or upgrades the table; the caller holds the migration lock.
-    pub async fn install<C: ConnectionTrait>(&self, db: &C) -> Result<()> {
-        if self.table != TableState::Current {
-            db.execute_unprepared(INSTALL_SQL).await?;
+    /// Creates or upgrades the table, and records today's checksums for rows
+    /// adopted from sea-orm's own table, in one transaction so a crash never
+    /// leaves rows without checksums in a table of ours. The caller holds the
+    /// migration lock.
+    pub(crate) async fn install(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        adopted: &[(&str, &str, &str)],
+    ) -> Result<()> {
+        if self.table == TableState::Current && adopted.is_empty() {
+            return Ok(());
         }
+        let txn = db.begin().await.map_err(HistoryError::write)?;
+        if self.table != TableState::Current {
+            txn.execute_unprepared(INSTALL_SQL)
+                .await
+                .map_err(HistoryError::write)?;
+        }
+        for (name, schema, checksum) in adopted {
+            adopt(&txn, name, schema, checksum).await?;
+        }
+        txn.commit().await.map_err(HistoryError::write)?;
         Ok(())
     }
 }
 
 /// Every row, oldest first. An absent table reads as an empty history, and
-/// sea-orm's own table as applied rows without checksums.
+/// sea-orm's own table as applied rows whose checksums are yet to be recorded.
 pub async fn load<C: ConnectionTrait>(db: &C) -> Result<History> {
     let table = table_state(db).await?;
     let rows = match table {
@@ -147,17 +196,18 @@ pub async fn load<C: ConnectionTrait>(db: &C) -> Result<History> {
              FROM public.seaql_migrations ORDER BY applied_on, version",
         ))
         .all(db)
-        .await?
+        .await
+        .map_err(HistoryError::read)?
         .into_iter()
         .map(|raw| HistoryRow {
-            name: raw.version,
-            schema: raw.schema_name,
-            checksum: raw.checksum,
+            name: printable(&raw.version),
+            schema: printable(&raw.schema_name),
+            checksum: printable(&raw.checksum),
             state: RowState::parse(&raw.state),
             execution_ms: raw.execution_ms,
             applied_on: raw.applied_on,
             out_of_order: raw.out_of_order,
-            note: raw.note,
+            note: raw.note.as_deref().map(printable),
         })
         .collect(),
     };
@@ -169,18 +219,20 @@ async fn sea_orm_rows<C: ConnectionTrait>(db: &C) -> Result<Vec<HistoryRow>> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT version, to_timestamp(applied_at) AS applied_on FROM public.seaql_migrations ORDER BY version",
+            "SELECT version::text AS version, to_timestamp(applied_at) AS applied_on \
+             FROM public.seaql_migrations ORDER BY version",
         ))
-        .await?;
+        .await
+        .map_err(HistoryError::read)?;
     rows.into_iter()
         .map(|row| {
             Ok(HistoryRow {
-                name: row.try_get("", "version")?,
+                name: printable(&row.try_get::<String>("", "version").map_err(HistoryError::read)?),
                 schema: String::new(),
                 checksum: String::new(),
                 state: RowState::Applied,
                 execution_ms: 0,
-                applied_on: row.try_get("", "applied_on")?,
+                applied_on: row.try_get("", "applied_on").map_err(HistoryError::read)?,
                 out_of_order: false,
                 note: None,
             })
@@ -189,7 +241,7 @@ async fn sea_orm_rows<C: ConnectionTrait>(db: &C) -> Result<Vec<HistoryRow>> {
 }
 
 /// What to write for one migration.
-pub struct NewRow<'a> {
+pub(crate) struct NewRow<'a> {
     pub name: &'a str,
     pub schema: &'a str,
     pub checksum: &'a str,
@@ -200,7 +252,7 @@ pub struct NewRow<'a> {
 }
 
 /// Inserts or replaces the row (a rolled-back or failed row is reused on retry).
-pub async fn record<C: ConnectionTrait>(db: &C, row: NewRow<'_>) -> Result<()> {
+pub(crate) async fn record<C: ConnectionTrait>(db: &C, row: NewRow<'_>) -> Result<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "INSERT INTO public.seaql_migrations \
@@ -221,11 +273,12 @@ pub async fn record<C: ConnectionTrait>(db: &C, row: NewRow<'_>) -> Result<()> {
             Value::from(row.note.map(str::to_owned)),
         ],
     ))
-    .await?;
+    .await
+    .map_err(HistoryError::write)?;
     Ok(())
 }
 
-pub async fn set_state<C: ConnectionTrait>(
+pub(crate) async fn set_state<C: ConnectionTrait>(
     db: &C,
     name: &str,
     state: RowState,
@@ -243,17 +296,13 @@ pub async fn set_state<C: ConnectionTrait>(
             Value::from(note.map(str::to_owned)),
         ],
     ))
-    .await?;
+    .await
+    .map_err(HistoryError::write)?;
     Ok(())
 }
 
 /// Gives an adopted row (sea-orm's own migrator wrote it) its schema and checksum.
-pub async fn adopt<C: ConnectionTrait>(
-    db: &C,
-    name: &str,
-    schema: &str,
-    checksum: &str,
-) -> Result<()> {
+async fn adopt<C: ConnectionTrait>(db: &C, name: &str, schema: &str, checksum: &str) -> Result<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE public.seaql_migrations SET schema_name = $2, checksum = $3, \
@@ -261,16 +310,18 @@ pub async fn adopt<C: ConnectionTrait>(
          WHERE version = $1 AND checksum = ''",
         [Value::from(name), Value::from(schema), Value::from(checksum)],
     ))
-    .await?;
+    .await
+    .map_err(HistoryError::write)?;
     Ok(())
 }
 
-pub async fn delete<C: ConnectionTrait>(db: &C, name: &str) -> Result<()> {
+pub(crate) async fn delete<C: ConnectionTrait>(db: &C, name: &str) -> Result<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "DELETE FROM public.seaql_migrations WHERE version = $1",
         [Value::from(name)],
     ))
-    .await?;
+    .await
+    .map_err(HistoryError::write)?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
-use crate::error::{MigrateError, Result};
+use crate::error::{LockError, Result};
 
 /// `hashtext('migration-runner')`-style constant: fixed so every version of the
 /// runner, and anything else that wants to wait for deploys, agrees on it.
@@ -34,7 +34,7 @@ pub async fn acquire<C: ConnectionTrait>(db: &C, timeout: Duration) -> Result<Ac
             waited_for: None,
         });
     }
-    let holder = describe_holder(db).await?;
+    let holder = describe_holder(db).await.map_err(LockError::Database)?;
     eprintln!(
         "waiting up to {} s for the migration lock held by {holder}",
         timeout.as_secs()
@@ -43,30 +43,37 @@ pub async fn acquire<C: ConnectionTrait>(db: &C, timeout: Duration) -> Result<Ac
     // lock is granted the moment the holder lets go.
     let millis = timeout.as_millis().max(1);
     db.execute_unprepared(&format!("SET lock_timeout = {millis}"))
-        .await?;
+        .await
+        .map_err(LockError::Database)?;
     let waited = db
         .execute_raw(Statement::from_string(
             DbBackend::Postgres,
             format!("SELECT pg_advisory_lock({LOCK_KEY})"),
         ))
         .await;
-    db.execute_unprepared("RESET lock_timeout").await?;
+    db.execute_unprepared("RESET lock_timeout")
+        .await
+        .map_err(LockError::Database)?;
     match waited {
         Ok(_) => Ok(Acquired {
             waited: started.elapsed(),
             waited_for: Some(holder),
         }),
-        Err(err) if is_lock_timeout(&err) => Err(MigrateError::LockTimeout {
-            waited_secs: timeout.as_secs(),
-            holder: describe_holder(db).await.unwrap_or(holder),
-        }),
-        Err(err) => Err(err.into()),
+        Err(err) if crate::db_error::kind(&err) == crate::db_error::Kind::LockTimeout => {
+            Err(LockError::Timeout {
+                waited_secs: timeout.as_secs(),
+                holder: describe_holder(db).await.unwrap_or(holder),
+            }
+            .into())
+        }
+        Err(err) => Err(LockError::Database(err).into()),
     }
 }
 
 pub async fn release<C: ConnectionTrait>(db: &C) -> Result<()> {
     db.execute_unprepared(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
-        .await?;
+        .await
+        .map_err(LockError::Database)?;
     Ok(())
 }
 
@@ -76,15 +83,19 @@ async fn try_lock<C: ConnectionTrait>(db: &C) -> Result<bool> {
             DbBackend::Postgres,
             format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"),
         ))
-        .await?;
+        .await
+        .map_err(LockError::Database)?;
     Ok(row
         .map(|r| r.try_get::<bool>("", "locked"))
-        .transpose()?
+        .transpose()
+        .map_err(LockError::Database)?
         .unwrap_or(false))
 }
 
-/// "pid 4242 (migration-runner on deploy-7, user deploy, running for 12 s)".
-async fn describe_holder<C: ConnectionTrait>(db: &C) -> Result<String> {
+/// "pid 4242 (migration-runner from 10.0.0.7, user deploy, connected 12 s ago)".
+/// A role without `pg_read_all_stats` sees another role's session with its
+/// details blanked: the pid is still named.
+async fn describe_holder<C: ConnectionTrait>(db: &C) -> Result<String, DbErr> {
     let sql = format!(
         "SELECT a.pid, coalesce(nullif(a.application_name, ''), 'unknown application') AS app, \
                 coalesce(a.usename::text, '?') AS usr, coalesce(host(a.client_addr), 'local socket') AS host, \
@@ -99,20 +110,23 @@ async fn describe_holder<C: ConnectionTrait>(db: &C) -> Result<String> {
         .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
         .await?;
     Ok(match row {
-        Some(row) => format!(
-            "pid {} ({} from {}, user {}, connected {} s ago)",
-            row.try_get::<i32>("", "pid")?,
-            row.try_get::<String>("", "app")?,
-            row.try_get::<String>("", "host")?,
-            row.try_get::<String>("", "usr")?,
-            row.try_get::<i64>("", "secs")?,
-        ),
+        Some(row) => {
+            let pid = row.try_get::<i32>("", "pid")?;
+            match row.try_get::<Option<i64>>("", "secs")? {
+                Some(secs) => format!(
+                    "pid {pid} ({} from {}, user {}, connected {secs} s ago)",
+                    crate::connect::printable(&row.try_get::<String>("", "app")?),
+                    row.try_get::<String>("", "host")?,
+                    crate::connect::printable(&row.try_get::<String>("", "usr")?),
+                ),
+                None => format!(
+                    "pid {pid} (user {}; its other details are hidden from this role: a superuser or \
+                     `pg_read_all_stats` sees them)",
+                    crate::connect::printable(&row.try_get::<String>("", "usr")?),
+                ),
+            }
+        }
         None => "another session (it may have just released it)".to_owned(),
     })
 }
 
-fn is_lock_timeout(err: &DbErr) -> bool {
-    // SQLSTATE 55P03 lock_not_available; sea-orm surfaces it in the message.
-    let text = err.to_string();
-    text.contains("55P03") || text.contains("lock timeout")
-}

@@ -1,11 +1,13 @@
 //! The release binary: the same commands as `cargo xtask migrate`, for CI/CD
-//! and production, where there is no cargo and no local cluster.
+//! and production, where there is no cargo and no local cluster. It carries
+//! the engine only: no local cluster, no scaffolding, no test helpers.
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use migration_runner::Exit;
 use migration_runner::cli::{self, MigrateArgs};
-use migration_runner::connect::{DatabaseTarget, UrlSource};
+use migration_runner::connect::{self, DatabaseTarget, UrlSource};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,8 +16,8 @@ use migration_runner::connect::{DatabaseTarget, UrlSource};
     about = "Apply the global migration history to DATABASE_URL"
 )]
 struct Cli {
-    /// The database to migrate (also read from DATABASE_URL or a .env file).
-    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    /// The database to migrate (default: DATABASE_URL from the environment or a .env file).
+    #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
     #[command(flatten)]
     migrate: MigrateArgs,
@@ -29,28 +31,42 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let _ = dotenvy::dotenv();
-    let args = Cli::parse();
-    let target = args.database_url.clone().map(|url| DatabaseTarget {
-        url,
-        source: UrlSource::Environment,
-    });
-    if target.is_none() && args.migrate.needs_database() {
-        eprintln!(
-            "error: DATABASE_URL is not set; the release binary never starts a local database: set \
-             DATABASE_URL (or pass --database-url), or use `cargo xtask migrate` for local development"
-        );
-        return ExitCode::from(3);
+    // Read before `.env` is loaded, so its source is named correctly.
+    let configured = connect::configured_target();
+    if let Err(err) = connect::load_dotenv() {
+        return cli::fail(&err.to_string(), None, Exit::Usage);
     }
-    let url = target.as_ref().map(|t| t.url.clone()).unwrap_or_default();
-    match cli::run(
-        args.migrate,
-        target.as_ref(),
-        migration_runner::scaffold::workspace_root(),
-    )
-    .await
-    {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => cli::fail(&err.to_string(), &url, err.exit_code()),
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(err) => return usage(&err),
+    };
+    let target = match args.database_url.as_deref() {
+        Some(url) => DatabaseTarget::parse(url, UrlSource::Environment).map(Some),
+        None => configured,
+    };
+    let target = match target {
+        Ok(Some(target)) => target,
+        Ok(None) => {
+            return cli::fail(
+                &connect::ConfigError::Unset.to_string(),
+                None,
+                Exit::Usage,
+            );
+        }
+        Err(err) => return cli::fail(&err.to_string(), None, Exit::Usage),
+    };
+    match cli::run(args.migrate, &target).await {
+        Ok(exit) => exit.into(),
+        Err(err) => cli::fail(&err.to_string(), Some(&target), err.exit()),
+    }
+}
+
+/// `--help` and `--version` succeed; any other parse error is a usage error.
+fn usage(err: &clap::Error) -> ExitCode {
+    let _ = err.print();
+    if err.use_stderr() {
+        Exit::Usage.into()
+    } else {
+        Exit::Success.into()
     }
 }

@@ -8,18 +8,40 @@ use std::fmt;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde::Serialize;
 
-use crate::catalog::Catalog;
-use crate::error::Result;
+use crate::error::{MigrateError, Result};
 use crate::runner::Planned;
 use crate::sql_objects::{self, Objects};
+
+/// The kinds of privilege a deploy needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Privilege {
+    /// `CREATE` on the database, to create a schema.
+    CreateSchema,
+    /// `USAGE` and/or `CREATE` on a schema the plan writes into.
+    Schema,
+    /// Reading and writing `public.seaql_migrations`.
+    HistoryAccess,
+    /// Owning a table the plan alters, indexes or drops.
+    TableOwnership,
+    /// `REFERENCES` on a table a new foreign key points at.
+    References,
+}
 
 /// One privilege the role lacks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MissingPrivilege {
+    pub kind: Privilege,
     /// What is missing, in words.
     pub what: String,
     /// The statement (run by an owner or a superuser) that fixes it.
     pub fix: String,
+}
+
+impl MissingPrivilege {
+    pub fn is_history_access(&self) -> bool {
+        self.kind == Privilege::HistoryAccess
+    }
 }
 
 impl fmt::Display for MissingPrivilege {
@@ -34,15 +56,26 @@ pub struct PreflightReport {
     pub database: String,
     pub superuser: bool,
     pub pending: usize,
+    /// False when the role cannot read history: then every migration in the
+    /// code was checked, since which are pending cannot be known.
+    pub history_readable: bool,
     pub missing: Vec<MissingPrivilege>,
 }
 
-/// Checks the role against the pending migrations' statements and every schema in the catalog.
-pub async fn check<C: ConnectionTrait>(
+/// Checks the role against what the pending migrations' statements need.
+pub async fn check<C: ConnectionTrait>(db: &C, plan: &[Planned]) -> Result<PreflightReport> {
+    check_queries(db, plan)
+        .await
+        .map_err(|source| MigrateError::Database {
+            context: "checking the connected role's privileges (preflight)",
+            source,
+        })
+}
+
+async fn check_queries<C: ConnectionTrait>(
     db: &C,
-    catalog: &Catalog,
     plan: &[Planned],
-) -> Result<PreflightReport> {
+) -> Result<PreflightReport, sea_orm::DbErr> {
     let mut objects = Objects::default();
     for planned in plan {
         for statement in &planned.script.statements {
@@ -65,6 +98,7 @@ pub async fn check<C: ConnectionTrait>(
         database: database.clone(),
         superuser,
         pending: plan.len(),
+        history_readable: true,
         missing: Vec::new(),
     };
     if superuser {
@@ -72,13 +106,14 @@ pub async fn check<C: ConnectionTrait>(
     }
     let grantee = quote(&role);
 
-    // Schemas: the catalog's, those the plan creates, those it writes into.
-    let mut schemas: BTreeSet<String> = catalog.schemas().iter().map(|s| (*s).to_owned()).collect();
-    schemas.extend(objects.created_schemas.iter().cloned());
+    // Schemas: those the plan creates or writes into (nothing when nothing
+    // is pending), and `public` for the history table.
+    let mut schemas: BTreeSet<String> = objects.created_schemas.iter().cloned().collect();
     schemas.extend(
         objects
             .created_tables
             .iter()
+            .chain(&objects.altered_tables)
             .map(|(schema, _)| schema.clone()),
     );
     schemas.insert("public".to_owned());
@@ -125,6 +160,7 @@ pub async fn check<C: ConnectionTrait>(
                 format!("{} on schema `{schema}`", lacking.join(" and "))
             };
             report.missing.push(MissingPrivilege {
+                kind: Privilege::Schema,
                 what,
                 fix: format!(
                     "GRANT {} ON SCHEMA {} TO {grantee};",
@@ -138,6 +174,7 @@ pub async fn check<C: ConnectionTrait>(
         report.missing.insert(
             0,
             MissingPrivilege {
+                kind: Privilege::CreateSchema,
                 what: format!(
                     "CREATE on database `{database}` (schema {} must be created)",
                     schemas_to_create.join(", ")
@@ -194,6 +231,7 @@ pub async fn check<C: ConnectionTrait>(
             DbBackend::Postgres,
             "SELECT t.kind, t.schema, t.name, pg_get_userbyid(c.relowner)::text AS owner, \
                     pg_has_role(current_user, c.relowner, 'USAGE') AS owns, \
+                    (SELECT rolsuper FROM pg_roles WHERE oid = c.relowner) AS owner_is_superuser, \
                     has_table_privilege(c.oid, 'REFERENCES') AS can_reference \
              FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(kind, schema, name, ord) \
              JOIN pg_namespace n ON n.nspname = t.schema \
@@ -212,19 +250,28 @@ pub async fn check<C: ConnectionTrait>(
         let table: String = row.try_get("", "name")?;
         if kind == "alter" && !row.try_get::<bool>("", "owns")? {
             let owner: String = row.try_get("", "owner")?;
+            let owner_is_superuser: bool = row.try_get("", "owner_is_superuser")?;
+            let transfer = format!(
+                "ALTER TABLE {}.{} OWNER TO {grantee};",
+                quote(&schema),
+                quote(&table)
+            );
+            // Membership in a superuser role would hand over superuser: never suggest it.
+            let fix = if owner_is_superuser {
+                transfer
+            } else {
+                format!("{transfer}  -- or: GRANT {} TO {grantee};", quote(&owner))
+            };
             report.missing.push(MissingPrivilege {
+                kind: Privilege::TableOwnership,
                 what: format!(
                     "ownership of table `{schema}.{table}` (owned by `{owner}`), which a pending migration alters"
                 ),
-                fix: format!(
-                    "ALTER TABLE {}.{} OWNER TO {grantee};  -- or: GRANT {} TO {grantee};",
-                    quote(&schema),
-                    quote(&table),
-                    quote(&owner)
-                ),
+                fix,
             });
         } else if kind == "reference" && !row.try_get::<bool>("", "can_reference")? {
             report.missing.push(MissingPrivilege {
+                kind: Privilege::References,
                 what: format!(
                     "REFERENCES on table `{schema}.{table}` (a pending migration adds a foreign key to it)"
                 ),
@@ -242,6 +289,7 @@ pub async fn check<C: ConnectionTrait>(
 /// Reading and writing `public.seaql_migrations`.
 pub fn history_access(role: &str) -> MissingPrivilege {
     MissingPrivilege {
+        kind: Privilege::HistoryAccess,
         what: "read and write access to the history table `public.seaql_migrations`".to_owned(),
         fix: format!(
             "GRANT SELECT, INSERT, UPDATE, DELETE ON public.seaql_migrations TO {};",
@@ -250,7 +298,11 @@ pub fn history_access(role: &str) -> MissingPrivilege {
     }
 }
 
-async fn table_exists<C: ConnectionTrait>(db: &C, schema: &str, table: &str) -> Result<bool> {
+async fn table_exists<C: ConnectionTrait>(
+    db: &C,
+    schema: &str,
+    table: &str,
+) -> Result<bool, sea_orm::DbErr> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -1,32 +1,36 @@
-//! Applying the global history: `up`, `down`, `resolve`, and the read-only
-//! `inspect` and `plan`. Everything runs on one connection, so the advisory
-//! lock, the history and the migrations share one session and no migration
-//! pays for a reconnect.
+//! The orchestrator: `up`, `down`, `resolve`, and the read-only `inspect`,
+//! `plan` and `preflight`, all on the run's one [`Session`]. Every command
+//! that reads or changes history verifies it first, the same way
+//! ([`Verification`]); the [`Executor`] runs the statements.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
-
 use crate::capture::{Capturer, Direction, Script};
 use crate::catalog::{Catalog, Migration};
-use crate::error::{MigrateError, Result};
-use crate::history::{self, History, NewRow, RowState};
+use crate::connect::Session;
+use crate::error::{MigrateError, Result, VerifyError};
+use crate::executor::{DdlLimits, Executor, Step};
+use crate::history::{self, History, HistoryRow, NewRow, RowState};
 use crate::lock;
 use crate::preflight::{self, PreflightReport};
-use crate::status::{Checksums, Inspection, State};
+use crate::status::{Checksums, CodeChecksum, Inspection, IntegrityProblem, State};
 
 /// Settings shared by every command that writes.
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {
     /// How long to wait for another deploy's lock before giving up.
     pub lock_timeout: Duration,
+    /// How long a migration's statement may wait for a table lock, and how
+    /// often the migration is retried.
+    pub ddl: DdlLimits,
 }
 
 impl Default for RunnerOptions {
     fn default() -> Self {
         Self {
             lock_timeout: Duration::from_secs(60),
+            ddl: DdlLimits::default(),
         }
     }
 }
@@ -40,8 +44,6 @@ pub struct UpOptions {
     pub dry_run: bool,
     /// Apply pending migrations that sort before applied ones (recorded in history).
     pub allow_out_of_order: bool,
-    /// Skip the privilege preflight (it always runs otherwise).
-    pub skip_preflight: bool,
 }
 
 /// A pending migration and the exact SQL it will run.
@@ -51,6 +53,8 @@ pub struct Planned {
     pub schema: String,
     pub transactional: bool,
     pub out_of_order: bool,
+    /// Its `up` emits no statement yet: `up` refuses it.
+    pub unwritten: bool,
     pub script: Script,
 }
 
@@ -58,8 +62,10 @@ pub struct Planned {
 pub struct AppliedMigration {
     pub name: String,
     pub schema: String,
-    pub elapsed: Duration,
+    /// What history records for it.
+    pub execution_ms: i64,
     pub statements: usize,
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -96,29 +102,53 @@ pub struct DownReport {
 /// What `resolve` records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
-    /// Mark as applied without running it (adopting an existing database).
+    /// Mark as applied without running it (adopting an existing database),
+    /// or re-record the checksum of a row whose checksum was blanked.
     Applied(String),
     /// Clear a failed entry so the migration is pending again.
     RolledBack(String),
 }
 
+impl Resolution {
+    fn name(&self) -> &str {
+        match self {
+            Resolution::Applied(name) | Resolution::RolledBack(name) => name,
+        }
+    }
+}
+
+/// Which integrity problems a command may proceed with. Every command
+/// verifies; only these exceptions, each made for its case, relax it.
+#[derive(Debug, Clone, Copy)]
+pub enum Verification<'a> {
+    /// Any problem refuses.
+    Strict,
+    /// `up --allow-out-of-order`: pending migrations before applied ones are applied.
+    AllowOutOfOrder,
+    /// `resolve NAME`: problems about NAME are what it resolves.
+    Resolving(&'a str),
+}
+
+/// The code compared with history.
+struct Compared {
+    history: History,
+    inspection: Inspection,
+    scripts: Vec<Option<Script>>,
+}
+
 pub struct Runner {
     catalog: Catalog,
-    db: DatabaseConnection,
+    session: Session,
     capturer: Capturer,
     options: RunnerOptions,
 }
 
 impl Runner {
-    /// Wraps a connection; the pool must have exactly one connection (see [`crate::connect`]).
-    pub async fn new(
-        db: DatabaseConnection,
-        catalog: Catalog,
-        options: RunnerOptions,
-    ) -> Result<Self> {
+    /// Takes the run's one session: only [`crate::connect::open`] makes one.
+    pub async fn new(session: Session, catalog: Catalog, options: RunnerOptions) -> Result<Self> {
         Ok(Self {
             catalog,
-            db,
+            session,
             capturer: Capturer::new().await?,
             options,
         })
@@ -128,63 +158,106 @@ impl Runner {
         &self.catalog
     }
 
+    /// Ends the run's session.
+    pub async fn close(self) {
+        let _ = self.session.close().await;
+    }
+
     /// Compares code and history without taking the lock or writing anything.
+    /// Problems are reported in the inspection, not refused: this is `status`.
     pub async fn inspect(&self) -> Result<Inspection> {
-        Ok(self.compare(false).await?.1)
+        Ok(self.compare(false).await?.inspection)
     }
 
-    /// The pending migrations in order, each with its exact SQL.
+    /// The pending migrations in order, each with its exact SQL; refuses as
+    /// `up` does when history has a problem.
     pub async fn plan(&self) -> Result<Vec<Planned>> {
-        let (_, inspection, mut scripts) = self.compare(false).await?;
-        Ok(self.planned(&inspection, &mut scripts, None))
+        let mut compared = self.verified(Verification::Strict).await?;
+        Ok(self.planned(&compared.inspection, &mut compared.scripts, None))
     }
 
-    /// Reads history and compares it with the code: the history as read, each
-    /// migration's state, and the scripts of the pending ones.
-    async fn compare(
-        &self,
-        allow_out_of_order: bool,
-    ) -> Result<(History, Inspection, Vec<Option<Script>>)> {
-        let history = history::load(&self.db).await?;
+    /// Reads history and compares it with the code.
+    async fn compare(&self, allow_out_of_order: bool) -> Result<Compared> {
+        let history = history::load(self.session.connection()).await?;
         let (checksums, scripts) = self.checksums(&history.rows).await;
         let inspection =
-            Inspection::compare(&self.catalog, &history.rows, &checksums, allow_out_of_order);
-        Ok((history, inspection, scripts))
+            Inspection::compare(&self.catalog, &history, &checksums, allow_out_of_order);
+        Ok(Compared {
+            history,
+            inspection,
+            scripts,
+        })
+    }
+
+    /// [`Self::compare`], refusing any integrity problem the verification does not allow.
+    async fn verified(&self, verification: Verification<'_>) -> Result<Compared> {
+        let compared = self
+            .compare(matches!(verification, Verification::AllowOutOfOrder))
+            .await?;
+        let refused: Vec<IntegrityProblem> = compared
+            .inspection
+            .problems
+            .iter()
+            .filter(|problem| match verification {
+                Verification::Resolving(name) => problem.name() != name,
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        if refused.is_empty() {
+            Ok(compared)
+        } else {
+            Err(VerifyError::Integrity(refused).into())
+        }
     }
 
     /// Runs `work` holding the migration lock, and releases it whatever the outcome.
-    async fn locked<T>(
-        &self,
-        work: impl Future<Output = Result<T>>,
-    ) -> Result<(T, lock::Acquired)> {
-        let acquired = lock::acquire(&self.db, self.options.lock_timeout).await?;
+    async fn locked<T>(&self, work: impl Future<Output = Result<T>>) -> Result<(T, lock::Acquired)> {
+        let db = self.session.connection();
+        let acquired = lock::acquire(db, self.options.lock_timeout).await?;
         let outcome = work.await;
-        let released = lock::release(&self.db).await;
+        let released = lock::release(db).await;
         let value = outcome?;
         released?;
         Ok((value, acquired))
     }
 
-    /// Checks the connected role's privileges for the pending migrations.
-    /// A role that cannot read the history still gets a report: the schema
-    /// checks, and the grant that lets it read history (then pending
-    /// migrations' needs can be checked too).
+    /// Checks the connected role's privileges for the pending migrations,
+    /// after verifying history. A role that cannot read the history gets every
+    /// missing privilege in one report: history access, and what every
+    /// migration in the code would need (what is pending cannot be known).
     pub async fn preflight(&self) -> Result<PreflightReport> {
+        let db = self.session.connection();
         match self.plan().await {
-            Ok(plan) => preflight::check(&self.db, &self.catalog, &plan).await,
-            Err(MigrateError::Db(err)) if err.to_string().contains("permission denied") => {
-                let mut report = preflight::check(&self.db, &self.catalog, &[]).await?;
-                if !report
-                    .missing
-                    .iter()
-                    .any(|m| m.what.contains("history table"))
-                {
-                    report.missing.push(preflight::history_access(&report.role));
+            Ok(plan) => preflight::check(db, &plan).await,
+            Err(MigrateError::History(crate::error::HistoryError::PermissionDenied { .. })) => {
+                let all = self.all_as_pending().await?;
+                let mut report = preflight::check(db, &all).await?;
+                report.history_readable = false;
+                if !report.missing.iter().any(|m| m.is_history_access()) {
+                    report.missing.insert(0, preflight::history_access(&report.role));
                 }
                 Ok(report)
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Every migration in the code, as if none were applied.
+    async fn all_as_pending(&self) -> Result<Vec<Planned>> {
+        let mut plan = Vec::with_capacity(self.catalog.migrations().len());
+        for migration in self.catalog.migrations() {
+            let script = self.capturer.record(migration, Direction::Up).await?;
+            plan.push(Planned {
+                name: migration.name.clone(),
+                schema: migration.schema.to_owned(),
+                transactional: migration.transactional(),
+                out_of_order: false,
+                unwritten: script.statements.is_empty(),
+                script,
+            });
+        }
+        Ok(plan)
     }
 
     /// Applies every pending migration (or up to `--to`), under the lock.
@@ -198,24 +271,36 @@ impl Runner {
     }
 
     async fn up_locked(&self, options: &UpOptions) -> Result<UpReport> {
+        let db = self.session.connection();
+        let verification = if options.allow_out_of_order {
+            Verification::AllowOutOfOrder
+        } else {
+            Verification::Strict
+        };
         // An absent history table reads as empty: the preflight below must be
         // able to say "cannot create it" before anything is written.
-        let (history, inspection, mut scripts) = self.compare(options.allow_out_of_order).await?;
-        if !inspection.problems.is_empty() {
-            return Err(MigrateError::Integrity(inspection.problems));
-        }
+        let Compared {
+            history,
+            inspection,
+            mut scripts,
+        } = self.verified(verification).await?;
         let limit = options
             .to
             .as_deref()
             .map(|to| self.catalog.require(to))
             .transpose()?;
         let plan = self.planned(&inspection, &mut scripts, limit);
-        if !options.skip_preflight && !plan.is_empty() {
-            let report = preflight::check(&self.db, &self.catalog, &plan).await?;
+        if let Some(stub) = plan.iter().find(|planned| planned.unwritten) {
+            return Err(VerifyError::Unwritten {
+                name: stub.name.clone(),
+                krate: stub.schema.clone(),
+            }
+            .into());
+        }
+        if !plan.is_empty() {
+            let report = preflight::check(db, &plan).await?;
             if !report.missing.is_empty() {
-                return Err(MigrateError::Preflight(
-                    report.missing.iter().map(ToString::to_string).collect(),
-                ));
+                return Err(VerifyError::Preflight(report.missing).into());
             }
         }
         let mut report = UpReport {
@@ -226,27 +311,47 @@ impl Runner {
             report.planned = plan;
             return Ok(report);
         }
-        history.install(&self.db).await?;
         // Rows adopted from sea-orm's own history table carry no checksum:
         // record today's, so later edits are caught from here on.
-        for entry in inspection
+        let adopted: Vec<(&str, &str, &str)> = inspection
             .migrations
             .iter()
-            .filter(|e| e.state == State::Applied)
-        {
-            if let (None, Some(checksum)) = (&entry.applied_checksum, &entry.checksum) {
-                history::adopt(&self.db, &entry.name, &entry.schema, checksum).await?;
-                report.adopted += 1;
-            }
+            .filter(|e| e.state == State::Applied && e.applied_checksum.is_none())
+            .filter_map(|e| Some((e.name.as_str(), e.schema.as_str(), e.checksum.as_deref()?)))
+            .collect();
+        history.install(db, &adopted).await?;
+        report.adopted = adopted.len();
+        if plan.is_empty() {
+            return Ok(report);
         }
+        let mut executor = Executor::new(db, self.options.ddl);
+        executor.set_lock_timeout().await?;
         for planned in plan {
-            report.applied.push(self.apply(&planned).await?);
+            let checksum = planned.script.checksum();
+            let done = executor
+                .run(&Step {
+                    name: &planned.name,
+                    schema: &planned.schema,
+                    transactional: planned.transactional,
+                    direction: Direction::Up,
+                    script: &planned.script,
+                    checksum: &checksum,
+                    out_of_order: planned.out_of_order,
+                })
+                .await?;
+            report.applied.push(AppliedMigration {
+                name: planned.name,
+                schema: planned.schema,
+                execution_ms: done.execution_ms,
+                statements: done.statements,
+                attempts: done.attempts,
+            });
         }
         Ok(report)
     }
 
-    /// Rolls back the newest applied migration, or everything after `--to`.
-    /// `announce` sees each migration's SQL before it runs.
+    /// Rolls back the newest applied migration, or everything after `--to`,
+    /// after verifying history. `announce` sees each migration's SQL before it runs.
     pub async fn down(
         &self,
         options: &DownOptions,
@@ -257,30 +362,32 @@ impl Runner {
             .as_deref()
             .is_some_and(|env| env.eq_ignore_ascii_case("production"));
         if production && !options.allow_destructive {
-            return Err(MigrateError::DestructiveRefused);
+            return Err(VerifyError::DestructiveRefused.into());
         }
         Ok(self.locked(self.down_locked(options, announce)).await?.0)
     }
 
-    async fn down_locked(
-        &self,
-        options: &DownOptions,
-        announce: &mut dyn FnMut(&Planned),
-    ) -> Result<DownReport> {
-        let history = history::load(&self.db).await?;
-        let applied_names: std::collections::HashSet<&str> = history
-            .rows
-            .iter()
-            .filter(|r| r.state == RowState::Applied)
-            .map(|r| r.name.as_str())
-            .collect();
+    /// The migrations `down` would roll back, newest first, after verifying history.
+    pub async fn down_targets(&self, to: Option<&str>) -> Result<Vec<String>> {
+        let compared = self.verified(Verification::Strict).await?;
+        Ok(self
+            .targets(&compared.inspection, to)?
+            .into_iter()
+            .map(|m| m.name.clone())
+            .collect())
+    }
+
+    fn targets(&self, inspection: &Inspection, to: Option<&str>) -> Result<Vec<&Migration>> {
+        // `inspection.migrations` starts with the catalog's migrations, in order.
         let applied: Vec<&Migration> = self
             .catalog
             .migrations()
             .iter()
-            .filter(|m| applied_names.contains(m.name.as_str()))
+            .zip(&inspection.migrations)
+            .filter(|(_, entry)| entry.state == State::Applied)
+            .map(|(migration, _)| migration)
             .collect();
-        let targets: Vec<&Migration> = match options.to.as_deref() {
+        Ok(match to {
             Some(to) => {
                 let keep = self.catalog.require(to)?;
                 applied
@@ -290,114 +397,121 @@ impl Runner {
                     .collect()
             }
             None => applied.into_iter().last().into_iter().collect(),
-        };
+        })
+    }
+
+    async fn down_locked(
+        &self,
+        options: &DownOptions,
+        announce: &mut dyn FnMut(&Planned),
+    ) -> Result<DownReport> {
+        let compared = self.verified(Verification::Strict).await?;
+        let targets = self.targets(&compared.inspection, options.to.as_deref())?;
         let mut report = DownReport::default();
+        let mut planned_steps = Vec::with_capacity(targets.len());
         for migration in targets {
             let script = self
                 .capturer
                 .record_verified(migration, Direction::Down)
                 .await?;
-            let planned = Planned {
+            planned_steps.push(Planned {
                 name: migration.name.clone(),
                 schema: migration.schema.to_owned(),
                 transactional: migration.transactional(),
                 out_of_order: false,
+                unwritten: false,
                 script,
-            };
+            });
+        }
+        let db = self.session.connection();
+        let mut executor = Executor::new(db, self.options.ddl);
+        if !options.dry_run && !planned_steps.is_empty() {
+            executor.set_lock_timeout().await?;
+        }
+        for planned in planned_steps {
             announce(&planned);
             if options.dry_run {
                 report.planned.push(planned);
                 continue;
             }
-            let started = Instant::now();
-            let txn = self.db.begin().await?;
-            for (index, statement) in planned.script.statements.iter().enumerate() {
-                if let Err(err) = execute(&txn, statement).await {
-                    txn.rollback().await?;
-                    return Err(MigrateError::MigrationFailed {
-                        name: planned.name,
-                        schema: planned.schema,
-                        statement_index: index + 1,
-                        statement: statement.to_string(),
-                        message: format!("rolling back: {err}"),
-                    });
-                }
-            }
-            history::delete(&txn, &planned.name).await?;
-            txn.commit().await?;
+            let done = executor
+                .run(&Step {
+                    name: &planned.name,
+                    schema: &planned.schema,
+                    transactional: planned.transactional,
+                    direction: Direction::Down,
+                    script: &planned.script,
+                    checksum: "",
+                    out_of_order: false,
+                })
+                .await?;
             report.rolled_back.push(AppliedMigration {
                 name: planned.name,
                 schema: planned.schema,
-                elapsed: started.elapsed(),
-                statements: planned.script.statements.len(),
+                execution_ms: done.execution_ms,
+                statements: done.statements,
+                attempts: done.attempts,
             });
         }
         Ok(report)
     }
 
-    /// Records a resolution in history, under the lock.
+    /// Records a resolution in history, under the lock, after verifying every
+    /// other migration's history.
     pub async fn resolve(&self, resolution: &Resolution) -> Result<()> {
         self.locked(self.resolve_locked(resolution)).await?;
         Ok(())
     }
 
     async fn resolve_locked(&self, resolution: &Resolution) -> Result<()> {
-        let history = history::load(&self.db).await?;
-        history.install(&self.db).await?;
-        let history = history.rows;
+        let db = self.session.connection();
+        let name = resolution.name();
+        let migration = self.catalog.get(name);
+        if migration.is_none() && matches!(resolution, Resolution::Applied(_)) {
+            self.catalog.require(name)?;
+        }
+        let compared = self.verified(Verification::Resolving(name)).await?;
+        compared.history.install(db, &[]).await?;
+        let row = compared.history.rows.iter().find(|r| r.name == name);
         match resolution {
             Resolution::Applied(name) => {
-                let migration =
-                    self.catalog
-                        .get(name)
-                        .ok_or_else(|| MigrateError::UnknownMigration {
-                            name: name.clone(),
-                            hint: crate::catalog::suggest(
-                                name,
-                                self.catalog.migrations().iter().map(|m| m.name.as_str()),
-                            ),
-                        })?;
-                if history
-                    .iter()
-                    .any(|r| &r.name == name && r.state == RowState::Applied)
-                {
-                    return Err(MigrateError::Resolve(format!(
-                        "migration `{name}` is already applied; nothing to resolve"
-                    )));
+                let migration = migration.expect("checked above");
+                if row.is_some_and(|r| r.state == RowState::Applied && !r.checksum.is_empty()) {
+                    return Err(VerifyError::AlreadyApplied { name: name.clone() }.into());
                 }
                 let script = self
                     .capturer
                     .record_verified(migration, Direction::Up)
                     .await?;
                 history::record(
-                    &self.db,
+                    db,
                     NewRow {
                         name,
                         schema: migration.schema,
                         checksum: &script.checksum(),
                         state: RowState::Applied,
-                        execution_ms: 0,
+                        execution_ms: row.map_or(0, |r| r.execution_ms),
                         out_of_order: false,
-                        note: Some("resolve --applied: marked applied without running it"),
+                        note: Some(if row.is_some() {
+                            "resolve --applied: history row re-recorded from the code"
+                        } else {
+                            "resolve --applied: marked applied without running it"
+                        }),
                     },
                 )
                 .await
             }
             Resolution::RolledBack(name) => {
-                let row = history.iter().find(|r| &r.name == name).ok_or_else(|| {
-                    MigrateError::Resolve(format!(
-                        "migration `{name}` has no history entry; nothing to resolve"
-                    ))
-                })?;
-                if !matches!(row.state, RowState::Running | RowState::Failed) {
-                    return Err(MigrateError::Resolve(format!(
-                        "migration `{name}` is {}, not failed; `resolve --rolled-back` only clears failed \
-                         entries (use `cargo xtask migrate down` to undo an applied migration)",
-                        row.state.as_str()
-                    )));
+                let row = row.ok_or_else(|| VerifyError::NotInHistory { name: name.clone() })?;
+                if matches!(row.state, RowState::Applied | RowState::RolledBack) {
+                    return Err(VerifyError::NotFailed {
+                        name: name.clone(),
+                        state: row.state.as_str().to_owned(),
+                    }
+                    .into());
                 }
                 history::set_state(
-                    &self.db,
+                    db,
                     name,
                     RowState::RolledBack,
                     row.execution_ms,
@@ -410,8 +524,8 @@ impl Runner {
 
     /// The checksum of every code migration (pending ones recorded twice to
     /// prove they are deterministic), and the scripts of the pending ones.
-    async fn checksums(&self, history: &[history::HistoryRow]) -> (Checksums, Vec<Option<Script>>) {
-        let rows: HashMap<&str, &history::HistoryRow> =
+    async fn checksums(&self, history: &[HistoryRow]) -> (Checksums, Vec<Option<Script>>) {
+        let rows: HashMap<&str, &HistoryRow> =
             history.iter().map(|r| (r.name.as_str(), r)).collect();
         let migrations = self.catalog.migrations();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
@@ -468,88 +582,18 @@ impl Runner {
             .filter(|(_, ((_, entry), _))| {
                 matches!(entry.state, State::Pending | State::OutOfOrder)
             })
-            .map(|(position, ((migration, _), script))| Planned {
+            .map(|(position, ((migration, entry), script))| Planned {
                 name: migration.name.clone(),
                 schema: migration.schema.to_owned(),
                 transactional: migration.transactional(),
                 // With `--allow-out-of-order` the state is `Pending`: look at positions.
                 out_of_order: newest_applied.is_some_and(|newest| position < newest),
+                unwritten: entry.unwritten,
                 script: script.take().unwrap_or(Script {
                     statements: Vec::new(),
                 }),
             })
             .collect()
-    }
-
-    /// Applies one migration: in a transaction with its history row, or, for a
-    /// migration that opted out, with a `running` row first so a crash shows.
-    async fn apply(&self, planned: &Planned) -> Result<AppliedMigration> {
-        let started = Instant::now();
-        let checksum = planned.script.checksum();
-        let row = |state, execution_ms| NewRow {
-            name: &planned.name,
-            schema: &planned.schema,
-            checksum: &checksum,
-            state,
-            execution_ms,
-            out_of_order: planned.out_of_order,
-            note: planned
-                .out_of_order
-                .then_some("applied with --allow-out-of-order"),
-        };
-        if planned.transactional {
-            let txn = self.db.begin().await?;
-            for (index, statement) in planned.script.statements.iter().enumerate() {
-                if let Err(err) = execute(&txn, statement).await {
-                    txn.rollback().await?;
-                    return Err(MigrateError::MigrationFailed {
-                        name: planned.name.clone(),
-                        schema: planned.schema.clone(),
-                        statement_index: index + 1,
-                        statement: statement.to_string(),
-                        message: err.to_string(),
-                    });
-                }
-            }
-            history::record(&txn, row(RowState::Applied, elapsed_ms(started))).await?;
-            txn.commit().await?;
-        } else {
-            history::record(&self.db, row(RowState::Running, 0)).await?;
-            for (index, statement) in planned.script.statements.iter().enumerate() {
-                if let Err(err) = execute(&self.db, statement).await {
-                    let message = err.to_string();
-                    history::set_state(
-                        &self.db,
-                        &planned.name,
-                        RowState::Failed,
-                        elapsed_ms(started),
-                        Some(&message),
-                    )
-                    .await?;
-                    return Err(MigrateError::NonTransactionalFailed {
-                        name: planned.name.clone(),
-                        schema: planned.schema.clone(),
-                        statement_index: index + 1,
-                        statement: statement.to_string(),
-                        message,
-                    });
-                }
-            }
-            history::set_state(
-                &self.db,
-                &planned.name,
-                RowState::Applied,
-                elapsed_ms(started),
-                None,
-            )
-            .await?;
-        }
-        Ok(AppliedMigration {
-            name: planned.name.clone(),
-            schema: planned.schema.clone(),
-            elapsed: started.elapsed(),
-            statements: planned.script.statements.len(),
-        })
     }
 }
 
@@ -561,24 +605,20 @@ pub async fn migrate_workspace(
     application: &str,
     options: &UpOptions,
 ) -> Result<UpReport> {
-    let db = crate::connect(url, application).await?;
-    let runner = Runner::new(db.clone(), Catalog::workspace()?, RunnerOptions::default()).await?;
-    let report = runner.up(options).await?;
-    db.close().await?;
-    Ok(report)
+    let session = crate::connect::connect(url, application).await?;
+    let runner = Runner::new(session, Catalog::workspace()?, RunnerOptions::default()).await?;
+    let report = runner.up(options).await;
+    runner.close().await;
+    report
 }
 
 /// Below this many migrations, threads cost more than they save.
 const PARALLEL_CHECKSUMS_FROM: usize = 200;
 
 /// One migration's checksum (or why it has none) and, when pending, its script.
-type Checked = (Result<String, String>, Option<Script>);
+type Checked = (Result<CodeChecksum, String>, Option<Script>);
 
-async fn check(
-    capturer: &Capturer,
-    migration: &Migration,
-    row: Option<&history::HistoryRow>,
-) -> Checked {
+async fn check(capturer: &Capturer, migration: &Migration, row: Option<&HistoryRow>) -> Checked {
     let applied = row.is_some_and(|r| r.state == RowState::Applied);
     let recorded = if applied {
         capturer.record(migration, Direction::Up).await
@@ -595,16 +635,17 @@ async fn check(
             {
                 return (Err(reason(&err)), None);
             }
-            (Ok(checksum), (!applied).then_some(script))
+            let code = CodeChecksum {
+                checksum,
+                statements: script.statements.len(),
+            };
+            (Ok(code), (!applied).then_some(script))
         }
         Err(err) => (Err(reason(&err)), None),
     }
 }
 
-fn check_on_own_thread(
-    part: &[Migration],
-    rows: &HashMap<&str, &history::HistoryRow>,
-) -> Vec<Checked> {
+fn check_on_own_thread(part: &[Migration], rows: &HashMap<&str, &HistoryRow>) -> Vec<Checked> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a single-threaded runtime");
@@ -628,29 +669,20 @@ fn check_on_own_thread(
     })
 }
 
-/// One round trip per statement: parameterless SQL goes through the simple
-/// query protocol (no prepare), which also accepts multi-statement text.
-async fn execute<C: ConnectionTrait>(db: &C, statement: &Statement) -> Result<(), sea_orm::DbErr> {
-    match statement.values {
-        None => db.execute_unprepared(&statement.sql).await.map(drop),
-        Some(_) => db.execute_raw(statement.clone()).await.map(drop),
-    }
-}
-
-fn elapsed_ms(started: Instant) -> i64 {
-    i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
-}
-
 fn reason(err: &MigrateError) -> String {
+    use crate::error::CatalogError;
     match err {
-        MigrateError::NonDeterministic { problem, .. } => {
+        MigrateError::Catalog(CatalogError::NonDeterministic { problem, .. }) => {
             format!(
                 "it {problem}; structural migrations must be deterministic and data work belongs in a backfill"
             )
         }
-        MigrateError::Capture {
+        MigrateError::Catalog(CatalogError::Capture {
             direction, source, ..
-        } => format!("its `{direction}` step fails when recorded without a database: {source}"),
+        }) => format!(
+            "its `{direction}` step fails when recorded without a database: {}",
+            crate::db_error::describe(source)
+        ),
         other => other.to_string(),
     }
 }

@@ -108,6 +108,12 @@ pub enum SeedError {
     Usage(String),
 }
 
+impl From<migration_runner::connect::ConnectError> for SeedError {
+    fn from(err: migration_runner::connect::ConnectError) -> Self {
+        SeedError::Migrate(Box::new(err.into()))
+    }
+}
+
 impl From<MigrateError> for SeedError {
     fn from(err: MigrateError) -> Self {
         SeedError::Migrate(Box::new(err))

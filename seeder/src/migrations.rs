@@ -3,14 +3,13 @@
 //! `--migrate` the pending migrations are applied first, by the migration
 //! runner: the seeder itself never issues DDL.
 
-use migration_runner::{Catalog, Runner, RunnerOptions, UpOptions};
-use sea_orm::DatabaseConnection;
+use migration_runner::{Catalog, Runner, RunnerOptions, Session, UpOptions};
 
 use crate::error::SeedError;
 
 /// Refuses when the database's migration history is not fully applied.
-pub async fn ensure_applied(db: &DatabaseConnection) -> Result<(), SeedError> {
-    let runner = Runner::new(db.clone(), Catalog::workspace()?, RunnerOptions::default()).await?;
+pub async fn ensure_applied(session: &Session) -> Result<(), SeedError> {
+    let runner = Runner::new(session.clone(), Catalog::workspace()?, RunnerOptions::default()).await?;
     let inspection = runner.inspect().await?;
     if !inspection.problems.is_empty() {
         return Err(SeedError::MigrationHistory {

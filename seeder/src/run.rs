@@ -16,8 +16,9 @@
 use std::time::{Duration, Instant};
 
 use schema_core::seeding::{Profile, SchemaSeed, TableSeed};
+use migration_runner::Session;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
     Statement, TransactionTrait, Value,
 };
 use tokio::sync::mpsc;
@@ -60,8 +61,9 @@ impl Default for SeedOptions {
     }
 }
 
-/// Runs a set of schema seeds against one database.
+/// Runs a set of schema seeds against one database, on one session.
 pub struct Seeder {
+    session: Session,
     db: DatabaseConnection,
     seeds: Vec<Box<dyn SchemaSeed>>,
 }
@@ -81,30 +83,23 @@ impl Seeder {
     /// Wraps a connection (any pool size; each schema's transaction holds
     /// one connection). Refuses seeds whose dependencies are unknown or
     /// cyclic, before anything touches the database.
-    pub fn new(db: DatabaseConnection, seeds: Vec<Box<dyn SchemaSeed>>) -> Result<Self, SeedError> {
+    pub fn new(session: Session, seeds: Vec<Box<dyn SchemaSeed>>) -> Result<Self, SeedError> {
         order::resolve(&seeds, None)?;
-        Ok(Self { db, seeds })
+        Ok(Self {
+            db: session.connection().clone(),
+            session,
+            seeds,
+        })
     }
 
-    /// Connects with a small pool of its own (two connections).
+    /// Opens the seeder's one session (a temp table or a lock taken in it is
+    /// seen by every later statement of the run).
     pub async fn connect(
         database_url: &str,
         seeds: Vec<Box<dyn SchemaSeed>>,
     ) -> Result<Self, SeedError> {
-        let mut options = ConnectOptions::new(database_url.to_owned());
-        options
-            .max_connections(2)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(60))
-            .sqlx_logging(false)
-            .map_sqlx_postgres_opts(|pg| pg.application_name("seeder"));
-        let db = Database::connect(options)
-            .await
-            .map_err(SeedError::database(format!(
-                "connecting to {}",
-                migration_runner::redact_url(database_url)
-            )))?;
-        Self::new(db, seeds)
+        let session = migration_runner::connect(database_url, "seeder").await?;
+        Self::new(session, seeds)
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -133,7 +128,7 @@ impl Seeder {
         let started = Instant::now();
         let order = order::resolve(&self.seeds, options.schema.as_deref())?;
         if options.check_migrations {
-            migrations::ensure_applied(&self.db).await?;
+            migrations::ensure_applied(&self.session).await?;
         }
         foreign_keys::check(&self.db, &self.seeds, &order).await?;
 

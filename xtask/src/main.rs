@@ -1,17 +1,20 @@
 //! `cargo xtask`: the front door. It parses flags and calls the library
 //! crates; it holds no logic of its own beyond choosing the database.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
-use migration_runner::cli::{self as migrate_cli, MigrateArgs};
-use migration_runner::connect::{self, DatabaseTarget};
-use migration_runner::local_pg::{APP_DATABASE, LocalCluster};
+use clap::{Args, Parser, Subcommand};
+use migration_dev::local_pg::{APP_DATABASE, LocalCluster};
+use migration_dev::scaffold;
+use migration_runner::cli::{self as migrate_cli, ConnectArgs, MigrateArgs, MigrateCommand, UpArgs};
+use migration_runner::connect::{self, DatabaseTarget, UrlSource};
+use migration_runner::{Catalog, Exit, say};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
+    version,
     about = "Develop and deploy the multi-schema database"
 )]
 struct Cli {
@@ -22,7 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Apply migrations (default), or inspect and manage the history.
-    Migrate(MigrateArgs),
+    Migrate(XtaskMigrateArgs),
     /// Seed every schema (core first) with idempotent upserts.
     Seed(seeder::SeedArgs),
     /// Manage the local PostgreSQL cluster used when DATABASE_URL is unset.
@@ -32,16 +35,44 @@ enum Command {
     },
 }
 
+/// `migrate`: the engine's commands, plus `new`, which writes source files
+/// and so exists only here, never in the release binary.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct XtaskMigrateArgs {
+    #[command(subcommand)]
+    command: Option<XtaskMigrateCommand>,
+    #[command(flatten)]
+    up: UpArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum XtaskMigrateCommand {
+    /// Write a new (empty) migration file in a schema's crate and register it.
+    New {
+        /// The schema (crate) that owns the migration: core, academy, talent, vacancy.
+        schema: String,
+        /// What it does, in words: `add webinar capacity`.
+        #[arg(required = true, num_args = 1..)]
+        description: Vec<String>,
+    },
+    #[command(flatten)]
+    Engine(MigrateCommand),
+}
+
 #[derive(Debug, Subcommand)]
 enum DbCommand {
     /// Initialise (first time) and start the local cluster.
     Start,
     /// Stop the local cluster (and the tests' cluster).
     Stop,
-    /// Where the cluster lives, whether it runs, and on which port.
+    /// Where the cluster lives and whether it runs; exit 1 when it is stopped.
     Status,
-    /// Print the connection URL (password redacted unless --show-password).
+    /// Print the URL commands use (DATABASE_URL if set, else the local cluster's).
     Url {
+        /// Print the password instead of `***`.
         #[arg(long)]
         show_password: bool,
     },
@@ -51,159 +82,255 @@ enum DbCommand {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Drop and recreate the application database (empty, unmigrated).
-    Reset,
+    /// Drop and recreate the local application database (empty, unmigrated).
+    Reset {
+        /// Do not ask for confirmation on a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Read before `.env` is loaded, so its source is named correctly.
+    let configured = connect::configured_target();
+    if let Err(err) = connect::load_dotenv() {
+        return migrate_cli::fail(&err.to_string(), None, Exit::Usage);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                Exit::Success.into()
+            };
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
     match cli.command {
-        Command::Migrate(args) => runtime.block_on(migrate(args)),
-        Command::Seed(args) => runtime.block_on(seed(args)),
-        Command::Db { command } => match db(command) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Migrate(args) => runtime.block_on(migrate(args, configured)),
+        Command::Seed(args) => runtime.block_on(seed(args, configured)),
+        Command::Db { command } => db(command, configured),
     }
 }
 
-async fn migrate(args: MigrateArgs) -> ExitCode {
-    let target = if args.needs_database() {
-        match database().await {
-            Ok(target) => Some(target),
-            Err(code) => return code,
-        }
-    } else {
-        None
+async fn migrate(
+    args: XtaskMigrateArgs,
+    configured: Result<Option<DatabaseTarget>, connect::ConfigError>,
+) -> ExitCode {
+    let command = match args.command {
+        Some(XtaskMigrateCommand::New {
+            schema,
+            description,
+        }) => return new_migration(&schema, &description.join(" ")),
+        Some(XtaskMigrateCommand::Engine(command)) => Some(command),
+        None => None,
     };
-    let url = target.as_ref().map(|t| t.url.clone()).unwrap_or_default();
-    let workspace = migration_runner::scaffold::workspace_root();
-    match migrate_cli::run(args, target.as_ref(), workspace).await {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => migrate_cli::fail(&err.to_string(), &url, err.exit_code()),
+    let target = match database(configured).await {
+        Ok(target) => target,
+        Err(code) => return code,
+    };
+    let args = MigrateArgs {
+        command,
+        up: args.up,
+        connect: args.connect,
+    };
+    match migrate_cli::run(args, &target).await {
+        Ok(exit) => exit.into(),
+        Err(err) => migrate_cli::fail(&err.to_string(), Some(&target), err.exit()),
     }
 }
 
-async fn seed(args: seeder::SeedArgs) -> ExitCode {
-    let target = match database().await {
+fn new_migration(schema: &str, description: &str) -> ExitCode {
+    let catalog = match Catalog::workspace() {
+        Ok(catalog) => catalog,
+        Err(err) => return migrate_cli::fail(&err.to_string(), None, err.exit()),
+    };
+    match scaffold::new_migration(&catalog, &scaffold::workspace_root(), schema, description) {
+        Ok(path) => {
+            say!("{}", path.display());
+            eprintln!(
+                "written empty: `migrate status` warns and `migrate up` refuses it until its `up` has content"
+            );
+            Exit::Success.into()
+        }
+        Err(err) => migrate_cli::fail(&err.to_string(), None, Exit::Usage),
+    }
+}
+
+async fn seed(
+    args: seeder::SeedArgs,
+    configured: Result<Option<DatabaseTarget>, connect::ConfigError>,
+) -> ExitCode {
+    let target = match database(configured).await {
         Ok(target) => target,
         Err(code) => return code,
     };
     match seeder::cli::run(args, &target.url).await {
         Ok(code) => ExitCode::from(code),
-        Err(err) => migrate_cli::fail(&err.to_string(), &target.url, err.exit_code()),
+        Err(err) => {
+            eprintln!("error: {}", connect::printable(&target.scrub(&err.to_string())));
+            ExitCode::from(err.exit_code())
+        }
     }
 }
 
 /// `DATABASE_URL`, or the local cluster (started on demand); says which on stderr.
-async fn database() -> Result<DatabaseTarget, ExitCode> {
-    match connect::resolve_or_start_local().await {
+async fn database(
+    configured: Result<Option<DatabaseTarget>, connect::ConfigError>,
+) -> Result<DatabaseTarget, ExitCode> {
+    let chosen = match configured {
+        Ok(Some(target)) => Ok(target),
+        Ok(None) => migration_dev::resolve_or_start_local().await,
+        Err(err) => Err(err.into()),
+    };
+    match chosen {
         Ok(target) => {
-            eprintln!("database: {} ({})", target.redacted(), describe(&target));
+            eprintln!("database: {} ({})", target.redacted(), target.source);
             Ok(target)
         }
-        Err(err) => {
-            eprintln!("error: {err}");
-            Err(ExitCode::from(3))
-        }
+        Err(err) => Err(migrate_cli::fail(
+            &err.to_string(),
+            None,
+            match err {
+                migration_dev::target::TargetError::Config(_) => Exit::Usage,
+                migration_dev::target::TargetError::Local(_) => Exit::Unavailable,
+            },
+        )),
     }
 }
 
-fn describe(target: &DatabaseTarget) -> &'static str {
-    match target.source {
-        connect::UrlSource::Environment => "from DATABASE_URL",
-        connect::UrlSource::DotEnv => "from DATABASE_URL in .env",
-        connect::UrlSource::LocalCluster => {
-            "local cluster under target/postgres; `cargo xtask db status`"
-        }
+fn db(
+    command: DbCommand,
+    configured: Result<Option<DatabaseTarget>, connect::ConfigError>,
+) -> ExitCode {
+    let cluster = match LocalCluster::for_project() {
+        Ok(cluster) => cluster,
+        Err(err) => return migrate_cli::fail(&err.to_string(), None, Exit::Unavailable),
+    };
+    match db_command(&cluster, command, configured) {
+        Ok(exit) => exit.into(),
+        Err((message, exit)) => migrate_cli::fail(&message, None, exit),
     }
 }
 
-fn db(command: DbCommand) -> Result<()> {
-    let cluster = LocalCluster::for_project().context("finding the local PostgreSQL cluster")?;
+type DbResult = Result<Exit, (String, Exit)>;
+
+fn db_command(
+    cluster: &LocalCluster,
+    command: DbCommand,
+    configured: Result<Option<DatabaseTarget>, connect::ConfigError>,
+) -> DbResult {
+    let unavailable = |context: &str| {
+        let context = context.to_owned();
+        move |err: migration_dev::local_pg::LocalPgError| {
+            (format!("{context}: {err}"), Exit::Unavailable)
+        }
+    };
     match command {
         DbCommand::Start => {
             cluster
                 .ensure_running()
-                .context("starting the local cluster")?;
-            println!(
-                "running: {}",
-                connect::redact_url(&cluster.url(APP_DATABASE)?)
-            );
+                .map_err(unavailable("starting the local cluster"))?;
+            let url = cluster.url(APP_DATABASE).map_err(unavailable("reading its URL"))?;
+            say!("running: {}", connect::redact_url(&url));
         }
         DbCommand::Stop => {
             // The tests' cluster too: nothing of ours keeps running.
-            let tests = LocalCluster::for_tests().context("finding the test cluster")?;
-            for (label, cluster) in [("local cluster", &cluster), ("test cluster", &tests)] {
+            let tests = LocalCluster::for_tests().map_err(unavailable("finding the test cluster"))?;
+            for (label, cluster) in [("local cluster", cluster), ("test cluster", &tests)] {
                 let stopped = cluster
                     .stop()
-                    .with_context(|| format!("stopping the {label}"))?;
-                println!(
-                    "{label}: {}",
-                    if stopped { "stopped" } else { "not running" }
-                );
+                    .map_err(unavailable(&format!("stopping the {label}")))?;
+                say!("{label}: {}", if stopped { "stopped" } else { "not running" });
             }
         }
         DbCommand::Status => {
             let status = cluster.status();
-            println!("directory:   {}", status.root.display());
-            println!("binaries:    {}", status.bin_dir.display());
-            println!("initialised: {}", status.initialised);
-            println!("running:     {}", status.running);
-            println!(
+            say!("directory:   {}", status.root.display());
+            say!("binaries:    {}", status.bin_dir.display());
+            say!("initialised: {}", status.initialised);
+            say!("running:     {}", status.running);
+            say!(
                 "port:        {}",
                 status.port.map_or("-".to_owned(), |p| p.to_string())
             );
-            println!("server user: {}", status.runs_as);
-            if connect::configured_url().is_some() {
-                println!("note:        DATABASE_URL is set, so commands use it, not this cluster");
+            say!("server user: {}", status.runs_as);
+            if let Ok(Some(target)) = &configured {
+                say!("note:        {} is set, so commands use it, not this cluster", target.source);
             }
+            return Ok(if status.running {
+                Exit::Success
+            } else {
+                Exit::Pending
+            });
         }
         DbCommand::Url { show_password } => {
-            cluster
-                .ensure_running()
-                .context("starting the local cluster")?;
-            let url = cluster.url(APP_DATABASE)?;
-            println!(
+            let target = match configured {
+                Ok(Some(target)) => target,
+                Ok(None) => {
+                    cluster
+                        .ensure_running()
+                        .map_err(unavailable("starting the local cluster"))?;
+                    let url = cluster.url(APP_DATABASE).map_err(unavailable("reading its URL"))?;
+                    DatabaseTarget::parse(&url, UrlSource::LocalCluster)
+                        .map_err(|err| (err.to_string(), Exit::Usage))?
+                }
+                Err(err) => return Err((err.to_string(), Exit::Usage)),
+            };
+            eprintln!("from {}", target.source);
+            say!(
                 "{}",
                 if show_password {
-                    url
+                    target.url.clone()
                 } else {
-                    connect::redact_url(&url)
+                    target.redacted()
                 }
             );
         }
         DbCommand::Psql { args } => {
             cluster
                 .ensure_running()
-                .context("starting the local cluster")?;
-            let url = cluster.url(APP_DATABASE)?;
+                .map_err(unavailable("starting the local cluster"))?;
+            let url = cluster.url(APP_DATABASE).map_err(unavailable("reading its URL"))?;
             let status = std::process::Command::new(cluster.psql())
                 .arg(&url)
                 .args(args)
                 .status()
-                .context("running psql")?;
-            anyhow::ensure!(status.success(), "psql exited with {status}");
+                .map_err(|err| (format!("running psql: {err}"), Exit::Failed))?;
+            if !status.success() {
+                return Err((format!("psql exited with {status}"), Exit::Failed));
+            }
         }
-        DbCommand::Reset => {
+        DbCommand::Reset { yes } => {
+            if !yes && std::io::stdin().is_terminal() {
+                eprintln!(
+                    "this drops the local database `{APP_DATABASE}` under {} with all its data",
+                    cluster.root().display()
+                );
+                let confirmed = migrate_cli::confirm("reset it?").unwrap_or(false);
+                if !confirmed {
+                    return Err((
+                        "not confirmed; nothing was changed (pass `--yes` to skip the question)".to_owned(),
+                        Exit::Refused,
+                    ));
+                }
+            }
             cluster
                 .ensure_running()
-                .context("starting the local cluster")?;
+                .map_err(unavailable("starting the local cluster"))?;
             cluster
                 .drop_database(APP_DATABASE)
-                .context("dropping the application database")?;
+                .map_err(unavailable("dropping the application database"))?;
             cluster
                 .create_database(APP_DATABASE)
-                .context("creating the application database")?;
-            println!("reset: `{APP_DATABASE}` is empty; run `cargo xtask migrate`");
+                .map_err(unavailable("creating the application database"))?;
+            say!("reset: `{APP_DATABASE}` is empty; run `cargo xtask migrate`");
         }
     }
-    Ok(())
+    Ok(Exit::Success)
 }

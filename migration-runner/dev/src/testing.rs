@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use crate::UpOptions;
+use migration_runner::UpOptions;
+
 use crate::local_pg::LocalCluster;
 
 /// A database that exists for one test and is dropped with it.
@@ -68,7 +69,7 @@ impl TestDatabase {
             to,
             ..UpOptions::default()
         };
-        crate::migrate_workspace(&self.url, "test-migrate", &options)
+        migration_runner::migrate_workspace(&self.url, "test-migrate", &options)
             .await
             .unwrap_or_else(|err| panic!("migrating {}: {err}", self.name));
     }

@@ -1,0 +1,353 @@
+//! Running one migration, up or down, through ONE path that honours its
+//! transaction mode both ways (as sea-orm-migration's `exec.rs` does):
+//!
+//! - transactional: its statements and its history change (a row written on
+//!   `up`, deleted on `down`) commit together or not at all;
+//! - non-transactional (`use_transaction() == Some(false)`, for
+//!   `CREATE INDEX CONCURRENTLY`): history says `running` first, so a crash
+//!   shows as `failed`, then `applied` (up) or no row (down).
+//!
+//! A statement that waits longer than the session's `lock_timeout` for a
+//! table lock is given up, so readers never queue behind a blocked DDL; the
+//! migration is retried a bounded number of times with backoff, then fails
+//! naming the table.
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait};
+
+use crate::capture::{Direction, Script};
+use crate::db_error::{self, Kind};
+use crate::error::{ApplyError, MigrateError, Result};
+use crate::history::{self, NewRow, RowState};
+use crate::sql_objects::{self, Objects};
+
+/// How long DDL may wait for a table lock, and how often a migration is
+/// retried when it could not get one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DdlLimits {
+    pub lock_timeout: Duration,
+    pub retries: u32,
+}
+
+impl Default for DdlLimits {
+    fn default() -> Self {
+        Self {
+            lock_timeout: Duration::from_secs(5),
+            retries: 3,
+        }
+    }
+}
+
+/// One migration to run in one direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub name: &'a str,
+    pub schema: &'a str,
+    pub transactional: bool,
+    pub direction: Direction,
+    pub script: &'a Script,
+    /// Written to history on `up`.
+    pub checksum: &'a str,
+    pub out_of_order: bool,
+}
+
+/// What one run of a step took.
+#[derive(Debug, Clone, Copy)]
+pub struct Done {
+    /// What history records (and the report prints): the statements' time.
+    pub execution_ms: i64,
+    pub statements: usize,
+    pub attempts: u32,
+}
+
+/// Runs steps on the run's one connection, counting what it committed so a
+/// lost connection can say how far the run got.
+pub(crate) struct Executor<'s> {
+    db: &'s DatabaseConnection,
+    limits: DdlLimits,
+    committed: usize,
+}
+
+/// A statement that failed, before it is turned into an error.
+struct Failure {
+    index: usize,
+    statement: String,
+    source: DbErr,
+}
+
+impl<'s> Executor<'s> {
+    pub(crate) fn new(db: &'s DatabaseConnection, limits: DdlLimits) -> Self {
+        Self {
+            db,
+            limits,
+            committed: 0,
+        }
+    }
+
+    /// Bounds every lock wait of the session's statements (history writes
+    /// included). The caller already holds the migration lock.
+    pub(crate) async fn set_lock_timeout(&self) -> Result<()> {
+        let millis = self.limits.lock_timeout.as_millis().max(1);
+        self.db
+            .execute_unprepared(&format!("SET lock_timeout = {millis}"))
+            .await
+            .map_err(|source| MigrateError::Lock(crate::error::LockError::Database(source)))?;
+        Ok(())
+    }
+
+    pub(crate) async fn run(&mut self, step: &Step<'_>) -> Result<Done> {
+        let mut attempt = 1;
+        loop {
+            let outcome = if step.transactional {
+                self.in_transaction(step).await
+            } else {
+                self.outside_transaction(step).await
+            };
+            match outcome {
+                Ok(execution_ms) => {
+                    self.committed += 1;
+                    return Ok(Done {
+                        execution_ms,
+                        statements: step.script.statements.len(),
+                        attempts: attempt,
+                    });
+                }
+                Err(failure) if db_error::kind(&failure.source) == Kind::LockTimeout => {
+                    if attempt > self.limits.retries {
+                        return Err(self.lock_timeout(step, failure, attempt));
+                    }
+                    let backoff = Duration::from_millis(250 * 2_u64.pow(attempt.min(6)));
+                    eprintln!(
+                        "`{}` waited more than {} ms for a lock on {}; retrying in {} ms (attempt {} of {})",
+                        step.name,
+                        self.limits.lock_timeout.as_millis(),
+                        tables_of(&failure.statement),
+                        backoff.as_millis(),
+                        attempt + 1,
+                        self.limits.retries + 1
+                    );
+                    tokio::time::sleep(backoff).await;
+                    attempt += 1;
+                }
+                Err(failure) => return Err(self.failed(step, failure).await),
+            }
+        }
+    }
+
+    /// Statements and history change in one transaction.
+    async fn in_transaction(&self, step: &Step<'_>) -> Result<i64, Failure> {
+        let history_failure = |source| Failure {
+            index: 0,
+            statement: format!("(history of `{}`)", step.name),
+            source,
+        };
+        let started = Instant::now();
+        let txn = self.db.begin().await.map_err(history_failure)?;
+        if let Err(failure) = execute_all(&txn, step.script).await {
+            // A lost connection cannot roll back; the server does it.
+            let _ = txn.rollback().await;
+            return Err(failure);
+        }
+        let execution_ms = elapsed_ms(started);
+        let written = match step.direction {
+            Direction::Up => {
+                history::record(&txn, applied_row(step, execution_ms)).await
+            }
+            Direction::Down => history::delete(&txn, step.name).await,
+        };
+        if let Err(err) = written {
+            let _ = txn.rollback().await;
+            return Err(history_failure(into_db(err)));
+        }
+        txn.commit().await.map_err(history_failure)?;
+        Ok(execution_ms)
+    }
+
+    /// `running` first, then the statements one by one, then the final state.
+    async fn outside_transaction(&self, step: &Step<'_>) -> Result<i64, Failure> {
+        let history_failure = |err: MigrateError| Failure {
+            index: 0,
+            statement: format!("(history of `{}`)", step.name),
+            source: into_db(err),
+        };
+        let started = Instant::now();
+        match step.direction {
+            Direction::Up => history::record(
+                self.db,
+                NewRow {
+                    state: RowState::Running,
+                    ..applied_row(step, 0)
+                },
+            )
+            .await
+            .map_err(history_failure)?,
+            Direction::Down => history::set_state(
+                self.db,
+                step.name,
+                RowState::Running,
+                0,
+                Some("rolling back (down) outside a transaction"),
+            )
+            .await
+            .map_err(history_failure)?,
+        }
+        execute_all(self.db, step.script).await?;
+        let execution_ms = elapsed_ms(started);
+        match step.direction {
+            Direction::Up => {
+                history::set_state(self.db, step.name, RowState::Applied, execution_ms, None).await
+            }
+            Direction::Down => history::delete(self.db, step.name).await,
+        }
+        .map_err(history_failure)?;
+        Ok(execution_ms)
+    }
+
+    /// Turns a failure into the error the operator reads, marking a
+    /// non-transactional migration `failed` in history when the session lives.
+    async fn failed(&self, step: &Step<'_>, failure: Failure) -> MigrateError {
+        let Failure {
+            index,
+            statement,
+            source,
+        } = failure;
+        if db_error::kind(&source) == Kind::ConnectionLost {
+            return ApplyError::ConnectionLost {
+                name: step.name.to_owned(),
+                schema: step.schema.to_owned(),
+                direction: step.direction,
+                committed: self.committed,
+                outcome: if step.transactional {
+                    "the server rolled it back"
+                } else {
+                    "it ran outside a transaction and may be half done (history shows it `running`)"
+                },
+                source,
+            }
+            .into();
+        }
+        if step.transactional && db_error::kind(&source) == Kind::PermissionDenied {
+            return ApplyError::PermissionDenied {
+                name: step.name.to_owned(),
+                schema: step.schema.to_owned(),
+                direction: step.direction,
+                statement_index: index + 1,
+                statement,
+                source,
+            }
+            .into();
+        }
+        if step.transactional {
+            return ApplyError::Failed {
+                name: step.name.to_owned(),
+                schema: step.schema.to_owned(),
+                direction: step.direction,
+                statement_index: index + 1,
+                statement,
+                source,
+            }
+            .into();
+        }
+        let note = format!(
+            "{} failed at statement {}: {}",
+            step.direction.as_str(),
+            index + 1,
+            db_error::describe(&source)
+        );
+        if let Err(err) =
+            history::set_state(self.db, step.name, RowState::Failed, 0, Some(&note)).await
+        {
+            return err;
+        }
+        ApplyError::NonTransactionalFailed {
+            name: step.name.to_owned(),
+            schema: step.schema.to_owned(),
+            direction: step.direction,
+            statement_index: index + 1,
+            statement,
+            source,
+        }
+        .into()
+    }
+
+    fn lock_timeout(&self, step: &Step<'_>, failure: Failure, attempts: u32) -> MigrateError {
+        ApplyError::LockTimeout {
+            name: step.name.to_owned(),
+            schema: step.schema.to_owned(),
+            tables: tables_of(&failure.statement),
+            lock_timeout_ms: u64::try_from(self.limits.lock_timeout.as_millis()).unwrap_or(u64::MAX),
+            attempts,
+            source: failure.source,
+        }
+        .into()
+    }
+}
+
+fn applied_row<'a>(step: &Step<'a>, execution_ms: i64) -> NewRow<'a> {
+    NewRow {
+        name: step.name,
+        schema: step.schema,
+        checksum: step.checksum,
+        state: RowState::Applied,
+        execution_ms,
+        out_of_order: step.out_of_order,
+        note: step
+            .out_of_order
+            .then_some("applied with --allow-out-of-order"),
+    }
+}
+
+async fn execute_all<C: ConnectionTrait>(db: &C, script: &Script) -> Result<(), Failure> {
+    for (index, statement) in script.statements.iter().enumerate() {
+        execute(db, statement).await.map_err(|source| Failure {
+            index,
+            statement: statement.to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// One round trip per statement: parameterless SQL goes through the simple
+/// query protocol (no prepare), which also accepts multi-statement text.
+async fn execute<C: ConnectionTrait>(db: &C, statement: &Statement) -> Result<(), DbErr> {
+    match statement.values {
+        None => db.execute_unprepared(&statement.sql).await.map(drop),
+        Some(_) => db.execute_raw(statement.clone()).await.map(drop),
+    }
+}
+
+/// The tables a statement touches, for "waited for a lock on ...".
+fn tables_of(statement: &str) -> String {
+    let mut objects = Objects::default();
+    sql_objects::collect(statement, &mut objects);
+    let tables: Vec<String> = objects
+        .altered_tables
+        .iter()
+        .chain(&objects.referenced_tables)
+        .chain(&objects.created_tables)
+        .map(|(schema, table)| format!("`{schema}.{table}`"))
+        .collect();
+    if tables.is_empty() {
+        "a table it touches".to_owned()
+    } else {
+        tables.join(", ")
+    }
+}
+
+/// History writes fail as `MigrateError`; inside a step they are one more
+/// failed statement, so the connection-lost and lock-timeout checks see them.
+fn into_db(err: MigrateError) -> DbErr {
+    match err {
+        MigrateError::History(
+            crate::error::HistoryError::Database { source, .. }
+            | crate::error::HistoryError::PermissionDenied { source, .. },
+        ) => source,
+        other => DbErr::Custom(other.to_string()),
+    }
+}
+
+fn elapsed_ms(started: Instant) -> i64 {
+    i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
