@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use migration_runner::cli::{self, MigrateArgs};
 use migration_runner::connect::{DatabaseTarget, UrlSource};
-use migration_runner::local_pg::LocalCluster;
+use migration_dev::local_pg::LocalCluster;
 use migration_runner::{Catalog, SchemaSource};
 use sea_orm_migration::prelude::*;
 
@@ -167,22 +167,14 @@ fn as_runner(args: &[String]) -> ExitCode {
         .enable_all()
         .build()
         .unwrap();
-    let target = DatabaseTarget {
-        url,
-        source: UrlSource::Environment,
-    };
-    let code = runtime
-        .block_on(cli::run_with(
-            generated_catalog(size),
-            mode.migrate,
-            Some(&target),
-            ".".into(),
-        ))
+    let target = DatabaseTarget::parse(&url, UrlSource::Environment).expect("a valid DATABASE_URL");
+    let exit = runtime
+        .block_on(cli::run_with(generated_catalog(size), mode.migrate, &target))
         .unwrap_or_else(|err| {
             eprintln!("error: {err}");
-            err.exit_code()
+            err.exit()
         });
-    ExitCode::from(code)
+    ExitCode::from(exit.code())
 }
 
 fn drive(sizes: Vec<usize>) {

@@ -202,15 +202,17 @@ fn encode(part: &str) -> String {
 /// `:` and the last `@`, and any `password=` query parameter. Works on URLs
 /// that no parser accepts, since it must run before parsing.
 pub fn redact_url(url: &str) -> String {
-    let redacted = match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-                let secret = if userinfo.contains(':') { ":***" } else { "" };
-                format!("{scheme}://{user}{secret}@{host}")
-            }
-            None => url.to_owned(),
-        },
+    // Without a scheme it is still redacted: it is what users mistype.
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let redacted = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let secret = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}{user}{secret}@{host}")
+        }
         None => url.to_owned(),
     };
     redact_query(&redacted)
@@ -246,8 +248,8 @@ pub fn scrub(text: &str, url: &str) -> String {
 /// The password as written, percent-encoded and decoded.
 fn passwords_of(url: &str) -> Vec<String> {
     let mut found = Vec::new();
-    if let Some((_, rest)) = url.split_once("://")
-        && let Some((userinfo, _)) = rest.rsplit_once('@')
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    if let Some((userinfo, _)) = rest.rsplit_once('@')
         && let Some((_, password)) = userinfo.split_once(':')
     {
         found.push(password.to_owned());

@@ -102,6 +102,7 @@ async fn describe_holder<C: ConnectionTrait>(db: &C) -> Result<String, DbErr> {
                 extract(epoch FROM now() - a.backend_start)::bigint AS secs \
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
          WHERE l.locktype = 'advisory' AND l.granted \
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
            AND l.classid = {high} AND l.objid = {low} AND l.objsubid = 1 LIMIT 1",
         high = (LOCK_KEY >> 32) as u32,
         low = LOCK_KEY as u32,

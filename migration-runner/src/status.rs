@@ -401,7 +401,8 @@ mod tests {
 
     #[async_trait::async_trait]
     impl MigrationTrait for Named {
-        async fn up(&self, _: &SchemaManager<'_>) -> Result<(), DbErr> {
+        #[allow(elided_lifetimes_in_paths)]
+        async fn up(&self, _: &SchemaManager) -> Result<(), DbErr> {
             Ok(())
         }
 
@@ -500,7 +501,7 @@ mod tests {
                 ..case("edited after apply", vec![applied(A), row(B, "applied", "old")])
             },
             Case {
-                states: [State::Pending, State::Applied, State::Pending],
+                states: [State::OutOfOrder, State::Applied, State::Pending],
                 problems: &["out_of_order"],
                 exit: 2,
                 ..case("a gap before the newest applied", vec![applied(B)])

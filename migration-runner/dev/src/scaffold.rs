@@ -221,7 +221,7 @@ mod tests {
     fn the_template_is_rustfmt_clean() {
         let source = template(&one_line("add webinar capacity\nwith a newline"));
         let mut child = std::process::Command::new("rustfmt")
-            .args(["--edition", "2024", "--check", "--emit", "stdout"])
+            .args(["--edition", "2024", "--check"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use migration_runner::testing::TestDatabase;
+use migration_dev::testing::TestDatabase;
 use sea_orm::ConnectionTrait;
 
 use crate::support::*;
@@ -119,7 +119,7 @@ async fn the_release_binary_reports_each_state_with_its_exit_code() {
     );
 
     let down = runner_binary(url, &["down"], &[("APP_ENV", "production")]);
-    assert_eq!(down.status.code(), Some(3));
+    assert_eq!(down.status.code(), Some(2));
     assert!(
         stderr(&down).contains("APP_ENV is `production`"),
         "{}",
@@ -147,7 +147,7 @@ async fn passwords_never_reach_the_output() {
     let secret = "Sup3rSecretValue";
     let url = format!("postgres://postgres:{secret}@127.0.0.1:{port}/{}", db.name);
     let output = runner_binary(Some(&url), &["status"], &[]);
-    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(output.status.code(), Some(4));
     let all = format!("{}{}", stdout(&output), stderr(&output));
     assert!(!all.contains(secret), "{all}");
     assert!(all.contains("password authentication failed"), "{all}");
@@ -168,7 +168,7 @@ async fn passwords_never_reach_the_output() {
 #[test]
 fn the_release_binary_requires_a_database_url() {
     let output = runner_binary(None, &["status"], &[]);
-    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(output.status.code(), Some(64));
     assert!(
         stderr(&output).contains("DATABASE_URL is not set"),
         "{}",

@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use migration_runner::testing::TestDatabase;
+use migration_dev::testing::TestDatabase;
 use migration_runner::{MigrateError, RunnerOptions, UpOptions};
 use sea_orm::ConnectionTrait;
 
@@ -70,6 +70,7 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
         migration_runner::catalog::workspace_sources(),
         RunnerOptions {
             lock_timeout: Duration::from_secs(1),
+            ..RunnerOptions::default()
         },
     )
     .await;
@@ -77,7 +78,7 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
     let err = runner.up(&UpOptions::default()).await.unwrap_err();
     let waited = started.elapsed();
     let message = err.to_string();
-    assert!(matches!(err, MigrateError::LockTimeout { .. }), "{message}");
+    assert!(matches!(err, MigrateError::Lock(migration_runner::error::LockError::Timeout { .. })), "{message}");
     assert!(message.contains("deploy-from-laptop"), "{message}");
     assert!(message.contains("--lock-timeout"), "{message}");
     assert!(
@@ -111,6 +112,7 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
         migration_runner::catalog::workspace_sources(),
         RunnerOptions {
             lock_timeout: Duration::from_secs(20),
+            ..RunnerOptions::default()
         },
     )
     .await;

@@ -2,7 +2,7 @@
 //! cross-schema foreign keys hold; a failing migration leaves no trace; every
 //! migration's `down` then `up` round-trips.
 
-use migration_runner::testing::TestDatabase;
+use migration_dev::testing::TestDatabase;
 use migration_runner::{DownOptions, MigrateError, UpOptions};
 use sea_orm::ConnectionTrait;
 
@@ -224,10 +224,10 @@ async fn a_failing_migration_leaves_no_trace_and_applies_once_fixed() {
     assert!(
         matches!(
             err,
-            MigrateError::MigrationFailed {
+            MigrateError::Apply(migration_runner::error::ApplyError::Failed {
                 statement_index: 2,
                 ..
-            }
+            })
         ),
         "{message}"
     );

@@ -2,7 +2,7 @@
 //! failed), each with its message, each changing nothing; and `status`'s
 //! exit code in each situation.
 
-use migration_runner::testing::TestDatabase;
+use migration_dev::testing::TestDatabase;
 use migration_runner::{MigrateError, Resolution, State, UpOptions};
 use sea_orm::{ConnectionTrait, DbErr};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
@@ -69,7 +69,7 @@ async fn an_edited_migration_is_refused_and_nothing_changes() {
     .await;
     let err = runner.up(&UpOptions::default()).await.unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, MigrateError::Integrity(_)), "{message}");
+    assert!(matches!(err, MigrateError::Verify(migration_runner::error::VerifyError::Integrity(_))), "{message}");
     assert!(
         message.contains("migration `m20990101_000000_academy_add_extra` in crate `academy` was edited after it was applied"),
         "{message}"
@@ -366,9 +366,35 @@ async fn a_failed_non_transactional_migration_shows_as_failed_until_resolved() {
 #[tokio::test]
 async fn a_crash_inside_a_non_transactional_migration_reads_as_failed() {
     let db = TestDatabase::create("integrity_crash_nontx");
-    let runner = workspace_runner(&db).await;
+    let concurrent = SqlMigration::new(
+        "m20990101_000000_academy_index_courses_concurrently",
+        &["CREATE INDEX CONCURRENTLY courses_title_idx ON academy.courses (title)"],
+        &["DROP INDEX CONCURRENTLY IF EXISTS academy.courses_title_idx"],
+    )
+    .non_transactional();
+    let runner = runner(&db, workspace_plus(vec![("academy", Box::new(concurrent))])).await;
     runner.up(&UpOptions::default()).await.unwrap();
     // What a process killed mid-migration leaves behind: a `running` row.
+    let conn = connect(&db).await;
+    conn.execute_unprepared("UPDATE public.seaql_migrations SET state = 'running' WHERE version = 'm20990101_000000_academy_index_courses_concurrently'")
+        .await
+        .unwrap();
+    let inspection = runner.inspect().await.unwrap();
+    assert_eq!(inspection.exit_code(), 2);
+    assert_eq!(inspection.problems.len(), 1);
+    let message = inspection.problems[0].to_string();
+    assert!(
+        message.contains("m20990101_000000_academy_index_courses_concurrently"),
+        "{message}"
+    );
+    assert!(message.contains("is non-transactional and did not finish"), "{message}");
+}
+
+#[tokio::test]
+async fn a_running_row_of_a_transactional_migration_reads_as_edited_history() {
+    let db = TestDatabase::create("integrity_running_tx");
+    let runner = workspace_runner(&db).await;
+    runner.up(&UpOptions::default()).await.unwrap();
     let conn = connect(&db).await;
     conn.execute_unprepared("UPDATE public.seaql_migrations SET state = 'running' WHERE version = 'm20251008_120000_academy_add_webinar_capacity'")
         .await
@@ -376,11 +402,8 @@ async fn a_crash_inside_a_non_transactional_migration_reads_as_failed() {
     let inspection = runner.inspect().await.unwrap();
     assert_eq!(inspection.exit_code(), 2);
     let message = inspection.problems[0].to_string();
-    assert!(
-        message.contains("m20251008_120000_academy_add_webinar_capacity"),
-        "{message}"
-    );
-    assert!(message.contains("did not finish"), "{message}");
+    assert!(message.contains("runs in a transaction, yet history says `running`"), "{message}");
+    assert!(!message.contains("non-transactional"), "{message}");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use migration_runner::local_pg::{APP_DATABASE, LocalCluster};
+use migration_dev::local_pg::{APP_DATABASE, LocalCluster};
 use migration_runner::{UpOptions, connect};
 use sea_orm::ConnectionTrait;
 
@@ -22,6 +22,7 @@ async fn app_scalar(cluster: &LocalCluster, sql: &str) -> String {
         .await
         .unwrap();
     let row = conn
+        .connection()
         .query_one_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
             sql.to_owned(),
@@ -38,7 +39,7 @@ async fn app_scalar(cluster: &LocalCluster, sql: &str) -> String {
 
 #[tokio::test]
 async fn a_cluster_initialises_starts_stops_and_restarts_on_demand() {
-    let root = migration_runner::local_pg::target_dir()
+    let root = migration_dev::local_pg::target_dir()
         .join(format!("postgres-lifecycle-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let cluster = LocalCluster::at(root.clone()).unwrap();

@@ -1,7 +1,7 @@
 //! The operator's commands at the library level: `down` policy, `resolve`,
 //! `--to`, and `migrate new`.
 
-use migration_runner::testing::TestDatabase;
+use migration_dev::testing::TestDatabase;
 use migration_runner::{Catalog, DownOptions, MigrateError, Resolution, State, UpOptions};
 use sea_orm::ConnectionTrait;
 
@@ -26,7 +26,7 @@ async fn down_is_refused_in_production_unless_destructive_is_allowed() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, MigrateError::DestructiveRefused));
+    assert!(matches!(err, MigrateError::Verify(migration_runner::error::VerifyError::DestructiveRefused)));
     assert!(
         err.to_string().contains("forward-fix with a new migration"),
         "{err}"
@@ -181,7 +181,7 @@ fn migrate_new_writes_a_registered_file_with_a_fresh_timestamp() {
     std::fs::copy(&real, migrations.join("mod.rs")).unwrap();
     let catalog = Catalog::workspace().unwrap();
 
-    let path = migration_runner::scaffold::new_migration(
+    let path = migration_dev::scaffold::new_migration(
         &catalog,
         &workspace,
         "academy",
@@ -208,7 +208,7 @@ fn migrate_new_writes_a_registered_file_with_a_fresh_timestamp() {
         "{registry}"
     );
 
-    let unknown = migration_runner::scaffold::new_migration(&catalog, &workspace, "billing", "x")
+    let unknown = migration_dev::scaffold::new_migration(&catalog, &workspace, "billing", "x")
         .unwrap_err();
     assert!(
         unknown

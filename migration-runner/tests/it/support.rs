@@ -1,7 +1,8 @@
 //! Helpers shared by the runner's integration tests.
 
-pub use migration_runner::testing::{scalar_i64, scalar_text, texts};
-use migration_runner::{Catalog, Runner, RunnerOptions, SchemaSource, testing::TestDatabase};
+pub use migration_dev::testing::{scalar_i64, scalar_text, texts};
+use migration_dev::testing::TestDatabase;
+use migration_runner::{Catalog, Runner, RunnerOptions, SchemaSource};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
