@@ -22,9 +22,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use migration_dev::local_pg::LocalCluster;
 use migration_runner::cli::{self, MigrateArgs};
 use migration_runner::connect::{DatabaseTarget, UrlSource};
-use migration_dev::local_pg::LocalCluster;
 use migration_runner::{Catalog, SchemaSource};
 use sea_orm_migration::prelude::*;
 
@@ -169,7 +169,11 @@ fn as_runner(args: &[String]) -> ExitCode {
         .unwrap();
     let target = DatabaseTarget::parse(&url, UrlSource::Environment).expect("a valid DATABASE_URL");
     let exit = runtime
-        .block_on(cli::run_with(generated_catalog(size), mode.migrate, &target))
+        .block_on(cli::run_with(
+            generated_catalog(size),
+            mode.migrate,
+            &target,
+        ))
         .unwrap_or_else(|err| {
             eprintln!("error: {err}");
             err.exit()

@@ -175,14 +175,13 @@ impl Catalog {
 
     /// Resolves `--to NAME`, with a hint listing close names when it is unknown.
     pub fn require(&self, name: &str) -> Result<usize> {
-        self.position(name)
-            .ok_or_else(|| {
-                VerifyError::UnknownMigration {
-                    name: name.to_owned(),
-                    hint: suggest(name, self.migrations.iter().map(|m| m.name.as_str())),
-                }
-                .into()
-            })
+        self.position(name).ok_or_else(|| {
+            VerifyError::UnknownMigration {
+                name: name.to_owned(),
+                hint: suggest(name, self.migrations.iter().map(|m| m.name.as_str())),
+            }
+            .into()
+        })
     }
 }
 

@@ -194,7 +194,11 @@ pub async fn run(args: MigrateArgs, target: &DatabaseTarget) -> Result<Exit> {
 }
 
 /// Runs one command on any catalog (the benchmark's generated history uses this).
-pub async fn run_with(catalog: Catalog, args: MigrateArgs, target: &DatabaseTarget) -> Result<Exit> {
+pub async fn run_with(
+    catalog: Catalog,
+    args: MigrateArgs,
+    target: &DatabaseTarget,
+) -> Result<Exit> {
     let command = args.command.unwrap_or(MigrateCommand::Up(args.up));
     let (lock, ddl) = match &command {
         MigrateCommand::Up(up) => (Some(&up.lock), Some(&up.ddl)),
@@ -376,7 +380,10 @@ pub fn confirm(question: &str) -> Result<bool> {
     if std::io::stdin().read_line(&mut answer).is_err() {
         return Ok(false);
     }
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 async fn resolve_command(runner: &Runner, target: ResolveTarget) -> Result<Exit> {
@@ -455,7 +462,9 @@ fn print_plan(plan: &[Planned]) {
             &planned.script.checksum()[..12]
         );
         if planned.unwritten {
-            say!("-- WARNING: not written yet (no statements); `up` refuses it until it has content");
+            say!(
+                "-- WARNING: not written yet (no statements); `up` refuses it until it has content"
+            );
         }
         print_script(&planned.script);
     }

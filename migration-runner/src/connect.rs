@@ -21,7 +21,10 @@ pub enum UrlSource {
     /// The `DATABASE_URL` environment variable (or `--database-url`).
     Environment,
     /// `DATABASE_URL` in a `.env` file, at this line.
-    DotEnv { path: std::path::PathBuf, line: usize },
+    DotEnv {
+        path: std::path::PathBuf,
+        line: usize,
+    },
     /// The local development cluster.
     LocalCluster,
     /// Given by code (tests, benchmarks).
@@ -410,14 +413,21 @@ pub async fn connect(url: &str, application: &str) -> Result<Session, ConnectErr
 
 /// Opens the run's session. Fails fast with the endpoint and the operating
 /// system's reason when nothing listens there.
-pub async fn open(target: &DatabaseTarget, settings: &ConnectSettings) -> Result<Session, ConnectError> {
+pub async fn open(
+    target: &DatabaseTarget,
+    settings: &ConnectSettings,
+) -> Result<Session, ConnectError> {
     let endpoint = target.endpoint();
     let source_name = target.source.to_string();
     // The pool retries a refused connection until its timeout; a plain TCP
     // connect tells at once, with the reason.
     if target.options.get_socket().is_none() && !target.options.get_host().starts_with('/') {
-        let address = (target.options.get_host().to_owned(), target.options.get_port());
-        match tokio::time::timeout(settings.timeout, tokio::net::TcpStream::connect(address)).await {
+        let address = (
+            target.options.get_host().to_owned(),
+            target.options.get_port(),
+        );
+        match tokio::time::timeout(settings.timeout, tokio::net::TcpStream::connect(address)).await
+        {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => {
                 return Err(ConnectError::Unreachable {

@@ -340,4 +340,3 @@ fn format_lines<T: std::fmt::Display>(lines: &[T]) -> String {
 }
 
 pub type Result<T, E = MigrateError> = std::result::Result<T, E>;
-

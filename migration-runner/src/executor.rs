@@ -151,9 +151,7 @@ impl<'s> Executor<'s> {
         }
         let execution_ms = elapsed_ms(started);
         let written = match step.direction {
-            Direction::Up => {
-                history::record(&txn, applied_row(step, execution_ms)).await
-            }
+            Direction::Up => history::record(&txn, applied_row(step, execution_ms)).await,
             Direction::Down => history::delete(&txn, step.name).await,
         };
         if let Err(err) = written {
@@ -276,7 +274,8 @@ impl<'s> Executor<'s> {
             name: step.name.to_owned(),
             schema: step.schema.to_owned(),
             tables: tables_of(&failure.statement),
-            lock_timeout_ms: u64::try_from(self.limits.lock_timeout.as_millis()).unwrap_or(u64::MAX),
+            lock_timeout_ms: u64::try_from(self.limits.lock_timeout.as_millis())
+                .unwrap_or(u64::MAX),
             attempts,
             source: failure.source,
         }

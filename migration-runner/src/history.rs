@@ -139,9 +139,17 @@ async fn table_state<C: ConnectionTrait>(db: &C) -> Result<TableState> {
             columns: columns.iter().map(|c| printable(c)).collect(),
         }
         .into());
-    } else if ["schema_name", "checksum", "state", "execution_ms", "applied_on", "out_of_order", "note"]
-        .iter()
-        .all(|c| has(c))
+    } else if [
+        "schema_name",
+        "checksum",
+        "state",
+        "execution_ms",
+        "applied_on",
+        "out_of_order",
+        "note",
+    ]
+    .iter()
+    .all(|c| has(c))
     {
         TableState::Current
     } else {
@@ -227,7 +235,10 @@ async fn sea_orm_rows<C: ConnectionTrait>(db: &C) -> Result<Vec<HistoryRow>> {
     rows.into_iter()
         .map(|row| {
             Ok(HistoryRow {
-                name: printable(&row.try_get::<String>("", "version").map_err(HistoryError::read)?),
+                name: printable(
+                    &row.try_get::<String>("", "version")
+                        .map_err(HistoryError::read)?,
+                ),
                 schema: String::new(),
                 checksum: String::new(),
                 state: RowState::Applied,

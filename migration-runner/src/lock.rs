@@ -130,4 +130,3 @@ async fn describe_holder<C: ConnectionTrait>(db: &C) -> Result<String, DbErr> {
         None => "another session (it may have just released it)".to_owned(),
     })
 }
-

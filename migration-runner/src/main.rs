@@ -47,11 +47,7 @@ async fn main() -> ExitCode {
     let target = match target {
         Ok(Some(target)) => target,
         Ok(None) => {
-            return cli::fail(
-                &connect::ConfigError::Unset.to_string(),
-                None,
-                Exit::Usage,
-            );
+            return cli::fail(&connect::ConfigError::Unset.to_string(), None, Exit::Usage);
         }
         Err(err) => return cli::fail(&err.to_string(), None, Exit::Usage),
     };

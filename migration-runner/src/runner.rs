@@ -212,7 +212,10 @@ impl Runner {
     }
 
     /// Runs `work` holding the migration lock, and releases it whatever the outcome.
-    async fn locked<T>(&self, work: impl Future<Output = Result<T>>) -> Result<(T, lock::Acquired)> {
+    async fn locked<T>(
+        &self,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<(T, lock::Acquired)> {
         let db = self.session.connection();
         let acquired = lock::acquire(db, self.options.lock_timeout).await?;
         let outcome = work.await;
@@ -235,8 +238,10 @@ impl Runner {
                 let mut report = preflight::check(db, &all).await?;
                 report.history_readable = false;
                 if !report.missing.iter().any(|m| m.is_history_access()) {
-                    report.missing.insert(0, preflight::history_access(&report.role));
+                    report.missing.push(preflight::history_access(&report.role));
                 }
+                // History access first: without it nothing else can be checked exactly.
+                report.missing.sort_by_key(|m| !m.is_history_access());
                 Ok(report)
             }
             Err(err) => Err(err),

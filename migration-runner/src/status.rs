@@ -140,7 +140,9 @@ impl Inspection {
                     });
                     State::Failed
                 }
-                (Some(row), _) if row.state == RowState::Applied && ours && row.checksum.is_empty() => {
+                (Some(row), _)
+                    if row.state == RowState::Applied && ours && row.checksum.is_empty() =>
+                {
                     problems.push(IntegrityProblem::BlankChecksum {
                         name: migration.name.clone(),
                         krate: krate.clone(),
@@ -498,7 +500,10 @@ mod tests {
                 states: [State::Applied, State::Changed, State::Pending],
                 problems: &["changed"],
                 exit: 2,
-                ..case("edited after apply", vec![applied(A), row(B, "applied", "old")])
+                ..case(
+                    "edited after apply",
+                    vec![applied(A), row(B, "applied", "old")],
+                )
             },
             Case {
                 states: [State::OutOfOrder, State::Applied, State::Pending],
@@ -525,13 +530,19 @@ mod tests {
                 non_transactional: &[B],
                 problems: &["failed"],
                 exit: 2,
-                ..case("non-transactional crash", vec![applied(A), row(B, "running", "")])
+                ..case(
+                    "non-transactional crash",
+                    vec![applied(A), row(B, "running", "")],
+                )
             },
             Case {
                 states: [State::Applied, State::Failed, State::Pending],
                 problems: &["failed"],
                 exit: 2,
-                ..case("running row for a transactional one", vec![applied(A), row(B, "running", "")])
+                ..case(
+                    "running row for a transactional one",
+                    vec![applied(A), row(B, "running", "")],
+                )
             },
             Case {
                 states: [State::Applied, State::Unreadable, State::Pending],
@@ -548,11 +559,17 @@ mod tests {
             Case {
                 table: TableState::SeaOrm,
                 states: [State::Applied, State::Applied, State::Pending],
-                ..case("adopted rows carry no checksum yet", vec![row(A, "applied", ""), row(B, "applied", "")])
+                ..case(
+                    "adopted rows carry no checksum yet",
+                    vec![row(A, "applied", ""), row(B, "applied", "")],
+                )
             },
             Case {
                 states: [State::Applied, State::Pending, State::Pending],
-                ..case("rolled back is pending again", vec![applied(A), row(B, "rolled_back", "")])
+                ..case(
+                    "rolled back is pending again",
+                    vec![applied(A), row(B, "rolled_back", "")],
+                )
             },
             Case {
                 checksums: {
@@ -577,12 +594,22 @@ mod tests {
                 &case.checksums,
                 case.allow_out_of_order,
             );
-            let states: Vec<State> = inspection.migrations.iter().take(3).map(|e| e.state).collect();
+            let states: Vec<State> = inspection
+                .migrations
+                .iter()
+                .take(3)
+                .map(|e| e.state)
+                .collect();
             assert_eq!(states, case.states, "{}", case.what);
             let problems: Vec<String> = inspection
                 .problems
                 .iter()
-                .map(|p| serde_json::to_value(p).unwrap()["problem"].as_str().unwrap().to_owned())
+                .map(|p| {
+                    serde_json::to_value(p).unwrap()["problem"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
                 .collect();
             assert_eq!(problems, case.problems, "{}", case.what);
             assert_eq!(inspection.exit_code(), case.exit, "{}", case.what);

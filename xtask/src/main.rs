@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use migration_dev::local_pg::{APP_DATABASE, LocalCluster};
 use migration_dev::scaffold;
-use migration_runner::cli::{self as migrate_cli, ConnectArgs, MigrateArgs, MigrateCommand, UpArgs};
+use migration_runner::cli::{
+    self as migrate_cli, ConnectArgs, MigrateArgs, MigrateCommand, UpArgs,
+};
 use migration_runner::connect::{self, DatabaseTarget, UrlSource};
 use migration_runner::{Catalog, Exit, say};
 
@@ -173,7 +175,10 @@ async fn seed(
     match seeder::cli::run(args, &target.url).await {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {}", connect::printable(&target.scrub(&err.to_string())));
+            eprintln!(
+                "error: {}",
+                connect::printable(&target.scrub(&err.to_string()))
+            );
             ExitCode::from(err.exit_code())
         }
     }
@@ -236,17 +241,23 @@ fn db_command(
             cluster
                 .ensure_running()
                 .map_err(unavailable("starting the local cluster"))?;
-            let url = cluster.url(APP_DATABASE).map_err(unavailable("reading its URL"))?;
+            let url = cluster
+                .url(APP_DATABASE)
+                .map_err(unavailable("reading its URL"))?;
             say!("running: {}", connect::redact_url(&url));
         }
         DbCommand::Stop => {
             // The tests' cluster too: nothing of ours keeps running.
-            let tests = LocalCluster::for_tests().map_err(unavailable("finding the test cluster"))?;
+            let tests =
+                LocalCluster::for_tests().map_err(unavailable("finding the test cluster"))?;
             for (label, cluster) in [("local cluster", cluster), ("test cluster", &tests)] {
                 let stopped = cluster
                     .stop()
                     .map_err(unavailable(&format!("stopping the {label}")))?;
-                say!("{label}: {}", if stopped { "stopped" } else { "not running" });
+                say!(
+                    "{label}: {}",
+                    if stopped { "stopped" } else { "not running" }
+                );
             }
         }
         DbCommand::Status => {
@@ -261,7 +272,10 @@ fn db_command(
             );
             say!("server user: {}", status.runs_as);
             if let Ok(Some(target)) = &configured {
-                say!("note:        {} is set, so commands use it, not this cluster", target.source);
+                say!(
+                    "note:        {} is set, so commands use it, not this cluster",
+                    target.source
+                );
             }
             return Ok(if status.running {
                 Exit::Success
@@ -276,7 +290,9 @@ fn db_command(
                     cluster
                         .ensure_running()
                         .map_err(unavailable("starting the local cluster"))?;
-                    let url = cluster.url(APP_DATABASE).map_err(unavailable("reading its URL"))?;
+                    let url = cluster
+                        .url(APP_DATABASE)
+                        .map_err(unavailable("reading its URL"))?;
                     DatabaseTarget::parse(&url, UrlSource::LocalCluster)
                         .map_err(|err| (err.to_string(), Exit::Usage))?
                 }
@@ -296,7 +312,9 @@ fn db_command(
             cluster
                 .ensure_running()
                 .map_err(unavailable("starting the local cluster"))?;
-            let url = cluster.url(APP_DATABASE).map_err(unavailable("reading its URL"))?;
+            let url = cluster
+                .url(APP_DATABASE)
+                .map_err(unavailable("reading its URL"))?;
             let status = std::process::Command::new(cluster.psql())
                 .arg(&url)
                 .args(args)
@@ -315,7 +333,8 @@ fn db_command(
                 let confirmed = migrate_cli::confirm("reset it?").unwrap_or(false);
                 if !confirmed {
                     return Err((
-                        "not confirmed; nothing was changed (pass `--yes` to skip the question)".to_owned(),
+                        "not confirmed; nothing was changed (pass `--yes` to skip the question)"
+                            .to_owned(),
                         Exit::Refused,
                     ));
                 }

@@ -140,7 +140,10 @@ fn one_line(description: &str) -> String {
 /// `Box::new(<name>::Migration),` as the vec's last element.
 fn register(registry: &str, name: &str) -> Result<String, String> {
     let lines: Vec<&str> = registry.lines().collect();
-    if lines.iter().any(|line| line.trim() == format!("mod {name};")) {
+    if lines
+        .iter()
+        .any(|line| line.trim() == format!("mod {name};"))
+    {
         return Err(format!("`{name}` is registered already"));
     }
     let last_mod = lines
@@ -206,7 +209,11 @@ mod tests {
             after,
             "use x;\n\nmod m1;\nmod m2;\nmod m3;\n\npub fn migrations() -> Vec<Box<dyn MigrationTrait>> {\n    vec![\n        Box::new(m1::Migration),\n        Box::new(m2::Migration),\n        Box::new(m3::Migration),\n    ]\n}\n"
         );
-        assert!(register(&after, "m3").unwrap_err().contains("registered already"));
+        assert!(
+            register(&after, "m3")
+                .unwrap_err()
+                .contains("registered already")
+        );
     }
 
     #[test]

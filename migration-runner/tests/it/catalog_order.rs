@@ -121,7 +121,10 @@ fn a_prefix_naming_another_schema_is_refused() {
     ])
     .err()
     .unwrap();
-    assert!(matches!(err, MigrateError::Catalog(migration_runner::error::CatalogError::WrongSchemaPrefix { .. })));
+    assert!(matches!(
+        err,
+        MigrateError::Catalog(migration_runner::error::CatalogError::WrongSchemaPrefix { .. })
+    ));
     let message = err.to_string();
     assert!(
         message.contains("migration `m20250101_000000_talent_add_skills` lives in crate `academy` but its name says schema `talent`"),

@@ -1,36 +1,11 @@
 //! The release binary, as CI/CD runs it: exit codes, JSON, redaction.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use migration_dev::testing::TestDatabase;
 use sea_orm::ConnectionTrait;
 
 use crate::support::*;
-
-fn runner_binary(url: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let cwd = std::env::temp_dir();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_migration-runner"));
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("DATABASE_URL")
-        .env_remove("APP_ENV");
-    if let Some(url) = url {
-        command.env("DATABASE_URL", url);
-    }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("run the release binary")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 #[tokio::test]
 async fn the_release_binary_reports_each_state_with_its_exit_code() {

@@ -78,7 +78,13 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
     let err = runner.up(&UpOptions::default()).await.unwrap_err();
     let waited = started.elapsed();
     let message = err.to_string();
-    assert!(matches!(err, MigrateError::Lock(migration_runner::error::LockError::Timeout { .. })), "{message}");
+    assert!(
+        matches!(
+            err,
+            MigrateError::Lock(migration_runner::error::LockError::Timeout { .. })
+        ),
+        "{message}"
+    );
     assert!(message.contains("deploy-from-laptop"), "{message}");
     assert!(message.contains("--lock-timeout"), "{message}");
     assert!(

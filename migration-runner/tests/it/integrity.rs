@@ -69,7 +69,13 @@ async fn an_edited_migration_is_refused_and_nothing_changes() {
     .await;
     let err = runner.up(&UpOptions::default()).await.unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, MigrateError::Verify(migration_runner::error::VerifyError::Integrity(_))), "{message}");
+    assert!(
+        matches!(
+            err,
+            MigrateError::Verify(migration_runner::error::VerifyError::Integrity(_))
+        ),
+        "{message}"
+    );
     assert!(
         message.contains("migration `m20990101_000000_academy_add_extra` in crate `academy` was edited after it was applied"),
         "{message}"
@@ -387,7 +393,10 @@ async fn a_crash_inside_a_non_transactional_migration_reads_as_failed() {
         message.contains("m20990101_000000_academy_index_courses_concurrently"),
         "{message}"
     );
-    assert!(message.contains("is non-transactional and did not finish"), "{message}");
+    assert!(
+        message.contains("is non-transactional and did not finish"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -402,7 +411,10 @@ async fn a_running_row_of_a_transactional_migration_reads_as_edited_history() {
     let inspection = runner.inspect().await.unwrap();
     assert_eq!(inspection.exit_code(), 2);
     let message = inspection.problems[0].to_string();
-    assert!(message.contains("runs in a transaction, yet history says `running`"), "{message}");
+    assert!(
+        message.contains("runs in a transaction, yet history says `running`"),
+        "{message}"
+    );
     assert!(!message.contains("non-transactional"), "{message}");
 }
 

@@ -26,7 +26,10 @@ async fn down_is_refused_in_production_unless_destructive_is_allowed() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, MigrateError::Verify(migration_runner::error::VerifyError::DestructiveRefused)));
+    assert!(matches!(
+        err,
+        MigrateError::Verify(migration_runner::error::VerifyError::DestructiveRefused)
+    ));
     assert!(
         err.to_string().contains("forward-fix with a new migration"),
         "{err}"
@@ -208,8 +211,8 @@ fn migrate_new_writes_a_registered_file_with_a_fresh_timestamp() {
         "{registry}"
     );
 
-    let unknown = migration_dev::scaffold::new_migration(&catalog, &workspace, "billing", "x")
-        .unwrap_err();
+    let unknown =
+        migration_dev::scaffold::new_migration(&catalog, &workspace, "billing", "x").unwrap_err();
     assert!(
         unknown
             .to_string()

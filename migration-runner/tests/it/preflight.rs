@@ -185,7 +185,10 @@ async fn altering_a_table_owned_by_someone_else_needs_its_ownership() {
         format!("ALTER TABLE academy.courses OWNER TO {};", role.name)
     );
     assert!(
-        report.missing.iter().all(|m| !m.fix.contains("GRANT postgres")),
+        report
+            .missing
+            .iter()
+            .all(|m| !m.fix.contains("GRANT postgres")),
         "{:#?}",
         report.missing
     );

@@ -1,7 +1,7 @@
 //! Helpers shared by the runner's integration tests.
 
-pub use migration_dev::testing::{scalar_i64, scalar_text, texts};
 use migration_dev::testing::TestDatabase;
+pub use migration_dev::testing::{scalar_i64, scalar_text, texts};
 use migration_runner::{Catalog, Runner, RunnerOptions, SchemaSource};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
@@ -131,4 +131,61 @@ pub async fn history_names(db: &DatabaseConnection) -> Vec<String> {
         "SELECT version FROM public.seaql_migrations ORDER BY version",
     )
     .await
+}
+
+/// Runs the release binary in a scratch directory (no `.env` around), with
+/// `DATABASE_URL` set to `url` when given.
+pub fn runner_binary(
+    url: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    runner_binary_in(&std::env::temp_dir(), url, args, env)
+}
+
+pub fn runner_binary_in(
+    cwd: &std::path::Path,
+    url: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_migration-runner"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .env_remove("DATABASE_URL")
+        .env_remove("APP_ENV")
+        .env_remove("MIGRATION_LOCK_TIMEOUT");
+    if let Some(url) = url {
+        command.env("DATABASE_URL", url);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run the release binary")
+}
+
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Both streams, for "never prints X" checks.
+pub fn all_output(output: &std::process::Output) -> String {
+    format!("{}{}", stdout(output), stderr(output))
+}
+
+/// The port of a test database's URL.
+pub fn port_of(url: &str) -> String {
+    url.rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned()
 }
