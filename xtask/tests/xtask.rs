@@ -1,0 +1,207 @@
+//! `cargo xtask` as developers run it: configuration errors never fall back
+//! to the local cluster, `db` commands follow the exit table, destructive
+//! commands ask on a terminal, and no output carries a password.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use migration_dev::testing::TestDatabase;
+use sea_orm::ConnectionTrait;
+
+/// A directory of its own, so no `.env` and no cluster of the developer's is used.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(label: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("xtask-{label}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// Where a local cluster would go if xtask (wrongly) started one.
+    fn target(&self) -> PathBuf {
+        self.0.join("target")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn xtask(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .env_remove("DATABASE_URL")
+        .env("CARGO_TARGET_DIR", cwd.join("target"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+/// Runs xtask on a pseudo-terminal (`script`), answering `answer` to its question.
+fn xtask_on_terminal(cwd: &Path, args: &str, env: &[(&str, &str)], answer: &str) -> Output {
+    let mut command = Command::new("script");
+    command
+        .args(["-qec", &format!("{} {args}", env!("CARGO_BIN_EXE_xtask")), "/dev/null"])
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("DATABASE_URL")
+        .env("CARGO_TARGET_DIR", cwd.join("target"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    use std::io::Write as _;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(answer.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn empty_or_malformed_configuration_never_falls_back_to_the_local_cluster() {
+    let scratch = Scratch::new("config");
+    for args in [&["migrate"][..], &["seed"], &["migrate", "status"]] {
+        let output = xtask(&scratch.0, args, &[("DATABASE_URL", " ")]);
+        assert_eq!(output.status.code(), Some(64), "{args:?}: {}", text(&output));
+        assert!(text(&output).contains("DATABASE_URL in the environment is set but empty"), "{}", text(&output));
+    }
+    std::fs::write(scratch.0.join(".env"), "APP=1\nDATABASE_URL=\"postgres://u:hunter22@db/app\nX=2\n").unwrap();
+    for args in [&["migrate"][..], &["seed"], &["db", "url"]] {
+        let output = xtask(&scratch.0, args, &[]);
+        assert_eq!(output.status.code(), Some(64), "{args:?}: {}", text(&output));
+        let message = text(&output);
+        assert!(message.contains(".env line 2 cannot be parsed"), "{message}");
+        assert!(!message.contains("hunter22"), "{message}");
+    }
+    assert!(!scratch.target().join("postgres").exists(), "a local cluster was started");
+}
+
+#[test]
+fn db_url_shows_the_database_commands_use() {
+    let scratch = Scratch::new("dburl");
+    std::fs::write(scratch.0.join(".env"), "DATABASE_URL=postgres://deploy:s3cr/t@db.internal:5432/app\n").unwrap();
+    let output = xtask(&scratch.0, &["db", "url"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "postgres://deploy:***@db.internal:5432/app"
+    );
+    assert!(text(&output).contains(".env (line 1)"), "{}", text(&output));
+    let shown = xtask(&scratch.0, &["db", "url", "--show-password"], &[]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("s3cr/t"));
+}
+
+#[test]
+fn db_status_exits_1_when_the_cluster_is_stopped() {
+    let scratch = Scratch::new("dbstatus");
+    let output = xtask(&scratch.0, &["db", "status"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("running:     false"), "{}", text(&output));
+}
+
+#[test]
+fn version_is_answered() {
+    let scratch = Scratch::new("version");
+    let output = xtask(&scratch.0, &["--version"], &[]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("cargo xtask "));
+    let bad = xtask(&scratch.0, &["migrate", "status", "--lock-timeout", "3"], &[]);
+    assert_eq!(bad.status.code(), Some(64), "{}", text(&bad));
+}
+
+#[tokio::test]
+async fn down_and_reset_ask_on_a_terminal_and_change_nothing_when_declined() {
+    let scratch = Scratch::new("confirm");
+    let db = TestDatabase::migrated("xtask_confirm_down").await;
+    let env = [("DATABASE_URL", db.url.as_str())];
+    let declined = xtask_on_terminal(&scratch.0, "migrate down", &env, "n\n");
+    assert_eq!(declined.status.code(), Some(2), "{}", text(&declined));
+    assert!(text(&declined).contains("roll back?"), "{}", text(&declined));
+    assert!(text(&declined).contains("not confirmed; nothing was changed"), "{}", text(&declined));
+    let conn = sea_orm::Database::connect(&db.url).await.unwrap();
+    let count = |conn: sea_orm::DatabaseConnection| async move {
+        conn.query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM public.seaql_migrations",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+    };
+    let before = count(conn.clone()).await;
+    let confirmed = xtask_on_terminal(&scratch.0, "migrate down", &env, "y\n");
+    assert_eq!(confirmed.status.code(), Some(0), "{}", text(&confirmed));
+    assert_eq!(count(conn.clone()).await, before - 1);
+    let skipped = xtask_on_terminal(&scratch.0, "migrate down --yes", &env, "");
+    assert_eq!(skipped.status.code(), Some(0), "{}", text(&skipped));
+    assert!(!text(&skipped).contains("roll back?"));
+    assert_eq!(count(conn).await, before - 2);
+
+    let reset = xtask_on_terminal(&scratch.0, "db reset", &[], "no\n");
+    assert_eq!(reset.status.code(), Some(2), "{}", text(&reset));
+    assert!(text(&reset).contains("not confirmed"), "{}", text(&reset));
+    assert!(!scratch.target().join("postgres").exists(), "reset went ahead");
+}
+
+#[tokio::test]
+async fn seed_and_migrate_never_print_a_password_made_of_reserved_characters() {
+    let scratch = Scratch::new("redaction");
+    let db = TestDatabase::create("xtask_redaction");
+    let admin = sea_orm::Database::connect(&db.url).await.unwrap();
+    let password = "Zq9:/?#[]@!$&'()*+,;=% Secret";
+    let role = format!("pw_{}", &db.name[db.name.len() - 8..]);
+    admin
+        .execute_unprepared(&format!(
+            "CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{}'",
+            password.replace('\'', "''")
+        ))
+        .await
+        .unwrap();
+    let rest = db.url.split_once('@').unwrap().1;
+    let url = format!("postgres://{role}:{password}@{rest}");
+    let wrong = format!("postgres://{role}:Wr0ng{password}@{rest}");
+    for (args, target, code) in [
+        (&["migrate"][..], &url, 0),
+        (&["seed", "--profile", "minimal"], &url, 0),
+        (&["seed", "--profile", "minimal", "--dry-run"], &url, 0),
+        (&["migrate", "status"], &url, 0),
+        (&["db", "url"], &url, 0),
+        (&["seed"], &wrong, 4),
+        (&["migrate"], &wrong, 4),
+    ] {
+        let output = xtask(&scratch.0, args, &[("DATABASE_URL", target.as_str())]);
+        let all = text(&output);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {all}");
+        assert!(!all.trim().is_empty());
+        for marker in ["Zq9", "Secret", "Wr0ng"] {
+            assert!(!all.contains(marker), "{args:?} printed `{marker}`: {all}");
+        }
+    }
+}
+
+/// A new user's first command shows cargo's progress: the alias is not `--quiet`.
+#[test]
+fn the_xtask_alias_shows_cargo_progress() {
+    let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.cargo/config.toml")).unwrap();
+    let alias = config.lines().find(|line| line.starts_with("xtask")).unwrap();
+    assert!(!alias.contains("--quiet") && !alias.contains("-q "), "{alias}");
+}
