@@ -15,6 +15,7 @@ pub const SCHEMA: &str = "core";
 
 pub mod entities;
 pub mod migration_kit;
+pub mod schema_crate;
 pub mod seeding;
 pub mod seeds;
 // `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
@@ -24,3 +25,13 @@ mod migrations;
 
 pub use migrations::migrations;
 pub use seeds::seeds;
+
+/// This crate as the workspace's registry lists it.
+pub fn schema_crate() -> schema_crate::SchemaCrate {
+    schema_crate::SchemaCrate {
+        schema: SCHEMA,
+        crate_dir: "core",
+        migrations,
+        seeds,
+    }
+}

@@ -31,22 +31,12 @@ impl SchemaSource {
     }
 }
 
-/// The workspace's four schema crates.
+/// The workspace's schema crates, from the registry.
 pub fn workspace_sources() -> Vec<SchemaSource> {
-    vec![
-        SchemaSource::new(schema_core::SCHEMA, "core", schema_core::migrations()),
-        SchemaSource::new(
-            schema_academy::SCHEMA,
-            "academy",
-            schema_academy::migrations(),
-        ),
-        SchemaSource::new(schema_talent::SCHEMA, "talent", schema_talent::migrations()),
-        SchemaSource::new(
-            schema_vacancy::SCHEMA,
-            "vacancy",
-            schema_vacancy::migrations(),
-        ),
-    ]
+    crate::registry::schema_crates()
+        .into_iter()
+        .map(|krate| SchemaSource::new(krate.schema, krate.crate_dir, (krate.migrations)()))
+        .collect()
 }
 
 /// A migration with its place in the global order.

@@ -23,9 +23,12 @@ pub mod lock;
 pub mod name;
 pub mod output;
 pub mod preflight;
+pub mod registry;
+pub mod render;
 pub mod runner;
 pub mod sql_objects;
 pub mod status;
+pub mod verify;
 
 pub use catalog::{Catalog, SchemaSource};
 pub use connect::{DatabaseTarget, Session, connect, redact_url};

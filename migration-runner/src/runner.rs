@@ -3,7 +3,6 @@
 //! that reads or changes history verifies it first, the same way
 //! ([`Verification`]); the [`Executor`] runs the statements.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::capture::{Capturer, Direction, Script};
@@ -11,10 +10,12 @@ use crate::catalog::{Catalog, Migration};
 use crate::connect::Session;
 use crate::error::{MigrateError, Result, VerifyError};
 use crate::executor::{DdlLimits, Executor, Step};
-use crate::history::{self, History, HistoryRow, NewRow, RowState};
+use crate::history::{self, NewRow, RowState};
 use crate::lock;
 use crate::preflight::{self, PreflightReport};
-use crate::status::{Checksums, CodeChecksum, Inspection, IntegrityProblem, State};
+use crate::status::{Inspection, State};
+pub use crate::verify::Verification;
+use crate::verify::{self, Compared};
 
 /// Settings shared by every command that writes.
 #[derive(Debug, Clone)]
@@ -117,25 +118,6 @@ impl Resolution {
     }
 }
 
-/// Which integrity problems a command may proceed with. Every command
-/// verifies; only these exceptions, each made for its case, relax it.
-#[derive(Debug, Clone, Copy)]
-pub enum Verification<'a> {
-    /// Any problem refuses.
-    Strict,
-    /// `up --allow-out-of-order`: pending migrations before applied ones are applied.
-    AllowOutOfOrder,
-    /// `resolve NAME`: problems about NAME are what it resolves.
-    Resolving(&'a str),
-}
-
-/// The code compared with history.
-struct Compared {
-    history: History,
-    inspection: Inspection,
-    scripts: Vec<Option<Script>>,
-}
-
 pub struct Runner {
     catalog: Catalog,
     session: Session,
@@ -166,7 +148,17 @@ impl Runner {
     /// Compares code and history without taking the lock or writing anything.
     /// Problems are reported in the inspection, not refused: this is `status`.
     pub async fn inspect(&self) -> Result<Inspection> {
-        Ok(self.compare(false).await?.inspection)
+        Ok(self.verified(Verification::Report).await?.inspection)
+    }
+
+    async fn verified(&self, verification: Verification<'_>) -> Result<Compared> {
+        verify::compare(
+            self.session.connection(),
+            &self.catalog,
+            &self.capturer,
+            verification,
+        )
+        .await
     }
 
     /// The pending migrations in order, each with its exact SQL; refuses as
@@ -174,41 +166,6 @@ impl Runner {
     pub async fn plan(&self) -> Result<Vec<Planned>> {
         let mut compared = self.verified(Verification::Strict).await?;
         Ok(self.planned(&compared.inspection, &mut compared.scripts, None))
-    }
-
-    /// Reads history and compares it with the code.
-    async fn compare(&self, allow_out_of_order: bool) -> Result<Compared> {
-        let history = history::load(self.session.connection()).await?;
-        let (checksums, scripts) = self.checksums(&history.rows).await;
-        let inspection =
-            Inspection::compare(&self.catalog, &history, &checksums, allow_out_of_order);
-        Ok(Compared {
-            history,
-            inspection,
-            scripts,
-        })
-    }
-
-    /// [`Self::compare`], refusing any integrity problem the verification does not allow.
-    async fn verified(&self, verification: Verification<'_>) -> Result<Compared> {
-        let compared = self
-            .compare(matches!(verification, Verification::AllowOutOfOrder))
-            .await?;
-        let refused: Vec<IntegrityProblem> = compared
-            .inspection
-            .problems
-            .iter()
-            .filter(|problem| match verification {
-                Verification::Resolving(name) => problem.name() != name,
-                _ => true,
-            })
-            .cloned()
-            .collect();
-        if refused.is_empty() {
-            Ok(compared)
-        } else {
-            Err(VerifyError::Integrity(refused).into())
-        }
     }
 
     /// Runs `work` holding the migration lock, and releases it whatever the outcome.
@@ -527,45 +484,6 @@ impl Runner {
         }
     }
 
-    /// The checksum of every code migration (pending ones recorded twice to
-    /// prove they are deterministic), and the scripts of the pending ones.
-    async fn checksums(&self, history: &[HistoryRow]) -> (Checksums, Vec<Option<Script>>) {
-        let rows: HashMap<&str, &HistoryRow> =
-            history.iter().map(|r| (r.name.as_str(), r)).collect();
-        let migrations = self.catalog.migrations();
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let checked: Vec<Checked> = if workers < 2 || migrations.len() < PARALLEL_CHECKSUMS_FROM {
-            let mut checked = Vec::with_capacity(migrations.len());
-            for migration in migrations {
-                let row = rows.get(migration.name.as_str()).copied();
-                checked.push(check(&self.capturer, migration, row).await);
-            }
-            checked
-        } else {
-            // Recording is pure CPU (no server involved): spread it over the cores,
-            // each worker with its own recorder. It keeps a no-op deploy cheap as
-            // the history grows.
-            std::thread::scope(|scope| {
-                let rows = &rows;
-                let workers: Vec<_> = migrations
-                    .chunks(migrations.len().div_ceil(workers))
-                    .map(|part| scope.spawn(move || check_on_own_thread(part, rows)))
-                    .collect();
-                workers
-                    .into_iter()
-                    .flat_map(|worker| worker.join().expect("a checksum worker panicked"))
-                    .collect()
-            })
-        };
-        let mut checksums = Checksums::with_capacity(migrations.len());
-        let mut scripts = Vec::with_capacity(migrations.len());
-        for (migration, (checksum, script)) in migrations.iter().zip(checked) {
-            checksums.insert(migration.name.clone(), checksum);
-            scripts.push(script);
-        }
-        (checksums, scripts)
-    }
-
     fn planned(
         &self,
         inspection: &Inspection,
@@ -617,77 +535,3 @@ pub async fn migrate_workspace(
     report
 }
 
-/// Below this many migrations, threads cost more than they save.
-const PARALLEL_CHECKSUMS_FROM: usize = 200;
-
-/// One migration's checksum (or why it has none) and, when pending, its script.
-type Checked = (Result<CodeChecksum, String>, Option<Script>);
-
-async fn check(capturer: &Capturer, migration: &Migration, row: Option<&HistoryRow>) -> Checked {
-    let applied = row.is_some_and(|r| r.state == RowState::Applied);
-    let recorded = if applied {
-        capturer.record(migration, Direction::Up).await
-    } else {
-        capturer.record_verified(migration, Direction::Up).await
-    };
-    match recorded {
-        Ok(script) => {
-            let checksum = script.checksum();
-            // A changed checksum may be an edit or a migration that varies per
-            // run: tell them apart before calling it an edit.
-            if row.is_some_and(|r| applied && !r.checksum.is_empty() && r.checksum != checksum)
-                && let Err(err) = capturer.record_verified(migration, Direction::Up).await
-            {
-                return (Err(reason(&err)), None);
-            }
-            let code = CodeChecksum {
-                checksum,
-                statements: script.statements.len(),
-            };
-            (Ok(code), (!applied).then_some(script))
-        }
-        Err(err) => (Err(reason(&err)), None),
-    }
-}
-
-fn check_on_own_thread(part: &[Migration], rows: &HashMap<&str, &HistoryRow>) -> Vec<Checked> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a single-threaded runtime");
-    runtime.block_on(async {
-        let capturer = match Capturer::new().await {
-            Ok(capturer) => capturer,
-            Err(err) => return part.iter().map(|_| (Err(err.to_string()), None)).collect(),
-        };
-        let mut checked = Vec::with_capacity(part.len());
-        for migration in part {
-            checked.push(
-                check(
-                    &capturer,
-                    migration,
-                    rows.get(migration.name.as_str()).copied(),
-                )
-                .await,
-            );
-        }
-        checked
-    })
-}
-
-fn reason(err: &MigrateError) -> String {
-    use crate::error::CatalogError;
-    match err {
-        MigrateError::Catalog(CatalogError::NonDeterministic { problem, .. }) => {
-            format!(
-                "it {problem}; structural migrations must be deterministic and data work belongs in a backfill"
-            )
-        }
-        MigrateError::Catalog(CatalogError::Capture {
-            direction, source, ..
-        }) => format!(
-            "its `{direction}` step fails when recorded without a database: {}",
-            crate::db_error::describe(source)
-        ),
-        other => other.to_string(),
-    }
-}

@@ -78,6 +78,14 @@ pub struct CodeChecksum {
 /// The checksum of each code migration, or why it has none.
 pub type Checksums = HashMap<String, Result<CodeChecksum, String>>;
 
+/// Whether a pending migration that sorts before applied ones is a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutOfOrder {
+    Refuse,
+    /// `up --allow-out-of-order`: it is pending, and applied as such.
+    Allow,
+}
+
 /// The whole comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
@@ -90,7 +98,7 @@ impl Inspection {
         catalog: &Catalog,
         history: &History,
         checksums: &Checksums,
-        allow_out_of_order: bool,
+        out_of_order: OutOfOrder,
     ) -> Self {
         // A row of ours without a checksum was blanked by hand; rows adopted
         // from sea-orm's own table get theirs on the next `up`.
@@ -164,7 +172,7 @@ impl Inspection {
                 }
                 _ => {
                     let newest = newest_applied.filter(|newest| position < *newest);
-                    if let Some(newest) = newest.filter(|_| !allow_out_of_order) {
+                    if let Some(newest) = newest.filter(|_| out_of_order == OutOfOrder::Refuse) {
                         problems.push(IntegrityProblem::OutOfOrder {
                             name: migration.name.clone(),
                             krate: migration.schema.to_owned(),
@@ -592,7 +600,11 @@ mod tests {
                 &catalog(case.non_transactional),
                 &history,
                 &case.checksums,
-                case.allow_out_of_order,
+                if case.allow_out_of_order {
+                    OutOfOrder::Allow
+                } else {
+                    OutOfOrder::Refuse
+                },
             );
             let states: Vec<State> = inspection
                 .migrations
@@ -646,7 +658,7 @@ mod tests {
             rows: vec![],
             table: TableState::Absent,
         };
-        let inspection = Inspection::compare(&catalog(&[]), &history, &sums, false);
+        let inspection = Inspection::compare(&catalog(&[]), &history, &sums, OutOfOrder::Refuse);
         assert!(inspection.problems.is_empty());
         assert_eq!(inspection.exit_code(), 1);
         assert!(inspection.migrations[2].unwritten);

@@ -24,3 +24,13 @@ mod migrations;
 
 pub use migrations::migrations;
 pub use seeds::seeds;
+
+/// This crate as the workspace's registry lists it.
+pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {
+    schema_core::schema_crate::SchemaCrate {
+        schema: SCHEMA,
+        crate_dir: "vacancy",
+        migrations,
+        seeds,
+    }
+}

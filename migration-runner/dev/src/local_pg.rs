@@ -10,7 +10,7 @@
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt as _, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -467,7 +467,6 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
     file.write_all(contents.as_bytes()).map_err(io(path))
 }
 
-use std::os::unix::fs::OpenOptionsExt as _;
 
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(io(Path::new("127.0.0.1:0")))?;

@@ -5,6 +5,7 @@
 #![allow(elided_lifetimes_in_paths)]
 
 mod support;
+mod tidy;
 
 mod catalog_order;
 mod cli;

@@ -1,0 +1,222 @@
+//! The Architecture Invariants of `docs/ARCHITECTURE.md`, checked by reading
+//! the workspace's manifests and sources (rust-analyzer's `tidy` is the
+//! model). Each test names the invariant it holds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use migration_runner::capture::{Capturer, Direction};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// The names under `[dependencies]` of a manifest.
+fn dependencies(manifest: &str) -> Vec<String> {
+    manifest
+        .lines()
+        .skip_while(|line| line.trim() != "[dependencies]")
+        .skip(1)
+        .take_while(|line| !line.starts_with('['))
+        .filter_map(|line| line.split(['=', '.']).next())
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && !name.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `.rs` files below `dir`.
+fn sources(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The schema crates' directories, from the one registry.
+fn schema_crate_dirs() -> Vec<(&'static str, PathBuf)> {
+    migration_runner::registry::schema_crates()
+        .into_iter()
+        .map(|krate| (krate.schema, workspace().join(krate.crate_dir)))
+        .collect()
+}
+
+/// Invariant: schema crates depend only on the libraries migrations, entities
+/// and seeds need, and app schema crates on `schema-core`; never on the runner,
+/// the seeder, xtask, developer tooling or one another.
+#[test]
+fn schema_crates_depend_only_on_their_libraries_and_core() {
+    let allowed = [
+        "sea-orm",
+        "sea-orm-migration",
+        "async-trait",
+        "uuid",
+        "chrono",
+        "fake",
+        "rand",
+    ];
+    for (schema, dir) in schema_crate_dirs() {
+        for dependency in dependencies(&read(&dir.join("Cargo.toml"))) {
+            let ok = allowed.contains(&dependency.as_str())
+                || (schema != "core" && dependency == "schema-core");
+            assert!(
+                ok,
+                "schema crate `{schema}` depends on `{dependency}`: schema crates depend only on {allowed:?} \
+                 and (app schemas) schema-core; a migration that touches another schema names its tables in SQL"
+            );
+        }
+    }
+}
+
+/// Invariant: the release binary carries the engine only: no local cluster,
+/// no scaffolding, no test helpers (they live in `migration-dev`).
+#[test]
+fn the_engine_does_not_depend_on_developer_tooling() {
+    let manifest = read(&workspace().join("migration-runner/Cargo.toml"));
+    for forbidden in ["migration-dev", "nix", "seeder", "xtask"] {
+        assert!(
+            !dependencies(&manifest).iter().any(|d| d == forbidden),
+            "migration-runner depends on `{forbidden}`: the release binary must carry the engine only"
+        );
+    }
+    for source in sources(&workspace().join("migration-runner/src")) {
+        let text = read(&source);
+        for forbidden in ["migration_dev", "initdb", "pg_ctl"] {
+            assert!(
+                !text.contains(forbidden),
+                "{} mentions `{forbidden}`: developer tooling belongs in migration-runner/dev",
+                source.display()
+            );
+        }
+    }
+}
+
+/// Invariant: only the runner writes the history table.
+#[test]
+fn only_the_runner_writes_the_history_table() {
+    let root = workspace();
+    for (schema, dir) in schema_crate_dirs()
+        .into_iter()
+        .chain([("seeder", root.join("seeder")), ("xtask", root.join("xtask")), ("migration-dev", root.join("migration-runner/dev"))])
+    {
+        for source in sources(&dir.join("src")) {
+            let text = read(&source).to_lowercase();
+            for verb in ["insert into public.seaql_migrations", "update public.seaql_migrations", "delete from public.seaql_migrations"] {
+                assert!(
+                    !text.contains(verb),
+                    "{} ({schema}) writes the history table (`{verb}`): only migration-runner does",
+                    source.display()
+                );
+            }
+        }
+    }
+}
+
+/// Invariant: the seeder never issues DDL.
+#[test]
+fn the_seeder_never_issues_ddl() {
+    let objects = ["table", "schema", "index", "view", "sequence", "type", "function", "extension", "role"];
+    for source in sources(&workspace().join("seeder/src")) {
+        let text = read(&source).to_lowercase();
+        let words: Vec<&str> = text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+        for pair in words.windows(2) {
+            let ddl = matches!(pair[0], "create" | "alter" | "drop" | "truncate") && objects.contains(&pair[1]);
+            assert!(
+                !ddl,
+                "{} contains `{} {}`: the seeder never issues DDL; schemas and tables come from migrations",
+                source.display(),
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+}
+
+/// Invariant: xtask holds no logic beyond choosing the database: it never
+/// talks SQL itself.
+#[test]
+fn xtask_stays_thin() {
+    for source in sources(&workspace().join("xtask/src")) {
+        let text = read(&source);
+        for forbidden in ["execute_unprepared", "query_one", "query_all", "Statement::", "ConnectionTrait"] {
+            assert!(
+                !text.contains(forbidden),
+                "{} uses `{forbidden}`: xtask parses flags and calls the libraries; put the logic in a library crate",
+                source.display()
+            );
+        }
+    }
+}
+
+/// Invariant: every library says what it owns and what it must not depend on.
+#[test]
+fn every_library_opens_with_its_doc() {
+    let root = workspace();
+    let mut libs: Vec<PathBuf> = schema_crate_dirs().into_iter().map(|(_, dir)| dir.join("src/lib.rs")).collect();
+    libs.extend([
+        root.join("migration-runner/src/lib.rs"),
+        root.join("migration-runner/dev/src/lib.rs"),
+        root.join("seeder/src/lib.rs"),
+    ]);
+    for lib in libs {
+        let text = read(&lib);
+        assert!(text.starts_with("//! "), "{} does not open with a `//!` doc", lib.display());
+        let doc: String = text.lines().take_while(|l| l.starts_with("//!")).collect::<Vec<_>>().join(" ");
+        assert!(
+            doc.contains("depend"),
+            "{}: its doc must say what it must not depend on",
+            lib.display()
+        );
+    }
+}
+
+/// Invariant: an applied migration's SQL never changes, so `migration_kit` is
+/// append-only. Every migration's checksum is pinned in `checksums.txt`; a
+/// helper whose output changes changes pinned checksums and fails here.
+#[tokio::test]
+async fn applied_migrations_and_migration_kit_never_change() {
+    let pinned_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/checksums.txt");
+    let pinned: BTreeMap<String, String> = read(&pinned_path)
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (name, sum) = line.split_once(' ').unwrap();
+            (name.to_owned(), sum.trim().to_owned())
+        })
+        .collect();
+    let catalog = migration_runner::Catalog::workspace().unwrap();
+    let capturer = Capturer::new().await.unwrap();
+    let mut unpinned = Vec::new();
+    for migration in catalog.migrations() {
+        let checksum = capturer.record(migration, Direction::Up).await.unwrap().checksum();
+        match pinned.get(&migration.name) {
+            Some(sum) => assert_eq!(
+                sum, &checksum,
+                "`{}` now emits different SQL: applied migrations never change, and `migration_kit` is \
+                 append-only (add a new helper instead of changing one)",
+                migration.name
+            ),
+            None => unpinned.push(format!("{} {checksum}", migration.name)),
+        }
+    }
+    assert!(
+        unpinned.is_empty(),
+        "pin new migrations by adding these lines to {}:\n{}",
+        pinned_path.display(),
+        unpinned.join("\n")
+    );
+}
