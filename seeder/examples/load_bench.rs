@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use migration_runner::testing::TestDatabase;
-use migration_runner::{Catalog, Runner, RunnerOptions, UpOptions};
+use migration_dev::testing::TestDatabase;
 use seeder::{Profile, SeedOptions, SeedReport, Seeder, workspace_seeds};
 
 #[tokio::main(flavor = "current_thread")]
@@ -32,8 +31,7 @@ async fn main() -> ExitCode {
     let copy_floor = args.iter().any(|arg| arg == "--copy-floor");
     let once = args.iter().any(|arg| arg == "--once");
 
-    let db = TestDatabase::create("load_bench");
-    migrate(&db.url).await;
+    let db = TestDatabase::migrated("load_bench").await;
     let seeder = Seeder::connect(&db.url, workspace_seeds())
         .await
         .expect("connecting the seeder");
@@ -62,8 +60,7 @@ async fn main() -> ExitCode {
             .map(|table| format!("\\copy {table} TO '{}' CSV", csv(&dir, table).display()))
             .collect();
         run_psql(&psql, &db.url, &export);
-        let target = TestDatabase::create("load_bench_copy");
-        migrate(&target.url).await;
+        let target = TestDatabase::migrated("load_bench_copy").await;
         let import: Vec<String> = tables
             .iter()
             .map(|table| format!("\\copy {table} FROM '{}' CSV", csv(&dir, table).display()))
@@ -100,21 +97,6 @@ fn summary(label: &str, report: &SeedReport) {
         totals.updated,
         totals.unchanged
     );
-}
-
-async fn migrate(url: &str) {
-    let conn = migration_runner::connect(url, "load_bench")
-        .await
-        .expect("connecting");
-    let runner = Runner::new(
-        conn.clone(),
-        Catalog::workspace().expect("catalog"),
-        RunnerOptions::default(),
-    )
-    .await
-    .expect("runner");
-    runner.up(&UpOptions::default()).await.expect("migrating");
-    conn.close().await.expect("closing");
 }
 
 fn csv(dir: &Path, table: &str) -> PathBuf {

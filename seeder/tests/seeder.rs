@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use clap::Parser;
+use migration_dev::testing::{TestDatabase, scalar_i64, texts};
 use migration_runner::Catalog;
-use migration_runner::testing::{TestDatabase, scalar_i64, texts};
 use schema_core::seeding::{self, Batch, Cell, Profile, SchemaSeed, TableSeed};
 use schema_core::seeds::Population;
 use sea_orm::DatabaseConnection;
@@ -176,15 +176,16 @@ fn assert_nothing_changed(report: &SeedReport) {
 #[tokio::test]
 async fn order_is_derived_from_declared_dependencies() {
     let db = TestDatabase::migrated("seed_order").await;
-    let conn = migration_runner::connect(&db.url, "seeder-test")
+    let session = migration_runner::connect(&db.url, "seeder-test")
         .await
         .unwrap();
+    let conn = session.connection().clone();
 
-    let forwards = Seeder::new(conn.clone(), workspace_seeds()).unwrap();
+    let forwards = Seeder::new(session.clone(), workspace_seeds()).unwrap();
     assert_eq!(forwards.order(None).unwrap(), SCHEMAS);
     let mut reversed = workspace_seeds();
     reversed.reverse();
-    let reversed = Seeder::new(conn.clone(), reversed).unwrap();
+    let reversed = Seeder::new(session.clone(), reversed).unwrap();
     assert_eq!(reversed.order(None).unwrap(), SCHEMAS);
     assert_eq!(
         forwards.order(Some("academy")).unwrap(),
@@ -201,7 +202,7 @@ async fn order_is_derived_from_declared_dependencies() {
     );
 
     let cycle = Seeder::new(
-        conn.clone(),
+        session.clone(),
         vec![
             named("core", &[]),
             named("a", &["core", "b"]),
@@ -214,7 +215,7 @@ async fn order_is_derived_from_declared_dependencies() {
     assert!(cycle.to_string().contains("depends_on"), "{cycle}");
 
     let undeclared = Seeder::new(
-        conn.clone(),
+        session.clone(),
         vec![named("core", &[]), named("academy", &["core", "billing"])],
     )
     .unwrap_err();
@@ -382,9 +383,10 @@ async fn concurrent_seeders_leave_no_duplicates() {
     let (a, b) = (run(a), run(b));
     let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
 
-    let conn = migration_runner::connect(&db.url, "seeder-test")
+    let session = migration_runner::connect(&db.url, "seeder-test")
         .await
         .unwrap();
+    let conn = session.connection();
     let counts = row_counts(&conn).await;
     assert_eq!(counts, expected_counts);
     for (table, count) in &counts {
@@ -441,9 +443,10 @@ async fn failure_midway_keeps_earlier_schemas_and_rerun_completes() {
     };
     assert!(rows_written > 0, "the failing batch came after good ones");
 
-    let conn = migration_runner::connect(&db.url, "seeder-test")
+    let session = migration_runner::connect(&db.url, "seeder-test")
         .await
         .unwrap();
+    let conn = session.connection();
     let counts = row_counts(&conn).await;
     for (table, count) in &counts {
         let committed = table.starts_with("core.");
