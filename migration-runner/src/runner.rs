@@ -127,6 +127,22 @@ pub struct Runner {
 
 impl Runner {
     /// Takes the run's one session: only [`crate::connect::open`] makes one.
+    ///
+    /// ```no_run
+    /// # async fn f(session: migration_runner::Session) {
+    /// use migration_runner::{Catalog, Runner};
+    /// let runner = Runner::new(session, Catalog::workspace().unwrap(), Default::default()).await;
+    /// # }
+    /// ```
+    ///
+    /// A pool, whose statements may land on different sessions, does not compile:
+    ///
+    /// ```compile_fail
+    /// # async fn f(pool: sea_orm::DatabaseConnection) {
+    /// use migration_runner::{Catalog, Runner};
+    /// let runner = Runner::new(pool, Catalog::workspace().unwrap(), Default::default()).await;
+    /// # }
+    /// ```
     pub async fn new(session: Session, catalog: Catalog, options: RunnerOptions) -> Result<Self> {
         Ok(Self {
             catalog,

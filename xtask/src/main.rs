@@ -35,6 +35,21 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Add a schema crate for a new team.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Write `<name>/` (crate, the migration that creates the schema, empty
+    /// entities and seeds) and register it; it builds, migrates and seeds as is.
+    New {
+        /// The PostgreSQL schema (and directory): lowercase letters, digits, `_`.
+        name: String,
+    },
 }
 
 /// `migrate`: the engine's commands, plus `new`, which writes source files
@@ -117,6 +132,9 @@ fn main() -> ExitCode {
         Command::Migrate(args) => runtime.block_on(migrate(args, configured)),
         Command::Seed(args) => runtime.block_on(seed(args, configured)),
         Command::Db { command } => db(command, configured),
+        Command::Schema {
+            command: SchemaCommand::New { name },
+        } => new_schema(&name),
     }
 }
 
@@ -157,6 +175,24 @@ fn new_migration(schema: &str, description: &str) -> ExitCode {
             say!("{}", path.display());
             eprintln!(
                 "written empty: `migrate status` warns and `migrate up` refuses it until its `up` has content"
+            );
+            Exit::Success.into()
+        }
+        Err(err) => migrate_cli::fail(&err.to_string(), None, Exit::Usage),
+    }
+}
+
+fn new_schema(name: &str) -> ExitCode {
+    let workspace = scaffold::workspace_root();
+    match migration_dev::new_schema::new_schema(&workspace, name) {
+        Ok(written) => {
+            say!("{}", written.crate_dir.display());
+            say!("  {}", written.migration);
+            for edited in &written.edited {
+                say!("  registered in {}", edited.display());
+            }
+            eprintln!(
+                "next: `cargo xtask migrate` creates schema `{name}`; add tables with `cargo xtask migrate new {name} <what>`"
             );
             Exit::Success.into()
         }

@@ -205,3 +205,114 @@ fn the_xtask_alias_shows_cargo_progress() {
     let alias = config.lines().find(|line| line.starts_with("xtask")).unwrap();
     assert!(!alias.contains("--quiet") && !alias.contains("-q "), "{alias}");
 }
+
+/// Copies the workspace's sources (what git tracks, or everything but
+/// `target/` and `.git/`) to `to`.
+fn copy_workspace(from: &Path, to: &Path) {
+    let listed = Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
+        .current_dir(from)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(PathBuf::from).collect::<Vec<_>>());
+    let files = listed.unwrap_or_else(|| {
+        let mut found = Vec::new();
+        let mut stack = vec![PathBuf::new()];
+        while let Some(relative) = stack.pop() {
+            for entry in std::fs::read_dir(from.join(&relative)).unwrap() {
+                let entry = entry.unwrap();
+                let path = relative.join(entry.file_name());
+                if path == Path::new("target") || path == Path::new(".git") {
+                    continue;
+                }
+                if entry.file_type().unwrap().is_dir() {
+                    stack.push(path);
+                } else {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    });
+    for file in files {
+        let source = from.join(&file);
+        if !source.is_file() {
+            continue;
+        }
+        let target = to.join(&file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&source, &target).unwrap();
+    }
+}
+
+/// `schema new billing` in a copy of the workspace: with no other edit it
+/// builds (sharing this target directory: one incremental build of the
+/// workspace's own crates), migrates and seeds, and its files are fmt-clean.
+#[tokio::test]
+async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
+    let root = migration_dev::scaffold::workspace_root();
+    let scratch = Scratch::new("schema-new");
+    let copy = scratch.0.join("workspace");
+    copy_workspace(&root, &copy);
+    // The copy's xtask gets its own binary name, so building it never
+    // replaces `target/debug/xtask`, which other tests run.
+    let manifest = copy.join("xtask/Cargo.toml");
+    let renamed = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replacen("name = \"xtask\"", "name = \"xtask-schema-new-check\"", 1);
+    std::fs::write(&manifest, renamed).unwrap();
+
+    let written = migration_dev::new_schema::new_schema(&copy, "billing").unwrap();
+    assert!(written.crate_dir.join("src/lib.rs").is_file());
+    let registry = std::fs::read_to_string(copy.join("migration-runner/src/registry.rs")).unwrap();
+    assert!(registry.contains("schema_billing::schema_crate(),"), "{registry}");
+    let again = migration_dev::new_schema::new_schema(&copy, "billing").unwrap_err();
+    assert!(again.to_string().contains("already exists"), "{again}");
+
+    let target_dir = migration_dev::local_pg::target_dir();
+    let cargo = |args: &[&str]| {
+        Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(&copy)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .output()
+            .unwrap()
+    };
+    let fmt = cargo(&["fmt", "--all", "--check"]);
+    assert!(fmt.status.success(), "not fmt-clean: {}", text(&fmt));
+    let build = cargo(&["build", "--offline", "-p", "xtask-schema-new-check"]);
+    assert!(build.status.success(), "the new workspace does not build: {}", text(&build));
+
+    let db = TestDatabase::create("xtask_schema_new");
+    let binary = target_dir.join("debug/xtask-schema-new-check");
+    let run = |args: &[&str]| {
+        Command::new(&binary)
+            .args(args)
+            .current_dir(&copy)
+            .stdin(Stdio::null())
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let migrate = run(&["migrate"]);
+    assert_eq!(migrate.status.code(), Some(0), "{}", text(&migrate));
+    assert!(text(&migrate).contains(&written.migration), "{}", text(&migrate));
+    let seed = run(&["seed"]);
+    assert_eq!(seed.status.code(), Some(0), "{}", text(&seed));
+    let status = run(&["migrate", "status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    let conn = sea_orm::Database::connect(&db.url).await.unwrap();
+    let schemas = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'billing'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(schemas, 1);
+    let _ = std::fs::remove_file(&binary);
+}

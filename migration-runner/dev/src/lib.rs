@@ -1,12 +1,13 @@
 //! Developer tooling around the migration engine, kept out of the release
 //! binary: the local PostgreSQL cluster used when `DATABASE_URL` is unset
 //! (`local_pg`), a fresh database per test (`testing`), and writing new
-//! source files (`scaffold`: `migrate new`).
+//! source files (`scaffold`: `migrate new`; `new_schema`: `schema new`).
 //!
 //! It depends on `migration-runner` (the engine) and the engine never
 //! depends on it; xtask and the tests do.
 
 pub mod local_pg;
+pub mod new_schema;
 pub mod scaffold;
 pub mod target;
 pub mod testing;

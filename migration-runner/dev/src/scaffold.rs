@@ -216,6 +216,54 @@ mod tests {
         );
     }
 
+    /// A scratch workspace with a copy of the `academy` crate's registry.
+    fn scratch_workspace() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("scaffold-{}", uuid::Uuid::new_v4().simple()));
+        let migrations = dir.join("academy/src/migrations");
+        fs::create_dir_all(&migrations).unwrap();
+        fs::copy(
+            workspace_root().join("academy/src/migrations/mod.rs"),
+            migrations.join("mod.rs"),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn two_migrations_in_the_same_second_get_distinct_ordered_names() {
+        let workspace = scratch_workspace();
+        let catalog = Catalog::workspace().unwrap();
+        let first = new_migration(&catalog, &workspace, "academy", "add rooms").unwrap();
+        let second = new_migration(&catalog, &workspace, "academy", "add rooms").unwrap();
+        let third = new_migration(&catalog, &workspace, "academy", "add\nrooms\tagain").unwrap();
+        let names: Vec<String> = [&first, &second, &third]
+            .iter()
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(names[0] < names[1] && names[1] < names[2], "{names:?}");
+        let registry = fs::read_to_string(workspace.join("academy/src/migrations/mod.rs")).unwrap();
+        for name in &names {
+            assert_eq!(registry.matches(&format!("mod {name};")).count(), 1, "{registry}");
+            assert_eq!(registry.matches(&format!("Box::new({name}::Migration),")).count(), 1);
+        }
+        let text = fs::read_to_string(&third).unwrap();
+        assert!(text.starts_with("//! add rooms again\n//!\n"), "{text}");
+        assert_rustfmt_clean(&registry);
+        assert_rustfmt_clean(&text);
+        fs::remove_dir_all(&workspace).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_schema_or_an_empty_description_is_refused() {
+        let workspace = scratch_workspace();
+        let catalog = Catalog::workspace().unwrap();
+        let unknown = new_migration(&catalog, &workspace, "billing", "x").unwrap_err();
+        assert!(unknown.to_string().contains("unknown schema `billing`"), "{unknown}");
+        let empty = new_migration(&catalog, &workspace, "academy", "\n --- ").unwrap_err();
+        assert!(empty.to_string().contains("no letters or digits"), "{empty}");
+        fs::remove_dir_all(&workspace).unwrap();
+    }
+
     #[test]
     fn a_description_becomes_one_line() {
         assert_eq!(
@@ -226,7 +274,14 @@ mod tests {
 
     #[test]
     fn the_template_is_rustfmt_clean() {
-        let source = template(&one_line("add webinar capacity\nwith a newline"));
+        assert_rustfmt_clean(&template(&one_line("add webinar capacity\nwith a newline")));
+    }
+}
+
+/// Fails the test when `rustfmt` would change `source`.
+#[cfg(test)]
+pub(crate) fn assert_rustfmt_clean(source: &str) {
+    {
         let mut child = std::process::Command::new("rustfmt")
             .args(["--edition", "2024", "--check"])
             .stdin(std::process::Stdio::piped())
@@ -242,7 +297,7 @@ mod tests {
         let output = child.wait_with_output().unwrap();
         assert!(
             output.status.success(),
-            "rustfmt would change the template:\n{}",
+            "rustfmt would change this source:\n{source}\n{}",
             String::from_utf8_lossy(&output.stdout)
         );
     }

@@ -1,0 +1,382 @@
+//! `cargo xtask schema new <name>`: writes a new schema crate (manifest,
+//! `lib.rs` with its doc, the migration that creates the schema, empty
+//! entities and seeds) and registers it in the workspace manifest, the
+//! engine's manifest and the one registry, so the workspace builds, migrates
+//! and seeds with no hand edit. Everything it writes is `cargo fmt`-clean.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use crate::scaffold::ScaffoldError;
+
+/// Names PostgreSQL or this workspace already uses.
+const RESERVED: &[&str] = &[
+    "public",
+    "information_schema",
+    "core",
+    "migration",
+    "seeder",
+    "xtask",
+    "target",
+    "docs",
+];
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct NewSchema {
+    pub crate_dir: PathBuf,
+    pub migration: String,
+    pub edited: Vec<PathBuf>,
+}
+
+/// Refuses names that are not plain lowercase identifiers or already taken.
+pub fn validate_name(workspace: &Path, name: &str) -> Result<(), ScaffoldError> {
+    let plain = name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let invalid = |message: String| ScaffoldError::File {
+        path: workspace.join(name),
+        message,
+    };
+    if !plain {
+        return Err(invalid(format!(
+            "`{name}` is not a valid schema name: use lowercase letters, digits and `_`, starting with a letter \
+             (at most 40 characters)"
+        )));
+    }
+    if RESERVED.contains(&name) || name.starts_with("pg_") {
+        return Err(invalid(format!("`{name}` is reserved; pick another schema name")));
+    }
+    if workspace.join(name).exists() {
+        return Err(invalid(format!(
+            "`{name}/` already exists in the workspace; pick another schema name"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes and registers the crate for schema `name` in `workspace`.
+pub fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, ScaffoldError> {
+    validate_name(workspace, name)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |err: std::io::Error| ScaffoldError::File {
+            path,
+            message: err.to_string(),
+        }
+    };
+    // Edit the registrations in memory first: if one cannot be edited,
+    // nothing is written.
+    let workspace_manifest = workspace.join("Cargo.toml");
+    let engine_manifest = workspace.join("migration-runner/Cargo.toml");
+    let registry = workspace.join("migration-runner/src/registry.rs");
+    let edits = [
+        (
+            workspace_manifest.clone(),
+            register_in_workspace(
+                &fs::read_to_string(&workspace_manifest).map_err(io(&workspace_manifest))?,
+                name,
+            ),
+        ),
+        (
+            engine_manifest.clone(),
+            register_in_engine(
+                &fs::read_to_string(&engine_manifest).map_err(io(&engine_manifest))?,
+                name,
+            ),
+        ),
+        (
+            registry.clone(),
+            register_in_registry(&fs::read_to_string(&registry).map_err(io(&registry))?, name),
+        ),
+    ];
+    let mut edited = Vec::new();
+    let mut contents = Vec::new();
+    for (path, edit) in edits {
+        let text = edit.map_err(|message| ScaffoldError::File {
+            path: path.clone(),
+            message,
+        })?;
+        contents.push((path.clone(), text));
+        edited.push(path);
+    }
+
+    let stamp = Utc::now().format("%Y%m%d_%H%M%S");
+    let migration = format!("m{stamp}_{name}_create_schema");
+    let dir = workspace.join(name);
+    let files = [
+        (dir.join("Cargo.toml"), manifest(name)),
+        (dir.join("src/lib.rs"), lib_rs(name)),
+        (dir.join("src/entities/mod.rs"), entities_rs(name)),
+        (dir.join("src/seeds.rs"), seeds_rs(name)),
+        (dir.join("src/migrations/mod.rs"), migrations_mod_rs(name, &migration)),
+        (
+            dir.join(format!("src/migrations/{migration}.rs")),
+            create_schema_rs(name),
+        ),
+    ];
+    for (path, text) in &files {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        fs::write(path, text).map_err(io(path))?;
+    }
+    for (path, text) in contents {
+        fs::write(&path, text).map_err(io(&path))?;
+    }
+    Ok(NewSchema {
+        crate_dir: dir,
+        migration,
+        edited,
+    })
+}
+
+fn package(name: &str) -> String {
+    format!("schema-{}", name.replace('_', "-"))
+}
+
+fn register_in_workspace(manifest: &str, name: &str) -> Result<String, String> {
+    let package = package(name);
+    let mut out = String::with_capacity(manifest.len() + 128);
+    let mut members = 0;
+    let mut dependency = false;
+    for line in manifest.lines() {
+        let trimmed = line.trim_start();
+        if (trimmed.starts_with("members = [") || trimmed.starts_with("default-members = ["))
+            && line.trim_end().ends_with(']')
+        {
+            let (head, _) = line.trim_end().rsplit_once(']').expect("ends with ]");
+            out.push_str(&format!("{head}, \"{name}\"]\n"));
+            members += 1;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+        if trimmed.starts_with("schema-core = { path = \"core\" }") {
+            out.push_str(&format!("{package} = {{ path = \"{name}\" }}\n"));
+            dependency = true;
+        }
+    }
+    if members != 2 || !dependency {
+        return Err(
+            "expected one-line `members = [...]` and `default-members = [...]` and a \
+             `schema-core = { path = \"core\" }` line under [workspace.dependencies]"
+                .to_owned(),
+        );
+    }
+    Ok(out)
+}
+
+fn register_in_engine(manifest: &str, name: &str) -> Result<String, String> {
+    let anchor = "schema-core.workspace = true\n";
+    if !manifest.contains(anchor) {
+        return Err("expected `schema-core.workspace = true` under [dependencies]".to_owned());
+    }
+    Ok(manifest.replacen(
+        anchor,
+        &format!("{anchor}{}.workspace = true\n", package(name)),
+        1,
+    ))
+}
+
+fn register_in_registry(registry: &str, name: &str) -> Result<String, String> {
+    let anchor = "        schema_core::schema_crate(),\n";
+    if !registry.contains(anchor) {
+        return Err("expected `schema_core::schema_crate(),` in the registry's list".to_owned());
+    }
+    let close = registry
+        .rfind("    ]\n")
+        .ok_or("no `]` closing the registry's list found")?;
+    let mut out = registry.to_owned();
+    out.insert_str(close, &format!("        schema_{name}::schema_crate(),\n"));
+    Ok(out)
+}
+
+fn manifest(name: &str) -> String {
+    format!(
+        r#"[package]
+name = "{package}"
+description = "The `{name}` PostgreSQL schema: entities, migrations, seeds and backfills."
+version.workspace = true
+edition.workspace = true
+rust-version.workspace = true
+license.workspace = true
+publish.workspace = true
+
+[lints]
+workspace = true
+
+[dependencies]
+schema-core.workspace = true
+sea-orm.workspace = true
+sea-orm-migration.workspace = true
+async-trait.workspace = true
+"#,
+        package = package(name)
+    )
+}
+
+fn lib_rs(name: &str) -> String {
+    format!(
+        r#"//! The `{name}` PostgreSQL schema.
+//!
+//! This crate owns everything about that schema: its SeaORM entities, its
+//! migrations and its seeds.
+//!
+//! It depends only on `sea-orm`, `sea-orm-migration` and `schema-core` (whose
+//! users it may reference). It must never depend on the migration runner, the
+//! seeder or another app schema crate.
+
+/// The PostgreSQL schema this crate owns.
+pub const SCHEMA: &str = "{name}";
+
+pub mod entities;
+pub mod seeds;
+// `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
+// exactly as `MigrationTrait` declares it, elided lifetime included.
+#[allow(elided_lifetimes_in_paths)]
+mod migrations;
+
+pub use migrations::migrations;
+pub use seeds::seeds;
+
+/// This crate as the workspace's registry lists it.
+pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {{
+    schema_core::schema_crate::SchemaCrate {{
+        schema: SCHEMA,
+        crate_dir: "{name}",
+        migrations,
+        seeds,
+    }}
+}}
+"#
+    )
+}
+
+fn entities_rs(name: &str) -> String {
+    format!(
+        "//! SeaORM entities for the `{name}` schema, as of its latest migration \
+         (none yet: add one module per table).\n"
+    )
+}
+
+fn seeds_rs(name: &str) -> String {
+    format!(
+        r#"//! The `{name}` schema's seeds (none yet: add a `TableSeed` per table).
+
+use schema_core::seeding::{{Profile, SchemaSeed, TableSeed}};
+
+/// `{name}`'s seeds, for the seeder.
+pub fn seeds() -> Box<dyn SchemaSeed> {{
+    Box::new(Seeds)
+}}
+
+struct Seeds;
+
+impl SchemaSeed for Seeds {{
+    fn schema(&self) -> &'static str {{
+        crate::SCHEMA
+    }}
+
+    fn depends_on(&self) -> &'static [&'static str] {{
+        &[schema_core::SCHEMA]
+    }}
+
+    fn tables(&self, _profile: &Profile) -> Vec<TableSeed> {{
+        Vec::new()
+    }}
+}}
+"#
+    )
+}
+
+fn migrations_mod_rs(name: &str, migration: &str) -> String {
+    format!(
+        r#"//! The `{name}` schema's migration history, oldest first.
+use sea_orm_migration::MigrationTrait;
+
+mod {migration};
+
+/// This crate's migrations; the runner merges them into the global history.
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {{
+    vec![
+        // Oldest first: `cargo xtask migrate new {name} ...` appends here.
+        Box::new({migration}::Migration),
+    ]
+}}
+"#
+    )
+}
+
+fn create_schema_rs(name: &str) -> String {
+    format!(
+        r#"//! Creates the `{name}` schema so its tables stay out of `public`.
+use schema_core::migration_kit::{{create_schema, drop_schema}};
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {{
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {{
+        create_schema(manager, Schema).await
+    }}
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {{
+        drop_schema(manager, Schema).await
+    }}
+}}
+
+#[derive(DeriveIden)]
+#[sea_orm(iden = "{name}")]
+struct Schema;
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrations_are_inserted_where_they_belong() {
+        let manifest = "[workspace]\nmembers = [\"core\", \"xtask\"]\ndefault-members = [\"core\", \"xtask\"]\n\n[workspace.dependencies]\nschema-core = { path = \"core\" }\n";
+        assert_eq!(
+            register_in_workspace(manifest, "billing").unwrap(),
+            "[workspace]\nmembers = [\"core\", \"xtask\", \"billing\"]\ndefault-members = [\"core\", \"xtask\", \"billing\"]\n\n[workspace.dependencies]\nschema-core = { path = \"core\" }\nschema-billing = { path = \"billing\" }\n"
+        );
+        let registry = "pub fn schema_crates() -> Vec<SchemaCrate> {\n    vec![\n        schema_core::schema_crate(),\n    ]\n}\n";
+        assert_eq!(
+            register_in_registry(registry, "billing").unwrap(),
+            "pub fn schema_crates() -> Vec<SchemaCrate> {\n    vec![\n        schema_core::schema_crate(),\n        schema_billing::schema_crate(),\n    ]\n}\n"
+        );
+        assert!(register_in_workspace("[workspace]\n", "x").is_err());
+    }
+
+    #[test]
+    fn names_are_validated() {
+        let workspace = std::env::temp_dir();
+        for bad in ["Billing", "1abc", "pg_x", "public", "core", "a-b", ""] {
+            assert!(validate_name(&workspace, bad).is_err(), "{bad}");
+        }
+        assert!(validate_name(&workspace, "billing_v2_never_exists_here").is_ok());
+    }
+
+    #[test]
+    fn generated_sources_are_rustfmt_clean() {
+        for source in [
+            lib_rs("billing"),
+            entities_rs("billing"),
+            seeds_rs("billing"),
+            migrations_mod_rs("billing", "m20260101_000000_billing_create_schema"),
+            create_schema_rs("billing"),
+        ] {
+            crate::scaffold::assert_rustfmt_clean(&source);
+        }
+    }
+}
