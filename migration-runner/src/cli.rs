@@ -13,8 +13,8 @@ use crate::connect::{self, ConnectSettings, DatabaseTarget};
 use crate::error::{Result, VerifyError};
 use crate::executor::DdlLimits;
 use crate::exit::Exit;
-use crate::runner::{DownOptions, Planned, Resolution, Runner, RunnerOptions, UpOptions};
 use crate::render::{ms, print_plan, print_script, print_status, status_json};
+use crate::runner::{DownOptions, Planned, Resolution, Runner, RunnerOptions, UpOptions};
 use crate::say;
 
 /// PostgreSQL's `lock_timeout` is an `int` of milliseconds.
@@ -435,4 +435,3 @@ async fn preflight_command(runner: &Runner, json: bool) -> Result<Exit> {
         Exit::Refused
     })
 }
-

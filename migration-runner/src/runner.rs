@@ -550,4 +550,3 @@ pub async fn migrate_workspace(
     runner.close().await;
     report
 }
-

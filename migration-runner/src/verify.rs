@@ -71,48 +71,47 @@ pub(crate) async fn compare(
     })
 }
 
-    /// The checksum of every code migration (pending ones recorded twice to
-    /// prove they are deterministic), and the scripts of the pending ones.
+/// The checksum of every code migration (pending ones recorded twice to
+/// prove they are deterministic), and the scripts of the pending ones.
 async fn checksums(
     catalog: &Catalog,
     capturer: &Capturer,
     history: &[HistoryRow],
 ) -> (Checksums, Vec<Option<Script>>) {
-        let rows: HashMap<&str, &HistoryRow> =
-            history.iter().map(|r| (r.name.as_str(), r)).collect();
-        let migrations = catalog.migrations();
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let checked: Vec<Checked> = if workers < 2 || migrations.len() < PARALLEL_CHECKSUMS_FROM {
-            let mut checked = Vec::with_capacity(migrations.len());
-            for migration in migrations {
-                let row = rows.get(migration.name.as_str()).copied();
-                checked.push(check(capturer, migration, row).await);
-            }
-            checked
-        } else {
-            // Recording is pure CPU (no server involved): spread it over the cores,
-            // each worker with its own recorder. It keeps a no-op deploy cheap as
-            // the history grows.
-            std::thread::scope(|scope| {
-                let rows = &rows;
-                let workers: Vec<_> = migrations
-                    .chunks(migrations.len().div_ceil(workers))
-                    .map(|part| scope.spawn(move || check_on_own_thread(part, rows)))
-                    .collect();
-                workers
-                    .into_iter()
-                    .flat_map(|worker| worker.join().expect("a checksum worker panicked"))
-                    .collect()
-            })
-        };
-        let mut checksums = Checksums::with_capacity(migrations.len());
-        let mut scripts = Vec::with_capacity(migrations.len());
-        for (migration, (checksum, script)) in migrations.iter().zip(checked) {
-            checksums.insert(migration.name.clone(), checksum);
-            scripts.push(script);
+    let rows: HashMap<&str, &HistoryRow> = history.iter().map(|r| (r.name.as_str(), r)).collect();
+    let migrations = catalog.migrations();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let checked: Vec<Checked> = if workers < 2 || migrations.len() < PARALLEL_CHECKSUMS_FROM {
+        let mut checked = Vec::with_capacity(migrations.len());
+        for migration in migrations {
+            let row = rows.get(migration.name.as_str()).copied();
+            checked.push(check(capturer, migration, row).await);
         }
-        (checksums, scripts)
+        checked
+    } else {
+        // Recording is pure CPU (no server involved): spread it over the cores,
+        // each worker with its own recorder. It keeps a no-op deploy cheap as
+        // the history grows.
+        std::thread::scope(|scope| {
+            let rows = &rows;
+            let workers: Vec<_> = migrations
+                .chunks(migrations.len().div_ceil(workers))
+                .map(|part| scope.spawn(move || check_on_own_thread(part, rows)))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().expect("a checksum worker panicked"))
+                .collect()
+        })
+    };
+    let mut checksums = Checksums::with_capacity(migrations.len());
+    let mut scripts = Vec::with_capacity(migrations.len());
+    for (migration, (checksum, script)) in migrations.iter().zip(checked) {
+        checksums.insert(migration.name.clone(), checksum);
+        scripts.push(script);
     }
+    (checksums, scripts)
+}
 
 /// Below this many migrations, threads cost more than they save.
 const PARALLEL_CHECKSUMS_FROM: usize = 200;

@@ -49,7 +49,9 @@ pub fn validate_name(workspace: &Path, name: &str) -> Result<(), ScaffoldError> 
         )));
     }
     if RESERVED.contains(&name) || name.starts_with("pg_") {
-        return Err(invalid(format!("`{name}` is reserved; pick another schema name")));
+        return Err(invalid(format!(
+            "`{name}` is reserved; pick another schema name"
+        )));
     }
     if workspace.join(name).exists() {
         return Err(invalid(format!(
@@ -113,7 +115,10 @@ pub fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, ScaffoldErr
         (dir.join("src/lib.rs"), lib_rs(name)),
         (dir.join("src/entities/mod.rs"), entities_rs(name)),
         (dir.join("src/seeds.rs"), seeds_rs(name)),
-        (dir.join("src/migrations/mod.rs"), migrations_mod_rs(name, &migration)),
+        (
+            dir.join("src/migrations/mod.rs"),
+            migrations_mod_rs(name, &migration),
+        ),
         (
             dir.join(format!("src/migrations/{migration}.rs")),
             create_schema_rs(name),

@@ -243,8 +243,17 @@ mod tests {
         assert!(names[0] < names[1] && names[1] < names[2], "{names:?}");
         let registry = fs::read_to_string(workspace.join("academy/src/migrations/mod.rs")).unwrap();
         for name in &names {
-            assert_eq!(registry.matches(&format!("mod {name};")).count(), 1, "{registry}");
-            assert_eq!(registry.matches(&format!("Box::new({name}::Migration),")).count(), 1);
+            assert_eq!(
+                registry.matches(&format!("mod {name};")).count(),
+                1,
+                "{registry}"
+            );
+            assert_eq!(
+                registry
+                    .matches(&format!("Box::new({name}::Migration),"))
+                    .count(),
+                1
+            );
         }
         let text = fs::read_to_string(&third).unwrap();
         assert!(text.starts_with("//! add rooms again\n//!\n"), "{text}");
@@ -258,9 +267,15 @@ mod tests {
         let workspace = scratch_workspace();
         let catalog = Catalog::workspace().unwrap();
         let unknown = new_migration(&catalog, &workspace, "billing", "x").unwrap_err();
-        assert!(unknown.to_string().contains("unknown schema `billing`"), "{unknown}");
+        assert!(
+            unknown.to_string().contains("unknown schema `billing`"),
+            "{unknown}"
+        );
         let empty = new_migration(&catalog, &workspace, "academy", "\n --- ").unwrap_err();
-        assert!(empty.to_string().contains("no letters or digits"), "{empty}");
+        assert!(
+            empty.to_string().contains("no letters or digits"),
+            "{empty}"
+        );
         fs::remove_dir_all(&workspace).unwrap();
     }
 

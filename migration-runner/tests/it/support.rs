@@ -149,7 +149,11 @@ pub fn runner_binary_in(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_migration-runner"));
+    // `MIGRATION_RUNNER_BIN` runs these tests against another build (a
+    // release build, or an older version to show a test fails before a fix).
+    let binary = std::env::var_os("MIGRATION_RUNNER_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_migration-runner").into());
+    let mut command = std::process::Command::new(binary);
     command
         .args(args)
         .current_dir(cwd)

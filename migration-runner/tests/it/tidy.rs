@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use migration_runner::capture::{Capturer, Direction};
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn read(path: &Path) -> String {
@@ -109,13 +112,18 @@ fn the_engine_does_not_depend_on_developer_tooling() {
 #[test]
 fn only_the_runner_writes_the_history_table() {
     let root = workspace();
-    for (schema, dir) in schema_crate_dirs()
-        .into_iter()
-        .chain([("seeder", root.join("seeder")), ("xtask", root.join("xtask")), ("migration-dev", root.join("migration-runner/dev"))])
-    {
+    for (schema, dir) in schema_crate_dirs().into_iter().chain([
+        ("seeder", root.join("seeder")),
+        ("xtask", root.join("xtask")),
+        ("migration-dev", root.join("migration-runner/dev")),
+    ]) {
         for source in sources(&dir.join("src")) {
             let text = read(&source).to_lowercase();
-            for verb in ["insert into public.seaql_migrations", "update public.seaql_migrations", "delete from public.seaql_migrations"] {
+            for verb in [
+                "insert into public.seaql_migrations",
+                "update public.seaql_migrations",
+                "delete from public.seaql_migrations",
+            ] {
                 assert!(
                     !text.contains(verb),
                     "{} ({schema}) writes the history table (`{verb}`): only migration-runner does",
@@ -129,12 +137,26 @@ fn only_the_runner_writes_the_history_table() {
 /// Invariant: the seeder never issues DDL.
 #[test]
 fn the_seeder_never_issues_ddl() {
-    let objects = ["table", "schema", "index", "view", "sequence", "type", "function", "extension", "role"];
+    let objects = [
+        "table",
+        "schema",
+        "index",
+        "view",
+        "sequence",
+        "type",
+        "function",
+        "extension",
+        "role",
+    ];
     for source in sources(&workspace().join("seeder/src")) {
         let text = read(&source).to_lowercase();
-        let words: Vec<&str> = text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
         for pair in words.windows(2) {
-            let ddl = matches!(pair[0], "create" | "alter" | "drop" | "truncate") && objects.contains(&pair[1]);
+            let ddl = matches!(pair[0], "create" | "alter" | "drop" | "truncate")
+                && objects.contains(&pair[1]);
             assert!(
                 !ddl,
                 "{} contains `{} {}`: the seeder never issues DDL; schemas and tables come from migrations",
@@ -152,7 +174,13 @@ fn the_seeder_never_issues_ddl() {
 fn xtask_stays_thin() {
     for source in sources(&workspace().join("xtask/src")) {
         let text = read(&source);
-        for forbidden in ["execute_unprepared", "query_one", "query_all", "Statement::", "ConnectionTrait"] {
+        for forbidden in [
+            "execute_unprepared",
+            "query_one",
+            "query_all",
+            "Statement::",
+            "ConnectionTrait",
+        ] {
             assert!(
                 !text.contains(forbidden),
                 "{} uses `{forbidden}`: xtask parses flags and calls the libraries; put the logic in a library crate",
@@ -166,7 +194,10 @@ fn xtask_stays_thin() {
 #[test]
 fn every_library_opens_with_its_doc() {
     let root = workspace();
-    let mut libs: Vec<PathBuf> = schema_crate_dirs().into_iter().map(|(_, dir)| dir.join("src/lib.rs")).collect();
+    let mut libs: Vec<PathBuf> = schema_crate_dirs()
+        .into_iter()
+        .map(|(_, dir)| dir.join("src/lib.rs"))
+        .collect();
     libs.extend([
         root.join("migration-runner/src/lib.rs"),
         root.join("migration-runner/dev/src/lib.rs"),
@@ -174,8 +205,16 @@ fn every_library_opens_with_its_doc() {
     ]);
     for lib in libs {
         let text = read(&lib);
-        assert!(text.starts_with("//! "), "{} does not open with a `//!` doc", lib.display());
-        let doc: String = text.lines().take_while(|l| l.starts_with("//!")).collect::<Vec<_>>().join(" ");
+        assert!(
+            text.starts_with("//! "),
+            "{} does not open with a `//!` doc",
+            lib.display()
+        );
+        let doc: String = text
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(
             doc.contains("depend"),
             "{}: its doc must say what it must not depend on",
@@ -202,7 +241,11 @@ async fn applied_migrations_and_migration_kit_never_change() {
     let capturer = Capturer::new().await.unwrap();
     let mut unpinned = Vec::new();
     for migration in catalog.migrations() {
-        let checksum = capturer.record(migration, Direction::Up).await.unwrap().checksum();
+        let checksum = capturer
+            .record(migration, Direction::Up)
+            .await
+            .unwrap()
+            .checksum();
         match pinned.get(&migration.name) {
             Some(sum) => assert_eq!(
                 sum, &checksum,
