@@ -1,12 +1,17 @@
 //! The `academy` schema's seeds: courses taught by instructors, the
 //! enrollments of learners, and webinars. Users are referenced through
 //! [`Population`], so their ids are computed, never looked up.
+//!
+//! Ownership: every table is sample data (inserted when absent, then left
+//! alone: courses and enrollments are what people edit).
 
 use fake::Fake;
 use fake::faker::company::en::{Bs, CatchPhrase, Industry};
 use fake::faker::job::en::Field;
 use rand::RngExt;
-use schema_core::seeding::{self, Batch, Column, Profile, SchemaSeed, SqlType, TableSeed};
+use schema_core::seeding::{
+    self, Batch, Column, Ownership, Profile, SchemaSeed, SqlType, TableSeed,
+};
 use schema_core::seeds::Population;
 use uuid::Uuid;
 
@@ -123,6 +128,7 @@ const COURSE_SUFFIXES: &[&str] = &[
 fn courses(sizes: Sizes) -> TableSeed {
     TableSeed::generated(
         COURSES,
+        Ownership::Sample,
         COURSE_COLUMNS,
         &["slug"],
         sizes.courses,
@@ -164,10 +170,11 @@ fn enrollments(sizes: Sizes) -> TableSeed {
     let per_user = sizes.courses.min(2);
     TableSeed::generated(
         ENROLLMENTS,
+        Ownership::Sample,
         ENROLLMENT_COLUMNS,
         &["course_id", "user_id"],
         users,
-        users.saturating_sub(1) * per_user,
+        users.saturating_sub(1).saturating_mul(per_user),
         move |user, batch: &mut Batch| {
             if user == 0 {
                 return;
@@ -194,6 +201,7 @@ fn enrollments(sizes: Sizes) -> TableSeed {
 fn webinars(sizes: Sizes) -> TableSeed {
     TableSeed::generated(
         WEBINARS,
+        Ownership::Sample,
         WEBINAR_COLUMNS,
         &["slug"],
         sizes.webinars,

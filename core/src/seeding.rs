@@ -17,6 +17,11 @@
 //! - fake data comes from [`rng`], seeded per (table, row index), so any
 //!   batch can be generated on its own and memory stays flat at any scale;
 //! - dates are offsets from [`base_date`], never the clock.
+//!
+//! Every table also says what the seed owns of it ([`Ownership`]): reference
+//! data the code defines and keeps equal to the code, or sample data that is
+//! only inserted when absent, so re-seeding never reverts what people or the
+//! application changed.
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use rand::SeedableRng;
@@ -24,6 +29,9 @@ use rand::rngs::Xoshiro256PlusPlus;
 use uuid::Uuid;
 
 /// How much data to seed.
+///
+/// Seeds must not overflow at any `Load` scale (estimates saturate); the CLI
+/// caps `--scale` at [`MAX_SCALE`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// RBAC roles, permissions and their grants, and one admin user.
@@ -52,6 +60,11 @@ impl std::fmt::Display for Profile {
         }
     }
 }
+
+/// The largest `--scale` the CLI accepts: a hundred million users (and
+/// proportional rows in every schema) is far beyond any load test yet small
+/// enough that every count fits comfortably.
+pub const MAX_SCALE: u64 = 100_000_000;
 
 /// Rows per batch. The seeder binds one array parameter per column, so the
 /// batch size is bounded by memory and latency, not by PostgreSQL's 65,535
@@ -201,10 +214,37 @@ pub type Batch = Vec<Row>;
 /// A lazy stream of batches: only the batch being generated is in memory.
 pub type Batches = Box<dyn Iterator<Item = Batch> + Send>;
 
+/// What a seed owns of the rows it describes, decided per table by the
+/// schema crate. Rows are matched by natural key either way; only what
+/// happens to a row that is already there and differs from the seed depends
+/// on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Reference data the code defines (roles, permissions, their links):
+    /// authoritative. A present row is updated to the seed's values, so the
+    /// table always equals the code (rows the seed does not list are kept).
+    Reference,
+    /// Sample data (users, courses, applications, ...): inserted when absent,
+    /// left alone when present, whatever people or the application changed
+    /// since. `--overwrite` resets present rows to the seed's values.
+    Sample,
+}
+
+impl Ownership {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ownership::Reference => "reference",
+            Ownership::Sample => "sample",
+        }
+    }
+}
+
 /// The seed data of one table.
 pub struct TableSeed {
     /// Schema-qualified name, e.g. `core.users`.
     pub table: &'static str,
+    /// What the seed owns of the table's rows.
+    pub ownership: Ownership,
     /// Every seeded column, `id` first. Columns not listed keep their
     /// defaults (`created_at`, `updated_at`).
     pub columns: &'static [Column],
@@ -219,6 +259,7 @@ impl std::fmt::Debug for TableSeed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TableSeed")
             .field("table", &self.table)
+            .field("ownership", &self.ownership)
             .field("columns", &self.columns)
             .field("conflict", &self.conflict)
             .field("estimated_rows", &self.estimated_rows)
@@ -230,6 +271,7 @@ impl TableSeed {
     /// A table whose (small) rows are already in memory.
     pub fn from_rows(
         table: &'static str,
+        ownership: Ownership,
         columns: &'static [Column],
         conflict: &'static [&'static str],
         rows: Vec<Row>,
@@ -242,6 +284,7 @@ impl TableSeed {
         });
         Self {
             table,
+            ownership,
             columns,
             conflict,
             estimated_rows,
@@ -254,6 +297,7 @@ impl TableSeed {
     /// [`BATCH_ROWS`] rows, so memory does not grow with `indices`.
     pub fn generated<F>(
         table: &'static str,
+        ownership: Ownership,
         columns: &'static [Column],
         conflict: &'static [&'static str],
         indices: u64,
@@ -265,6 +309,7 @@ impl TableSeed {
     {
         Self {
             table,
+            ownership,
             columns,
             conflict,
             estimated_rows,

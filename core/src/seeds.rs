@@ -1,6 +1,10 @@
 //! The `core` schema's seeds: permissions, roles and their grants (every
 //! profile), users and the roles granted to them.
 //!
+//! Ownership: permissions, roles and role_permissions are reference data (the
+//! code is authoritative: a re-seed puts them back to what it says); users and
+//! user_roles are sample data (inserted when absent, then left alone).
+//!
 //! [`Population`] is the part of the contract the app schemas share: which
 //! users exist for a profile and what their natural keys are, so every crate
 //! computes the same foreign keys without reading the database.
@@ -10,7 +14,9 @@ use fake::faker::name::en::{FirstName, LastName};
 use rand::RngExt;
 use uuid::Uuid;
 
-use crate::seeding::{self, Batch, Cell, Column, Profile, SchemaSeed, SqlType, TableSeed};
+use crate::seeding::{
+    self, Batch, Cell, Column, Ownership, Profile, SchemaSeed, SqlType, TableSeed,
+};
 
 /// `core`'s seeds, for the seeder.
 pub fn seeds() -> Box<dyn SchemaSeed> {
@@ -333,7 +339,13 @@ fn permissions() -> TableSeed {
             ]
         })
         .collect();
-    TableSeed::from_rows(PERMISSIONS, PERMISSION_COLUMNS, &["key"], rows)
+    TableSeed::from_rows(
+        PERMISSIONS,
+        Ownership::Reference,
+        PERMISSION_COLUMNS,
+        &["key"],
+        rows,
+    )
 }
 
 fn roles() -> TableSeed {
@@ -348,7 +360,7 @@ fn roles() -> TableSeed {
             ]
         })
         .collect();
-    TableSeed::from_rows(ROLES, ROLE_COLUMNS, &["key"], rows)
+    TableSeed::from_rows(ROLES, Ownership::Reference, ROLE_COLUMNS, &["key"], rows)
 }
 
 fn role_permissions() -> TableSeed {
@@ -368,6 +380,7 @@ fn role_permissions() -> TableSeed {
         .collect();
     TableSeed::from_rows(
         ROLE_PERMISSIONS,
+        Ownership::Reference,
         ROLE_PERMISSION_COLUMNS,
         &["role_id", "permission_id"],
         rows,
@@ -377,6 +390,7 @@ fn role_permissions() -> TableSeed {
 fn users(population: Population) -> TableSeed {
     TableSeed::generated(
         USERS,
+        Ownership::Sample,
         USER_COLUMNS,
         &["email"],
         population.users(),
@@ -407,9 +421,13 @@ fn users(population: Population) -> TableSeed {
 
 fn user_roles(population: Population) -> TableSeed {
     let users = population.users();
-    let estimated = users + population.instructors() + population.recruiters() + users / 50;
+    let estimated = users
+        .saturating_add(population.instructors())
+        .saturating_add(population.recruiters())
+        .saturating_add(users / 50);
     TableSeed::generated(
         USER_ROLES,
+        Ownership::Sample,
         USER_ROLE_COLUMNS,
         &["user_id", "role_id"],
         users,

@@ -1,9 +1,11 @@
 //! `cargo xtask seed`: the flags, and the entry point xtask calls with the
 //! database it chose.
 
-use schema_core::seeding::Profile;
+use migration_runner::Exit;
+use schema_core::seeding::{MAX_SCALE, Profile};
 
 use crate::error::SeedError;
+use crate::report::SeedReport;
 use crate::run::{SeedOptions, Seeder};
 use crate::{migrations, workspace_seeds};
 
@@ -26,11 +28,13 @@ pub struct SeedArgs {
     #[arg(long, value_enum, default_value_t = ProfileName::Demo)]
     pub profile: ProfileName,
 
-    /// Users to seed with `--profile load`; every other table scales with it.
+    /// Users to seed with `--profile load` (1 to 100,000,000); every other
+    /// table scales with it.
     #[arg(
         long,
         value_name = "N",
-        value_parser = clap::value_parser!(u64).range(1..),
+        value_parser = parse_scale,
+        allow_negative_numbers = true,
         required_if_eq("profile", "load")
     )]
     pub scale: Option<u64>,
@@ -47,15 +51,34 @@ pub struct SeedArgs {
     /// Apply pending migrations first instead of refusing to seed.
     #[arg(long)]
     pub migrate: bool,
+
+    /// Reset sample rows that are present but differ (edited by people or the
+    /// application) to the seed's values. Without it they are left alone;
+    /// reference data (roles, permissions, grants) is always kept equal to
+    /// the code.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// `--scale`: a whole number of users, 1 to [`MAX_SCALE`].
+fn parse_scale(value: &str) -> Result<u64, String> {
+    match value.trim().parse::<u64>() {
+        Ok(scale) if (1..=MAX_SCALE).contains(&scale) => Ok(scale),
+        _ => Err(scale_range(value)),
+    }
+}
+
+fn scale_range(value: &str) -> String {
+    format!("`--scale` takes a whole number of users from 1 to 100,000,000, not `{value}`")
 }
 
 impl SeedArgs {
     /// The profile the flags ask for; `--scale` goes with `--profile load` only.
     pub fn profile(&self) -> Result<Profile, SeedError> {
         match (self.profile, self.scale) {
-            (ProfileName::Load, Some(0)) => Err(SeedError::Usage(
-                "`--scale` must be at least 1".to_owned(),
-            )),
+            (ProfileName::Load, Some(scale)) if !(1..=MAX_SCALE).contains(&scale) => {
+                Err(SeedError::Usage(scale_range(&scale.to_string())))
+            }
             (ProfileName::Load, Some(scale)) => Ok(Profile::Load { scale }),
             (ProfileName::Load, None) => Err(SeedError::Usage(
                 "`--profile load` needs `--scale N` (the number of users, for example `--scale 100000`)".to_owned(),
@@ -70,11 +93,19 @@ impl SeedArgs {
 }
 
 /// Seeds the database at `database_url` as `args` say, prints the report to
-/// stdout (progress bars go to stderr), and returns the exit code: 0 when
-/// every schema was seeded (or, with `--dry-run`, would be).
+/// stdout (progress bars go to stderr; a closed stdout is ignored), and
+/// returns the exit code: 0 when every schema was seeded (or, with
+/// `--dry-run`, would be).
 ///
 /// On `Err`, print the error and exit with [`SeedError::exit_code`].
 pub async fn run(args: SeedArgs, database_url: &str) -> Result<u8, SeedError> {
+    let report = seed(args, database_url).await?;
+    migration_runner::output::text(report.render());
+    Ok(Exit::Success.code())
+}
+
+/// [`run`] without printing the report: what xtask's `seed` does, for tests.
+pub async fn seed(args: SeedArgs, database_url: &str) -> Result<SeedReport, SeedError> {
     let profile = args.profile()?;
     if args.migrate && args.dry_run {
         return Err(SeedError::Usage(
@@ -97,11 +128,11 @@ pub async fn run(args: SeedArgs, database_url: &str) -> Result<u8, SeedError> {
             dry_run: args.dry_run,
             check_migrations: true,
             progress: true,
+            overwrite: args.overwrite,
         })
         .await;
     let closed = seeder.close().await;
     let report = outcome?;
     closed?;
-    print!("{}", report.render());
-    Ok(0)
+    Ok(report)
 }

@@ -1,7 +1,8 @@
 //! The seeder's error type: every message is lowercase, names the schema or
 //! table involved, and says how to fix it.
 
-use migration_runner::MigrateError;
+use migration_runner::connect::ConnectError;
+use migration_runner::{Exit, MigrateError};
 use sea_orm::DbErr;
 
 /// Everything the seeder can refuse or fail at.
@@ -59,6 +60,19 @@ pub enum SeedError {
     InvalidSeed { table: String, problem: String },
 
     #[error(
+        "seed for table `{table}` produced a malformed row: {problem}; the whole `{schema}` schema was rolled \
+         back (schemas seeded before it stay committed): fix the table's seed in its schema crate"
+    )]
+    InvalidRow {
+        schema: String,
+        table: String,
+        problem: String,
+    },
+
+    #[error(transparent)]
+    Connect(ConnectError),
+
+    #[error(
         "refusing to seed: {count} migration(s) pending ({names}); run `cargo xtask migrate` first, \
          or pass `--migrate` to apply them before seeding"
     )]
@@ -108,9 +122,9 @@ pub enum SeedError {
     Usage(String),
 }
 
-impl From<migration_runner::connect::ConnectError> for SeedError {
-    fn from(err: migration_runner::connect::ConnectError) -> Self {
-        SeedError::Migrate(Box::new(err.into()))
+impl From<ConnectError> for SeedError {
+    fn from(err: ConnectError) -> Self {
+        SeedError::Connect(err)
     }
 }
 
@@ -121,16 +135,37 @@ impl From<MigrateError> for SeedError {
 }
 
 impl SeedError {
-    /// The process exit code for this error: 2 when the seeder refused to
-    /// start (bad arguments, seeds or migrations), 1 when seeding failed.
-    pub fn exit_code(&self) -> u8 {
+    /// Where this error sits in the one exit table every command follows:
+    /// refused before writing anything (bad seeds, cycles, unknown schema,
+    /// pending migrations or history problems) is [`Exit::Refused`]; a seed
+    /// that failed and was rolled back, or a connection lost midway, is
+    /// [`Exit::Failed`]; a database that cannot be reached is
+    /// [`Exit::Unavailable`]; bad flags are [`Exit::Usage`].
+    pub fn exit(&self) -> Exit {
         match self {
-            SeedError::Table { .. }
+            SeedError::DuplicateSchema { .. }
+            | SeedError::UnknownDependency { .. }
+            | SeedError::Cycle { .. }
+            | SeedError::UnknownSchema { .. }
+            | SeedError::UndeclaredForeignKey { .. }
+            | SeedError::ForeignTable { .. }
+            | SeedError::InvalidSeed { .. }
+            | SeedError::PendingMigrations { .. }
+            | SeedError::MigrationHistory { .. } => Exit::Refused,
+            SeedError::Connect(ConnectError::Config(_)) => Exit::Usage,
+            SeedError::Connect(_) => Exit::Unavailable,
+            SeedError::Migrate(err) => err.exit(),
+            SeedError::InvalidRow { .. }
+            | SeedError::Table { .. }
             | SeedError::Schema { .. }
-            | SeedError::Database { .. }
-            | SeedError::Migrate(_) => 1,
-            _ => 2,
+            | SeedError::Database { .. } => Exit::Failed,
+            SeedError::Usage(_) => Exit::Usage,
         }
+    }
+
+    /// The process exit code, [`SeedError::exit`] as a number.
+    pub fn exit_code(&self) -> u8 {
+        self.exit().code()
     }
 
     pub(crate) fn database(context: impl Into<String>) -> impl FnOnce(DbErr) -> SeedError {

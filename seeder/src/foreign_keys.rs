@@ -3,6 +3,8 @@
 //! (directly or through another dependency), or the seed order could insert
 //! a row before the row it references. Checked against the live catalog.
 
+use std::collections::BTreeMap;
+
 use schema_core::seeding::SchemaSeed;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 
@@ -63,4 +65,48 @@ pub async fn check(
         });
     }
     Ok(())
+}
+
+/// The foreign-key columns of every table in `schemas`, by qualified table
+/// name (`core.user_roles` → `["role_id", "user_id"]`), from the live
+/// catalog: the columns whose seeded values are resolved through the
+/// session's id map, so a reference follows a row that exists under another
+/// id (see [`crate::upsert`]).
+pub async fn columns(
+    db: &impl ConnectionTrait,
+    schemas: &[&str],
+) -> Result<BTreeMap<String, Vec<String>>, SeedError> {
+    let sql = "SELECT DISTINCT ns.nspname::text || '.' || rel.relname::text AS table_name, \
+                      a.attname::text AS column_name \
+               FROM pg_constraint c \
+               JOIN pg_class rel ON rel.oid = c.conrelid \
+               JOIN pg_namespace ns ON ns.oid = rel.relnamespace \
+               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) \
+               WHERE c.contype = 'f' AND ns.nspname = ANY($1::text[]) \
+               ORDER BY 1, 2";
+    let context = "reading foreign-key columns from pg_constraint";
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [Value::from(
+                schemas
+                    .iter()
+                    .map(|name| (*name).to_owned())
+                    .collect::<Vec<String>>(),
+            )],
+        ))
+        .await
+        .map_err(SeedError::database(context))?;
+    let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in rows {
+        let table = row
+            .try_get::<String>("", "table_name")
+            .map_err(SeedError::database(context))?;
+        let column = row
+            .try_get::<String>("", "column_name")
+            .map_err(SeedError::database(context))?;
+        columns.entry(table).or_default().push(column);
+    }
+    Ok(columns)
 }

@@ -9,7 +9,12 @@ use crate::error::SeedError;
 
 /// Refuses when the database's migration history is not fully applied.
 pub async fn ensure_applied(session: &Session) -> Result<(), SeedError> {
-    let runner = Runner::new(session.clone(), Catalog::workspace()?, RunnerOptions::default()).await?;
+    let runner = Runner::new(
+        session.clone(),
+        Catalog::workspace()?,
+        RunnerOptions::default(),
+    )
+    .await?;
     let inspection = runner.inspect().await?;
     if !inspection.problems.is_empty() {
         return Err(SeedError::MigrationHistory {

@@ -1,6 +1,11 @@
 //! Running the seeds: one transaction per schema, in dependency order, each
-//! table streamed batch by batch through its upsert.
+//! table streamed batch by batch through its upsert, all on ONE session.
 //!
+//! - The session holds `pg_temp.seed_id_map` (seed id → id of the row that
+//!   was already there under the same natural key), filled as tables are
+//!   seeded and read by every later foreign-key column, so references follow
+//!   rows made outside the seeder (see [`crate::upsert`]). It is the
+//!   seeder's only DDL: a temporary table, private to the session.
 //! - A schema's transaction takes a transaction-level advisory lock first, so
 //!   concurrent seeders take turns per schema: the second one waits, then
 //!   finds every row unchanged.
@@ -15,17 +20,17 @@
 
 use std::time::{Duration, Instant};
 
-use schema_core::seeding::{Profile, SchemaSeed, TableSeed};
 use migration_runner::Session;
+use schema_core::seeding::{Profile, SchemaSeed, TableSeed};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    Statement, TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait, Value,
 };
 use tokio::sync::mpsc;
 
 use crate::error::SeedError;
 use crate::report::{self, Counts, SeedReport, TableReport};
-use crate::upsert::{self, EncodedBatch, Upsert};
+use crate::upsert::{self, EncodedBatch, Outcome, Upsert};
 use crate::{foreign_keys, migrations, order};
 
 /// The advisory lock every seeder takes per schema transaction (distinct
@@ -47,6 +52,9 @@ pub struct SeedOptions {
     pub check_migrations: bool,
     /// Show progress bars on stderr for large tables (when it is a terminal).
     pub progress: bool,
+    /// Reset present sample rows that differ to the seed's values (reference
+    /// data is always kept equal to the code).
+    pub overwrite: bool,
 }
 
 impl Default for SeedOptions {
@@ -57,6 +65,7 @@ impl Default for SeedOptions {
             dry_run: false,
             check_migrations: true,
             progress: false,
+            overwrite: false,
         }
     }
 }
@@ -80,9 +89,9 @@ impl std::fmt::Debug for Seeder {
 }
 
 impl Seeder {
-    /// Wraps a connection (any pool size; each schema's transaction holds
-    /// one connection). Refuses seeds whose dependencies are unknown or
-    /// cyclic, before anything touches the database.
+    /// Runs on `session` (the runner's one-connection session: the id map
+    /// and the locks live in it). Refuses seeds whose dependencies are
+    /// unknown or cyclic, before anything touches the database.
     pub fn new(session: Session, seeds: Vec<Box<dyn SchemaSeed>>) -> Result<Self, SeedError> {
         order::resolve(&seeds, None)?;
         Ok(Self {
@@ -115,12 +124,12 @@ impl Seeder {
             .collect())
     }
 
-    /// Closes the pool.
+    /// Ends the session.
     pub async fn close(self) -> Result<(), SeedError> {
-        self.db
+        self.session
             .close()
             .await
-            .map_err(SeedError::database("closing the seeder's connections"))
+            .map_err(SeedError::database("closing the seeder's session"))
     }
 
     /// Seeds every schema (or `options.schema` and its dependencies).
@@ -131,9 +140,12 @@ impl Seeder {
             migrations::ensure_applied(&self.session).await?;
         }
         foreign_keys::check(&self.db, &self.seeds, &order).await?;
+        let schemas: Vec<&str> = order.iter().map(|&i| self.seeds[i].schema()).collect();
+        let references = foreign_keys::columns(&self.db, &schemas).await?;
 
         // Describe and validate every table before writing anything.
         let mut plan = Vec::with_capacity(order.len());
+        let mut empty = Vec::new();
         for &index in &order {
             let seed = &self.seeds[index];
             let schema = seed.schema();
@@ -145,19 +157,34 @@ impl Seeder {
                         table: table.table.to_owned(),
                     });
                 }
-                let statement = Upsert::for_table(&table)?;
+                let foreign_keys = references.get(table.table).map_or(&[][..], Vec::as_slice);
+                let statement = Upsert::new(&table, foreign_keys, options.overwrite)?;
                 tables.push((table, statement));
             }
-            plan.push((schema, tables));
+            if tables.is_empty() {
+                // Nothing for this profile: no transaction, and not reported as seeded.
+                empty.push(schema.to_owned());
+            } else {
+                plan.push((schema, tables));
+            }
         }
 
         let mut report = SeedReport {
             profile: options.profile,
             dry_run: options.dry_run,
+            overwrite: options.overwrite,
             schemas: Vec::with_capacity(plan.len()),
+            empty,
             tables: Vec::new(),
             elapsed: Duration::ZERO,
         };
+        // The id map lives as long as the session; each run starts it empty.
+        for sql in [upsert::CREATE_ID_MAP, "DELETE FROM pg_temp.seed_id_map"] {
+            self.db
+                .execute_unprepared(sql)
+                .await
+                .map_err(SeedError::database("preparing the session's seed id map"))?;
+        }
         let outer = if options.dry_run {
             Some(
                 self.db
@@ -256,6 +283,7 @@ async fn seed_table(
 ) -> Result<TableReport, SeedError> {
     let started = Instant::now();
     let name = table.table;
+    let ownership = table.ownership;
     let columns = table.columns;
     let bar = report::progress_bar(name, table.estimated_rows, progress);
     let (sender, mut receiver) = mpsc::channel::<Result<EncodedBatch, SeedError>>(PIPELINE_DEPTH);
@@ -274,7 +302,17 @@ async fn seed_table(
     let mut counts = Counts::default();
     let mut written = 0_u64;
     while let Some(encoded) = receiver.recv().await {
-        let encoded = encoded?;
+        let encoded = match encoded {
+            Ok(encoded) => encoded,
+            Err(SeedError::InvalidSeed { table, problem }) => {
+                return Err(SeedError::InvalidRow {
+                    schema: schema.to_owned(),
+                    table,
+                    problem,
+                });
+            }
+            Err(other) => return Err(other),
+        };
         let rows = encoded.rows;
         let table_error = |source| SeedError::Table {
             schema: schema.to_owned(),
@@ -286,23 +324,31 @@ async fn seed_table(
             .query_one_raw(statement.statement(encoded))
             .await
             .map_err(table_error)?;
-        let (inserted, updated) = match row {
-            Some(row) => (
-                row.try_get::<i64>("", "inserted").map_err(table_error)?,
-                row.try_get::<i64>("", "updated").map_err(table_error)?,
-            ),
-            None => (0, 0),
+        let outcome = match row {
+            Some(row) => {
+                let count = |column: &str| {
+                    row.try_get::<i64>("", column)
+                        .map(i64::unsigned_abs)
+                        .map_err(table_error)
+                };
+                Outcome {
+                    inserted: count("inserted")?,
+                    updated: count("updated")?,
+                    unchanged: count("unchanged")?,
+                    absent: count("absent")?,
+                    adopted: count("adopted")?,
+                }
+            }
+            None => Outcome::default(),
         };
-        let (inserted, updated) = (inserted.unsigned_abs(), updated.unsigned_abs());
-        counts.inserted += inserted;
-        counts.updated += updated;
-        counts.unchanged += rows.saturating_sub(inserted + updated);
+        counts.add(Counts::from_outcome(rows, outcome));
         written += rows;
         bar.inc(rows);
     }
     bar.finish_and_clear();
     if let Err(join) = producer.await {
-        return Err(SeedError::InvalidSeed {
+        return Err(SeedError::InvalidRow {
+            schema: schema.to_owned(),
             table: name.to_owned(),
             problem: format!("generating its rows failed: {join}"),
         });
@@ -310,6 +356,7 @@ async fn seed_table(
     Ok(TableReport {
         schema: schema.to_owned(),
         table: name.to_owned(),
+        ownership,
         counts,
         elapsed: started.elapsed(),
     })

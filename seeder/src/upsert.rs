@@ -1,35 +1,52 @@
 //! The upsert statement for one table, and the encoding of a batch into its
 //! parameters.
 //!
-//! One statement per batch:
+//! One statement per batch (here `core.user_roles`, sample data, whose
+//! `user_id` and `role_id` are foreign keys):
 //!
 //! ```text
-//! WITH upserted AS (
-//!   INSERT INTO "core"."users" AS t ("id", "email", "display_name")
-//!   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
-//!   ON CONFLICT ("email") DO UPDATE
-//!     SET "display_name" = excluded."display_name", "updated_at" = now()
-//!     WHERE (t."display_name") IS DISTINCT FROM (excluded."display_name")
-//!   RETURNING (xmax = 0) AS inserted
+//! WITH seed AS (                         -- the batch, references resolved
+//!   SELECT s."id",
+//!          coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m WHERE m.seed_id = s."user_id"), s."user_id") AS "user_id",
+//!          coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m WHERE m.seed_id = s."role_id"), s."role_id") AS "role_id"
+//!   FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS s("id", "user_id", "role_id")
+//! ), matched AS (                        -- the row already there with the same natural key, if any
+//!   SELECT seed.*, e.id AS existing_id, (e.values) IS DISTINCT FROM (seed.values) AS differs
+//!   FROM seed LEFT JOIN LATERAL (SELECT t.* FROM "core"."user_roles" t
+//!                                WHERE t."user_id" = seed."user_id" AND t."role_id" = seed."role_id" LIMIT 1) e ON true
+//! ), adopted AS (                        -- remember its real id for later references
+//!   INSERT INTO pg_temp.seed_id_map SELECT "id", existing_id FROM matched WHERE existing_id <> "id" ...
+//! ), updated AS (                        -- reference data, or --overwrite: present and different
+//!   UPDATE "core"."user_roles" t SET ..., "updated_at" = now() FROM matched m WHERE t.id = m.existing_id AND m.differs ...
+//! ), inserted AS (                       -- absent: insert, unless its id or another unique value is taken
+//!   INSERT INTO "core"."user_roles" (...) SELECT ... FROM matched WHERE existing_id IS NULL ON CONFLICT DO NOTHING ...
 //! )
-//! SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+//! SELECT inserted, updated, unchanged, absent, adopted
 //! ```
 //!
-//! A row whose values did not change fails the `WHERE`, so it is neither
-//! rewritten nor returned: unchanged = batch size − inserted − updated. Each
-//! column travels as ONE array parameter, whatever the batch size, so a
-//! statement is far below PostgreSQL's 65,535 bind-parameter limit. The
-//! arrays are sent in PostgreSQL's text array format (`{"a",NULL}`) because
-//! sea-query's array values cannot carry NULL elements.
+//! - **Natural keys, not ids, decide**: a row made outside the seeder with
+//!   the seed's natural key but another id is the row the seed describes. Its
+//!   real id goes into the session's `seed_id_map` (seed id → actual id), and
+//!   every later foreign-key column (found in the live catalog) is resolved
+//!   through that map, so later seeds reference the real row.
+//! - **Ownership** ([`Ownership`]): a present row that differs is updated for
+//!   reference data (and with `--overwrite`); sample data leaves it alone.
+//! - **Never collide**: an absent row whose id (or another unique value) is
+//!   already taken, typically a seeded row whose natural key was edited by
+//!   hand, is skipped and reported, never a primary-key error.
 //!
-//! Neither `id` nor the natural key is ever updated: a row created outside
-//! the seeder with the same natural key keeps its own id, and seed rows that
-//! reference it by the seed's id then fail their foreign key (reported with
-//! the table's name).
+//! Counts: unchanged = present and equal; left alone = batch − inserted −
+//! updated − unchanged (present and different but not overwritten, plus the
+//! skipped). Each column travels as ONE array parameter, whatever the batch
+//! size, far below PostgreSQL's 65,535 bind-parameter limit; the arrays are
+//! sent in PostgreSQL's text array format (`{"a",NULL}`) because sea-query's
+//! array values cannot carry NULL elements. The natural-key lookup is a
+//! `LATERAL … LIMIT 1` so it is always an index probe per row, never a scan
+//! of a large table per batch.
 
 use std::fmt::Write as _;
 
-use schema_core::seeding::{Batch, Cell, Column, SqlType, TableSeed};
+use schema_core::seeding::{Batch, Cell, Column, Ownership, SqlType, TableSeed};
 use sea_orm::{DbBackend, Statement, Value};
 
 use crate::error::SeedError;
@@ -37,11 +54,40 @@ use crate::error::SeedError;
 /// Columns the seeder manages itself: never seeded, never compared.
 const BOOKKEEPING: &[&str] = &["created_at", "updated_at"];
 
+/// The session's map from seed ids to the ids of rows that were already
+/// there under the same natural key (see [`crate::run`]).
+pub const ID_MAP: &str = "pg_temp.seed_id_map";
+
+/// The statement that creates [`ID_MAP`] for the session (if needed).
+pub const CREATE_ID_MAP: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS seed_id_map \
+     (seed_id uuid PRIMARY KEY, actual_id uuid NOT NULL)";
+
+/// What to do with a row that is present (by natural key) and differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Present {
+    /// Set it to the seed's values (reference data, or `--overwrite`).
+    Update,
+    /// Leave it as it is (sample data).
+    Keep,
+}
+
+impl Present {
+    pub fn of(ownership: Ownership, overwrite: bool) -> Self {
+        match (ownership, overwrite) {
+            (Ownership::Reference, _) | (Ownership::Sample, true) => Present::Update,
+            (Ownership::Sample, false) => Present::Keep,
+        }
+    }
+}
+
 /// The statement for one table; bind an [`EncodedBatch`] to run it.
 #[derive(Debug, Clone)]
 pub struct Upsert {
     pub table: &'static str,
     pub columns: &'static [Column],
+    pub present: Present,
+    /// The seeded columns resolved through [`ID_MAP`] (its foreign keys).
+    pub references: Vec<&'static str>,
     pub sql: String,
 }
 
@@ -52,9 +98,36 @@ pub struct EncodedBatch {
     pub arrays: Vec<String>,
 }
 
+/// What one statement did to its batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub inserted: u64,
+    pub updated: u64,
+    /// Present by natural key with exactly the seed's values.
+    pub unchanged: u64,
+    /// Absent by natural key (inserted, or skipped because its id or another
+    /// unique value is taken).
+    pub absent: u64,
+    /// Present by natural key under another id (made outside the seeder).
+    pub adopted: u64,
+}
+
 impl Upsert {
-    /// Validates the table's description and builds its statement.
+    /// Validates the table's description and builds its statement as its
+    /// ownership says, without foreign keys to resolve.
     pub fn for_table(table: &TableSeed) -> Result<Self, SeedError> {
+        Self::new(table, &[], false)
+    }
+
+    /// Validates the table's description and builds its statement:
+    /// `foreign_keys` are the table's foreign-key columns (from the catalog;
+    /// those the seed does not set are ignored), `overwrite` updates present
+    /// sample rows too.
+    pub fn new(
+        table: &TableSeed,
+        foreign_keys: &[String],
+        overwrite: bool,
+    ) -> Result<Self, SeedError> {
         let invalid = |problem: String| SeedError::InvalidSeed {
             table: table.table.to_owned(),
             problem,
@@ -98,10 +171,32 @@ impl Upsert {
                 "natural-key column `{missing}` is not one of the seeded columns"
             )));
         }
+        if let Some(id) = table.conflict.iter().find(|key| **key == "id") {
+            return Err(invalid(format!(
+                "the natural key cannot include `{id}`: ids are derived from the natural key"
+            )));
+        }
+        let references: Vec<&'static str> = table
+            .columns
+            .iter()
+            .filter(|c| c.name != "id" && c.ty == SqlType::Uuid)
+            .map(|c| c.name)
+            .filter(|name| foreign_keys.iter().any(|fk| fk == name))
+            .collect();
+        let present = Present::of(table.ownership, overwrite);
         Ok(Self {
             table: table.table,
             columns: table.columns,
-            sql: build_sql(schema, name, table.columns, table.conflict),
+            present,
+            sql: build_sql(
+                schema,
+                name,
+                table.columns,
+                table.conflict,
+                &references,
+                present,
+            ),
+            references,
         })
     }
 
@@ -120,48 +215,100 @@ impl Upsert {
     }
 }
 
-fn build_sql(schema: &str, table: &str, columns: &[Column], conflict: &[&str]) -> String {
-    let list = |names: &mut dyn Iterator<Item = &str>, prefix: &str| {
+fn build_sql(
+    schema: &str,
+    table: &str,
+    columns: &[Column],
+    conflict: &[&str],
+    references: &[&str],
+    present: Present,
+) -> String {
+    let target = format!("{}.{}", quote(schema), quote(table));
+    let list = |names: &[&str], prefix: &str| {
         names
+            .iter()
             .map(|name| format!("{prefix}{}", quote(name)))
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
     let arrays = columns
         .iter()
         .enumerate()
         .map(|(index, column)| format!("${}::{}[]", index + 1, column.ty.sql()))
         .collect::<Vec<_>>()
         .join(", ");
-    let updatable: Vec<&str> = columns
+    let resolved = names
         .iter()
-        .map(|column| column.name)
+        .map(|name| {
+            let column = quote(name);
+            if references.contains(name) {
+                format!(
+                    "coalesce((SELECT m.actual_id FROM {ID_MAP} m WHERE m.seed_id = s.{column}), \
+                     s.{column}) AS {column}"
+                )
+            } else {
+                format!("s.{column}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let key_match = conflict
+        .iter()
+        .map(|key| format!("t.{0} = seed.{0}", quote(key)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let updatable: Vec<&str> = names
+        .iter()
+        .copied()
         .filter(|name| *name != "id" && !conflict.contains(name))
         .collect();
-    let on_conflict = if updatable.is_empty() {
-        // Every seeded value is part of the key: an existing row cannot differ.
-        "DO NOTHING".to_owned()
+    let (existing, differs) = if updatable.is_empty() {
+        // Every seeded value is part of the key: a present row cannot differ.
+        ("t.\"id\"".to_owned(), "false".to_owned())
     } else {
-        let set = updatable
-            .iter()
-            .map(|name| format!("{0} = excluded.{0}", quote(name)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!(
-            "DO UPDATE SET {set}, \"updated_at\" = now() WHERE ({}) IS DISTINCT FROM ({})",
-            list(&mut updatable.iter().copied(), "t."),
-            list(&mut updatable.iter().copied(), "excluded."),
+        (
+            format!("t.\"id\", {}", list(&updatable, "t.")),
+            format!(
+                "({}) IS DISTINCT FROM ({})",
+                list(&updatable, "e."),
+                list(&updatable, "seed.")
+            ),
         )
     };
+    let update = match present {
+        Present::Update if !updatable.is_empty() => {
+            let set = updatable
+                .iter()
+                .map(|name| format!("{0} = m.{0}", quote(name)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                ", updated AS (UPDATE {target} AS t SET {set}, \"updated_at\" = now() \
+                 FROM matched m WHERE t.\"id\" = m.existing_id AND m.differs RETURNING 1)"
+            )
+        }
+        _ => String::new(),
+    };
+    let updated = if update.is_empty() {
+        "0::int8"
+    } else {
+        "(SELECT count(*) FROM updated)"
+    };
+    let all = list(&names, "");
     format!(
-        "WITH upserted AS (INSERT INTO {}.{} AS t ({}) SELECT * FROM unnest({arrays}) \
-         ON CONFLICT ({}) {on_conflict} RETURNING (xmax = 0) AS inserted) \
-         SELECT count(*) FILTER (WHERE inserted) AS inserted, \
-         count(*) FILTER (WHERE NOT inserted) AS updated FROM upserted",
-        quote(schema),
-        quote(table),
-        list(&mut columns.iter().map(|c| c.name), ""),
-        list(&mut conflict.iter().copied(), ""),
+        "WITH seed AS (SELECT {resolved} FROM unnest({arrays}) AS s({all})), \
+         matched AS (SELECT seed.*, e.\"id\" AS existing_id, {differs} AS differs FROM seed \
+         LEFT JOIN LATERAL (SELECT {existing} FROM {target} t WHERE {key_match} LIMIT 1) e ON true), \
+         adopted AS (INSERT INTO {ID_MAP} (seed_id, actual_id) \
+         SELECT \"id\", existing_id FROM matched WHERE existing_id <> \"id\" \
+         ON CONFLICT (seed_id) DO UPDATE SET actual_id = excluded.actual_id RETURNING 1){update}, \
+         inserted AS (INSERT INTO {target} ({all}) SELECT {all} FROM matched WHERE existing_id IS NULL \
+         ON CONFLICT DO NOTHING RETURNING 1) \
+         SELECT (SELECT count(*) FROM inserted) AS inserted, {updated} AS updated, \
+         count(*) FILTER (WHERE existing_id IS NOT NULL AND NOT differs) AS unchanged, \
+         count(*) FILTER (WHERE existing_id IS NULL) AS absent, \
+         (SELECT count(*) FROM adopted) AS adopted FROM matched"
     )
 }
 
@@ -245,3 +392,4 @@ fn push_element(array: &mut String, cell: &Cell) {
         }
     }
 }
+

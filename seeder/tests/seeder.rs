@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use clap::Parser;
-use migration_dev::testing::{TestDatabase, scalar_i64, texts};
-use migration_runner::Catalog;
+use migration_dev::testing::{TestDatabase, scalar_i64, scalar_text, texts};
+use migration_runner::{Catalog, Exit};
 use schema_core::seeding::{self, Batch, Cell, Profile, SchemaSeed, TableSeed};
 use schema_core::seeds::Population;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use seeder::cli::{ProfileName, SeedArgs};
 use seeder::upsert::Upsert;
 use seeder::{Counts, SeedError, SeedOptions, SeedReport, Seeder, workspace_seeds};
@@ -251,9 +251,11 @@ async fn order_is_derived_from_declared_dependencies() {
     }
     assert!(row_counts(&conn).await.values().all(|&count| count == 0));
 
-    // The real run reports the same order.
+    // The real run reports the same order: `minimal` seeds only core and
+    // names the others, in order, as having nothing for the profile.
     let report = forwards.run(&options(Profile::Minimal)).await.unwrap();
-    assert_eq!(report.schemas, SCHEMAS);
+    assert_eq!(report.schemas, ["core"]);
+    assert_eq!(report.empty, SCHEMAS[1..]);
     assert_eq!(report.tables[0].schema, "core");
 }
 
@@ -294,8 +296,9 @@ async fn demo_twice_is_byte_for_byte_identical() {
     assert_eq!(table_hashes(&conn).await, hashes);
 }
 
-/// Editing one value in the seeds updates exactly that row on the next run,
-/// and nothing else; quotes, backslashes and braces survive the array encoding.
+/// Editing one value in the seeds of a sample table leaves the row alone on
+/// the next run (and says so); with `--overwrite` it updates exactly that row,
+/// and nothing else. Quotes, backslashes and braces survive the array encoding.
 #[tokio::test]
 async fn changing_one_seed_value_updates_exactly_that_row() {
     const RENAMED: &str = r#"Renamed "Quoted" \ User, {braced}"#;
@@ -311,30 +314,58 @@ async fn changing_one_seed_value_updates_exactly_that_row() {
     let before_rows = texts(&conn, row_hashes).await;
 
     let target = Population::user_id(7);
-    let seeds = workspace_with("core", None, move |tables| {
-        map_batches(tables, "core.users", |batches| {
-            Box::new(batches.map(move |mut batch: Batch| {
-                for row in &mut batch {
-                    if row[0] == Cell::Uuid(target) {
-                        row[2] = Cell::from(RENAMED);
+    let edited = || {
+        workspace_with("core", None, move |tables| {
+            map_batches(tables, "core.users", |batches| {
+                Box::new(batches.map(move |mut batch: Batch| {
+                    for row in &mut batch {
+                        if row[0] == Cell::Uuid(target) {
+                            row[2] = Cell::from(RENAMED);
+                        }
                     }
-                }
-                batch
-            }))
-        });
-    });
-    let report = seeder(&db, seeds)
+                    batch
+                }))
+            });
+        })
+    };
+    let kept = seeder(&db, edited())
         .await
         .run(&options(Profile::Demo))
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.counts("core.users"),
+        Counts {
+            unchanged: before_rows.len() as u64 - 1,
+            kept: 1,
+            ..Counts::default()
+        }
+    );
+    assert_nothing_changed(&kept);
+    assert_eq!(table_hashes(&conn).await, before_tables);
+    assert!(
+        kept.render().contains(
+            "core.users: 1 sample row(s) differ from the seed and left alone; `--overwrite`"
+        ),
+        "{}",
+        kept.render()
+    );
+
+    let report = seeder(&db, edited())
+        .await
+        .run(&SeedOptions {
+            overwrite: true,
+            ..options(Profile::Demo)
+        })
         .await
         .unwrap();
 
     assert_eq!(
         report.counts("core.users"),
         Counts {
-            inserted: 0,
             updated: 1,
-            unchanged: before_rows.len() as u64 - 1
+            unchanged: before_rows.len() as u64 - 1,
+            ..Counts::default()
         }
     );
     for table in report.tables.iter().filter(|t| t.table != "core.users") {
@@ -363,8 +394,10 @@ async fn changing_one_seed_value_updates_exactly_that_row() {
     }
 }
 
-/// Two seeders at once on one database: both succeed, each row is inserted
-/// once, and the data equals a single run's on another database.
+/// Two seeders at once on one database, started together (both held up
+/// until they contend): both succeed, each row is inserted once by one of them
+/// and found unchanged by the other (the seed lock made them take turns), and
+/// the data equals a single run's on another database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_seeders_leave_no_duplicates() {
     let reference = TestDatabase::migrated("seed_concurrent_ref").await;
@@ -374,6 +407,19 @@ async fn concurrent_seeders_leave_no_duplicates() {
     let expected_content = content_hashes(single.connection()).await;
 
     let db = TestDatabase::migrated("seed_concurrent").await;
+    let session = migration_runner::connect(&db.url, "seeder-test")
+        .await
+        .unwrap();
+    // A gate: the first table either seeder writes is locked until both are
+    // blocked (one on the table, the other on the seed lock; both on the
+    // table if there were no seed lock), so their runs truly overlap.
+    let gate_session = migration_runner::connect(&db.url, "seeder-test-gate")
+        .await
+        .unwrap();
+    let gate = gate_session.connection().begin().await.unwrap();
+    gate.execute_unprepared("LOCK TABLE core.permissions IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
     let (a, b) = (
         seeder(&db, workspace_seeds()).await,
         seeder(&db, workspace_seeds()).await,
@@ -381,27 +427,104 @@ async fn concurrent_seeders_leave_no_duplicates() {
     let run =
         |seeder: Seeder| tokio::spawn(async move { seeder.run(&options(Profile::Demo)).await });
     let (a, b) = (run(a), run(b));
+    let blocked = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                   WHERE NOT l.granted AND a.application_name = 'seeder' \
+                   AND a.datname = current_database()";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while scalar_i64(session.connection(), blocked).await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the two seeders never both waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    gate.commit().await.unwrap();
     let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
 
-    let session = migration_runner::connect(&db.url, "seeder-test")
-        .await
-        .unwrap();
     let conn = session.connection();
-    let counts = row_counts(&conn).await;
+    let counts = row_counts(conn).await;
     assert_eq!(counts, expected_counts);
+    // The lock made them take turns per schema: for every table, one run
+    // inserted every row and the other found every row already there,
+    // unchanged. Without it, the second run would not see the first's
+    // uncommitted rows, and would report them as left alone.
     for (table, count) in &counts {
+        let count = *count as u64;
         let (ca, cb) = (a.counts(table), b.counts(table));
-        assert_eq!(
-            ca.inserted + cb.inserted,
-            *count as u64,
+        let all_inserted = Counts {
+            inserted: count,
+            ..Counts::default()
+        };
+        let all_unchanged = Counts {
+            unchanged: count,
+            ..Counts::default()
+        };
+        assert!(
+            (ca, cb) == (all_inserted, all_unchanged) || (ca, cb) == (all_unchanged, all_inserted),
             "{table}: {ca:?} {cb:?}"
         );
-        assert_eq!(ca.updated + cb.updated, 0, "{table}");
-        assert_eq!(ca.total(), *count as u64, "{table}");
-        assert_eq!(cb.total(), *count as u64, "{table}");
     }
     // Deterministic: the same rows as the single run on the other database.
-    assert_eq!(content_hashes(&conn).await, expected_content);
+    assert_eq!(content_hashes(conn).await, expected_content);
+}
+
+/// The seed lock serialises seeders: while another session holds it, a
+/// seeder waits (its request shows in `pg_locks`, not granted) and writes
+/// nothing; once it is released, the seeder finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeder_waits_for_the_seed_lock() {
+    let db = TestDatabase::migrated("seed_lock_wait").await;
+    let holder = migration_runner::connect(&db.url, "lock-holder")
+        .await
+        .unwrap();
+    let holder = holder.connection().clone();
+    exec(
+        &holder,
+        &format!("SELECT pg_advisory_lock({})", seeder::run::LOCK_KEY),
+    )
+    .await;
+    let seeder = seeder(&db, workspace_seeds()).await;
+    let task = tokio::spawn(async move { seeder.run(&options(Profile::Minimal)).await });
+
+    let waiting = format!(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = 'seeder' \
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND ((l.classid::oid::int8 << 32) | l.objid::oid::int8) = {}",
+        seeder::run::LOCK_KEY
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while scalar_i64(&holder, &waiting).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the seeder never waited for the seed lock"
+        );
+        assert!(!task.is_finished(), "the seeder ran without the seed lock");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!task.is_finished(), "the seeder ran without the seed lock");
+    assert_eq!(
+        scalar_i64(&holder, "SELECT count(*) FROM core.roles").await,
+        0
+    );
+
+    exec(
+        &holder,
+        &format!("SELECT pg_advisory_unlock({})", seeder::run::LOCK_KEY),
+    )
+    .await;
+    let report = tokio::time::timeout(std::time::Duration::from_secs(60), task)
+        .await
+        .expect("the seeder finished once the lock was released")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.counts("core.roles").inserted, 10);
+    assert_eq!(
+        scalar_i64(&holder, "SELECT count(*) FROM core.roles").await,
+        10
+    );
+    assert_eq!(scalar_i64(&holder, &waiting).await, 0);
 }
 
 /// A seed that fails midway in `academy` rolls back `academy` only: `core`
@@ -447,7 +570,7 @@ async fn failure_midway_keeps_earlier_schemas_and_rerun_completes() {
         .await
         .unwrap();
     let conn = session.connection();
-    let counts = row_counts(&conn).await;
+    let counts = row_counts(conn).await;
     for (table, count) in &counts {
         let committed = table.starts_with("core.");
         assert_eq!(*count > 0, committed, "{table} has {count} rows");
@@ -471,7 +594,7 @@ async fn failure_midway_keeps_earlier_schemas_and_rerun_completes() {
             assert!(table.counts.inserted > 0, "{} was not seeded", table.table);
         }
     }
-    assert!(row_counts(&conn).await.values().all(|&count| count > 0));
+    assert!(row_counts(conn).await.values().all(|&count| count > 0));
 }
 
 /// Pending migrations: refused with the fix in the message and nothing
@@ -645,9 +768,7 @@ async fn load_profile_scales_every_schema() {
         .find(|t| t.table == "core.users")
         .unwrap();
     let upsert = Upsert::for_table(&users).unwrap();
-    assert!(
-        upsert.sql.contains("IS DISTINCT FROM") && upsert.sql.contains("ON CONFLICT (\"email\")")
-    );
+    assert_eq!(upsert.sql.matches('$').count(), 4, "{}", upsert.sql);
     let mut batches = users.batches;
     let batch = batches.next().unwrap();
     assert_eq!(batch.len(), seeding::BATCH_ROWS);
@@ -703,4 +824,412 @@ fn seed_args_validate_profile_and_scale() {
     .unwrap();
     assert_eq!(all.seed.schema.as_deref(), Some("academy"));
     assert!(all.seed.dry_run && all.seed.migrate);
+}
+
+// ---------------------------------------------------------------------------
+// data that people or the application wrote (issue 7, defect 13)
+
+async fn exec(conn: &DatabaseConnection, sql: &str) {
+    conn.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+}
+
+async fn text(conn: &DatabaseConnection, sql: &str) -> String {
+    scalar_text(conn, sql).await
+}
+
+/// Re-seeding leaves sample rows people edited alone (a display name,
+/// `last_seen_at`, an application moved to `hired`), and puts reference data
+/// (roles, permissions, their links) back to what the code says.
+#[tokio::test]
+async fn reseeding_keeps_hand_edited_sample_data_and_restores_reference_data() {
+    let db = TestDatabase::migrated("seed_hand_edits").await;
+    let seeder = seeder(&db, workspace_seeds()).await;
+    let conn = seeder.connection().clone();
+    seeder.run(&options(Profile::Demo)).await.unwrap();
+
+    exec(
+        &conn,
+        "UPDATE core.users SET display_name = 'Edited By Hand', last_seen_at = '2031-02-03T04:05:06Z' \
+         WHERE email = 'user7@example.com'",
+    )
+    .await;
+    let hired = text(
+        &conn,
+        "UPDATE vacancy.applications SET status = 'hired' \
+         WHERE id = (SELECT id FROM vacancy.applications WHERE status <> 'hired' ORDER BY id LIMIT 1) \
+         RETURNING id::text",
+    )
+    .await;
+    exec(
+        &conn,
+        "UPDATE core.roles SET name = 'Tampered' WHERE key = 'admin'",
+    )
+    .await;
+    exec(
+        &conn,
+        "DELETE FROM core.role_permissions WHERE role_id = (SELECT id FROM core.roles WHERE key = 'guest')",
+    )
+    .await;
+
+    seeder.run(&options(Profile::Demo)).await.unwrap();
+
+    assert_eq!(
+        text(
+            &conn,
+            "SELECT display_name || '|' || to_char(last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
+             FROM core.users WHERE email = 'user7@example.com'"
+        )
+        .await,
+        "Edited By Hand|2031-02-03 04:05:06"
+    );
+    assert_eq!(
+        text(
+            &conn,
+            &format!("SELECT status FROM vacancy.applications WHERE id = '{hired}'")
+        )
+        .await,
+        "hired"
+    );
+    assert_eq!(
+        text(&conn, "SELECT name FROM core.roles WHERE key = 'admin'").await,
+        "Administrator"
+    );
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM core.role_permissions rp JOIN core.roles r ON r.id = rp.role_id \
+             WHERE r.key = 'guest'"
+        )
+        .await,
+        2
+    );
+}
+
+/// Rows made outside the seeder with a seeded natural key but another id are
+/// used by every later seed (references resolve to the real id), not
+/// collided with; a seeded row whose natural key was edited is left alone.
+#[tokio::test]
+async fn hand_made_rows_with_seeded_natural_keys_are_used_not_collided_with() {
+    let db = TestDatabase::migrated("seed_hand_made").await;
+    let seeder = seeder(&db, workspace_seeds()).await;
+    let conn = seeder.connection().clone();
+    // User 1 is an instructor with a talent profile, courses, webinars and an application.
+    let user = text(
+        &conn,
+        "INSERT INTO core.users (id, email, display_name) \
+         VALUES (gen_random_uuid(), 'user1@example.com', 'Made By Hand') RETURNING id::text",
+    )
+    .await;
+    let mentor = text(
+        &conn,
+        "INSERT INTO core.roles (id, key, name, description) \
+         VALUES (gen_random_uuid(), 'mentor', 'Our mentors', 'ours') RETURNING id::text",
+    )
+    .await;
+    assert_ne!(user, Population::user_id(1).to_string());
+
+    seeder.run(&options(Profile::Demo)).await.unwrap();
+
+    let one = |sql: String| {
+        let conn = conn.clone();
+        async move { scalar_i64(&conn, &sql).await }
+    };
+    assert_eq!(
+        text(
+            &conn,
+            "SELECT id::text || '|' || display_name FROM core.users WHERE email = 'user1@example.com'"
+        )
+        .await,
+        format!("{user}|Made By Hand")
+    );
+    assert_eq!(
+        one(format!(
+            "SELECT count(*) FROM core.users WHERE id = '{}'",
+            Population::user_id(1)
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        texts(
+            &conn,
+            &format!(
+                "SELECT r.key FROM core.user_roles ur JOIN core.roles r ON r.id = ur.role_id \
+                 WHERE ur.user_id = '{user}' ORDER BY 1"
+            )
+        )
+        .await,
+        ["instructor", "learner"]
+    );
+    assert_eq!(
+        one(format!(
+            "SELECT count(*) FROM talent.profiles WHERE user_id = '{user}'"
+        ))
+        .await,
+        1
+    );
+    assert!(
+        one(format!(
+            "SELECT count(*) FROM academy.courses WHERE instructor_id = '{user}'"
+        ))
+        .await
+            > 0
+    );
+    assert_eq!(
+        one(format!(
+            "SELECT count(*) FROM vacancy.applications a JOIN talent.profiles p ON p.id = a.profile_id \
+             WHERE a.applicant_id = '{user}' AND p.user_id = '{user}'"
+        ))
+        .await,
+        1
+    );
+    // Reference data: the hand-made role keeps its id and gets the code's values and grants.
+    assert_eq!(
+        text(
+            &conn,
+            "SELECT id::text || '|' || name FROM core.roles WHERE key = 'mentor'"
+        )
+        .await,
+        format!("{mentor}|Mentor")
+    );
+    assert_eq!(
+        one(format!(
+            "SELECT count(*) FROM core.role_permissions WHERE role_id = '{mentor}'"
+        ))
+        .await,
+        3
+    );
+}
+
+/// A seeded row whose natural key was edited by hand: the next seed leaves it
+/// alone (no primary-key error, no second copy) and says so.
+#[tokio::test]
+async fn seeded_row_whose_natural_key_was_edited_is_left_alone() {
+    let db = TestDatabase::migrated("seed_key_edited").await;
+    let seeder = seeder(&db, workspace_seeds()).await;
+    let conn = seeder.connection().clone();
+    seeder.run(&options(Profile::Demo)).await.unwrap();
+    let one = |sql: &str| {
+        let (conn, sql) = (conn.clone(), sql.to_owned());
+        async move { scalar_i64(&conn, &sql).await }
+    };
+    exec(
+        &conn,
+        "UPDATE core.users SET email = 'renamed@example.org' WHERE email = 'user3@example.com'",
+    )
+    .await;
+    exec(
+        &conn,
+        "UPDATE academy.courses SET slug = 'our-own-course' WHERE slug = 'course-0'",
+    )
+    .await;
+    let again = seeder.run(&options(Profile::Demo)).await.unwrap();
+    assert_eq!(again.totals().inserted, 0, "{}", again.render());
+    assert_eq!(again.totals().updated, 0, "{}", again.render());
+    assert_eq!(
+        one("SELECT count(*) FROM core.users WHERE email IN ('user3@example.com', 'renamed@example.org')")
+            .await,
+        1
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM academy.courses WHERE slug IN ('course-0', 'our-own-course')")
+            .await,
+        1
+    );
+}
+
+// ---------------------------------------------------------------------------
+// bad input, exit codes, what the report says (issue 7, defects 8, 9, 14)
+
+/// `--scale` is bounded at parse time, for every kind of bad number, with a
+/// message that says the range.
+#[test]
+fn scale_is_validated_at_parse_time() {
+    let parse = |scale: &str| {
+        Cli::try_parse_from(["seed", "--profile", "load", "--scale", scale]).map(|cli| cli.seed)
+    };
+    for ok in ["1", "12000", "100000000"] {
+        let args = parse(ok).unwrap_or_else(|err| panic!("--scale {ok}: {err}"));
+        assert_eq!(
+            args.profile().unwrap(),
+            Profile::Load {
+                scale: ok.parse().unwrap()
+            }
+        );
+    }
+    for bad in [
+        "0",
+        "100000001",
+        "4294967296",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "-1",
+        "1e6",
+        "ten",
+        "",
+    ] {
+        let err = parse(bad).expect_err(bad).to_string();
+        assert!(
+            err.contains("--scale") && err.contains("1 to 100,000,000"),
+            "--scale {bad:?}: {err}"
+        );
+    }
+}
+
+/// Seeds at any scale the `Profile` type allows build their tables and first
+/// batches without overflowing (the CLI caps the scale; the library does not
+/// rely on that).
+#[test]
+fn extreme_scales_never_overflow() {
+    for scale in [
+        1,
+        2,
+        3,
+        21,
+        100_000_000,
+        u64::from(u32::MAX) + 1,
+        u64::MAX / 2,
+        u64::MAX - 1,
+        u64::MAX,
+    ] {
+        let profile = Profile::Load { scale };
+        for seed in workspace_seeds() {
+            for table in seed.tables(&profile) {
+                let upsert = Upsert::for_table(&table).unwrap();
+                let name = table.table;
+                let mut batches = table.batches;
+                let Some(batch) = batches.next() else {
+                    assert!(scale < 100, "{name} has no rows at scale {scale}");
+                    continue;
+                };
+                assert!(table.estimated_rows > 0, "{name} at scale {scale}");
+                // A row index may yield a few rows past the batch size.
+                assert!(!batch.is_empty() && batch.len() < seeding::BATCH_ROWS + 10);
+                upsert.encode(&batch).unwrap();
+            }
+        }
+    }
+}
+
+/// `minimal` seeds only `core`: the report names only `core` as seeded and
+/// says the other schemas had nothing for this profile.
+#[tokio::test]
+async fn minimal_reports_only_the_schemas_it_seeds() {
+    let db = TestDatabase::migrated("seed_minimal_report").await;
+    let report = seeder(&db, workspace_seeds())
+        .await
+        .run(&options(Profile::Minimal))
+        .await
+        .unwrap();
+    assert_eq!(report.schemas, ["core"]);
+    assert!(report.tables.iter().all(|t| t.schema == "core"));
+    let rendered = report.render();
+    let first = rendered.lines().next().unwrap();
+    assert!(
+        first.starts_with("seeded profile minimal into core") && !first.contains("->"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("nothing to seed for profile minimal in academy, talent, vacancy"),
+        "{rendered}"
+    );
+}
+
+/// A dry run's report says, first and last, that it was a dry run and
+/// nothing was written; it never says "seeded".
+#[tokio::test]
+async fn dry_run_report_says_nothing_was_written() {
+    let db = TestDatabase::migrated("seed_dry_report").await;
+    let report = seeder(&db, workspace_seeds())
+        .await
+        .run(&SeedOptions {
+            dry_run: true,
+            ..options(Profile::Demo)
+        })
+        .await
+        .unwrap();
+    let rendered = report.render();
+    assert!(!rendered.contains("seeded"), "{rendered}");
+    let lines: Vec<&str> = rendered.lines().filter(|l| !l.trim().is_empty()).collect();
+    for line in [lines[0], lines[lines.len() - 1]] {
+        assert!(
+            line.starts_with("dry run") && line.contains("nothing was written"),
+            "{line:?} in:\n{rendered}"
+        );
+    }
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Every way `seed` ends maps to the one exit table (`migration_runner::Exit`):
+/// unreachable database 4, bad arguments 64, refused (pending migrations,
+/// cycles) 2, a failed seed 3, success 0.
+#[tokio::test]
+async fn exit_codes_follow_the_shared_table() {
+    let url = format!(
+        "postgres://seeder:secret@127.0.0.1:{}/nowhere",
+        closed_port()
+    );
+    let started = std::time::Instant::now();
+    let err = Seeder::connect(&url, workspace_seeds()).await.unwrap_err();
+    assert_eq!(err.exit_code(), Exit::Unavailable.code(), "{err}");
+    let err = seeder::cli::run(SeedArgs::default(), &url)
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), Exit::Unavailable.code(), "{err}");
+    assert!(err.to_string().contains("127.0.0.1"), "{err}");
+    assert!(!err.to_string().contains("secret"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let usage = seeder::cli::run(
+        SeedArgs {
+            profile: ProfileName::Load,
+            ..SeedArgs::default()
+        },
+        &url,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(usage.exit_code(), Exit::Usage.code(), "{usage}");
+
+    let db = TestDatabase::migrated("seed_exit_codes").await;
+    let ok = seeder::cli::run(SeedArgs::default(), &db.url).await;
+    assert_eq!(ok.unwrap(), Exit::Success.code());
+    let session = migration_runner::connect(&db.url, "seeder-test")
+        .await
+        .unwrap();
+    let cycle = Seeder::new(
+        session,
+        vec![named("core", &[]), named("a", &["b"]), named("b", &["a"])],
+    )
+    .unwrap_err();
+    assert_eq!(cycle.exit_code(), Exit::Refused.code(), "{cycle}");
+
+    let seeds = workspace_with("talent", None, |tables| {
+        map_batches(tables, "talent.skills", |batches| {
+            // `name` is NOT NULL.
+            let bad: Batch = vec![vec![
+                seeding::id("talent.skills", "broken").into(),
+                Cell::from("broken"),
+                Cell::Null,
+            ]];
+            Box::new(batches.chain(std::iter::once(bad)))
+        });
+    });
+    let failed = seeder(&db, seeds)
+        .await
+        .run(&options(Profile::Demo))
+        .await
+        .unwrap_err();
+    assert_eq!(failed.exit_code(), Exit::Failed.code(), "{failed}");
 }

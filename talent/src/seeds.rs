@@ -1,12 +1,17 @@
 //! The `talent` schema's seeds: the skill catalogue, a profile for every
 //! user [`Population::has_talent_profile`] names, and three rated skills per
 //! profile.
+//!
+//! Ownership: every table is sample data (inserted when absent, then left
+//! alone), the skill catalogue included: curators edit it in the app.
 
 use fake::Fake;
 use fake::faker::company::en::{CatchPhrase, Industry};
 use fake::faker::job::en::Title;
 use rand::RngExt;
-use schema_core::seeding::{self, Batch, Column, Profile, SchemaSeed, SqlType, TableSeed};
+use schema_core::seeding::{
+    self, Batch, Column, Ownership, Profile, SchemaSeed, SqlType, TableSeed,
+};
 use schema_core::seeds::Population;
 
 /// `talent`'s seeds, for the seeder.
@@ -118,13 +123,14 @@ fn skills() -> TableSeed {
         .iter()
         .map(|(slug, name)| vec![skill_id(slug).into(), (*slug).into(), (*name).into()])
         .collect();
-    TableSeed::from_rows(SKILLS, SKILL_COLUMNS, &["slug"], rows)
+    TableSeed::from_rows(SKILLS, Ownership::Sample, SKILL_COLUMNS, &["slug"], rows)
 }
 
 fn profiles(population: Population) -> TableSeed {
     let users = population.users();
     TableSeed::generated(
         PROFILES,
+        Ownership::Sample,
         PROFILE_COLUMNS,
         &["user_id"],
         users,
@@ -166,10 +172,11 @@ fn profile_skills(population: Population) -> TableSeed {
     let users = population.users();
     TableSeed::generated(
         PROFILE_SKILLS,
+        Ownership::Sample,
         PROFILE_SKILL_COLUMNS,
         &["profile_id", "skill_id"],
         users,
-        users / 2 * SKILLS_PER_PROFILE as u64,
+        (users / 2).saturating_mul(SKILLS_PER_PROFILE as u64),
         |user, batch: &mut Batch| {
             let Some(profile_id) = Population::talent_profile_id(user) else {
                 return;

@@ -5,12 +5,17 @@
 //! applicant has one, so these seeds depend on `talent` (declared by name:
 //! this crate must not depend on `schema-talent`); the profile's id comes
 //! from [`Population::talent_profile_id`].
+//!
+//! Ownership: every table is sample data (inserted when absent, then left
+//! alone: an application moved to `hired` stays hired).
 
 use fake::Fake;
 use fake::faker::company::en::CompanyName;
 use fake::faker::job::en::Title;
 use rand::RngExt;
-use schema_core::seeding::{self, Batch, Column, Profile, SchemaSeed, SqlType, TableSeed};
+use schema_core::seeding::{
+    self, Batch, Column, Ownership, Profile, SchemaSeed, SqlType, TableSeed,
+};
 use schema_core::seeds::Population;
 use uuid::Uuid;
 
@@ -112,6 +117,7 @@ impl SchemaSeed for VacancySeeds {
 fn employers(sizes: Sizes) -> TableSeed {
     TableSeed::generated(
         EMPLOYERS,
+        Ownership::Sample,
         EMPLOYER_COLUMNS,
         &["slug"],
         sizes.employers,
@@ -133,6 +139,7 @@ fn employers(sizes: Sizes) -> TableSeed {
 fn vacancies(sizes: Sizes) -> TableSeed {
     TableSeed::generated(
         VACANCIES,
+        Ownership::Sample,
         VACANCY_COLUMNS,
         &["slug"],
         sizes.vacancies,
@@ -173,6 +180,7 @@ fn applications(sizes: Sizes) -> TableSeed {
     let users = sizes.population.users();
     TableSeed::generated(
         APPLICATIONS,
+        Ownership::Sample,
         APPLICATION_COLUMNS,
         &["vacancy_id", "applicant_id"],
         users,
