@@ -122,3 +122,171 @@ fn describe_cycle(names: &[&str], edges: &[Vec<usize>], done: &[bool]) -> String
         .collect::<Vec<_>>()
         .join(" -> ")
 }
+
+#[cfg(test)]
+mod tests {
+    use schema_core::seeding::{Profile, TableSeed};
+
+    use super::*;
+
+    struct Named(&'static str, &'static [&'static str]);
+
+    impl SchemaSeed for Named {
+        fn schema(&self) -> &'static str {
+            self.0
+        }
+
+        fn depends_on(&self) -> &'static [&'static str] {
+            self.1
+        }
+
+        fn tables(&self, _: &Profile) -> Vec<TableSeed> {
+            Vec::new()
+        }
+    }
+
+    fn seeds(list: &[(&'static str, &'static [&'static str])]) -> Vec<Box<dyn SchemaSeed>> {
+        list.iter()
+            .map(|&(name, deps)| Box::new(Named(name, deps)) as Box<dyn SchemaSeed>)
+            .collect()
+    }
+
+    /// (what, registered seeds, `--schema`, the order or a piece of the error)
+    #[allow(clippy::type_complexity)]
+    const CASES: &[(
+        &str,
+        &[(&str, &[&str])],
+        Option<&str>,
+        Result<&[&str], &str>,
+    )] = &[
+        ("nothing registered", &[], None, Ok(&[])),
+        ("one schema", &[("core", &[])], None, Ok(&["core"])),
+        (
+            "ties go by name, not registration",
+            &[("zeta", &[]), ("beta", &[]), ("alpha", &[])],
+            None,
+            Ok(&["alpha", "beta", "zeta"]),
+        ),
+        (
+            "dependencies first, whatever the registration order",
+            &[("c", &["b"]), ("b", &["a"]), ("a", &[])],
+            None,
+            Ok(&["a", "b", "c"]),
+        ),
+        (
+            "a dependency beats a smaller name",
+            &[("aardvark", &["zoo"]), ("zoo", &[])],
+            None,
+            Ok(&["zoo", "aardvark"]),
+        ),
+        (
+            "diamond",
+            &[("d", &["b", "c"]), ("c", &["a"]), ("b", &["a"]), ("a", &[])],
+            None,
+            Ok(&["a", "b", "c", "d"]),
+        ),
+        (
+            "the workspace",
+            &[
+                ("academy", &["core"]),
+                ("core", &[]),
+                ("talent", &["core"]),
+                ("vacancy", &["core", "talent"]),
+            ],
+            None,
+            Ok(&["core", "academy", "talent", "vacancy"]),
+        ),
+        (
+            "--schema brings its dependencies, transitively",
+            &[
+                ("academy", &["core"]),
+                ("core", &[]),
+                ("talent", &["core"]),
+                ("vacancy", &["core", "talent"]),
+            ],
+            Some("vacancy"),
+            Ok(&["core", "talent", "vacancy"]),
+        ),
+        (
+            "--schema of a root is just the root",
+            &[("academy", &["core"]), ("core", &[])],
+            Some("core"),
+            Ok(&["core"]),
+        ),
+        (
+            "--schema of an unknown schema",
+            &[("core", &[])],
+            Some("billing"),
+            Err("no seeds for schema `billing` (known: core)"),
+        ),
+        (
+            "registered twice",
+            &[("core", &[]), ("academy", &["core"]), ("core", &[])],
+            None,
+            Err("schema `core` has seeds registered twice"),
+        ),
+        (
+            "unknown dependency",
+            &[("core", &[]), ("academy", &["core", "billing"])],
+            None,
+            Err("`academy` declares a dependency on `billing`"),
+        ),
+        (
+            "two-schema cycle",
+            &[("core", &[]), ("a", &["core", "b"]), ("b", &["a"])],
+            None,
+            Err("a cycle: a -> b -> a"),
+        ),
+        (
+            "self-dependency",
+            &[("a", &["a"])],
+            None,
+            Err("a cycle: a -> a"),
+        ),
+        (
+            "a cycle is refused even when --schema avoids it",
+            &[("core", &[]), ("x", &["y"]), ("y", &["x"])],
+            Some("core"),
+            Err("a cycle: x -> y -> x"),
+        ),
+    ];
+
+    #[test]
+    fn order_table() {
+        for (what, registered, only, expected) in CASES {
+            let seeds = seeds(registered);
+            let got = resolve(&seeds, *only).map(|order| {
+                order
+                    .into_iter()
+                    .map(|i| seeds[i].schema())
+                    .collect::<Vec<_>>()
+            });
+            match (got, expected) {
+                (Ok(order), Ok(expected)) => assert_eq!(order, *expected, "{what}"),
+                (Err(err), Err(piece)) => {
+                    assert!(err.to_string().contains(piece), "{what}: {err}")
+                }
+                (got, expected) => panic!("{what}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn closure_table() {
+        let seeds = seeds(&[
+            ("academy", &["core"]),
+            ("core", &[]),
+            ("talent", &["core"]),
+            ("vacancy", &["core", "talent"]),
+        ]);
+        for (schema, expected) in [
+            ("core", &["core"][..]),
+            ("academy", &["academy", "core"]),
+            ("vacancy", &["core", "talent", "vacancy"]),
+            ("billing", &["billing"]),
+        ] {
+            let got: Vec<String> = closure_of(&seeds, schema).into_iter().collect();
+            assert_eq!(got, expected, "{schema}");
+        }
+    }
+}

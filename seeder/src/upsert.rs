@@ -393,3 +393,343 @@ fn push_element(array: &mut String, cell: &Cell) {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use schema_core::seeding::{Ownership, TableSeed};
+    use uuid::Uuid;
+
+    use super::*;
+
+    const ID: Column = Column::new("id", SqlType::Uuid);
+    const ROLE_COLUMNS: &[Column] = &[
+        ID,
+        Column::new("key", SqlType::Text),
+        Column::new("name", SqlType::Text),
+    ];
+    const LINK_COLUMNS: &[Column] = &[
+        ID,
+        Column::new("user_id", SqlType::Uuid),
+        Column::new("role_id", SqlType::Uuid),
+    ];
+    const PROFILE_COLUMNS: &[Column] = &[
+        ID,
+        Column::new("user_id", SqlType::Uuid),
+        Column::new("headline", SqlType::Text),
+        Column::new("owner_id", SqlType::Uuid),
+    ];
+    const ODD_COLUMNS: &[Column] = &[
+        ID,
+        Column::new("we\"ird", SqlType::Text),
+        Column::new("level", SqlType::SmallInt),
+    ];
+
+    fn table(
+        name: &'static str,
+        ownership: Ownership,
+        columns: &'static [Column],
+        conflict: &'static [&'static str],
+    ) -> TableSeed {
+        TableSeed::from_rows(name, ownership, columns, conflict, Vec::new())
+    }
+
+    struct Case {
+        what: &'static str,
+        table: TableSeed,
+        foreign_keys: &'static [&'static str],
+        overwrite: bool,
+        present: Present,
+        references: &'static [&'static str],
+        contains: &'static [&'static str],
+        lacks: &'static [&'static str],
+    }
+
+    fn cases() -> Vec<Case> {
+        use Ownership::{Reference, Sample};
+        vec![
+            Case {
+                what: "reference data: present rows that differ are updated",
+                table: table("core.roles", Reference, ROLE_COLUMNS, &["key"]),
+                foreign_keys: &[],
+                overwrite: false,
+                present: Present::Update,
+                references: &[],
+                contains: &[
+                    "FROM unnest($1::uuid[], $2::text[], $3::text[]) AS s(\"id\", \"key\", \"name\")",
+                    "SELECT s.\"id\", s.\"key\", s.\"name\" FROM unnest",
+                    "LEFT JOIN LATERAL (SELECT t.\"id\", t.\"name\" FROM \"core\".\"roles\" t \
+                     WHERE t.\"key\" = seed.\"key\" LIMIT 1) e ON true",
+                    "(e.\"name\") IS DISTINCT FROM (seed.\"name\") AS differs",
+                    "UPDATE \"core\".\"roles\" AS t SET \"name\" = m.\"name\", \"updated_at\" = now() \
+                     FROM matched m WHERE t.\"id\" = m.existing_id AND m.differs",
+                    "(SELECT count(*) FROM updated) AS updated",
+                    "INSERT INTO \"core\".\"roles\" (\"id\", \"key\", \"name\") SELECT \"id\", \"key\", \"name\" \
+                     FROM matched WHERE existing_id IS NULL ON CONFLICT DO NOTHING",
+                    "INSERT INTO pg_temp.seed_id_map (seed_id, actual_id) SELECT \"id\", existing_id \
+                     FROM matched WHERE existing_id <> \"id\"",
+                ],
+                lacks: &["coalesce", "ON CONFLICT (\"key\")"],
+            },
+            Case {
+                what: "sample data: present rows are left alone",
+                table: table("core.roles", Sample, ROLE_COLUMNS, &["key"]),
+                foreign_keys: &[],
+                overwrite: false,
+                present: Present::Keep,
+                references: &[],
+                contains: &[
+                    "0::int8 AS updated",
+                    "(e.\"name\") IS DISTINCT FROM (seed.\"name\") AS differs",
+                    "ON CONFLICT DO NOTHING",
+                ],
+                lacks: &["UPDATE \"core\"", "updated AS ("],
+            },
+            Case {
+                what: "sample data with --overwrite: updated like reference data",
+                table: table("core.roles", Sample, ROLE_COLUMNS, &["key"]),
+                foreign_keys: &[],
+                overwrite: true,
+                present: Present::Update,
+                references: &[],
+                contains: &["UPDATE \"core\".\"roles\" AS t SET \"name\" = m.\"name\""],
+                lacks: &["0::int8 AS updated"],
+            },
+            Case {
+                what: "every column in the key: nothing can differ, nothing to update",
+                table: table(
+                    "core.user_roles",
+                    Reference,
+                    LINK_COLUMNS,
+                    &["user_id", "role_id"],
+                ),
+                foreign_keys: &["role_id", "user_id"],
+                overwrite: true,
+                present: Present::Update,
+                references: &["user_id", "role_id"],
+                contains: &[
+                    "coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m WHERE m.seed_id = s.\"user_id\"), \
+                     s.\"user_id\") AS \"user_id\"",
+                    "coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m WHERE m.seed_id = s.\"role_id\"), \
+                     s.\"role_id\") AS \"role_id\"",
+                    "(SELECT t.\"id\" FROM \"core\".\"user_roles\" t \
+                     WHERE t.\"user_id\" = seed.\"user_id\" AND t.\"role_id\" = seed.\"role_id\" LIMIT 1)",
+                    "false AS differs",
+                    "0::int8 AS updated",
+                ],
+                lacks: &["updated AS (", "UPDATE \"core\"", "IS DISTINCT FROM"],
+            },
+            Case {
+                what: "only seeded uuid columns that are foreign keys are resolved",
+                table: table("talent.profiles", Sample, PROFILE_COLUMNS, &["user_id"]),
+                foreign_keys: &["user_id", "headline", "not_seeded", "id"],
+                overwrite: false,
+                present: Present::Keep,
+                references: &["user_id"],
+                contains: &[
+                    "s.\"id\", coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m \
+                     WHERE m.seed_id = s.\"user_id\"), s.\"user_id\") AS \"user_id\", s.\"headline\", s.\"owner_id\"",
+                    "(e.\"headline\", e.\"owner_id\") IS DISTINCT FROM (seed.\"headline\", seed.\"owner_id\")",
+                ],
+                lacks: &[
+                    "m.seed_id = s.\"headline\"",
+                    "m.seed_id = s.\"owner_id\"",
+                    "m.seed_id = s.\"id\"",
+                ],
+            },
+            Case {
+                what: "identifiers are quoted",
+                table: table("odd.ta\"ble", Reference, ODD_COLUMNS, &["we\"ird"]),
+                foreign_keys: &[],
+                overwrite: false,
+                present: Present::Update,
+                references: &[],
+                contains: &[
+                    "\"odd\".\"ta\"\"ble\"",
+                    "t.\"we\"\"ird\" = seed.\"we\"\"ird\"",
+                    "$3::smallint[]",
+                ],
+                lacks: &[],
+            },
+        ]
+    }
+
+    #[test]
+    fn upsert_sql_table() {
+        for case in cases() {
+            let foreign_keys: Vec<String> =
+                case.foreign_keys.iter().map(|s| (*s).to_owned()).collect();
+            let upsert = Upsert::new(&case.table, &foreign_keys, case.overwrite)
+                .unwrap_or_else(|err| panic!("{}: {err}", case.what));
+            assert_eq!(upsert.present, case.present, "{}", case.what);
+            assert_eq!(upsert.references, case.references, "{}", case.what);
+            for piece in case.contains {
+                assert!(
+                    upsert.sql.contains(piece),
+                    "{}: `{piece}` missing from\n{}",
+                    case.what,
+                    upsert.sql
+                );
+            }
+            for piece in case.lacks {
+                assert!(
+                    !upsert.sql.contains(piece),
+                    "{}: `{piece}` in\n{}",
+                    case.what,
+                    upsert.sql
+                );
+            }
+            // One bind parameter per column, whatever the batch size.
+            let parameters = (1..=case.table.columns.len() + 1)
+                .filter(|n| upsert.sql.contains(&format!("${n}::")))
+                .count();
+            assert_eq!(parameters, case.table.columns.len(), "{}", case.what);
+        }
+    }
+
+    #[test]
+    fn invalid_seeds_table() {
+        const NO_ID: &[Column] = &[Column::new("key", SqlType::Text)];
+        const TEXT_ID: &[Column] = &[Column::new("id", SqlType::Text)];
+        const TWICE: &[Column] = &[
+            ID,
+            Column::new("key", SqlType::Text),
+            Column::new("key", SqlType::Text),
+        ];
+        const BOOKKEEPING_COLUMN: &[Column] = &[
+            ID,
+            Column::new("key", SqlType::Text),
+            Column::new("updated_at", SqlType::TimestampTz),
+        ];
+        use Ownership::Sample;
+        let cases: Vec<(TableSeed, &str)> = vec![
+            (
+                table("roles", Sample, ROLE_COLUMNS, &["key"]),
+                "must be schema-qualified",
+            ),
+            (
+                table("core.roles", Sample, NO_ID, &["key"]),
+                "first column must be `id` of type uuid",
+            ),
+            (
+                table("core.roles", Sample, TEXT_ID, &["id"]),
+                "first column must be `id` of type uuid",
+            ),
+            (
+                table("core.roles", Sample, TWICE, &["key"]),
+                "column `key` is listed twice",
+            ),
+            (
+                table("core.roles", Sample, BOOKKEEPING_COLUMN, &["key"]),
+                "column `updated_at` is bookkeeping",
+            ),
+            (
+                table("core.roles", Sample, ROLE_COLUMNS, &[]),
+                "declares no natural key",
+            ),
+            (
+                table("core.roles", Sample, ROLE_COLUMNS, &["slug"]),
+                "natural-key column `slug` is not one of the seeded columns",
+            ),
+            (
+                table("core.roles", Sample, ROLE_COLUMNS, &["id"]),
+                "the natural key cannot include `id`",
+            ),
+        ];
+        for (seed, piece) in cases {
+            let err = Upsert::new(&seed, &[], false).unwrap_err();
+            assert!(
+                matches!(err, SeedError::InvalidSeed { .. }) && err.to_string().contains(piece),
+                "{}: expected `{piece}`, got: {err}",
+                seed.table
+            );
+            assert_eq!(err.exit(), migration_runner::Exit::Refused);
+        }
+    }
+
+    #[test]
+    fn encoding_table() {
+        const ALL: &[Column] = &[
+            ID,
+            Column::new("text", SqlType::Text),
+            Column::new("int", SqlType::Integer),
+            Column::new("flag", SqlType::Boolean),
+            Column::new("at", SqlType::TimestampTz),
+        ];
+        let at: DateTime<Utc> = DateTime::from_timestamp(1_736_154_000, 123_456_000).unwrap();
+        let id = Uuid::from_u128(1);
+        let cases: Vec<(Vec<Cell>, [&str; 5])> = vec![
+            (
+                vec![
+                    id.into(),
+                    "plain".into(),
+                    7_i32.into(),
+                    true.into(),
+                    at.into(),
+                ],
+                [
+                    "{\"00000000-0000-0000-0000-000000000001\"}",
+                    "{\"plain\"}",
+                    "{\"7\"}",
+                    "{\"t\"}",
+                    "{\"2025-01-06T09:00:00.123456Z\"}",
+                ],
+            ),
+            (
+                vec![
+                    id.into(),
+                    r#"a "quoted" \ {braced}, NULL"#.into(),
+                    (-1_i64).into(),
+                    false.into(),
+                    Cell::Null,
+                ],
+                [
+                    "{\"00000000-0000-0000-0000-000000000001\"}",
+                    r#"{"a \"quoted\" \\ {braced}, NULL"}"#,
+                    "{\"-1\"}",
+                    "{\"f\"}",
+                    "{NULL}",
+                ],
+            ),
+            (
+                vec![id.into(), "".into(), Cell::Null, Cell::Null, Cell::Null],
+                [
+                    "{\"00000000-0000-0000-0000-000000000001\"}",
+                    "{\"\"}",
+                    "{NULL}",
+                    "{NULL}",
+                    "{NULL}",
+                ],
+            ),
+        ];
+        for (row, expected) in cases {
+            let encoded = encode("t.t", ALL, &vec![row.clone()]).unwrap();
+            assert_eq!(encoded.rows, 1);
+            assert_eq!(encoded.arrays, expected, "{row:?}");
+        }
+        let two = encode(
+            "t.t",
+            &ALL[..2],
+            &vec![vec![id.into(), "a".into()], vec![id.into(), Cell::Null]],
+        )
+        .unwrap();
+        assert_eq!(two.rows, 2);
+        assert_eq!(two.arrays[1], "{\"a\",NULL}");
+        let empty = encode("t.t", ALL, &Vec::new()).unwrap();
+        assert_eq!((empty.rows, empty.arrays[0].as_str()), (0, "{}"));
+
+        let short = encode("t.t", ALL, &vec![vec![id.into()]]).unwrap_err();
+        assert!(
+            short
+                .to_string()
+                .contains("has 1 values but the table seeds 5 columns"),
+            "{short}"
+        );
+        let mistyped = encode("t.t", &ALL[..2], &vec![vec![id.into(), 3_i32.into()]]).unwrap_err();
+        assert!(
+            mistyped
+                .to_string()
+                .contains("in column `text`, which is text"),
+            "{mistyped}"
+        );
+    }
+}
