@@ -873,15 +873,12 @@ async fn reseeding_keeps_hand_edited_sample_data_and_restores_reference_data() {
     )
     .await;
 
-    seeder.run(&options(Profile::Demo)).await.unwrap();
+    let report = seeder.run(&options(Profile::Demo)).await.unwrap();
 
+    let user7 = "SELECT display_name || '|' || coalesce(to_char(last_seen_at AT TIME ZONE 'UTC', \
+                 'YYYY-MM-DD HH24:MI:SS'), '-') FROM core.users WHERE email = 'user7@example.com'";
     assert_eq!(
-        text(
-            &conn,
-            "SELECT display_name || '|' || to_char(last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
-             FROM core.users WHERE email = 'user7@example.com'"
-        )
-        .await,
+        text(&conn, user7).await,
         "Edited By Hand|2031-02-03 04:05:06"
     );
     assert_eq!(
@@ -904,6 +901,64 @@ async fn reseeding_keeps_hand_edited_sample_data_and_restores_reference_data() {
         )
         .await,
         2
+    );
+    // The report says what it changed and what it left alone.
+    for (table, counts) in [
+        ("core.users", (0, 0, 1)),
+        ("vacancy.applications", (0, 0, 1)),
+        ("core.roles", (0, 1, 0)),
+        ("core.role_permissions", (2, 0, 0)),
+    ] {
+        let got = report.counts(table);
+        assert_eq!(
+            (got.inserted, got.updated, got.kept),
+            counts,
+            "{table}: {got:?}"
+        );
+    }
+    assert_eq!(report.totals().changed(), 3);
+    assert_eq!(report.totals().left_alone(), 2);
+    let rendered = report.render();
+    for needle in [
+        "left alone",
+        "reference",
+        "sample",
+        "note: core.users: 1 sample row(s) differ from the seed and left alone; `--overwrite`",
+        "note: vacancy.applications: 1 sample row(s) differ",
+        "(2 inserted, 1 updated, ",
+    ] {
+        assert!(
+            rendered.contains(needle),
+            "`{needle}` missing from:\n{rendered}"
+        );
+    }
+
+    // `--overwrite` (through the CLI's flags) resets sample rows to the seeds.
+    let args = Cli::try_parse_from(["seed", "--overwrite"]).unwrap().seed;
+    assert!(args.overwrite);
+    let overwritten = seeder::cli::seed(args, &db.url).await.unwrap();
+    assert_eq!(
+        (
+            overwritten.counts("core.users").updated,
+            overwritten.counts("vacancy.applications").updated,
+            overwritten.totals().changed(),
+            overwritten.totals().left_alone(),
+        ),
+        (1, 1, 2, 0),
+        "{}",
+        overwritten.render()
+    );
+    assert_ne!(
+        text(&conn, user7).await,
+        "Edited By Hand|2031-02-03 04:05:06"
+    );
+    assert_ne!(
+        text(
+            &conn,
+            &format!("SELECT status FROM vacancy.applications WHERE id = '{hired}'")
+        )
+        .await,
+        "hired"
     );
 }
 
@@ -930,7 +985,18 @@ async fn hand_made_rows_with_seeded_natural_keys_are_used_not_collided_with() {
     .await;
     assert_ne!(user, Population::user_id(1).to_string());
 
-    seeder.run(&options(Profile::Demo)).await.unwrap();
+    let report = seeder.run(&options(Profile::Demo)).await.unwrap();
+    let users = report.counts("core.users");
+    assert_eq!((users.adopted, users.kept), (1, 1), "{users:?}");
+    let roles = report.counts("core.roles");
+    assert_eq!((roles.adopted, roles.updated), (1, 1), "{roles:?}");
+    assert!(
+        report.render().contains(
+            "note: core.users: 1 row(s) made outside the seeder (same natural key, another id) used"
+        ),
+        "{}",
+        report.render()
+    );
 
     let one = |sql: String| {
         let conn = conn.clone();
@@ -1028,6 +1094,23 @@ async fn seeded_row_whose_natural_key_was_edited_is_left_alone() {
     let again = seeder.run(&options(Profile::Demo)).await.unwrap();
     assert_eq!(again.totals().inserted, 0, "{}", again.render());
     assert_eq!(again.totals().updated, 0, "{}", again.render());
+    for table in ["core.users", "academy.courses"] {
+        assert_eq!(
+            again.counts(table).skipped,
+            1,
+            "{table}: {:?}",
+            again.counts(table)
+        );
+    }
+    assert_eq!(again.totals().left_alone(), 2);
+    assert!(
+        again.render().contains(
+            "note: core.users: 1 seed row(s) not inserted and left alone: their id or another unique value \
+             belongs to a row whose natural key was edited"
+        ),
+        "{}",
+        again.render()
+    );
     assert_eq!(
         one("SELECT count(*) FROM core.users WHERE email IN ('user3@example.com', 'renamed@example.org')")
             .await,
