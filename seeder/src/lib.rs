@@ -26,13 +26,13 @@ pub use report::{Counts, SeedReport, TableReport};
 pub use run::{SeedOptions, Seeder};
 pub use schema_core::seeding::{Profile, SchemaSeed, TableSeed};
 
-/// Every schema crate's seeds. Listed alphabetically on purpose: the order
-/// they run in comes from their `depends_on` (ties by name), not from this list.
+/// Every schema crate's seeds, from the workspace's one list of schema
+/// crates (`migration_runner::registry`, which `cargo xtask schema new`
+/// extends). The order they run in comes from their `depends_on` (ties by
+/// name), never from that list.
 pub fn workspace_seeds() -> Vec<Box<dyn SchemaSeed>> {
-    vec![
-        schema_academy::seeds(),
-        schema_core::seeds(),
-        schema_talent::seeds(),
-        schema_vacancy::seeds(),
-    ]
+    migration_runner::registry::schema_crates()
+        .into_iter()
+        .map(|krate| (krate.seeds)())
+        .collect()
 }
