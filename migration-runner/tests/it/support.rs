@@ -143,17 +143,20 @@ pub fn runner_binary(
     runner_binary_in(&std::env::temp_dir(), url, args, env)
 }
 
+/// The release binary under test: this build's, or `MIGRATION_RUNNER_BIN`
+/// (a release build, or an older version to show a test fails before a fix).
+pub fn runner_binary_path() -> std::ffi::OsString {
+    std::env::var_os("MIGRATION_RUNNER_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_migration-runner").into())
+}
+
 pub fn runner_binary_in(
     cwd: &std::path::Path,
     url: Option<&str>,
     args: &[&str],
     env: &[(&str, &str)],
 ) -> std::process::Output {
-    // `MIGRATION_RUNNER_BIN` runs these tests against another build (a
-    // release build, or an older version to show a test fails before a fix).
-    let binary = std::env::var_os("MIGRATION_RUNNER_BIN")
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_migration-runner").into());
-    let mut command = std::process::Command::new(binary);
+    let mut command = std::process::Command::new(runner_binary_path());
     command
         .args(args)
         .current_dir(cwd)
