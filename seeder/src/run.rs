@@ -185,6 +185,8 @@ impl Seeder {
                 .await
                 .map_err(SeedError::database("preparing the session's seed id map"))?;
         }
+        // Until a row is found under another id, there is nothing to resolve.
+        let mut map_empty = true;
         let outer = if options.dry_run {
             Some(
                 self.db
@@ -211,8 +213,11 @@ impl Seeder {
                     .map_err(schema_error)?;
                 let mut reports = Vec::with_capacity(tables.len());
                 for (table, statement) in tables {
-                    reports
-                        .push(seed_table(&txn, schema, table, statement, options.progress).await?);
+                    let seeded =
+                        seed_table(&txn, schema, table, statement, map_empty, options.progress)
+                            .await?;
+                    map_empty &= seeded.counts.adopted == 0;
+                    reports.push(seeded);
                 }
                 Ok::<_, SeedError>(reports)
             }
@@ -279,6 +284,7 @@ async fn seed_table(
     schema: &str,
     table: TableSeed,
     statement: Upsert,
+    mut map_empty: bool,
     progress: bool,
 ) -> Result<TableReport, SeedError> {
     let started = Instant::now();
@@ -321,7 +327,7 @@ async fn seed_table(
             source,
         };
         let row = txn
-            .query_one_raw(statement.statement(encoded))
+            .query_one_raw(statement.statement(encoded, !map_empty))
             .await
             .map_err(table_error)?;
         let outcome = match row {
@@ -341,6 +347,7 @@ async fn seed_table(
             }
             None => Outcome::default(),
         };
+        map_empty &= outcome.adopted == 0;
         counts.add(Counts::from_outcome(rows, outcome));
         written += rows;
         bar.inc(rows);
