@@ -11,6 +11,9 @@
 /// The PostgreSQL schema this crate owns.
 pub const SCHEMA: &str = "academy";
 
+/// This crate's directory in the workspace.
+pub const CRATE_DIR: &str = "academy";
+
 pub mod entities;
 pub mod seeds;
 // `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
@@ -25,7 +28,7 @@ pub use seeds::seeds;
 pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {
     schema_core::schema_crate::SchemaCrate {
         schema: SCHEMA,
-        crate_dir: "academy",
+        crate_dir: CRATE_DIR,
         migrations,
         seeds,
     }

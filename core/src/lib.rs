@@ -13,6 +13,9 @@
 /// The PostgreSQL schema this crate owns.
 pub const SCHEMA: &str = "core";
 
+/// This crate's directory in the workspace.
+pub const CRATE_DIR: &str = "core";
+
 pub mod entities;
 pub mod migration_kit;
 pub mod schema_crate;
@@ -30,7 +33,7 @@ pub use seeds::seeds;
 pub fn schema_crate() -> schema_crate::SchemaCrate {
     schema_crate::SchemaCrate {
         schema: SCHEMA,
-        crate_dir: "core",
+        crate_dir: CRATE_DIR,
         migrations,
         seeds,
     }

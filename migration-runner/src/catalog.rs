@@ -33,9 +33,9 @@ impl SchemaSource {
 
 /// The workspace's schema crates, from the registry.
 pub fn workspace_sources() -> Vec<SchemaSource> {
-    crate::registry::schema_crates()
+    crate::registry::migration_sources()
         .into_iter()
-        .map(|krate| SchemaSource::new(krate.schema, krate.crate_dir, (krate.migrations)()))
+        .map(|source| SchemaSource::new(source.schema, source.crate_dir, source.migrations))
         .collect()
 }
 

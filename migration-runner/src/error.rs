@@ -27,6 +27,12 @@ pub enum MigrateError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error("cannot use `{}`: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{context}: {}", db_error::describe(.source))]
     Database {
         context: &'static str,
@@ -50,6 +56,7 @@ impl MigrateError {
             MigrateError::Lock(LockError::Timeout { .. }) => Exit::Unavailable,
             MigrateError::Lock(_) => Exit::Failed,
             MigrateError::Apply(_) => Exit::Failed,
+            MigrateError::Io { .. } => Exit::Failed,
             MigrateError::Database { source, .. } => {
                 if db_error::kind(source) == db_error::Kind::ConnectionLost {
                     Exit::Unavailable

@@ -28,6 +28,7 @@ pub mod render;
 pub mod runner;
 pub mod sql_objects;
 pub mod status;
+pub mod sum;
 pub mod verify;
 
 pub use catalog::{Catalog, SchemaSource};

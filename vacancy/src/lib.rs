@@ -15,6 +15,9 @@
 /// The PostgreSQL schema this crate owns.
 pub const SCHEMA: &str = "vacancy";
 
+/// This crate's directory in the workspace.
+pub const CRATE_DIR: &str = "vacancy";
+
 pub mod entities;
 pub mod seeds;
 // `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
@@ -29,7 +32,7 @@ pub use seeds::seeds;
 pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {
     schema_core::schema_crate::SchemaCrate {
         schema: SCHEMA,
-        crate_dir: "vacancy",
+        crate_dir: CRATE_DIR,
         migrations,
         seeds,
     }

@@ -75,6 +75,8 @@ enum XtaskMigrateCommand {
         #[arg(required = true, num_args = 1..)]
         description: Vec<String>,
     },
+    /// Rewrite migration-runner/migrations.sum from the code (after writing a migration).
+    Hash,
     #[command(flatten)]
     Engine(MigrateCommand),
 }
@@ -147,6 +149,7 @@ async fn migrate(
             schema,
             description,
         }) => return new_migration(&schema, &description.join(" ")),
+        Some(XtaskMigrateCommand::Hash) => return hash().await,
         Some(XtaskMigrateCommand::Engine(command)) => Some(command),
         None => None,
     };
@@ -165,13 +168,29 @@ async fn migrate(
     }
 }
 
+async fn hash() -> ExitCode {
+    let workspace = scaffold::workspace_root();
+    match migration_dev::sum_file::write(&workspace).await {
+        Ok(written) => {
+            say!("{} ({} migrations)", written.path.display(), written.migrations);
+            Exit::Success.into()
+        }
+        Err(err) => migrate_cli::fail(&err.to_string(), None, err.exit()),
+    }
+}
+
 fn new_migration(schema: &str, description: &str) -> ExitCode {
     let catalog = match Catalog::workspace() {
         Ok(catalog) => catalog,
         Err(err) => return migrate_cli::fail(&err.to_string(), None, err.exit()),
     };
-    match scaffold::new_migration(&catalog, &scaffold::workspace_root(), schema, description) {
+    let workspace = scaffold::workspace_root();
+    match scaffold::new_migration(&catalog, &workspace, schema, description) {
         Ok(path) => {
+            let name = path.file_stem().unwrap_or_default().to_string_lossy();
+            if let Err(err) = migration_dev::sum_file::add_empty(&workspace, &name, schema) {
+                return migrate_cli::fail(&err.to_string(), None, err.exit());
+            }
             say!("{}", path.display());
             eprintln!(
                 "written empty: `migrate status` warns and `migrate up` refuses it until its `up` has content"

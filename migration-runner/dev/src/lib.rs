@@ -9,6 +9,7 @@
 pub mod local_pg;
 pub mod new_schema;
 pub mod scaffold;
+pub mod sum_file;
 pub mod target;
 pub mod testing;
 

@@ -443,13 +443,14 @@ impl LocalCluster {
     }
 }
 
-/// `CARGO_TARGET_DIR`, or the workspace's `target/`.
+/// `CARGO_TARGET_DIR`, or the workspace's `target/` (this crate lives in
+/// `migration-runner/dev`, two levels below the workspace root).
 pub fn target_dir() -> PathBuf {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
+                .join("../..")
                 .join("target")
         });
     fs::create_dir_all(&dir).ok();

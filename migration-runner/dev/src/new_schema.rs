@@ -189,15 +189,15 @@ fn register_in_engine(manifest: &str, name: &str) -> Result<String, String> {
 }
 
 fn register_in_registry(registry: &str, name: &str) -> Result<String, String> {
-    let anchor = "        schema_core::schema_crate(),\n";
-    if !registry.contains(anchor) {
-        return Err("expected `schema_core::schema_crate(),` in the registry's list".to_owned());
-    }
-    let close = registry
-        .rfind("    ]\n")
-        .ok_or("no `]` closing the registry's list found")?;
+    let start = registry
+        .find("\nschema_crates! {\n")
+        .ok_or("expected the `schema_crates! { ... }` list in the registry")?;
+    let close = registry[start..]
+        .find("\n}")
+        .map(|at| start + at + 1)
+        .ok_or("no `}` closing the registry's list found")?;
     let mut out = registry.to_owned();
-    out.insert_str(close, &format!("        schema_{name}::schema_crate(),\n"));
+    out.insert_str(close, &format!("    schema_{name},\n"));
     Ok(out)
 }
 
@@ -239,6 +239,9 @@ fn lib_rs(name: &str) -> String {
 /// The PostgreSQL schema this crate owns.
 pub const SCHEMA: &str = "{name}";
 
+/// This crate's directory in the workspace.
+pub const CRATE_DIR: &str = "{name}";
+
 pub mod entities;
 pub mod seeds;
 // `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
@@ -253,7 +256,7 @@ pub use seeds::seeds;
 pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {{
     schema_core::schema_crate::SchemaCrate {{
         schema: SCHEMA,
-        crate_dir: "{name}",
+        crate_dir: CRATE_DIR,
         migrations,
         seeds,
     }}
@@ -355,10 +358,10 @@ mod tests {
             register_in_workspace(manifest, "billing").unwrap(),
             "[workspace]\nmembers = [\"core\", \"xtask\", \"billing\"]\ndefault-members = [\"core\", \"xtask\", \"billing\"]\n\n[workspace.dependencies]\nschema-core = { path = \"core\" }\nschema-billing = { path = \"billing\" }\n"
         );
-        let registry = "pub fn schema_crates() -> Vec<SchemaCrate> {\n    vec![\n        schema_core::schema_crate(),\n    ]\n}\n";
+        let registry = "macro_rules! schema_crates {}\n\nschema_crates! {\n    schema_core,\n}\n";
         assert_eq!(
             register_in_registry(registry, "billing").unwrap(),
-            "pub fn schema_crates() -> Vec<SchemaCrate> {\n    vec![\n        schema_core::schema_crate(),\n        schema_billing::schema_crate(),\n    ]\n}\n"
+            "macro_rules! schema_crates {}\n\nschema_crates! {\n    schema_core,\n    schema_billing,\n}\n"
         );
         assert!(register_in_workspace("[workspace]\n", "x").is_err());
     }
