@@ -71,6 +71,8 @@ fn sort_key<'a>(
 
 /// Every migration in the workspace, validated and in global order.
 pub struct Catalog {
+    /// The sum file the code must agree with (the workspace's, compiled in).
+    expected_sum: Option<Result<crate::sum::SumFile, crate::sum::SumError>>,
     migrations: Vec<Migration>,
     schemas: Vec<&'static str>,
     crate_dirs: HashMap<&'static str, &'static str>,
@@ -132,15 +134,23 @@ impl Catalog {
         }
         migrations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         Ok(Self {
+            expected_sum: None,
             migrations,
             schemas,
             crate_dirs,
         })
     }
 
-    /// The workspace's catalog.
+    /// The workspace's catalog, held to the sum file it was built with.
     pub fn workspace() -> Result<Self> {
-        Self::new(workspace_sources())
+        let mut catalog = Self::new(workspace_sources())?;
+        catalog.expected_sum = Some(crate::sum::SumFile::parse(crate::sum::BUILT_WITH));
+        Ok(catalog)
+    }
+
+    /// The sum file the code must agree with, if any.
+    pub fn expected_sum(&self) -> Option<&Result<crate::sum::SumFile, crate::sum::SumError>> {
+        self.expected_sum.as_ref()
     }
 
     pub fn migrations(&self) -> &[Migration] {

@@ -93,6 +93,9 @@ pub fn print_status(inspection: &Inspection) {
     for problem in &inspection.problems {
         say!("  - {problem}");
     }
+    for disagreement in &inspection.sum {
+        say!("  - sum file: {disagreement}");
+    }
 }
 
 /// The documented `status --json` shape.
@@ -110,6 +113,7 @@ pub fn status_json(inspection: &Inspection, target: &DatabaseTarget) -> String {
             "detail": p,
             "message": p.to_string(),
         })).collect::<Vec<_>>(),
+        "sum_file": inspection.sum,
     });
     serde_json::to_string_pretty(&value).unwrap_or_default()
 }

@@ -91,6 +91,8 @@ pub enum OutOfOrder {
 pub struct Inspection {
     pub migrations: Vec<Entry>,
     pub problems: Vec<IntegrityProblem>,
+    /// How the code disagrees with the sum file it was built with.
+    pub sum: Vec<String>,
 }
 
 impl Inspection {
@@ -240,6 +242,7 @@ impl Inspection {
         Self {
             migrations,
             problems,
+            sum: Vec::new(),
         }
     }
 
@@ -258,7 +261,7 @@ impl Inspection {
 
     /// 0: every migration applied and intact; 1: only pending migrations remain; 2: any integrity problem.
     pub fn exit_code(&self) -> u8 {
-        if !self.problems.is_empty() {
+        if !self.problems.is_empty() || !self.sum.is_empty() {
             2
         } else if self.pending().next().is_some() {
             1

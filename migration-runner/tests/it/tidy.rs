@@ -2,10 +2,8 @@
 //! the workspace's manifests and sources (rust-analyzer's `tidy` is the
 //! model). Each test names the invariant it holds.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use migration_runner::capture::{Capturer, Direction};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -224,42 +222,27 @@ fn every_library_opens_with_its_doc() {
 }
 
 /// Invariant: an applied migration's SQL never changes, so `migration_kit` is
-/// append-only. Every migration's checksum is pinned in `checksums.txt`; a
-/// helper whose output changes changes pinned checksums and fails here.
+/// append-only. The sum file pins every migration's checksum: a helper whose
+/// output changes changes pinned checksums and fails here (and `migrate check
+/// --base` refuses the edit of a migration that exists on the base).
 #[tokio::test]
-async fn applied_migrations_and_migration_kit_never_change() {
-    let pinned_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/checksums.txt");
-    let pinned: BTreeMap<String, String> = read(&pinned_path)
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .map(|line| {
-            let (name, sum) = line.split_once(' ').unwrap();
-            (name.to_owned(), sum.trim().to_owned())
-        })
-        .collect();
+async fn the_sum_file_matches_the_code() {
+    let path = workspace().join(migration_runner::sum::PATH);
+    let file = migration_runner::sum::SumFile::parse(&read(&path)).unwrap_or_else(|err| panic!("{err}"));
     let catalog = migration_runner::Catalog::workspace().unwrap();
-    let capturer = Capturer::new().await.unwrap();
-    let mut unpinned = Vec::new();
-    for migration in catalog.migrations() {
-        let checksum = capturer
-            .record(migration, Direction::Up)
-            .await
-            .unwrap()
-            .checksum();
-        match pinned.get(&migration.name) {
-            Some(sum) => assert_eq!(
-                sum, &checksum,
-                "`{}` now emits different SQL: applied migrations never change, and `migration_kit` is \
-                 append-only (add a new helper instead of changing one)",
-                migration.name
-            ),
-            None => unpinned.push(format!("{} {checksum}", migration.name)),
-        }
-    }
+    let code = migration_runner::sum::compute(&catalog).await.unwrap();
+    let mismatches = migration_runner::sum::compare(&code, &file);
     assert!(
-        unpinned.is_empty(),
-        "pin new migrations by adding these lines to {}:\n{}",
-        pinned_path.display(),
-        unpinned.join("\n")
+        mismatches.is_empty(),
+        "{} disagrees with the code: {}; applied migrations never change and `migration_kit` is \
+         append-only (add a new helper instead); for a new or still unapplied migration run \
+         `cargo xtask migrate hash`",
+        path.display(),
+        mismatches.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    );
+    assert_eq!(
+        migration_runner::sum::BUILT_WITH,
+        read(&path),
+        "the binary was built with another sum file"
     );
 }
