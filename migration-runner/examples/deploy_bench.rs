@@ -108,6 +108,10 @@ impl MigrationTrait for Generated {
 }
 
 fn generated_catalog(count: usize) -> Catalog {
+    Catalog::new(generated_sources(count)).expect("a valid generated catalog")
+}
+
+fn generated_sources(count: usize) -> Vec<SchemaSource> {
     let base = chrono::NaiveDate::from_ymd_opt(2020, 1, 1)
         .unwrap()
         .and_hms_opt(0, 0, 0)
@@ -128,7 +132,7 @@ fn generated_catalog(count: usize) -> Catalog {
                 index,
             }));
     }
-    Catalog::new(sources).expect("a valid generated catalog")
+    sources
 }
 
 #[derive(Debug, Parser)]
@@ -171,6 +175,7 @@ fn as_runner(args: &[String]) -> ExitCode {
     let exit = runtime
         .block_on(cli::run_with(
             generated_catalog(size),
+            &|| generated_sources(size),
             mode.migrate,
             &target,
         ))

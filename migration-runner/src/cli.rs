@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 
 use crate::catalog::Catalog;
-use crate::connect::{self, ConnectSettings, DatabaseTarget};
+use crate::connect::{self, ConnectError, ConnectSettings, DatabaseTarget};
+use crate::drift::Shadow;
 use crate::error::{Result, VerifyError};
 use crate::executor::DdlLimits;
 use crate::exit::Exit;
@@ -104,6 +105,18 @@ pub enum MigrateCommand {
         /// Print one JSON object (its shape is documented in the README).
         #[arg(long)]
         json: bool,
+        /// Also compare the database with its replayed history (see `drift`).
+        #[arg(long)]
+        drift: bool,
+    },
+    /// Compare the owned schemas with a replay of the applied history; exit 2 on any difference.
+    Drift {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// An empty database to replay into, when the role may not create one.
+        #[arg(long, value_name = "URL")]
+        shadow_url: Option<String>,
     },
     /// The pending migrations in order, each with the exact SQL it will run.
     Plan,
@@ -188,12 +201,20 @@ pub fn fail(message: &str, target: Option<&DatabaseTarget>, exit: Exit) -> std::
 
 /// Runs one command on the workspace's migrations.
 pub async fn run(args: MigrateArgs, target: &DatabaseTarget) -> Result<Exit> {
-    run_with(Catalog::workspace()?, args, target).await
+    run_with(
+        Catalog::workspace()?,
+        &crate::catalog::workspace_sources,
+        args,
+        target,
+    )
+    .await
 }
 
-/// Runs one command on any catalog (the benchmark's generated history uses this).
+/// Runs one command on any catalog (the benchmark's generated history uses
+/// this); `sources` gives the same migrations again, for replays (`drift`).
 pub async fn run_with(
     catalog: Catalog,
+    sources: &dyn Fn() -> Vec<crate::catalog::SchemaSource>,
     args: MigrateArgs,
     target: &DatabaseTarget,
 ) -> Result<Exit> {
@@ -216,7 +237,12 @@ pub async fn run_with(
     let runner = Runner::new(session, catalog, options).await?;
     let outcome = match command {
         MigrateCommand::Up(up) => up_command(&runner, up).await,
-        MigrateCommand::Status { json } => status_command(&runner, json, target).await,
+        MigrateCommand::Status { json, drift } => {
+            status_command(&runner, json, drift, target, sources).await
+        }
+        MigrateCommand::Drift { json, shadow_url } => {
+            drift_command(&runner, json, shadow_url, target, sources).await
+        }
         MigrateCommand::Plan => plan_command(&runner).await,
         MigrateCommand::Down(down) => down_command(&runner, down).await,
         MigrateCommand::Resolve(resolve) => resolve_command(&runner, resolve.target).await,
@@ -290,17 +316,86 @@ async fn up_command(runner: &Runner, up: UpArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-async fn status_command(runner: &Runner, json: bool, target: &DatabaseTarget) -> Result<Exit> {
+async fn status_command(
+    runner: &Runner,
+    json: bool,
+    drift: bool,
+    target: &DatabaseTarget,
+    sources: &dyn Fn() -> Vec<crate::catalog::SchemaSource>,
+) -> Result<Exit> {
     let inspection = runner.inspect().await?;
+    // Drift needs intact history; with problems, status reports those instead.
+    let drifted = if drift && inspection.problems.is_empty() {
+        Some(runner.drift(target, Shadow::Create, sources()).await?)
+    } else {
+        None
+    };
     if json {
-        say!("{}", status_json(&inspection, target));
+        say!("{}", status_json(&inspection, target, drifted.as_ref()));
     } else {
         print_status(&inspection);
+        if let Some(report) = &drifted {
+            say!(
+                "drift: {} difference(s) between the database and its {} applied migrations{}",
+                report.differences.len(),
+                report.applied,
+                if report.differences.is_empty() {
+                    ""
+                } else {
+                    " (`migrate drift` lists them)"
+                }
+            );
+        }
     }
+    let drifted = drifted.is_some_and(|report| !report.differences.is_empty());
     Ok(match inspection.exit_code() {
+        0 if drifted => Exit::Refused,
         0 => Exit::Success,
+        1 if drifted => Exit::Refused,
         1 => Exit::Pending,
         _ => Exit::Refused,
+    })
+}
+
+async fn drift_command(
+    runner: &Runner,
+    json: bool,
+    shadow_url: Option<String>,
+    target: &DatabaseTarget,
+    sources: &dyn Fn() -> Vec<crate::catalog::SchemaSource>,
+) -> Result<Exit> {
+    let shadow = match shadow_url {
+        Some(url) => Shadow::Url(
+            DatabaseTarget::parse(&url, connect::UrlSource::Given).map_err(ConnectError::from)?,
+        ),
+        None => Shadow::Create,
+    };
+    let report = runner.drift(target, shadow, sources()).await?;
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else if report.differences.is_empty() {
+        say!(
+            "no drift: schemas {} match their {} applied migrations",
+            report.schemas.join(", "),
+            report.applied
+        );
+    } else {
+        say!(
+            "drift: {} difference(s) between the database and its {} applied migrations:",
+            report.differences.len(),
+            report.applied
+        );
+        for line in report.lines() {
+            say!("  - {line}");
+        }
+    }
+    Ok(if report.differences.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Refused
     })
 }
 

@@ -149,6 +149,15 @@ impl DatabaseTarget {
         self.options.get_database()
     }
 
+    /// The same server and credentials, another database (a throwaway one).
+    pub fn with_database(&self, database: &str) -> Self {
+        Self {
+            url: self.url.clone(),
+            source: self.source.clone(),
+            options: self.options.clone().database(database),
+        }
+    }
+
     /// Removes this URL's password from any text.
     pub fn scrub(&self, text: &str) -> String {
         scrub(text, &self.url)

@@ -234,6 +234,18 @@ pub enum VerifyError {
 
     #[error("migration `{name}` has no history entry; nothing to resolve")]
     NotInHistory { name: String },
+
+    #[error(
+        "the connected role may not create the throwaway database this command replays history into \
+         (on {endpoint}: {reason}); grant it CREATEDB, or pass `--shadow-url` with an empty database"
+    )]
+    ShadowRefused { endpoint: String, reason: String },
+
+    #[error(
+        "the shadow database `{database}` on {endpoint} is not empty (it has tables of the owned schemas, \
+         or a history table); give `--shadow-url` an empty database: replaying into it must not mix"
+    )]
+    ShadowNotEmpty { endpoint: String, database: String },
 }
 
 /// Taking the migration lock.

@@ -99,7 +99,11 @@ pub fn print_status(inspection: &Inspection) {
 }
 
 /// The documented `status --json` shape.
-pub fn status_json(inspection: &Inspection, target: &DatabaseTarget) -> String {
+pub fn status_json(
+    inspection: &Inspection,
+    target: &DatabaseTarget,
+    drift: Option<&crate::drift::DriftReport>,
+) -> String {
     let value = serde_json::json!({
         "database": target.redacted(),
         "exit_code": inspection.exit_code(),
@@ -114,6 +118,7 @@ pub fn status_json(inspection: &Inspection, target: &DatabaseTarget) -> String {
             "message": p.to_string(),
         })).collect::<Vec<_>>(),
         "sum_file": inspection.sum,
+        "drift": drift.map(|report| report.lines()),
     });
     serde_json::to_string_pretty(&value).unwrap_or_default()
 }

@@ -167,7 +167,12 @@ impl Runner {
         Ok(self.verified(Verification::Report).await?.inspection)
     }
 
-    async fn verified(&self, verification: Verification<'_>) -> Result<Compared> {
+    /// The run's connection, for the commands built on the runner (drift).
+    pub(crate) fn connection(&self) -> &sea_orm::DatabaseConnection {
+        self.session.connection()
+    }
+
+    pub(crate) async fn verified(&self, verification: Verification<'_>) -> Result<Compared> {
         verify::compare(
             self.session.connection(),
             &self.catalog,

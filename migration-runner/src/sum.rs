@@ -136,7 +136,10 @@ impl SumFile {
                     problem: "a line after the total".to_owned(),
                 });
             }
-            if line.starts_with("<<<<<<<") || line.starts_with("=======") || line.starts_with(">>>>>>>") {
+            if line.starts_with("<<<<<<<")
+                || line.starts_with("=======")
+                || line.starts_with(">>>>>>>")
+            {
                 return Err(SumError::Malformed {
                     line: number,
                     problem: "an unresolved merge conflict".to_owned(),

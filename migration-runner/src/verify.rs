@@ -60,7 +60,11 @@ fn sum_disagreements(catalog: &Catalog, checksums: &Checksums) -> Vec<String> {
     }
     for entry in &file.entries {
         if catalog.get(&entry.name).is_none() {
-            found.push(format!("`{}` is in {} but not in the code: {fix}", entry.name, crate::sum::PATH));
+            found.push(format!(
+                "`{}` is in {} but not in the code: {fix}",
+                entry.name,
+                crate::sum::PATH
+            ));
         }
     }
     found

@@ -10,6 +10,7 @@ mod tidy;
 mod catalog_order;
 mod cli;
 mod concurrency;
+mod drift;
 mod every_command_verifies;
 mod foundation;
 mod integrity;

@@ -1,0 +1,109 @@
+//! `migrate drift`: does the live database still match its migrations? The
+//! owned schemas of the live database are compared with a throwaway database
+//! built by replaying exactly the migrations the live history records as
+//! applied. Objects outside the owned schemas are never read, reported or
+//! touched.
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, SchemaSource};
+use crate::connect::DatabaseTarget;
+use crate::error::{MigrateError, Result};
+use crate::runner::{Runner, RunnerOptions, UpOptions, Verification};
+use crate::schema_model::{Detail, Difference, SchemaModel};
+use crate::scratch::Scratch;
+use crate::status::State;
+
+/// Where to replay history.
+#[derive(Debug, Clone)]
+pub enum Shadow {
+    /// A throwaway database created on the live server.
+    Create,
+    /// An existing, empty database (`--shadow-url`).
+    Url(DatabaseTarget),
+}
+
+/// What `drift` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftReport {
+    pub schemas: Vec<String>,
+    pub applied: usize,
+    pub differences: Vec<Difference>,
+}
+
+impl DriftReport {
+    /// One line per difference: what the migrations give, what the database has.
+    pub fn lines(&self) -> Vec<String> {
+        self.differences
+            .iter()
+            .map(|d| d.describe("migrations give", "the database has"))
+            .collect()
+    }
+}
+
+impl Runner {
+    /// Compares the live database's owned schemas with its replayed history,
+    /// after verifying that history as every command does.
+    pub async fn drift(
+        &self,
+        target: &DatabaseTarget,
+        shadow: Shadow,
+        sources: Vec<SchemaSource>,
+    ) -> Result<DriftReport> {
+        let compared = self.verified(Verification::Strict).await?;
+        let applied: Vec<String> = compared
+            .inspection
+            .migrations
+            .iter()
+            .filter(|e| e.state == State::Applied)
+            .map(|e| e.name.clone())
+            .collect();
+        let schemas: Vec<&str> = self.catalog().schemas().to_vec();
+        let live = SchemaModel::read(self.connection(), &schemas, Detail::Full)
+            .await
+            .map_err(|source| MigrateError::Database {
+                context: "reading the live database's schemas",
+                source,
+            })?;
+        let scratch = match shadow {
+            Shadow::Create => Scratch::create(self.connection(), target, "drift_shadow").await?,
+            Shadow::Url(url) => Scratch::given(url, &schemas).await?,
+        };
+        let replayed = replay(&scratch, sources, &applied, &schemas).await;
+        scratch.dispose().await;
+        let replayed = replayed?;
+        Ok(DriftReport {
+            schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
+            applied: applied.len(),
+            differences: SchemaModel::diff(&replayed, &live),
+        })
+    }
+}
+
+/// Applies exactly `applied` (in global order) to the scratch database and
+/// reads its model.
+async fn replay(
+    scratch: &Scratch,
+    sources: Vec<SchemaSource>,
+    applied: &[String],
+    schemas: &[&str],
+) -> Result<SchemaModel> {
+    let sources = sources
+        .into_iter()
+        .map(|mut source| {
+            source
+                .migrations
+                .retain(|m| applied.iter().any(|name| name == m.name()));
+            source
+        })
+        .collect();
+    let catalog = Catalog::new(sources)?;
+    let runner = Runner::new(scratch.session.clone(), catalog, RunnerOptions::default()).await?;
+    runner.up(&UpOptions::default()).await?;
+    SchemaModel::read(scratch.session.connection(), schemas, Detail::Full)
+        .await
+        .map_err(|source| MigrateError::Database {
+            context: "reading the replayed history",
+            source,
+        })
+}

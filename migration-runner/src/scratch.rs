@@ -1,0 +1,127 @@
+//! Throwaway databases on the target's server, for replaying history
+//! (`drift`) and materialising entities (`check`): created with a random
+//! name, dropped afterwards whatever the outcome. A role that may not create
+//! databases is told to pass `--shadow-url`.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+use crate::connect::{self, ConnectSettings, DatabaseTarget, Session};
+use crate::db_error::{self, Kind};
+use crate::error::{MigrateError, Result, VerifyError};
+
+/// A database that exists for one command.
+pub struct Scratch {
+    pub target: DatabaseTarget,
+    pub session: Session,
+    /// Created here (and so dropped here), rather than given by `--shadow-url`.
+    created: Option<(DatabaseConnection, String)>,
+}
+
+impl Scratch {
+    /// Creates `<label>_<random>` on the server `admin` is connected to.
+    pub async fn create(
+        admin: &DatabaseConnection,
+        target: &DatabaseTarget,
+        label: &str,
+    ) -> Result<Self> {
+        let name = format!("{label}_{}", random_suffix());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .map_err(|source| {
+                if db_error::kind(&source) == Kind::PermissionDenied {
+                    VerifyError::ShadowRefused {
+                        endpoint: target.endpoint(),
+                        reason: db_error::describe(&source),
+                    }
+                    .into()
+                } else {
+                    MigrateError::Database {
+                        context: "creating a throwaway database",
+                        source,
+                    }
+                }
+            })?;
+        let scratch_target = target.with_database(&name);
+        let session = match connect::open(
+            &scratch_target,
+            &ConnectSettings::new("migration-runner scratch"),
+        )
+        .await
+        {
+            Ok(session) => session,
+            Err(err) => {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+                    .await;
+                return Err(err.into());
+            }
+        };
+        Ok(Self {
+            target: scratch_target,
+            session,
+            created: Some((admin.clone(), name)),
+        })
+    }
+
+    /// Uses the database at `target` (`--shadow-url`), which must hold none
+    /// of `schemas`: its content would mix with the replay.
+    pub async fn given(target: DatabaseTarget, schemas: &[&str]) -> Result<Self> {
+        let session =
+            connect::open(&target, &ConnectSettings::new("migration-runner shadow")).await?;
+        let present = crate::schema_model::SchemaModel::read(
+            session.connection(),
+            schemas,
+            crate::schema_model::Detail::Full,
+        )
+        .await
+        .map_err(|source| MigrateError::Database {
+            context: "reading the shadow database",
+            source,
+        })?;
+        let history = session
+            .connection()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT to_regclass('public.seaql_migrations') IS NOT NULL AS present",
+            ))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|row| row.try_get::<bool>("", "present").ok())
+            .unwrap_or(false);
+        if !present.facts.is_empty() || history {
+            return Err(VerifyError::ShadowNotEmpty {
+                endpoint: target.endpoint(),
+                database: target.database().unwrap_or_default().to_owned(),
+            }
+            .into());
+        }
+        Ok(Self {
+            target,
+            session,
+            created: None,
+        })
+    }
+
+    /// Drops the database if it was created here.
+    pub async fn dispose(self) {
+        let _ = self.session.close().await;
+        if let Some((admin, name)) = self.created {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", hasher.finish())
+}

@@ -1,0 +1,154 @@
+//! `migrate drift` and `status --drift`: a database changed by hand is
+//! reported exactly, and nothing outside the owned schemas ever is.
+
+use migration_dev::testing::TestDatabase;
+use sea_orm::ConnectionTrait;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn hand_changes_are_reported_exactly_and_nothing_outside_the_owned_schemas() {
+    let db = TestDatabase::migrated("drift_hand_changes").await;
+    let url = Some(db.url.as_str());
+    let clean = runner_binary(url, &["drift"], &[]);
+    assert_eq!(clean.status.code(), Some(0), "{}", all_output(&clean));
+    assert!(stdout(&clean).contains("no drift"), "{}", stdout(&clean));
+    let status = runner_binary(url, &["status", "--drift"], &[]);
+    assert_eq!(status.status.code(), Some(0), "{}", all_output(&status));
+    assert!(
+        stdout(&status).contains("drift: 0 difference(s)"),
+        "{}",
+        stdout(&status)
+    );
+
+    let conn = connect(&db).await;
+    // The workspace's indexes are all unique keys: drop one (its index goes with it).
+    conn.execute_unprepared(
+        "ALTER TABLE academy.webinars ADD COLUMN added_by_hand text; \
+         ALTER TABLE academy.webinars DROP CONSTRAINT webinars_slug_key; \
+         ALTER TABLE academy.webinars ALTER COLUMN duration_minutes SET DEFAULT 90; \
+         CREATE SCHEMA outsider; CREATE TABLE outsider.notes (id int PRIMARY KEY); \
+         CREATE TABLE public.scratchpad (id int); CREATE INDEX ON public.seaql_migrations (state)",
+    )
+    .await
+    .unwrap();
+
+    let output = runner_binary(url, &["drift", "--json"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", all_output(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let differences = report["differences"].as_array().unwrap();
+    let summary: Vec<String> = differences
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} | {} | {}",
+                d["key"]["kind"].as_str().unwrap(),
+                d["key"]["table"].as_str().unwrap(),
+                d["expected"].as_str().unwrap_or("-"),
+                d["actual"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(summary.len(), 3, "{summary:#?}");
+    assert!(
+        summary
+            .iter()
+            .any(|s| s.starts_with("column academy.webinars | - | text null")),
+        "{summary:#?}"
+    );
+    assert!(
+        summary.iter().any(|s| s.starts_with(
+            "column academy.webinars | integer not null default 60 | integer not null default 90"
+        )),
+        "{summary:#?}"
+    );
+    assert!(
+        summary.contains(&"unique academy.webinars | btree | -".to_owned()),
+        "{summary:#?}"
+    );
+    let all = all_output(&output);
+    for outside in ["outsider", "scratchpad", "seaql_migrations"] {
+        assert!(!all.contains(outside), "reported `{outside}`: {all}");
+    }
+
+    let text = runner_binary(url, &["drift"], &[]);
+    assert_eq!(text.status.code(), Some(2));
+    assert!(
+        stdout(&text).contains(
+            "column academy.webinars.added_by_hand: migrations give nothing, the database has `text null`"
+        ),
+        "{}",
+        stdout(&text)
+    );
+    let status = runner_binary(url, &["status", "--drift"], &[]);
+    assert_eq!(status.status.code(), Some(2), "{}", all_output(&status));
+    assert!(
+        stdout(&status).contains("drift: 3 difference(s)"),
+        "{}",
+        stdout(&status)
+    );
+    // Nothing was left behind: no throwaway database remains.
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'drift_shadow_%'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_role_that_cannot_create_databases_is_told_to_pass_a_shadow_url() {
+    let db = TestDatabase::migrated("drift_shadow_url").await;
+    let admin = connect(&db).await;
+    let role = format!("viewer_{}", &db.name[db.name.len() - 8..]);
+    admin
+        .execute_unprepared(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'viewer-pw'; \
+             GRANT SELECT ON public.seaql_migrations TO {role}; \
+             GRANT USAGE ON SCHEMA core, academy, talent, vacancy TO {role}"
+        ))
+        .await
+        .unwrap();
+    let url = db.url_as(&role, "viewer-pw");
+    let refused = runner_binary(Some(&url), &["drift"], &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
+    assert!(
+        stderr(&refused).contains("--shadow-url"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let shadow = TestDatabase::create("drift_shadow_given");
+    let given = runner_binary(Some(&url), &["drift", "--shadow-url", &shadow.url], &[]);
+    assert_eq!(given.status.code(), Some(0), "{}", all_output(&given));
+    assert!(stdout(&given).contains("no drift"), "{}", stdout(&given));
+    // The shadow now holds a replay: a second use must refuse to mix with it.
+    let again = runner_binary(Some(&url), &["drift", "--shadow-url", &shadow.url], &[]);
+    assert_eq!(again.status.code(), Some(2), "{}", all_output(&again));
+    assert!(
+        stderr(&again).contains("is not empty"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[tokio::test]
+async fn drift_verifies_history_first() {
+    let db = TestDatabase::migrated("drift_verifies").await;
+    let conn = connect(&db).await;
+    conn.execute_unprepared(
+        "UPDATE public.seaql_migrations SET checksum = 'edited' \
+         WHERE version = 'm20250215_090000_academy_create_webinars'",
+    )
+    .await
+    .unwrap();
+    let output = runner_binary(Some(&db.url), &["drift"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", all_output(&output));
+    assert!(
+        stderr(&output).contains("history integrity check failed"),
+        "{}",
+        stderr(&output)
+    );
+}
