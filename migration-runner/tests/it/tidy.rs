@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
@@ -228,7 +227,8 @@ fn every_library_opens_with_its_doc() {
 #[tokio::test]
 async fn the_sum_file_matches_the_code() {
     let path = workspace().join(migration_runner::sum::PATH);
-    let file = migration_runner::sum::SumFile::parse(&read(&path)).unwrap_or_else(|err| panic!("{err}"));
+    let file =
+        migration_runner::sum::SumFile::parse(&read(&path)).unwrap_or_else(|err| panic!("{err}"));
     let catalog = migration_runner::Catalog::workspace().unwrap();
     let code = migration_runner::sum::compute(&catalog).await.unwrap();
     let mismatches = migration_runner::sum::compare(&code, &file);
@@ -238,7 +238,11 @@ async fn the_sum_file_matches_the_code() {
          append-only (add a new helper instead); for a new or still unapplied migration run \
          `cargo xtask migrate hash`",
         path.display(),
-        mismatches.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        mismatches
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     assert_eq!(
         migration_runner::sum::BUILT_WITH,
