@@ -109,6 +109,16 @@ pub enum MigrateCommand {
         #[arg(long)]
         drift: bool,
     },
+    /// The pull-request gate against a base branch: linear, untouched history, no parallel
+    /// changes to the same tables, sum file current; exit 2 on any problem.
+    Check {
+        /// The base branch (a git ref, e.g. `origin/main`).
+        #[arg(long, value_name = "REF")]
+        base: String,
+        /// Print the problems as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare the owned schemas with a replay of the applied history; exit 2 on any difference.
     Drift {
         /// Print the report as JSON.
@@ -199,6 +209,71 @@ pub fn fail(message: &str, target: Option<&DatabaseTarget>, exit: Exit) -> std::
     exit.into()
 }
 
+impl MigrateArgs {
+    /// `check` reads git and the code only; every other command needs a database.
+    pub fn needs_database(&self) -> bool {
+        !matches!(self.command, Some(MigrateCommand::Check { .. }))
+    }
+}
+
+/// `migrate check`: compares the code with the base branch, read from git in
+/// the checkout around the current directory.
+pub async fn check(base: &str, json: bool) -> Result<Exit> {
+    let cwd = std::env::current_dir().map_err(|source| crate::error::MigrateError::Io {
+        path: ".".into(),
+        source,
+    })?;
+    let workspace =
+        crate::check::find_workspace(&cwd).ok_or_else(|| crate::check::CheckError::WorkingSum {
+            problem: format!(
+                "not found in {} or its parents; run `check` inside a checkout of the workspace",
+                cwd.display()
+            ),
+        })?;
+    let sides = crate::check::read_sides(&workspace, base)?;
+    let code = crate::sum::compute(&Catalog::workspace()?).await?;
+    let path = workspace.join(crate::sum::PATH);
+    let text = std::fs::read_to_string(&path).map_err(|source| crate::error::MigrateError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let problems = match crate::sum::SumFile::parse(&text) {
+        Ok(working) => crate::check::compare(&sides, &code, &working),
+        Err(err) => vec![crate::check::CheckProblem::SumFile {
+            detail: err.to_string(),
+        }],
+    };
+    let added = crate::check::added_over(&sides, &code).len();
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "base": base,
+                "added": added,
+                "problems": problems.iter().map(|p| serde_json::json!({"detail": p, "message": p.to_string()})).collect::<Vec<_>>(),
+            }))
+            .unwrap_or_default()
+        );
+    } else if problems.is_empty() {
+        say!(
+            "check passed against `{base}`: {added} new migration(s), history linear and untouched"
+        );
+    } else {
+        say!(
+            "check failed against `{base}`: {} problem(s):",
+            problems.len()
+        );
+        for problem in &problems {
+            say!("  - {problem}");
+        }
+    }
+    Ok(if problems.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Refused
+    })
+}
+
 /// Runs one command on the workspace's migrations.
 pub async fn run(args: MigrateArgs, target: &DatabaseTarget) -> Result<Exit> {
     run_with(
@@ -240,6 +315,7 @@ pub async fn run_with(
         MigrateCommand::Status { json, drift } => {
             status_command(&runner, json, drift, target, sources).await
         }
+        MigrateCommand::Check { base, json } => check(&base, json).await,
         MigrateCommand::Drift { json, shadow_url } => {
             drift_command(&runner, json, shadow_url, target, sources).await
         }

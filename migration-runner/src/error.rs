@@ -27,6 +27,8 @@ pub enum MigrateError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Check(#[from] crate::check::CheckError),
     #[error("cannot use `{}`: {source}", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -57,6 +59,7 @@ impl MigrateError {
             MigrateError::Lock(_) => Exit::Failed,
             MigrateError::Apply(_) => Exit::Failed,
             MigrateError::Io { .. } => Exit::Failed,
+            MigrateError::Check(_) => Exit::Usage,
             MigrateError::Database { source, .. } => {
                 if db_error::kind(source) == db_error::Kind::ConnectionLost {
                     Exit::Unavailable

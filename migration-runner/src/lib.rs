@@ -12,6 +12,7 @@
 
 pub mod capture;
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod connect;
 pub mod db_error;

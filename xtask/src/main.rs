@@ -150,6 +150,12 @@ async fn migrate(
             description,
         }) => return new_migration(&schema, &description.join(" ")),
         Some(XtaskMigrateCommand::Hash) => return hash().await,
+        Some(XtaskMigrateCommand::Engine(MigrateCommand::Check { base, json })) => {
+            return match migrate_cli::check(&base, json).await {
+                Ok(exit) => exit.into(),
+                Err(err) => migrate_cli::fail(&err.to_string(), None, err.exit()),
+            };
+        }
         Some(XtaskMigrateCommand::Engine(command)) => Some(command),
         None => None,
     };
@@ -172,7 +178,11 @@ async fn hash() -> ExitCode {
     let workspace = scaffold::workspace_root();
     match migration_dev::sum_file::write(&workspace).await {
         Ok(written) => {
-            say!("{} ({} migrations)", written.path.display(), written.migrations);
+            say!(
+                "{} ({} migrations)",
+                written.path.display(),
+                written.migrations
+            );
             Exit::Success.into()
         }
         Err(err) => migrate_cli::fail(&err.to_string(), None, err.exit()),

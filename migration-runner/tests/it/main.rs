@@ -8,6 +8,7 @@ mod support;
 mod tidy;
 
 mod catalog_order;
+mod check;
 mod cli;
 mod concurrency;
 mod drift;

@@ -1,0 +1,304 @@
+//! `migrate check --base <ref>`: the pull-request gate. The base side is
+//! read from git, as the sum file at the base ref and at the merge-base
+//! (`git show <rev>:migration-runner/migrations.sum`), so the base is never
+//! built and the working tree is never touched. The branch side is the code.
+//!
+//! It refuses, each problem naming the migration, its crate and the fix:
+//! - a branch migration that sorts before a base migration (history must stay linear);
+//! - a base migration edited, renamed or deleted on the branch (compared by checksum);
+//! - branch and base both adding, since their merge-base, migrations that touch a same table;
+//! - a sum file in the working tree that disagrees with the code;
+//! - lint errors in the branch's new migrations, ownership included (see `lint`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::sum::{self, SumEntry, SumFile};
+
+/// One reason the branch may not merge as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum CheckProblem {
+    /// A migration the branch adds sorts before the newest migration on the base.
+    NotLinear {
+        name: String,
+        schema: String,
+        newest_on_base: String,
+    },
+    /// A migration on the base emits other SQL on the branch.
+    Edited { name: String, schema: String },
+    /// A migration on the base is gone from the branch, its SQL now under another name.
+    Renamed {
+        name: String,
+        schema: String,
+        now: String,
+    },
+    /// A migration on the base is gone from the branch.
+    Deleted { name: String, schema: String },
+    /// Both sides added migrations touching the same tables since they parted.
+    ParallelTables {
+        name: String,
+        schema: String,
+        base_migration: String,
+        tables: Vec<String>,
+    },
+    /// The working tree's sum file disagrees with the code.
+    SumFile { detail: String },
+}
+
+impl CheckProblem {
+    pub fn migration(&self) -> Option<&str> {
+        match self {
+            CheckProblem::NotLinear { name, .. }
+            | CheckProblem::Edited { name, .. }
+            | CheckProblem::Renamed { name, .. }
+            | CheckProblem::Deleted { name, .. }
+            | CheckProblem::ParallelTables { name, .. } => Some(name),
+            CheckProblem::SumFile { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for CheckProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckProblem::NotLinear {
+                name,
+                schema,
+                newest_on_base,
+            } => write!(
+                f,
+                "migration `{name}` (crate `{schema}`) sorts before `{newest_on_base}`, which the base already has: \
+                 a database that applied the base would refuse it as out of order; rebase onto the base and \
+                 give it a newer timestamp (`cargo xtask migrate renumber --base <ref>` does it)"
+            ),
+            CheckProblem::Edited { name, schema } => write!(
+                f,
+                "migration `{name}` (crate `{schema}`) exists on the base but emits other SQL here: applied \
+                 history never changes; restore it (`git checkout <base> -- <its file>`) and put the change \
+                 in a new migration (`cargo xtask migrate new {schema} <what>`)"
+            ),
+            CheckProblem::Renamed { name, schema, now } => write!(
+                f,
+                "migration `{name}` (crate `{schema}`) exists on the base but is called `{now}` here: \
+                 databases record it by name; restore its original name"
+            ),
+            CheckProblem::Deleted { name, schema } => write!(
+                f,
+                "migration `{name}` (crate `{schema}`) exists on the base but was deleted here: databases \
+                 that applied it would refuse every deploy; restore it (undo its effect with a new migration)"
+            ),
+            CheckProblem::ParallelTables {
+                name,
+                schema,
+                base_migration,
+                tables,
+            } => write!(
+                f,
+                "migration `{name}` (crate `{schema}`) and `{base_migration}`, added on the base since this \
+                 branch left it, both change {}: rebase onto the base, check the two still compose, and \
+                 renumber this branch's migration after it",
+                tables
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            CheckProblem::SumFile { detail } => write!(f, "sum file: {detail}"),
+        }
+    }
+}
+
+/// Why `check` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("`git {args}` failed in {}: {message}", dir.display())]
+    Git {
+        args: String,
+        dir: PathBuf,
+        message: String,
+    },
+    #[error(
+        "the base `{base}` has no readable {}: {problem}; `check` reads the base's migrations from it: land the \
+         sum file on the base first (`cargo xtask migrate hash` there)",
+        sum::PATH
+    )]
+    BaseSum { base: String, problem: String },
+    #[error("{}: {problem}", sum::PATH)]
+    WorkingSum { problem: String },
+}
+
+/// The sum files `check` compares.
+#[derive(Debug, Clone)]
+pub struct Sides {
+    /// The base branch's tip.
+    pub base: SumFile,
+    /// Where the branch left the base.
+    pub merge_base: SumFile,
+}
+
+/// Reads the base's and the merge-base's sum files from git in `repo`.
+pub fn read_sides(repo: &Path, base: &str) -> Result<Sides, CheckError> {
+    let merge_base = git(repo, &["merge-base", base, "HEAD"])?;
+    let read = |rev: &str| -> Result<SumFile, CheckError> {
+        let text =
+            git(repo, &["show", &format!("{}:{}", rev.trim(), sum::PATH)]).map_err(|err| {
+                CheckError::BaseSum {
+                    base: base.to_owned(),
+                    problem: err.to_string(),
+                }
+            })?;
+        SumFile::parse(&text).map_err(|err| CheckError::BaseSum {
+            base: base.to_owned(),
+            problem: err.to_string(),
+        })
+    };
+    Ok(Sides {
+        base: read(base)?,
+        merge_base: read(merge_base.trim())?,
+    })
+}
+
+fn git(repo: &Path, args: &[&str]) -> Result<String, CheckError> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .map_err(|err| CheckError::Git {
+            args: args.join(" "),
+            dir: repo.to_owned(),
+            message: err.to_string(),
+        })?;
+    if !output.status.success() {
+        return Err(CheckError::Git {
+            args: args.join(" "),
+            dir: repo.to_owned(),
+            message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The global order's sort key of a migration name (see `catalog`).
+fn sort_key(entry: &SumEntry) -> (&str, bool, &str, &str) {
+    let timestamp = entry.name.get(1..16).unwrap_or_default();
+    (
+        timestamp,
+        entry.schema != "core",
+        &entry.schema,
+        &entry.name,
+    )
+}
+
+/// Every problem of the branch (`code`, the sum of its code, and `working`,
+/// its sum file as committed) against the base.
+pub fn compare(sides: &Sides, code: &SumFile, working: &SumFile) -> Vec<CheckProblem> {
+    let mut problems = Vec::new();
+    for mismatch in sum::compare(code, working) {
+        problems.push(CheckProblem::SumFile {
+            detail: format!("{mismatch}; run `cargo xtask migrate hash` and commit it"),
+        });
+    }
+    // Untouched history: every base migration is in the code, emitting the same SQL.
+    for entry in &sides.base.entries {
+        match code.get(&entry.name) {
+            Some(now) if now.checksum == entry.checksum => {}
+            Some(_) => problems.push(CheckProblem::Edited {
+                name: entry.name.clone(),
+                schema: entry.schema.clone(),
+            }),
+            None => match code
+                .entries
+                .iter()
+                .find(|e| e.checksum == entry.checksum && sides.base.get(&e.name).is_none())
+            {
+                Some(renamed) => problems.push(CheckProblem::Renamed {
+                    name: entry.name.clone(),
+                    schema: entry.schema.clone(),
+                    now: renamed.name.clone(),
+                }),
+                None => problems.push(CheckProblem::Deleted {
+                    name: entry.name.clone(),
+                    schema: entry.schema.clone(),
+                }),
+            },
+        }
+    }
+    let renamed_to: Vec<&str> = problems
+        .iter()
+        .filter_map(|p| match p {
+            CheckProblem::Renamed { now, .. } => Some(now.as_str()),
+            _ => None,
+        })
+        .collect();
+    let added: Vec<&SumEntry> = code
+        .entries
+        .iter()
+        .filter(|e| sides.base.get(&e.name).is_none() && !renamed_to.contains(&e.name.as_str()))
+        .collect();
+    // Linear history: what the branch adds sorts after everything on the base.
+    if let Some(newest) = sides
+        .base
+        .entries
+        .iter()
+        .max_by(|a, b| sort_key(a).cmp(&sort_key(b)))
+    {
+        for entry in &added {
+            if sort_key(entry) < sort_key(newest) {
+                problems.push(CheckProblem::NotLinear {
+                    name: entry.name.clone(),
+                    schema: entry.schema.clone(),
+                    newest_on_base: newest.name.clone(),
+                });
+            }
+        }
+    }
+    // Parallel work: both sides added migrations touching a same table since the merge-base.
+    let base_added: Vec<&SumEntry> = sides
+        .base
+        .entries
+        .iter()
+        .filter(|e| sides.merge_base.get(&e.name).is_none())
+        .collect();
+    for entry in added
+        .iter()
+        .filter(|e| sides.merge_base.get(&e.name).is_none())
+    {
+        for other in &base_added {
+            let tables: Vec<String> = entry
+                .tables
+                .iter()
+                .filter(|t| other.tables.contains(t))
+                .cloned()
+                .collect();
+            if !tables.is_empty() {
+                problems.push(CheckProblem::ParallelTables {
+                    name: entry.name.clone(),
+                    schema: entry.schema.clone(),
+                    base_migration: other.name.clone(),
+                    tables,
+                });
+            }
+        }
+    }
+    problems
+}
+
+/// The migrations the branch adds over the base (what `lint` reads).
+pub fn added_over<'a>(sides: &Sides, code: &'a SumFile) -> Vec<&'a SumEntry> {
+    code.entries
+        .iter()
+        .filter(|e| sides.base.get(&e.name).is_none())
+        .collect()
+}
+
+/// The workspace root: the nearest directory, from `start` up, holding the sum file.
+pub fn find_workspace(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join(sum::PATH).is_file())
+        .map(Path::to_path_buf)
+}

@@ -1,0 +1,277 @@
+//! `migrate check --base`: real git repositories in temporary directories
+//! (branches, merges, edits, renames, deletions), each check firing in the
+//! situation it is for and silent on a clean branch; and two branches that
+//! each add a migration conflicting on the sum file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use migration_runner::check::{self, CheckProblem};
+use migration_runner::sum::{self, SumEntry, SumFile};
+
+use crate::support::*;
+
+struct Repo(PathBuf);
+
+impl Repo {
+    fn new(label: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("check-{label}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(dir.join("migration-runner")).unwrap();
+        let repo = Self(dir);
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.email", "ci@example.com"]);
+        repo.git(&["config", "user.name", "ci"]);
+        repo
+    }
+
+    fn git(&self, args: &[&str]) -> std::process::Output {
+        Command::new("git")
+            .args(args)
+            .current_dir(&self.0)
+            .output()
+            .unwrap()
+    }
+
+    fn commit(&self, file: &SumFile, message: &str) {
+        std::fs::write(self.0.join(sum::PATH), file.render()).unwrap();
+        self.git(&["add", "-A"]);
+        let out = self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn entry(name: &str, checksum: &str, tables: &[&str]) -> SumEntry {
+    let schema = name.split('_').nth(2).unwrap().to_owned();
+    SumEntry {
+        name: name.to_owned(),
+        schema,
+        checksum: checksum.to_owned(),
+        tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+    }
+}
+
+const M1: &str = "m20250101_000000_core_create_users";
+const M2: &str = "m20250102_000000_academy_create_courses";
+const M3_BRANCH: &str = "m20250103_000000_talent_create_profiles";
+const M4_BASE: &str = "m20250104_000000_core_add_last_seen";
+
+fn base_history() -> Vec<SumEntry> {
+    vec![
+        entry(M1, "aaa", &["core.users"]),
+        entry(M2, "bbb", &["academy.courses", "core.users"]),
+    ]
+}
+
+/// main has M1, M2; `feature` branches off there; main then gets `base_adds`,
+/// the branch's code is `branch`. Returns the problems.
+fn check_branch(base_adds: Vec<SumEntry>, branch: Vec<SumEntry>) -> Vec<CheckProblem> {
+    let repo = Repo::new("branch");
+    repo.commit(&SumFile::new(base_history()), "base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let code = SumFile::new(branch);
+    repo.commit(&code, "feature work");
+    repo.git(&["checkout", "-q", "main"]);
+    let mut base = base_history();
+    base.extend(base_adds);
+    repo.commit(&SumFile::new(base), "main moves on");
+    repo.git(&["checkout", "-q", "feature"]);
+    let sides = check::read_sides(repo.path(), "main").unwrap();
+    check::compare(&sides, &code, &code)
+}
+
+fn kinds(problems: &[CheckProblem]) -> Vec<String> {
+    problems
+        .iter()
+        .map(|p| {
+            let value = serde_json::to_value(p).unwrap();
+            format!(
+                "{} {}",
+                value["problem"].as_str().unwrap(),
+                p.migration().unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_clean_branch_passes() {
+    let mut branch = base_history();
+    branch.push(entry(
+        "m20250105_000000_talent_create_profiles",
+        "ccc",
+        &["talent.profiles"],
+    ));
+    let base_adds = vec![entry(M4_BASE, "ddd", &["core.users"])];
+    let mut rebased = branch.clone();
+    rebased.insert(2, base_adds[0].clone());
+    assert_eq!(
+        kinds(&check_branch(base_adds, rebased)),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_branch_migration_older_than_the_base_s_newest_is_not_linear() {
+    let mut branch = base_history();
+    branch.push(entry(M3_BRANCH, "ccc", &["talent.profiles"]));
+    let problems = check_branch(vec![entry(M4_BASE, "ddd", &["core.roles"])], branch);
+    // The branch also lacks M4 (not rebased): deleted from its point of view.
+    assert_eq!(
+        kinds(&problems),
+        vec![
+            format!("deleted {M4_BASE}"),
+            format!("not_linear {M3_BRANCH}")
+        ]
+    );
+    let message = problems[1].to_string();
+    assert!(
+        message.contains(&format!("sorts before `{M4_BASE}`")),
+        "{message}"
+    );
+    assert!(message.contains("crate `talent`"), "{message}");
+    assert!(message.contains("rebase"), "{message}");
+}
+
+#[test]
+fn editing_renaming_or_deleting_base_history_is_refused() {
+    let edited = vec![
+        entry(M1, "changed", &["core.users"]),
+        base_history()[1].clone(),
+    ];
+    assert_eq!(
+        kinds(&check_branch(vec![], edited)),
+        vec![format!("edited {M1}")]
+    );
+
+    let renamed_to = "m20250102_000000_academy_create_course_table";
+    let renamed = vec![
+        base_history()[0].clone(),
+        entry(renamed_to, "bbb", &["academy.courses", "core.users"]),
+    ];
+    let problems = check_branch(vec![], renamed);
+    assert_eq!(kinds(&problems), vec![format!("renamed {M2}")]);
+    assert!(problems[0].to_string().contains(renamed_to));
+
+    let deleted = vec![base_history()[0].clone()];
+    assert_eq!(
+        kinds(&check_branch(vec![], deleted)),
+        vec![format!("deleted {M2}")]
+    );
+}
+
+#[test]
+fn parallel_changes_to_the_same_table_are_a_conflict_to_linearise() {
+    let base_adds = vec![entry(M4_BASE, "ddd", &["core.users"])];
+    let mut branch = base_history();
+    branch.push(base_adds[0].clone());
+    branch.push(entry(
+        "m20250105_000000_core_add_avatar",
+        "eee",
+        &["core.users"],
+    ));
+    branch.push(entry(
+        "m20250106_000000_talent_add_skills",
+        "fff",
+        &["talent.skills"],
+    ));
+    let problems = check_branch(base_adds, branch);
+    assert_eq!(
+        kinds(&problems),
+        vec!["parallel_tables m20250105_000000_core_add_avatar".to_owned()]
+    );
+    let message = problems[0].to_string();
+    assert!(
+        message.contains(M4_BASE) && message.contains("`core.users`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_stale_sum_file_is_refused() {
+    let repo = Repo::new("stale");
+    repo.commit(&SumFile::new(base_history()), "base");
+    let sides = check::read_sides(repo.path(), "main").unwrap();
+    let mut code = base_history();
+    code.push(entry(M3_BRANCH, "ccc", &["talent.profiles"]));
+    let problems = check::compare(&sides, &SumFile::new(code), &SumFile::new(base_history()));
+    assert_eq!(kinds(&problems), vec!["sum_file -".to_owned()]);
+    assert!(problems[0].to_string().contains("cargo xtask migrate hash"));
+}
+
+#[test]
+fn two_branches_that_each_add_a_migration_conflict_on_the_sum_file() {
+    let repo = Repo::new("conflict");
+    repo.commit(&SumFile::new(base_history()), "base");
+    repo.git(&["checkout", "-q", "-b", "team-a"]);
+    let mut a = base_history();
+    a.push(entry(
+        "m20250105_000000_academy_add_rooms",
+        "a1",
+        &["academy.rooms"],
+    ));
+    repo.commit(&SumFile::new(a), "team a adds a migration");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["checkout", "-q", "-b", "team-b"]);
+    let mut b = base_history();
+    b.push(entry(
+        "m20250105_000001_talent_add_badges",
+        "b1",
+        &["talent.badges"],
+    ));
+    repo.commit(&SumFile::new(b), "team b adds a migration");
+    let merge = repo.git(&["merge", "--no-edit", "team-a"]);
+    assert!(
+        !merge.status.success(),
+        "the two branches merged without a conflict"
+    );
+    let said = String::from_utf8_lossy(&merge.stdout);
+    assert!(
+        said.contains(&format!(
+            "CONFLICT (content): Merge conflict in {}",
+            sum::PATH
+        )),
+        "{said}"
+    );
+    // And the conflicted file is refused, not half-read.
+    let text = std::fs::read_to_string(repo.path().join(sum::PATH)).unwrap();
+    assert!(SumFile::parse(&text).is_err());
+}
+
+#[test]
+fn the_workspace_passes_check_against_its_own_head() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = runner_binary_in(&workspace, None, &["check", "--base", "HEAD"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", all_output(&output));
+    assert!(
+        stdout(&output).contains("check passed against `HEAD`: 0 new migration(s)"),
+        "{}",
+        stdout(&output)
+    );
+    let unknown = runner_binary_in(
+        &workspace,
+        None,
+        &["check", "--base", "no-such-ref-anywhere"],
+        &[],
+    );
+    assert_eq!(unknown.status.code(), Some(64), "{}", all_output(&unknown));
+    assert!(
+        stderr(&unknown).contains("no-such-ref-anywhere"),
+        "{}",
+        stderr(&unknown)
+    );
+}
