@@ -31,5 +31,6 @@ pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {
         crate_dir: CRATE_DIR,
         migrations,
         seeds,
+        entities: entities::tables,
     }
 }

@@ -36,5 +36,6 @@ pub fn schema_crate() -> schema_crate::SchemaCrate {
         crate_dir: CRATE_DIR,
         migrations,
         seeds,
+        entities: entities::tables,
     }
 }

@@ -3,9 +3,27 @@
 //! (`migration_runner::registry`) is the single source of which schema crates
 //! exist.
 
+use sea_orm::sea_query::{IndexCreateStatement, TableCreateStatement};
+use sea_orm::{DbBackend, EntityTrait, Schema};
 use sea_orm_migration::MigrationTrait;
 
 use crate::seeding::SchemaSeed;
+
+/// One entity's table as SeaORM derives it: what the entity says the table is.
+#[derive(Debug, Clone)]
+pub struct EntityTable {
+    pub table: TableCreateStatement,
+    pub indexes: Vec<IndexCreateStatement>,
+}
+
+/// The table `entity` describes, for PostgreSQL.
+pub fn entity_table<E: EntityTrait>(entity: E) -> EntityTable {
+    let schema = Schema::new(DbBackend::Postgres);
+    EntityTable {
+        table: schema.create_table_from_entity(entity),
+        indexes: schema.create_index_from_entity(entity),
+    }
+}
 
 /// One schema crate: its schema, where it lives, its migrations and its seeds.
 #[derive(Clone, Copy)]
@@ -18,6 +36,8 @@ pub struct SchemaCrate {
     pub migrations: fn() -> Vec<Box<dyn MigrationTrait>>,
     /// Its seed data.
     pub seeds: fn() -> Box<dyn SchemaSeed>,
+    /// Its entities' tables.
+    pub entities: fn() -> Vec<EntityTable>,
 }
 
 impl std::fmt::Debug for SchemaCrate {

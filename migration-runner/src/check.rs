@@ -47,6 +47,8 @@ pub enum CheckProblem {
     },
     /// The working tree's sum file disagrees with the code.
     SumFile { detail: String },
+    /// An entity does not describe what the migrations build.
+    Entity { table: String, detail: String },
 }
 
 impl CheckProblem {
@@ -57,7 +59,7 @@ impl CheckProblem {
             | CheckProblem::Renamed { name, .. }
             | CheckProblem::Deleted { name, .. }
             | CheckProblem::ParallelTables { name, .. } => Some(name),
-            CheckProblem::SumFile { .. } => None,
+            CheckProblem::SumFile { .. } | CheckProblem::Entity { .. } => None,
         }
     }
 }
@@ -108,6 +110,11 @@ impl fmt::Display for CheckProblem {
                     .join(", ")
             ),
             CheckProblem::SumFile { detail } => write!(f, "sum file: {detail}"),
+            CheckProblem::Entity { table, detail } => write!(
+                f,
+                "entity of `{table}`: {detail}; make the entity (in its crate's src/entities/) say what the \
+                 migrations build, or write the migration that builds what it says"
+            ),
         }
     }
 }

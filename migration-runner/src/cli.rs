@@ -209,16 +209,9 @@ pub fn fail(message: &str, target: Option<&DatabaseTarget>, exit: Exit) -> std::
     exit.into()
 }
 
-impl MigrateArgs {
-    /// `check` reads git and the code only; every other command needs a database.
-    pub fn needs_database(&self) -> bool {
-        !matches!(self.command, Some(MigrateCommand::Check { .. }))
-    }
-}
-
 /// `migrate check`: compares the code with the base branch, read from git in
 /// the checkout around the current directory.
-pub async fn check(base: &str, json: bool) -> Result<Exit> {
+pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Exit> {
     let cwd = std::env::current_dir().map_err(|source| crate::error::MigrateError::Io {
         path: ".".into(),
         source,
@@ -237,12 +230,27 @@ pub async fn check(base: &str, json: bool) -> Result<Exit> {
         path: path.clone(),
         source,
     })?;
-    let problems = match crate::sum::SumFile::parse(&text) {
+    let mut problems = match crate::sum::SumFile::parse(&text) {
         Ok(working) => crate::check::compare(&sides, &code, &working),
         Err(err) => vec![crate::check::CheckProblem::SumFile {
             detail: err.to_string(),
         }],
     };
+    let admin = connect::open(target, &ConnectSettings::new("migration-runner check")).await?;
+    let differences = crate::entity_check::compare(
+        admin.connection(),
+        target,
+        crate::catalog::workspace_sources(),
+        crate::registry::entity_sources(),
+    )
+    .await;
+    let _ = admin.close().await;
+    problems.extend(differences?.into_iter().map(|difference| {
+        crate::check::CheckProblem::Entity {
+            table: difference.key.table().to_owned(),
+            detail: difference.describe("entity says", "migrations give"),
+        }
+    }));
     let added = crate::check::added_over(&sides, &code).len();
     if json {
         say!(
@@ -315,7 +323,7 @@ pub async fn run_with(
         MigrateCommand::Status { json, drift } => {
             status_command(&runner, json, drift, target, sources).await
         }
-        MigrateCommand::Check { base, json } => check(&base, json).await,
+        MigrateCommand::Check { base, json } => check(&base, json, target).await,
         MigrateCommand::Drift { json, shadow_url } => {
             drift_command(&runner, json, shadow_url, target, sources).await
         }

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod connect;
 pub mod db_error;
 pub mod drift;
+pub mod entity_check;
 pub mod error;
 pub mod executor;
 pub mod exit;

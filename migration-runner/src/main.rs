@@ -40,12 +40,6 @@ async fn main() -> ExitCode {
         Ok(args) => args,
         Err(err) => return usage(&err),
     };
-    if let Some(cli::MigrateCommand::Check { base, json }) = &args.migrate.command {
-        return match cli::check(base, *json).await {
-            Ok(exit) => exit.into(),
-            Err(err) => cli::fail(&err.to_string(), None, err.exit()),
-        };
-    }
     let target = match args.database_url.as_deref() {
         Some(url) => DatabaseTarget::parse(url, UrlSource::Environment).map(Some),
         None => configured,

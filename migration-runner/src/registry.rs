@@ -26,6 +26,11 @@ macro_rules! schema_crates {
             vec![$($krate::schema_crate()),*]
         }
 
+        /// Every schema crate's entities, by schema.
+        pub fn entity_sources() -> Vec<(&'static str, Vec<schema_core::schema_crate::EntityTable>)> {
+            vec![$(($krate::SCHEMA, $krate::entities::tables())),*]
+        }
+
         /// Every schema crate's migrations, and nothing else of it.
         pub fn migration_sources() -> Vec<MigrationSource> {
             vec![$(MigrationSource {

@@ -150,12 +150,6 @@ async fn migrate(
             description,
         }) => return new_migration(&schema, &description.join(" ")),
         Some(XtaskMigrateCommand::Hash) => return hash().await,
-        Some(XtaskMigrateCommand::Engine(MigrateCommand::Check { base, json })) => {
-            return match migrate_cli::check(&base, json).await {
-                Ok(exit) => exit.into(),
-                Err(err) => migrate_cli::fail(&err.to_string(), None, err.exit()),
-            };
-        }
         Some(XtaskMigrateCommand::Engine(command)) => Some(command),
         None => None,
     };

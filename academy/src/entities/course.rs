@@ -17,9 +17,11 @@ pub struct Model {
     pub instructor_id: Uuid,
     /// One of `draft` (the default), `published` or `archived`; enforced by
     /// `courses_status_check`.
-    #[sea_orm(column_type = "Text")]
+    #[sea_orm(column_type = "Text", default_value = "draft")]
     pub status: String,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub created_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
 }
 

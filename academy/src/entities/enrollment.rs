@@ -9,14 +9,18 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    #[sea_orm(unique_key = "enrollments_course_user_key")]
     pub course_id: Uuid,
+    #[sea_orm(unique_key = "enrollments_course_user_key")]
     pub user_id: Uuid,
     /// One of `active` (the default), `completed` or `dropped`; enforced by
     /// `enrollments_status_check`.
-    #[sea_orm(column_type = "Text")]
+    #[sea_orm(column_type = "Text", default_value = "active")]
     pub status: String,
     pub enrolled_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub created_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
 }
 

@@ -17,8 +17,11 @@ pub struct Model {
     pub host_id: Uuid,
     pub starts_at: DateTimeWithTimeZone,
     /// Positive; defaults to 60.
+    #[sea_orm(default_value = 60)]
     pub duration_minutes: i32,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub created_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
     /// Positive when set; may be `None` until the capacity backfill has run.
     pub capacity: Option<i32>,

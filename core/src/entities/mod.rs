@@ -14,3 +14,16 @@ pub mod prelude {
     pub use super::user::Entity as User;
     pub use super::user_role::Entity as UserRole;
 }
+
+/// Every table's entity, as the statements SeaORM derives from it (`migrate
+/// check` compares them with what the migrations build).
+pub fn tables() -> Vec<crate::schema_crate::EntityTable> {
+    use crate::schema_crate::entity_table;
+    vec![
+        entity_table(permission::Entity),
+        entity_table(role::Entity),
+        entity_table(role_permission::Entity),
+        entity_table(user::Entity),
+        entity_table(user_role::Entity),
+    ]
+}

@@ -12,7 +12,9 @@ pub struct Model {
     pub email: String,
     #[sea_orm(column_type = "Text")]
     pub display_name: String,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub created_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
     pub last_seen_at: Option<DateTimeWithTimeZone>,
 }

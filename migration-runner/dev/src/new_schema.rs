@@ -259,6 +259,7 @@ pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {{
         crate_dir: CRATE_DIR,
         migrations,
         seeds,
+        entities: entities::tables,
     }}
 }}
 "#
@@ -267,8 +268,17 @@ pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {{
 
 fn entities_rs(name: &str) -> String {
     format!(
-        "//! SeaORM entities for the `{name}` schema, as of its latest migration \
-         (none yet: add one module per table).\n"
+        r#"//! SeaORM entities for the `{name}` schema, as of its latest migration
+//! (none yet: add one module per table, and list it in `tables`).
+
+use schema_core::schema_crate::EntityTable;
+
+/// Every table's entity, as the statements SeaORM derives from it (`migrate
+/// check` compares them with what the migrations build).
+pub fn tables() -> Vec<EntityTable> {{
+    Vec::new()
+}}
+"#
     )
 }
 

@@ -31,8 +31,15 @@ pub async fn write(workspace: &Path) -> Result<Written, MigrateError> {
 pub fn add_empty(workspace: &Path, name: &str, schema: &str) -> Result<(), MigrateError> {
     let path = workspace.join(sum::PATH);
     let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
-    let mut file = SumFile::parse(&text).map_err(|err| io_error(&path, std::io::Error::other(err.to_string())))?;
-    file.push(SumEntry::of(name, schema, &Script { statements: Vec::new() }));
+    let mut file = SumFile::parse(&text)
+        .map_err(|err| io_error(&path, std::io::Error::other(err.to_string())))?;
+    file.push(SumEntry::of(
+        name,
+        schema,
+        &Script {
+            statements: Vec::new(),
+        },
+    ));
     std::fs::write(&path, file.render()).map_err(|err| io_error(&path, err))
 }
 

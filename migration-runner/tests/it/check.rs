@@ -252,10 +252,13 @@ fn two_branches_that_each_add_a_migration_conflict_on_the_sum_file() {
     assert!(SumFile::parse(&text).is_err());
 }
 
-#[test]
-fn the_workspace_passes_check_against_its_own_head() {
+#[tokio::test]
+async fn the_workspace_passes_check_against_its_own_head() {
+    // The server the throwaway databases are made on (entities against migrations).
+    let server = migration_dev::testing::TestDatabase::create("check_workspace");
+    let url = Some(server.url.as_str());
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let output = runner_binary_in(&workspace, None, &["check", "--base", "HEAD"], &[]);
+    let output = runner_binary_in(&workspace, url, &["check", "--base", "HEAD"], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", all_output(&output));
     assert!(
         stdout(&output).contains("check passed against `HEAD`: 0 new migration(s)"),
@@ -264,7 +267,7 @@ fn the_workspace_passes_check_against_its_own_head() {
     );
     let unknown = runner_binary_in(
         &workspace,
-        None,
+        url,
         &["check", "--base", "no-such-ref-anywhere"],
         &[],
     );
@@ -274,4 +277,48 @@ fn the_workspace_passes_check_against_its_own_head() {
         "{}",
         stderr(&unknown)
     );
+}
+
+#[tokio::test]
+async fn an_entity_that_does_not_describe_the_migrations_is_reported() {
+    let server = migration_dev::testing::TestDatabase::create("check_entities");
+    let extra = SqlMigration::new(
+        "m20990101_000000_academy_add_webinar_notes",
+        &["ALTER TABLE academy.webinars ADD COLUMN notes text NOT NULL DEFAULT ''"],
+        &["ALTER TABLE academy.webinars DROP COLUMN notes"],
+    );
+    let admin = migration_runner::connect(&server.url, "check-test")
+        .await
+        .unwrap();
+    let target = migration_runner::DatabaseTarget::parse(
+        &server.url,
+        migration_runner::connect::UrlSource::Given,
+    )
+    .unwrap();
+    let differences = migration_runner::entity_check::compare(
+        admin.connection(),
+        &target,
+        workspace_plus(vec![("academy", Box::new(extra))]),
+        migration_runner::registry::entity_sources(),
+    )
+    .await
+    .unwrap();
+    let described: Vec<String> = differences
+        .iter()
+        .map(|d| d.describe("entity says", "migrations give"))
+        .collect();
+    assert_eq!(
+        described,
+        vec!["column academy.webinars.notes: entity says nothing, migrations give `text not null default ''::text`".to_owned()]
+    );
+    // The same entities against the workspace's own migrations: nothing.
+    let clean = migration_runner::entity_check::compare(
+        admin.connection(),
+        &target,
+        migration_runner::catalog::workspace_sources(),
+        migration_runner::registry::entity_sources(),
+    )
+    .await
+    .unwrap();
+    assert!(clean.is_empty(), "{clean:#?}");
 }

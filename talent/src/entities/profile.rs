@@ -16,10 +16,13 @@ pub struct Model {
     pub headline: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub bio: Option<String>,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub created_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
     /// Added by the `vacancy` schema's migration that links job applications
     /// to profiles; defaults to `false`.
+    #[sea_orm(default_value = false)]
     pub open_to_work: bool,
 }
 

@@ -8,11 +8,15 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    #[sea_orm(unique_key = "profile_skills_key")]
     pub profile_id: Uuid,
+    #[sea_orm(unique_key = "profile_skills_key")]
     pub skill_id: Uuid,
     /// 1 to 5 inclusive (`profile_skills_level_check`).
     pub level: i16,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub created_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
 }
 

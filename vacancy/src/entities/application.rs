@@ -9,13 +9,17 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    #[sea_orm(unique_key = "applications_key")]
     pub vacancy_id: Uuid,
+    #[sea_orm(unique_key = "applications_key")]
     pub applicant_id: Uuid,
     /// One of `submitted` (the default), `reviewing`, `rejected` or `hired`;
     /// enforced by `applications_status_check`.
-    #[sea_orm(column_type = "Text")]
+    #[sea_orm(column_type = "Text", default_value = "submitted")]
     pub status: String,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub created_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
     /// The applicant's `talent.profiles` row, cleared if that profile is
     /// deleted. No [`Relation`] variant: that would make this crate depend on

@@ -14,7 +14,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub name: String,
     pub owner_id: Uuid,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub created_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
 }
 

@@ -10,3 +10,14 @@ pub mod prelude {
     pub use super::employer::Entity as Employer;
     pub use super::vacancy::Entity as Vacancy;
 }
+
+/// Every table's entity, as the statements SeaORM derives from it (`migrate
+/// check` compares them with what the migrations build).
+pub fn tables() -> Vec<schema_core::schema_crate::EntityTable> {
+    use schema_core::schema_crate::entity_table;
+    vec![
+        entity_table(application::Entity),
+        entity_table(employer::Entity),
+        entity_table(vacancy::Entity),
+    ]
+}

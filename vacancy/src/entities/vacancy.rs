@@ -16,9 +16,11 @@ pub struct Model {
     pub title: String,
     /// One of `draft` (the default), `open` or `closed`; enforced by
     /// `vacancies_status_check`.
-    #[sea_orm(column_type = "Text")]
+    #[sea_orm(column_type = "Text", default_value = "draft")]
     pub status: String,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub created_at: DateTimeWithTimeZone,
+    #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
     /// Either bound may be missing; when both are set `salary_min <=
     /// salary_max` (`vacancies_salary_range_check`).
