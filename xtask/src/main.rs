@@ -136,7 +136,7 @@ fn main() -> ExitCode {
         Command::Db { command } => db(command, configured),
         Command::Schema {
             command: SchemaCommand::New { name },
-        } => new_schema(&name),
+        } => runtime.block_on(new_schema(&name)),
     }
 }
 
@@ -205,9 +205,9 @@ fn new_migration(schema: &str, description: &str) -> ExitCode {
     }
 }
 
-fn new_schema(name: &str) -> ExitCode {
+async fn new_schema(name: &str) -> ExitCode {
     let workspace = scaffold::workspace_root();
-    match migration_dev::new_schema::new_schema(&workspace, name) {
+    match migration_dev::new_schema::new_schema(&workspace, name).await {
         Ok(written) => {
             say!("{}", written.crate_dir.display());
             say!("  {}", written.migration);

@@ -332,14 +332,15 @@ async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
     );
     std::fs::write(&manifest, renamed).unwrap();
 
-    let written = migration_dev::new_schema::new_schema(&copy, "billing").unwrap();
+    let written = migration_dev::new_schema::new_schema(&copy, "billing")
+        .await
+        .unwrap();
     assert!(written.crate_dir.join("src/lib.rs").is_file());
     let registry = std::fs::read_to_string(copy.join("migration-runner/src/registry.rs")).unwrap();
-    assert!(
-        registry.contains("schema_billing::schema_crate(),"),
-        "{registry}"
-    );
-    let again = migration_dev::new_schema::new_schema(&copy, "billing").unwrap_err();
+    assert!(registry.contains("    schema_billing,\n}"), "{registry}");
+    let again = migration_dev::new_schema::new_schema(&copy, "billing")
+        .await
+        .unwrap_err();
     assert!(again.to_string().contains("already exists"), "{again}");
 
     let target_dir = migration_dev::local_pg::target_dir();

@@ -61,8 +61,9 @@ pub fn validate_name(workspace: &Path, name: &str) -> Result<(), ScaffoldError> 
     Ok(())
 }
 
-/// Writes and registers the crate for schema `name` in `workspace`.
-pub fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, ScaffoldError> {
+/// Writes and registers the crate for schema `name` in `workspace`, and adds
+/// its first migration to the sum file.
+pub async fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, ScaffoldError> {
     validate_name(workspace, name)?;
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -133,6 +134,13 @@ pub fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, ScaffoldErr
     for (path, text) in contents {
         fs::write(&path, text).map_err(io(&path))?;
     }
+    crate::sum_file::add_created_schema(workspace, name, &migration)
+        .await
+        .map_err(|err| ScaffoldError::File {
+            path: workspace.join(migration_runner::sum::PATH),
+            message: err.to_string(),
+        })?;
+    edited.push(workspace.join(migration_runner::sum::PATH));
     Ok(NewSchema {
         crate_dir: dir,
         migration,
@@ -250,6 +258,8 @@ pub mod seeds;
 mod migrations;
 
 pub use migrations::migrations;
+// None yet: write `src/backfills.rs` (see `schema_core::backfill`) and export its `backfills`.
+pub use schema_core::backfill::no_backfills as backfills;
 pub use seeds::seeds;
 
 /// This crate as the workspace's registry lists it.
@@ -260,6 +270,7 @@ pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {{
         migrations,
         seeds,
         entities: entities::tables,
+        backfills,
     }}
 }}
 "#

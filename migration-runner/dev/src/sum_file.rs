@@ -49,3 +49,60 @@ fn io_error(path: &Path, err: std::io::Error) -> MigrateError {
         source: err,
     }
 }
+
+/// The migration `schema new` writes, as the runner will record it: the same
+/// `migration_kit::create_schema` call, recorded without a server.
+struct CreateSchema {
+    name: String,
+    schema: String,
+}
+
+impl sea_orm_migration::MigrationName for CreateSchema {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+// `#[async_trait]` needs `&SchemaManager` spelled exactly as the trait does.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl sea_orm_migration::MigrationTrait for CreateSchema {
+    async fn up(
+        &self,
+        manager: &sea_orm_migration::SchemaManager,
+    ) -> Result<(), sea_orm::DbErr> {
+        schema_core::migration_kit::create_schema(
+            manager,
+            sea_orm::sea_query::Alias::new(&self.schema),
+        )
+        .await
+    }
+}
+
+/// Adds the line of a new schema crate's first migration (not compiled in
+/// yet) to the sum file of `workspace`.
+pub async fn add_created_schema(
+    workspace: &Path,
+    schema: &str,
+    migration: &str,
+) -> Result<(), MigrateError> {
+    // The catalog wants its schema names for the life of the process.
+    let schema: &'static str = Box::leak(schema.to_owned().into_boxed_str());
+    let catalog = Catalog::new(vec![migration_runner::SchemaSource::new(
+        schema,
+        schema,
+        vec![Box::new(CreateSchema {
+            name: migration.to_owned(),
+            schema: schema.to_owned(),
+        })],
+    )])?;
+    let computed = sum::compute(&catalog).await?;
+    let path = workspace.join(sum::PATH);
+    let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
+    let mut file = SumFile::parse(&text)
+        .map_err(|err| io_error(&path, std::io::Error::other(err.to_string())))?;
+    for entry in computed.entries {
+        file.push(entry);
+    }
+    std::fs::write(&path, file.render()).map_err(|err| io_error(&path, err))
+}
