@@ -409,3 +409,36 @@ async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
     assert_eq!(schemas, 1);
     let _ = std::fs::remove_file(&binary);
 }
+
+/// `seed | head -c 0` and `migrate status | head -c 0`: no panic after the
+/// work is done, and the exit code is the command's own.
+#[tokio::test]
+async fn a_closed_stdout_never_panics() {
+    let scratch = Scratch::new("closed-stdout");
+    let db = TestDatabase::migrated("xtask_closed_stdout").await;
+    for (args, code) in [("seed --profile minimal", 0), ("migrate status", 0)] {
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                r#"{} {args} | head -c 0; exit "${{PIPESTATUS[0]}}""#,
+                env!("CARGO_BIN_EXE_xtask")
+            ))
+            .current_dir(&scratch.0)
+            .env("DATABASE_URL", &db.url)
+            .env("CARGO_TARGET_DIR", scratch.target())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args}: {}",
+            text(&output)
+        );
+        assert!(
+            !text(&output).contains("panicked"),
+            "{args}: {}",
+            text(&output)
+        );
+    }
+}
