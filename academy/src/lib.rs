@@ -14,6 +14,7 @@ pub const SCHEMA: &str = "academy";
 /// This crate's directory in the workspace.
 pub const CRATE_DIR: &str = "academy";
 
+pub mod backfills;
 pub mod entities;
 pub mod seeds;
 // `#[async_trait]` only accepts `up`/`down` with `&SchemaManager` spelled
@@ -21,6 +22,7 @@ pub mod seeds;
 #[allow(elided_lifetimes_in_paths)]
 mod migrations;
 
+pub use backfills::backfills;
 pub use migrations::migrations;
 pub use seeds::seeds;
 
@@ -32,5 +34,6 @@ pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {
         migrations,
         seeds,
         entities: entities::tables,
+        backfills,
     }
 }

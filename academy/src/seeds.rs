@@ -223,9 +223,7 @@ fn webinars(sizes: Sizes) -> TableSeed {
                 rng.random_range(-180_i64..180) * 24 * 60 + rng.random_range(0_i64..8) * 60,
             );
             let duration = *seeding::pick(&mut rng, &[30_i32, 45, 60, 90]);
-            let capacity = rng
-                .random_ratio(2, 3)
-                .then(|| rng.random_range(2_i32..=50) * 10);
+            let capacity = rng.random_range(2_i32..=50) * 10;
             let slug = format!("webinar-{webinar}");
             batch.push(vec![
                 seeding::id(WEBINARS, &slug).into(),

@@ -16,7 +16,9 @@ pub const SCHEMA: &str = "core";
 /// This crate's directory in the workspace.
 pub const CRATE_DIR: &str = "core";
 
+pub mod backfill;
 pub mod entities;
+pub mod flags;
 pub mod migration_kit;
 pub mod schema_crate;
 pub mod seeding;
@@ -26,6 +28,7 @@ pub mod seeds;
 #[allow(elided_lifetimes_in_paths)]
 mod migrations;
 
+pub use backfill::no_backfills as backfills;
 pub use migrations::migrations;
 pub use seeds::seeds;
 
@@ -37,5 +40,6 @@ pub fn schema_crate() -> schema_crate::SchemaCrate {
         migrations,
         seeds,
         entities: entities::tables,
+        backfills,
     }
 }

@@ -7,6 +7,7 @@ use sea_orm::sea_query::{IndexCreateStatement, TableCreateStatement};
 use sea_orm::{DbBackend, EntityTrait, Schema};
 use sea_orm_migration::MigrationTrait;
 
+use crate::backfill::Backfill;
 use crate::seeding::SchemaSeed;
 
 /// One entity's table as SeaORM derives it: what the entity says the table is.
@@ -38,6 +39,9 @@ pub struct SchemaCrate {
     pub seeds: fn() -> Box<dyn SchemaSeed>,
     /// Its entities' tables.
     pub entities: fn() -> Vec<EntityTable>,
+    /// Its backfills (data changes the engine runs after deploy, in batches);
+    /// `crate::backfill::no_backfills` when it has none.
+    pub backfills: fn() -> Vec<Box<dyn Backfill>>,
 }
 
 impl std::fmt::Debug for SchemaCrate {

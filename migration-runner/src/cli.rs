@@ -140,6 +140,10 @@ pub enum MigrateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Data changes run after deploy in short batches: list, run, status, pause, resume, cancel.
+    Backfill(crate::backfill::cli::BackfillArgs),
+    /// Feature flags (the flags table the application reads): list, set.
+    Flag(crate::backfill::cli::FlagArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -301,7 +305,16 @@ pub async fn run_with(
     args: MigrateArgs,
     target: &DatabaseTarget,
 ) -> Result<Exit> {
-    let command = args.command.unwrap_or(MigrateCommand::Up(args.up));
+    let command = match args.command.unwrap_or(MigrateCommand::Up(args.up)) {
+        MigrateCommand::Backfill(backfill) => {
+            return crate::backfill::cli::backfill(backfill, target, args.connect.connect_timeout)
+                .await;
+        }
+        MigrateCommand::Flag(flag) => {
+            return crate::backfill::cli::flag(flag, target, args.connect.connect_timeout).await;
+        }
+        command => command,
+    };
     let (lock, ddl) = match &command {
         MigrateCommand::Up(up) => (Some(&up.lock), Some(&up.ddl)),
         MigrateCommand::Down(down) => (Some(&down.lock), Some(&down.ddl)),
@@ -331,6 +344,7 @@ pub async fn run_with(
         MigrateCommand::Down(down) => down_command(&runner, down).await,
         MigrateCommand::Resolve(resolve) => resolve_command(&runner, resolve.target).await,
         MigrateCommand::Preflight { json } => preflight_command(&runner, json).await,
+        MigrateCommand::Backfill(_) | MigrateCommand::Flag(_) => unreachable!("dispatched above"),
     };
     runner.close().await;
     outcome
@@ -489,7 +503,8 @@ async fn plan_command(runner: &Runner) -> Result<Exit> {
     if plan.is_empty() {
         say!("-- nothing pending (checked in {})", ms(started.elapsed()));
     } else {
-        print_plan(&plan);
+        let waiting = runner.waiting(&plan).await?;
+        crate::render::print_plan_waiting(&plan, &waiting);
     }
     Ok(Exit::Success)
 }

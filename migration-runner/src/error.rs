@@ -29,6 +29,8 @@ pub enum MigrateError {
     Apply(#[from] ApplyError),
     #[error(transparent)]
     Check(#[from] crate::check::CheckError),
+    #[error(transparent)]
+    Backfill(#[from] crate::backfill::BackfillError),
     #[error("cannot use `{}`: {source}", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -60,6 +62,7 @@ impl MigrateError {
             MigrateError::Apply(_) => Exit::Failed,
             MigrateError::Io { .. } => Exit::Failed,
             MigrateError::Check(_) => Exit::Usage,
+            MigrateError::Backfill(err) => err.exit(),
             MigrateError::Database { source, .. } => {
                 if db_error::kind(source) == db_error::Kind::ConnectionLost {
                     Exit::Unavailable

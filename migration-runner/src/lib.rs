@@ -10,6 +10,7 @@
 //! cluster, test databases and scaffolding live in `migration-dev`, so the
 //! release binary carries none of them.
 
+pub mod backfill;
 pub mod capture;
 pub mod catalog;
 pub mod check;

@@ -10,6 +10,12 @@
 use schema_core::schema_crate::SchemaCrate;
 use sea_orm_migration::MigrationTrait;
 
+/// One schema crate's backfills, as the engine sees them.
+pub struct BackfillSource {
+    pub schema: &'static str,
+    pub backfills: Vec<Box<dyn schema_core::backfill::Backfill>>,
+}
+
 /// One schema crate's migrations, as the engine sees it.
 pub struct MigrationSource {
     pub schema: &'static str,
@@ -37,6 +43,14 @@ macro_rules! schema_crates {
                 schema: $krate::SCHEMA,
                 crate_dir: $krate::CRATE_DIR,
                 migrations: $krate::migrations(),
+            }),*]
+        }
+
+        /// Every schema crate's backfills, and nothing else of it.
+        pub fn backfill_sources() -> Vec<BackfillSource> {
+            vec![$(BackfillSource {
+                schema: $krate::SCHEMA,
+                backfills: $krate::backfills(),
             }),*]
         }
     };

@@ -17,6 +17,11 @@ pub fn ms(duration: Duration) -> String {
 }
 
 pub fn print_plan(plan: &[Planned]) {
+    print_plan_waiting(plan, &[]);
+}
+
+/// The plan, with a note on each contract migration that waits for its backfill.
+pub fn print_plan_waiting(plan: &[Planned], waiting: &[crate::backfill::gate::Waiting]) {
     for planned in plan {
         say!(
             "-- {} (schema {}, {}{}, checksum {})",
@@ -38,6 +43,9 @@ pub fn print_plan(plan: &[Planned]) {
             say!(
                 "-- WARNING: not written yet (no statements); `up` refuses it until it has content"
             );
+        }
+        for waits in waiting.iter().filter(|w| w.migration == planned.name) {
+            say!("-- WAITING: {waits}; `up` refuses it until then");
         }
         print_script(&planned.script);
     }
@@ -90,6 +98,9 @@ pub fn print_status(inspection: &Inspection) {
             entry.name
         );
     }
+    for waits in &inspection.waiting {
+        say!("  waiting: {waits}");
+    }
     for problem in &inspection.problems {
         say!("  - {problem}");
     }
@@ -118,6 +129,7 @@ pub fn status_json(
             "message": p.to_string(),
         })).collect::<Vec<_>>(),
         "sum_file": inspection.sum,
+        "waiting": inspection.waiting,
         "drift": drift.map(|report| report.lines()),
     });
     serde_json::to_string_pretty(&value).unwrap_or_default()

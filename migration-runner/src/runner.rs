@@ -123,6 +123,8 @@ pub struct Runner {
     session: Session,
     capturer: Capturer,
     options: RunnerOptions,
+    /// The backfills contract migrations wait for.
+    backfills: crate::backfill::Backfills,
 }
 
 impl Runner {
@@ -149,7 +151,21 @@ impl Runner {
             session,
             capturer: Capturer::new().await?,
             options,
+            backfills: crate::backfill::Backfills::workspace()?,
         })
+    }
+
+    /// Holds contract migrations to these backfills instead of the workspace's.
+    pub fn with_backfills(mut self, backfills: crate::backfill::Backfills) -> Self {
+        self.backfills = backfills;
+        self
+    }
+
+    /// The pending contract migrations of `plan` that wait for their backfills.
+    pub async fn waiting(&self, plan: &[Planned]) -> Result<Vec<crate::backfill::gate::Waiting>> {
+        let pending: Vec<&str> = plan.iter().map(|p| p.name.as_str()).collect();
+        let db = self.session.connection();
+        Ok(crate::backfill::gate::waiting(db, &self.backfills, &pending).await?)
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -164,7 +180,12 @@ impl Runner {
     /// Compares code and history without taking the lock or writing anything.
     /// Problems are reported in the inspection, not refused: this is `status`.
     pub async fn inspect(&self) -> Result<Inspection> {
-        Ok(self.verified(Verification::Report).await?.inspection)
+        let mut inspection = self.verified(Verification::Report).await?.inspection;
+        let pending: Vec<&str> = inspection.pending().map(|e| e.name.as_str()).collect();
+        let db = self.session.connection();
+        let waiting = crate::backfill::gate::waiting(db, &self.backfills, &pending).await?;
+        inspection.waiting = waiting;
+        Ok(inspection)
     }
 
     /// The run's connection, for the commands built on the runner (drift).
@@ -280,6 +301,8 @@ impl Runner {
             }
             .into());
         }
+        let pending: Vec<&str> = plan.iter().map(|p| p.name.as_str()).collect();
+        crate::backfill::gate::refuse_waiting(db, &self.backfills, &pending).await?;
         if !plan.is_empty() {
             let report = preflight::check(db, &plan).await?;
             if !report.missing.is_empty() {
@@ -310,6 +333,7 @@ impl Runner {
         let mut executor = Executor::new(db, self.options.ddl);
         executor.set_lock_timeout().await?;
         for planned in plan {
+            crate::backfill::gate::before_apply(db, &self.backfills, &planned.name).await?;
             let checksum = planned.script.checksum();
             let done = executor
                 .run(&Step {

@@ -93,6 +93,8 @@ pub struct Inspection {
     pub problems: Vec<IntegrityProblem>,
     /// How the code disagrees with the sum file it was built with.
     pub sum: Vec<String>,
+    /// Pending contract migrations waiting for their backfills.
+    pub waiting: Vec<crate::backfill::gate::Waiting>,
 }
 
 impl Inspection {
@@ -243,6 +245,7 @@ impl Inspection {
             migrations,
             problems,
             sum: Vec::new(),
+            waiting: Vec::new(),
         }
     }
 

@@ -26,6 +26,7 @@ pub mod seeds;
 mod migrations;
 
 pub use migrations::migrations;
+pub use schema_core::backfill::no_backfills as backfills;
 pub use seeds::seeds;
 
 /// This crate as the workspace's registry lists it.
@@ -36,5 +37,6 @@ pub fn schema_crate() -> schema_core::schema_crate::SchemaCrate {
         migrations,
         seeds,
         entities: entities::tables,
+        backfills,
     }
 }

@@ -40,6 +40,20 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Data changes run after deploy in short batches: list, run, status, pause, resume, cancel.
+    Backfill {
+        #[command(flatten)]
+        args: migration_runner::backfill::cli::BackfillArgs,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Feature flags (the flags table the application reads): list, set.
+    Flag {
+        #[command(flatten)]
+        args: migration_runner::backfill::cli::FlagArgs,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +151,32 @@ fn main() -> ExitCode {
         Command::Schema {
             command: SchemaCommand::New { name },
         } => runtime.block_on(new_schema(&name)),
+        Command::Backfill { args, connect } => runtime.block_on(async {
+            let target = match database(configured).await {
+                Ok(target) => target,
+                Err(code) => return code,
+            };
+            let done =
+                migration_runner::backfill::cli::backfill(args, &target, connect.connect_timeout);
+            finish(done.await, &target)
+        }),
+        Command::Flag { args, connect } => runtime.block_on(async {
+            let target = match database(configured).await {
+                Ok(target) => target,
+                Err(code) => return code,
+            };
+            let done =
+                migration_runner::backfill::cli::flag(args, &target, connect.connect_timeout);
+            finish(done.await, &target)
+        }),
+    }
+}
+
+/// The exit code of a command, printing its error (password scrubbed).
+fn finish(outcome: migration_runner::Result<Exit>, target: &DatabaseTarget) -> ExitCode {
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(err) => migrate_cli::fail(&err.to_string(), Some(target), err.exit()),
     }
 }
 

@@ -23,8 +23,8 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
-    /// Positive when set; may be `None` until the capacity backfill has run.
-    pub capacity: Option<i32>,
+    /// Positive; filled for older webinars by the `academy_webinar_capacity` backfill.
+    pub capacity: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

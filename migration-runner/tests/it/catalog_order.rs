@@ -43,6 +43,7 @@ fn the_workspace_history_is_in_the_documented_order() {
             "m20250520_080000_talent_add_profile_headline_length_check",
             "m20251008_120000_academy_add_webinar_capacity",
             "m20251101_090000_vacancy_link_applications_to_talent_profiles",
+            "m20261201_070049_academy_make_webinar_capacity_not_null",
         ]
     );
     // Each crate's earliest migration creates its schema.

@@ -1,0 +1,639 @@
+//! Driving one backfill: keyset batches in primary-key order, one short
+//! transaction each that also advances the ledger, with a lock timeout and a
+//! statement timeout per batch, a sleep between batches, a batch size that
+//! adapts toward a target duration, and bounded retries of transient
+//! failures. A `pause`, `cancel` or `mark-finished` from another session is
+//! seen at the start of the next batch (the ledger row is read under lock
+//! in each batch's transaction), so the run stops after its current batch.
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
+};
+
+use super::Registered;
+use super::error::BackfillError;
+use super::ledger::{self, LedgerState};
+use crate::db_error::{self, Kind};
+
+/// The advisory-lock class of backfills (`pg_try_advisory_lock(class, hashtext(name))`).
+pub const LOCK_CLASS: i32 = 7312;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Rows in the first batch (default: the backfill's own).
+    pub batch_size: Option<u32>,
+    /// Pause between batches.
+    pub sleep: Duration,
+    /// Stop after walking this many rows (state `pending`; `run` continues).
+    pub max_rows: Option<u64>,
+    /// The batch duration the batch size adapts toward.
+    pub target_batch: Duration,
+    /// Longest a batch's statement may run before it is cancelled and retried smaller.
+    pub statement_timeout: Duration,
+    /// Longest a batch may wait for a lock before it is rolled back and retried.
+    pub lock_timeout: Duration,
+    /// Consecutive retries of one batch before the backfill stops as `failed`.
+    pub retries: u32,
+    /// Continue a paused, cancelled or failed backfill (`resume`).
+    pub resume: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: None,
+            sleep: Duration::from_millis(10),
+            max_rows: None,
+            target_batch: Duration::from_millis(200),
+            statement_timeout: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(1),
+            retries: 5,
+            resume: false,
+        }
+    }
+}
+
+/// Why a run ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Walked to the end of the table.
+    Finished,
+    /// The ledger already said finished: nothing ran.
+    AlreadyFinished,
+    /// Stopped after a batch because another session paused it.
+    Paused,
+    /// Stopped after a batch because another session cancelled it.
+    Cancelled,
+    /// Stopped because another session marked it finished.
+    MarkedFinished,
+    /// Stopped at `--max-rows`; `run` continues.
+    MaxRows,
+}
+
+impl Outcome {
+    /// Whether work is left.
+    pub fn left_work(self) -> bool {
+        matches!(
+            self,
+            Outcome::Paused | Outcome::Cancelled | Outcome::MaxRows
+        )
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub name: String,
+    pub outcome: Outcome,
+    /// The cursor this run started from (a resumed run).
+    pub resumed_from: Option<String>,
+    /// Rows walked by this run.
+    pub rows: u64,
+    /// Rows this run's batches changed.
+    pub changed: u64,
+    pub batches: u64,
+    pub retries: u64,
+    /// The ledger's totals after the run.
+    pub rows_done: i64,
+    pub rows_total: i64,
+    pub elapsed: Duration,
+    /// The longest batch transaction (begin to commit).
+    pub longest_batch: Duration,
+    pub statement_timeout: Duration,
+    /// After walking to the end, rows still need it (written behind the cursor
+    /// while it ran): the flag or the application may be wrong.
+    pub work_left_behind: bool,
+}
+
+/// Progress, after each batch.
+#[derive(Debug, Clone)]
+pub struct Progress<'a> {
+    pub name: &'a str,
+    pub rows_done: i64,
+    pub rows_total: i64,
+    pub batch_size: u32,
+    /// Rows per second of this run so far.
+    pub rate: f64,
+    pub retrying: Option<String>,
+}
+
+const MIN_BATCH: u32 = 10;
+const MAX_BATCH: u32 = 100_000;
+
+fn stmt(sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// `academy.webinars` → `"academy"."webinars"`.
+pub(crate) fn quote_qualified(name: &str) -> String {
+    name.split('.')
+        .map(quote_ident)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn quote_ident(part: &str) -> String {
+    format!("\"{}\"", part.replace('"', "\"\""))
+}
+
+/// The key column's type, or why the table cannot be walked.
+async fn key_type(db: &DatabaseConnection, backfill: &Registered) -> Result<String, BackfillError> {
+    let inner = &backfill.inner;
+    let row = db
+        .query_one_raw(stmt(
+            "SELECT to_regclass($1) IS NOT NULL, \
+                    (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+                      WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped)",
+            vec![
+                quote_qualified(inner.table()).into(),
+                inner.key().to_owned().into(),
+            ],
+        ))
+        .await
+        .map_err(|e| BackfillError::db("cannot read the table's catalog", e))?;
+    let (present, ty) = match row {
+        Some(row) => (
+            row.try_get_by_index::<bool>(0).unwrap_or(false),
+            row.try_get_by_index::<Option<String>>(1).unwrap_or(None),
+        ),
+        None => (false, None),
+    };
+    match (present, ty) {
+        (true, Some(ty)) => Ok(ty),
+        (false, _) => Err(BackfillError::NoTable {
+            name: inner.name().to_owned(),
+            table: inner.table().to_owned(),
+            problem: "the table does not exist".to_owned(),
+        }),
+        (true, None) => Err(BackfillError::NoTable {
+            name: inner.name().to_owned(),
+            table: inner.table().to_owned(),
+            problem: format!("it has no column `{}`", inner.key()),
+        }),
+    }
+}
+
+/// The table's size: the planner's estimate, or a count when it has none.
+async fn estimate(db: &DatabaseConnection, table: &str) -> Result<i64, BackfillError> {
+    let quoted = quote_qualified(table);
+    let estimated = db
+        .query_one_raw(stmt(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)",
+            vec![quoted.clone().into()],
+        ))
+        .await
+        .map_err(|e| BackfillError::db("cannot estimate the table's size", e))?
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(-1);
+    if estimated > 0 {
+        return Ok(estimated);
+    }
+    db.query_one_raw(Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT count(*) FROM {quoted}"),
+    ))
+    .await
+    .map_err(|e| BackfillError::db("cannot count the table's rows", e))?
+    .map_or(Ok(0), |r| r.try_get_by_index::<i64>(0))
+    .map_err(|e| BackfillError::db("cannot count the table's rows", e))
+}
+
+/// Takes the backfill's session lock, or names who holds it.
+async fn lock(db: &DatabaseConnection, name: &str) -> Result<(), BackfillError> {
+    let granted = db
+        .query_one_raw(stmt(
+            "SELECT pg_try_advisory_lock($1, hashtext($2))",
+            vec![LOCK_CLASS.into(), name.into()],
+        ))
+        .await
+        .map_err(|e| BackfillError::db("cannot take the backfill's lock", e))?
+        .and_then(|r| r.try_get_by_index::<bool>(0).ok())
+        .unwrap_or(false);
+    if granted {
+        return Ok(());
+    }
+    let holder = db
+        .query_one_raw(stmt(
+            "SELECT format('pid %s, application `%s`', a.pid, a.application_name) \
+               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+              WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid \
+                AND l.objid = hashtext($2)::oid LIMIT 1",
+            vec![LOCK_CLASS.into(), name.into()],
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.try_get_by_index::<String>(0).ok())
+        .unwrap_or_else(|| "another session".to_owned());
+    Err(BackfillError::Busy {
+        name: name.to_owned(),
+        holder: crate::connect::printable(&holder),
+    })
+}
+
+async fn unlock(db: &DatabaseConnection, name: &str) {
+    let _ = db
+        .execute_raw(stmt(
+            "SELECT pg_advisory_unlock($1, hashtext($2))",
+            vec![LOCK_CLASS.into(), name.into()],
+        ))
+        .await;
+}
+
+/// Runs (or continues) one backfill on the session's connection.
+pub async fn run(
+    db: &DatabaseConnection,
+    backfill: &Registered,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(&Progress<'_>),
+) -> Result<RunReport, BackfillError> {
+    let name = backfill.inner.name();
+    ledger::install(db).await?;
+    if let Some(flag) = backfill.inner.flag()
+        && !super::flags::is_on(db, flag).await?
+    {
+        return Err(BackfillError::FlagOff {
+            name: name.to_owned(),
+            flag: flag.to_owned(),
+        });
+    }
+    lock(db, name).await?;
+    let outcome = locked(db, backfill, options, progress).await;
+    unlock(db, name).await;
+    outcome
+}
+
+async fn locked(
+    db: &DatabaseConnection,
+    backfill: &Registered,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(&Progress<'_>),
+) -> Result<RunReport, BackfillError> {
+    let inner = &backfill.inner;
+    let name = inner.name();
+    let started = Instant::now();
+    let key_type = key_type(db, backfill).await?;
+    ledger::ensure(db, name, backfill.schema, inner.table()).await?;
+    let row = ledger::load(db, name).await?.expect("ensured above");
+    let mut report = RunReport {
+        name: name.to_owned(),
+        outcome: Outcome::AlreadyFinished,
+        resumed_from: row.cursor.clone(),
+        rows: 0,
+        changed: 0,
+        batches: 0,
+        retries: 0,
+        rows_done: row.rows_done,
+        rows_total: row.rows_total.unwrap_or(0),
+        elapsed: Duration::ZERO,
+        longest_batch: Duration::ZERO,
+        statement_timeout: options.statement_timeout,
+        work_left_behind: false,
+    };
+    let note = match &row.state {
+        LedgerState::Finished => return Ok(report),
+        LedgerState::Pending => None,
+        LedgerState::Running => Some("continued after an interrupted run"),
+        LedgerState::Paused | LedgerState::Cancelled | LedgerState::Failed if options.resume => {
+            Some("resumed")
+        }
+        state => {
+            return Err(BackfillError::NotRunnable {
+                name: name.to_owned(),
+                state: state.as_str().to_owned(),
+                detail: row
+                    .last_error
+                    .as_deref()
+                    .filter(|_| matches!(state, LedgerState::Failed))
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default(),
+            });
+        }
+    };
+    let mut batch_size = options
+        .batch_size
+        .unwrap_or_else(|| inner.batch_size())
+        .clamp(1, MAX_BATCH);
+    let total = estimate(db, inner.table()).await?.max(row.rows_done);
+    report.rows_total = total;
+    ledger::start(db, name, total, batch_size, note).await?;
+
+    let table = quote_qualified(inner.table());
+    let key = quote_ident(inner.key());
+    let timeouts = (
+        options.lock_timeout.as_millis().max(1).to_string(),
+        options.statement_timeout.as_millis().max(1).to_string(),
+    );
+    let mut failures = 0_u32;
+    let mut cursor = row.cursor.clone();
+    loop {
+        if let Some(max) = options.max_rows {
+            if report.rows >= max {
+                ledger::set_state(
+                    db,
+                    name,
+                    &LedgerState::Pending,
+                    Some(&format!("stopped after --max-rows {max}")),
+                )
+                .await?;
+                report.outcome = Outcome::MaxRows;
+                break;
+            }
+            let left = u32::try_from(max - report.rows).unwrap_or(u32::MAX);
+            batch_size = batch_size.min(left.max(1));
+        }
+        let batch_started = Instant::now();
+        let attempt = batch(
+            db,
+            name,
+            &BatchSql {
+                table: &table,
+                key: &key,
+                key_type: &key_type,
+                batch_sql: inner.batch_sql(),
+                lock_timeout_ms: &timeouts.0,
+                statement_timeout_ms: &timeouts.1,
+            },
+            batch_size,
+        )
+        .await;
+        match attempt {
+            Ok(Batch::Stopped(state)) => {
+                report.outcome = match state {
+                    LedgerState::Paused => Outcome::Paused,
+                    LedgerState::Cancelled => Outcome::Cancelled,
+                    _ => Outcome::MarkedFinished,
+                };
+                break;
+            }
+            Ok(Batch::End) => {
+                report.outcome = Outcome::Finished;
+                report.work_left_behind = has_work(db, inner.has_work_sql()).await.unwrap_or(false);
+                break;
+            }
+            Ok(Batch::Done {
+                last,
+                scanned,
+                changed,
+            }) => {
+                let took = batch_started.elapsed();
+                report.longest_batch = report.longest_batch.max(took);
+                failures = 0;
+                report.rows += scanned;
+                report.changed += changed;
+                report.batches += 1;
+                report.rows_done += i64::try_from(scanned).unwrap_or(i64::MAX);
+                cursor = Some(last);
+                batch_size = adapt(batch_size, took, options.target_batch);
+                let elapsed = started.elapsed().as_secs_f64().max(1e-6);
+                progress(&Progress {
+                    name,
+                    rows_done: report.rows_done,
+                    rows_total: total.max(report.rows_done),
+                    batch_size,
+                    rate: report.rows as f64 / elapsed,
+                    retrying: None,
+                });
+                if !options.sleep.is_zero() {
+                    tokio::time::sleep(options.sleep).await;
+                }
+            }
+            Err(source) => {
+                let kind = db_error::kind(&source);
+                let timed_out = db_error::sqlstate(&source).as_deref() == Some("57014");
+                let transient = timed_out
+                    || matches!(
+                        kind,
+                        Kind::LockTimeout | Kind::Transient | Kind::ConnectionLost
+                    );
+                let cursor_text = cursor.clone().unwrap_or_else(|| "(start)".to_owned());
+                if !transient {
+                    let _ = ledger::record_failure(db, name, &db_error::describe(&source)).await;
+                    return Err(BackfillError::BatchFailed {
+                        name: name.to_owned(),
+                        cursor: cursor_text,
+                        source,
+                    });
+                }
+                failures += 1;
+                report.retries += 1;
+                if kind == Kind::ConnectionLost && failures <= options.retries {
+                    // The pool reconnects; the session lock went with the old session.
+                    tokio::time::sleep(backoff(failures)).await;
+                    match lock(db, name).await {
+                        Ok(()) => {}
+                        Err(busy @ BackfillError::Busy { .. }) => return Err(busy),
+                        Err(_) => continue,
+                    }
+                }
+                if failures > options.retries {
+                    let _ = ledger::record_failure(db, name, &db_error::describe(&source)).await;
+                    return Err(BackfillError::RetriesExhausted {
+                        name: name.to_owned(),
+                        table: inner.table().to_owned(),
+                        cursor: cursor_text,
+                        attempts: failures,
+                        lock_timeout_ms: options.lock_timeout.as_millis() as u64,
+                        statement_timeout_ms: options.statement_timeout.as_millis() as u64,
+                        source,
+                    });
+                }
+                if timed_out || kind == Kind::LockTimeout {
+                    batch_size = (batch_size / 2).max(MIN_BATCH.min(batch_size));
+                }
+                let message = db_error::describe(&source);
+                let _ = ledger::record_retry(db, name, &message).await;
+                progress(&Progress {
+                    name,
+                    rows_done: report.rows_done,
+                    rows_total: total.max(report.rows_done),
+                    batch_size,
+                    rate: report.rows as f64 / started.elapsed().as_secs_f64().max(1e-6),
+                    retrying: Some(format!(
+                        "batch after key {cursor_text} retried ({failures} of {}): {message}",
+                        options.retries
+                    )),
+                });
+                if kind != Kind::ConnectionLost {
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+            }
+        }
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(100 * 2_u64.pow(failures.min(6)))
+}
+
+/// Toward the target duration, at most halving or doubling per batch.
+fn adapt(size: u32, took: Duration, target: Duration) -> u32 {
+    let took = took.as_secs_f64().max(1e-4);
+    let wanted = f64::from(size) * target.as_secs_f64() / took;
+    let next = wanted.clamp(f64::from(size) / 2.0, f64::from(size) * 2.0);
+    (next as u32).clamp(MIN_BATCH, MAX_BATCH)
+}
+
+/// Whether any row still needs the backfill.
+pub(crate) async fn has_work<C: ConnectionTrait>(db: &C, sql: &str) -> Result<bool, DbErr> {
+    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .await?
+        .map_or(Ok(false), |r| r.try_get_by_index::<bool>(0))
+}
+
+struct BatchSql<'a> {
+    table: &'a str,
+    key: &'a str,
+    key_type: &'a str,
+    batch_sql: &'a str,
+    lock_timeout_ms: &'a str,
+    statement_timeout_ms: &'a str,
+}
+
+enum Batch {
+    /// Another session changed the state: stop.
+    Stopped(LedgerState),
+    /// No row after the cursor: the ledger now says finished.
+    End,
+    Done {
+        last: String,
+        scanned: u64,
+        changed: u64,
+    },
+}
+
+/// One batch: read the ledger under lock (the cursor, and whether to go
+/// on), find the next range, run the backfill's SQL over it, advance the
+/// ledger; all in one transaction.
+async fn batch(
+    db: &DatabaseConnection,
+    name: &str,
+    sql: &BatchSql<'_>,
+    size: u32,
+) -> Result<Batch, DbErr> {
+    let txn = db.begin().await?;
+    let result = async {
+        let row = txn
+            .query_one_raw(stmt(
+                "SELECT state, cursor, set_config('lock_timeout', $2, true), \
+                        set_config('statement_timeout', $3, true) \
+                   FROM public.backfill_ledger WHERE name = $1 FOR UPDATE",
+                vec![
+                    name.into(),
+                    sql.lock_timeout_ms.into(),
+                    sql.statement_timeout_ms.into(),
+                ],
+            ))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("the ledger row of `{name}`")))?;
+        let state = LedgerState::parse(&row.try_get_by_index::<String>(0)?);
+        if state != LedgerState::Running {
+            return Ok(Batch::Stopped(state));
+        }
+        let cursor: Option<String> = row.try_get_by_index(1)?;
+        let (table, key, ty) = (sql.table, sql.key, sql.key_type);
+        let range = match &cursor {
+            Some(cursor) => txn
+                .query_one_raw(stmt(
+                    &format!(
+                        "SELECT min(k)::text, max(k)::text, count(*) FROM \
+                         (SELECT {key} AS k FROM {table} WHERE {key} > $1::{ty} ORDER BY {key} LIMIT {size}) s"
+                    ),
+                    vec![cursor.clone().into()],
+                ))
+                .await?,
+            None => txn
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!(
+                        "SELECT min(k)::text, max(k)::text, count(*) FROM \
+                         (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT {size}) s"
+                    ),
+                ))
+                .await?,
+        }
+        .ok_or_else(|| DbErr::RecordNotFound("the batch's range".to_owned()))?;
+        let scanned = u64::try_from(range.try_get_by_index::<i64>(2)?).unwrap_or(0);
+        let (Some(first), Some(last)) = (
+            range.try_get_by_index::<Option<String>>(0)?,
+            range.try_get_by_index::<Option<String>>(1)?,
+        ) else {
+            txn.execute_raw(stmt(
+                "UPDATE public.backfill_ledger SET state = 'finished', finished_at = now(), \
+                        updated_at = now() WHERE name = $1",
+                vec![name.into()],
+            ))
+            .await?;
+            return Ok(Batch::End);
+        };
+        let changed = txn
+            .execute_raw(stmt(
+                sql.batch_sql,
+                vec![first.into(), last.clone().into()],
+            ))
+            .await?
+            .rows_affected();
+        txn.execute_raw(stmt(
+            "UPDATE public.backfill_ledger SET cursor = $2, rows_done = rows_done + $3, \
+                    rows_changed = rows_changed + $4, batches = batches + 1, batch_size = $5, \
+                    last_error = NULL, updated_at = now() WHERE name = $1",
+            vec![
+                name.into(),
+                last.clone().into(),
+                i64::try_from(scanned).unwrap_or(i64::MAX).into(),
+                i64::try_from(changed).unwrap_or(i64::MAX).into(),
+                i32::try_from(size).unwrap_or(i32::MAX).into(),
+            ],
+        ))
+        .await?;
+        Ok(Batch::Done {
+            last,
+            scanned,
+            changed,
+        })
+    }
+    .await;
+    match result {
+        Ok(done) => {
+            txn.commit().await?;
+            Ok(done)
+        }
+        Err(err) => {
+            let _ = txn.rollback().await;
+            Err(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_batch_size_moves_toward_the_target_at_most_twofold() {
+        let target = Duration::from_millis(200);
+        assert_eq!(adapt(1000, Duration::from_millis(100), target), 2000);
+        assert_eq!(adapt(1000, Duration::from_millis(10), target), 2000);
+        assert_eq!(adapt(1000, Duration::from_millis(400), target), 500);
+        assert_eq!(adapt(1000, Duration::from_secs(10), target), 500);
+        assert_eq!(adapt(20, Duration::from_secs(10), target), MIN_BATCH);
+        assert_eq!(
+            adapt(MAX_BATCH, Duration::from_millis(1), target),
+            MAX_BATCH
+        );
+    }
+
+    #[test]
+    fn qualified_names_are_quoted() {
+        assert_eq!(
+            quote_qualified("academy.webinars"),
+            "\"academy\".\"webinars\""
+        );
+        assert_eq!(quote_qualified("a\"b"), "\"a\"\"b\"");
+    }
+}
