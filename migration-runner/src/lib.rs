@@ -23,6 +23,7 @@ pub mod error;
 pub mod executor;
 pub mod exit;
 pub mod history;
+pub mod lint;
 pub mod lock;
 pub mod name;
 pub mod output;

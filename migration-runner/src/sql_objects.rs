@@ -51,6 +51,10 @@ pub struct Objects {
     pub written_tables: BTreeSet<TableName>,
     /// Whether any statement writes (or copies) data rather than structure.
     pub writes_data: bool,
+    /// Whether a statement is one PostgreSQL refuses inside a transaction
+    /// block: the CONCURRENTLY forms (CREATE/DROP INDEX, REINDEX, DETACH
+    /// PARTITION), VACUUM, CREATE/DROP DATABASE or TABLESPACE, ALTER SYSTEM.
+    pub refused_in_transaction: bool,
     /// Text the parser could not read, with its error.
     pub unparsed: Vec<Unparsed>,
 }
@@ -176,14 +180,17 @@ impl Walker<'_> {
                         || command.subtype == AlterTableType::AtAddColumn as i32
                     {
                         self.foreign_keys(&relation, def);
-                    } else if let Some(NodeEnum::PartitionCmd(partition)) = &def.node
-                        && let Some(partition) = self.changed_relation(partition.name.as_ref())
-                    {
-                        self.objects.altered_tables.insert(partition);
+                    } else if let Some(NodeEnum::PartitionCmd(partition)) = &def.node {
+                        self.objects.refused_in_transaction |= partition.concurrent
+                            && command.subtype == AlterTableType::AtDetachPartition as i32;
+                        if let Some(partition) = self.changed_relation(partition.name.as_ref()) {
+                            self.objects.altered_tables.insert(partition);
+                        }
                     }
                 }
             }
             NodeEnum::IndexStmt(s) => {
+                self.objects.refused_in_transaction |= s.concurrent;
                 if let Some(table) = self.changed_relation(s.relation.as_ref()) {
                     self.objects.altered_tables.insert(table);
                 }
@@ -207,7 +214,28 @@ impl Walker<'_> {
             NodeEnum::AlterSeqStmt(s) => {
                 self.changed_relation(s.sequence.as_ref());
             }
-            NodeEnum::DropStmt(s) => self.drop(s),
+            NodeEnum::DropStmt(s) => {
+                self.objects.refused_in_transaction |= s.concurrent;
+                self.drop(s);
+            }
+            NodeEnum::ReindexStmt(s) => {
+                self.objects.refused_in_transaction |= s.params.iter().any(|param| {
+                    matches!(&param.node, Some(NodeEnum::DefElem(option)) if option.defname == "concurrently")
+                });
+                if let Some(relation) = self.changed_relation(s.relation.as_ref()) {
+                    self.objects.altered_tables.insert(relation);
+                }
+            }
+            NodeEnum::VacuumStmt(s) => {
+                self.objects.refused_in_transaction |= s.is_vacuumcmd;
+            }
+            NodeEnum::CreatedbStmt(_)
+            | NodeEnum::DropdbStmt(_)
+            | NodeEnum::CreateTableSpaceStmt(_)
+            | NodeEnum::DropTableSpaceStmt(_)
+            | NodeEnum::AlterSystemStmt(_) => {
+                self.objects.refused_in_transaction = true;
+            }
             NodeEnum::RenameStmt(s) => {
                 if s.rename_type == ObjectType::ObjectSchema as i32 {
                     self.changed_schema(&s.subname);
@@ -371,8 +399,12 @@ impl Walker<'_> {
     /// A relation the statement changes: its schema is changed. `None` for
     /// a temporary relation, which lives in no schema of the database's.
     fn changed_relation(&mut self, relation: Option<&RangeVar>) -> Option<TableName> {
-        let table = self.qualify(relation?)?;
-        self.changed_schema(&table.0.clone());
+        let relation = relation?;
+        let table = self.qualify(relation)?;
+        // An unqualified name names no schema (it is listed as unqualified).
+        if !relation.schemaname.is_empty() || self.default_schema.is_some() {
+            self.changed_schema(&table.0.clone());
+        }
         Some(table)
     }
 
@@ -451,8 +483,10 @@ impl Walker<'_> {
             }
             [table] => {
                 self.unqualified(table);
+                if let Some(schema) = self.default_schema.clone() {
+                    self.changed_schema(&schema);
+                }
                 let schema = self.default_schema.clone().unwrap_or("public".to_owned());
-                self.changed_schema(&schema);
                 Some((schema, table.clone()))
             }
             [] => None,
@@ -512,9 +546,9 @@ impl Walker<'_> {
                         let schema = if schema.is_empty() {
                             self.default_schema.clone().unwrap_or("public".to_owned())
                         } else {
+                            self.changed_schema(schema);
                             schema.to_owned()
                         };
-                        self.changed_schema(&schema);
                         self.write((schema, name.to_owned()));
                     }
                 }
@@ -733,6 +767,12 @@ mod tests {
             found.created_tables,
             BTreeSet::from([table("public", "notes")])
         );
+        assert_eq!(
+            found.schemas,
+            set(&["academy", "core"]),
+            "an unqualified name names no schema"
+        );
+        assert_eq!(found.changed_schemas, set(&["academy"]));
     }
 
     #[test]
@@ -792,6 +832,31 @@ mod tests {
             objects("WITH gone AS (DELETE FROM core.users RETURNING id) SELECT 1").written_tables,
             BTreeSet::from([table("core", "users")])
         );
+    }
+
+    #[test]
+    fn statements_postgres_refuses_in_a_transaction() {
+        for sql in [
+            "CREATE INDEX CONCURRENTLY i ON academy.t (x)",
+            "DROP INDEX CONCURRENTLY academy.i",
+            "REINDEX INDEX CONCURRENTLY academy.i",
+            "REINDEX (CONCURRENTLY) TABLE academy.t",
+            "ALTER TABLE academy.events DETACH PARTITION academy.events_2024 CONCURRENTLY",
+            "VACUUM academy.t",
+            "CREATE DATABASE other",
+            "ALTER SYSTEM SET work_mem = '64MB'",
+        ] {
+            assert!(objects(sql).refused_in_transaction, "{sql}");
+        }
+        for sql in [
+            "CREATE INDEX i ON academy.t (x)",
+            "DROP INDEX academy.i",
+            "REINDEX INDEX academy.i",
+            "ALTER TABLE academy.events DETACH PARTITION academy.events_2024",
+            "ANALYZE academy.t",
+        ] {
+            assert!(!objects(sql).refused_in_transaction, "{sql}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod drift;
 mod every_command_verifies;
 mod foundation;
 mod integrity;
+mod lint;
 mod local_cluster;
 mod operator;
 mod operator_input;

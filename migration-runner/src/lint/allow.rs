@@ -1,0 +1,186 @@
+//! Allow-comments: a line `// lint: allow <rule-id>[, <rule-id>...] -- <reason>`
+//! in a migration's source exempts those rules for that migration. The
+//! reason is required: an allow without one exempts nothing and is itself an
+//! error, and so is a `// lint:` comment naming no rule or an unknown one.
+//!
+//! Only whole-line comments count (`//`, `///` or `//!`, after indentation),
+//! so text inside string literals is never read as a comment.
+
+use super::rules;
+
+/// A well-formed allow-comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow {
+    pub rules: Vec<String>,
+    pub reason: String,
+    /// 1-based line in the source.
+    pub line: usize,
+}
+
+/// A `// lint:` comment that exempts nothing, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadComment {
+    pub line: usize,
+    pub rule: &'static str,
+    pub problem: String,
+}
+
+/// The allow-comments of a migration's source, and the `// lint:` comments
+/// that are malformed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allows {
+    pub allows: Vec<Allow>,
+    pub bad: Vec<BadComment>,
+}
+
+impl Allows {
+    /// The reason a rule is allowed for, if it is.
+    pub fn reason_for(&self, rule: &str) -> Option<&str> {
+        self.allows
+            .iter()
+            .find(|allow| allow.rules.iter().any(|r| r == rule))
+            .map(|allow| allow.reason.as_str())
+    }
+}
+
+/// The text of a whole-line `//` comment, without its slashes.
+pub(crate) fn line_comment(line: &str) -> Option<&str> {
+    let rest = line.trim_start().strip_prefix("//")?;
+    let rest = rest
+        .strip_prefix('/')
+        .or_else(|| rest.strip_prefix('!'))
+        .unwrap_or(rest);
+    Some(rest.trim())
+}
+
+/// Reads every `// lint:` comment of `source`.
+pub fn parse(source: &str) -> Allows {
+    let mut found = Allows::default();
+    for (index, text) in source.lines().enumerate() {
+        let line = index + 1;
+        let Some(directive) = line_comment(text).and_then(|c| c.strip_prefix("lint:")) else {
+            continue;
+        };
+        let directive = directive.trim();
+        let Some(rest) = directive
+            .strip_prefix("allow")
+            .filter(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+        else {
+            found.bad.push(BadComment {
+                line,
+                rule: rules::INVALID_LINT_COMMENT,
+                problem: format!(
+                    "`// lint: {directive}` is not an allow-comment (`// lint: allow <rule> -- <reason>`)"
+                ),
+            });
+            continue;
+        };
+        let (ids, reason) = match rest.split_once("--") {
+            Some((ids, reason)) => (ids, reason.trim()),
+            None => (rest, ""),
+        };
+        let ids: Vec<String> = ids
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let unknown: Vec<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| rules::find(id).is_none())
+            .collect();
+        if ids.is_empty() || !unknown.is_empty() {
+            let problem = if ids.is_empty() {
+                "the allow-comment names no rule".to_owned()
+            } else {
+                format!("no rule is called {}", quoted(&unknown))
+            };
+            found.bad.push(BadComment {
+                line,
+                rule: rules::INVALID_LINT_COMMENT,
+                problem,
+            });
+            continue;
+        }
+        if reason.is_empty() {
+            found.bad.push(BadComment {
+                line,
+                rule: rules::ALLOW_WITHOUT_REASON,
+                problem: format!(
+                    "the allow-comment for {} gives no reason after `--`",
+                    quoted(&ids.iter().map(String::as_str).collect::<Vec<_>>())
+                ),
+            });
+            continue;
+        }
+        found.allows.push(Allow {
+            rules: ids,
+            reason: reason.to_owned(),
+            line,
+        });
+    }
+    found
+}
+
+fn quoted(ids: &[&str]) -> String {
+    ids.iter()
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_allows_with_reasons_and_refuses_the_rest() {
+        let source = "\
+//! A migration.
+// lint: allow ban-drop-column -- nothing reads `legacy` since release 41
+    /// lint: allow renaming-table, renaming-column --  the old names were never deployed
+let s = \"// lint: allow ban-drop-table -- inside a string, on a code line\";
+// lint: allow ban-drop-table
+// lint: allow ban-drop-table --
+// lint: allow -- a reason for nothing
+// lint: allow no-such-rule -- typo
+// lint: permit ban-drop-table -- wrong verb
+// lint: allowban-drop-table -- glued
+// an ordinary comment mentioning lint: allow ban-drop-table -- ignored
+";
+        let found = parse(source);
+        assert_eq!(
+            found.allows,
+            vec![
+                Allow {
+                    rules: vec!["ban-drop-column".into()],
+                    reason: "nothing reads `legacy` since release 41".into(),
+                    line: 2,
+                },
+                Allow {
+                    rules: vec!["renaming-table".into(), "renaming-column".into()],
+                    reason: "the old names were never deployed".into(),
+                    line: 3,
+                },
+            ]
+        );
+        let bad: Vec<(usize, &str)> = found.bad.iter().map(|b| (b.line, b.rule)).collect();
+        assert_eq!(
+            bad,
+            vec![
+                (5, rules::ALLOW_WITHOUT_REASON),
+                (6, rules::ALLOW_WITHOUT_REASON),
+                (7, rules::INVALID_LINT_COMMENT),
+                (8, rules::INVALID_LINT_COMMENT),
+                (9, rules::INVALID_LINT_COMMENT),
+                (10, rules::INVALID_LINT_COMMENT),
+            ]
+        );
+        assert_eq!(
+            found.reason_for("renaming-column"),
+            Some("the old names were never deployed")
+        );
+        assert_eq!(found.reason_for("ban-drop-table"), None);
+    }
+}

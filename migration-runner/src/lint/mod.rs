@@ -1,0 +1,190 @@
+//! `migrate lint`: rules over the SQL a migration emits (as `capture`
+//! records it), each with an id, a one-line reason and the safe alternative,
+//! reported per migration and statement with a severity.
+//!
+//! PostgreSQL's own rules come from `squawk-linter` (`squawk.rs`); the rules
+//! this product needs on top read the statements with PostgreSQL's parser
+//! (`sql_objects`): tables named without their schema, schemas a migration
+//! does not own or declare, foreign keys between app schemas, data written
+//! by a structural migration, and SQL the parser refuses. A migration's
+//! source may exempt a rule with `// lint: allow <rule> -- <reason>` (the
+//! reason is required) and declare the other schemas it changes with
+//! `// migrate: touches <schema>, ...`.
+
+mod allow;
+mod cross_schema_fk;
+mod data_writes;
+mod finding;
+mod fresh_tables;
+mod ownership;
+mod rules;
+mod squawk;
+mod touches;
+mod transaction_mode;
+mod unparsed;
+mod unqualified;
+
+pub use allow::{Allow, Allows, BadComment, parse as parse_allows};
+pub use finding::{Finding, Severity, Target};
+pub use rules::{
+    ALLOW_WITHOUT_REASON, CROSS_SCHEMA_FOREIGN_KEY, DATA_IN_MIGRATION, INVALID_LINT_COMMENT,
+    NOT_RUN, Origin, REFUSED_IN_TRANSACTION, RuleInfo, SCHEMA_OWNERSHIP, UNPARSED_STATEMENT,
+    UNQUALIFIED_TABLE, find, rules, severity,
+};
+pub use touches::declared_schemas;
+
+use crate::sql_objects::{self, Objects};
+
+/// One migration to lint.
+#[derive(Debug, Clone, Copy)]
+pub struct LintInput<'a> {
+    /// The migration's name.
+    pub name: &'a str,
+    /// The schema of the crate that owns it.
+    pub schema: &'a str,
+    /// Other schemas it declares it changes (`declared_schemas(source)`).
+    pub declared_schemas: &'a [String],
+    /// The SQL it emits, statement by statement, as `capture` records it.
+    pub statements: &'a [String],
+    /// The migration's `.rs` source, for allow-comments; `None` when unknown.
+    pub source: Option<&'a str>,
+    pub target: Target,
+    /// Whether the runner wraps it in a transaction (`Migration::transactional`).
+    pub transactional: bool,
+}
+
+/// A rule broken, before allow-comments and the migration's name are applied.
+#[derive(Debug)]
+pub(crate) struct RawFinding {
+    pub rule: &'static RuleInfo,
+    pub statement_index: usize,
+    pub message: String,
+    pub fix: String,
+}
+
+/// What one statement touches, with its index in the script.
+#[derive(Debug)]
+pub(crate) struct StatementObjects {
+    pub index: usize,
+    pub objects: Objects,
+}
+
+/// Every finding for one migration, in statement order: the rules broken
+/// (with `allowed` set when an allow-comment with a reason exempts them) and
+/// the malformed `// lint:` comments of its source, which nothing exempts.
+pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
+    let statements: Vec<StatementObjects> = input
+        .statements
+        .iter()
+        .enumerate()
+        .map(|(index, sql)| StatementObjects {
+            index,
+            objects: sql_objects::objects(sql),
+        })
+        .collect();
+
+    let mut raw = Vec::new();
+    raw.extend(unparsed::check(&statements));
+    raw.extend(unqualified::check(input, &statements));
+    raw.extend(ownership::check(input, &statements));
+    raw.extend(cross_schema_fk::check(&statements));
+    raw.extend(data_writes::check(&statements));
+    raw.extend(transaction_mode::check(input, &statements));
+    raw.extend(fresh_tables::exempt(
+        squawk::check(input.statements, input.transactional),
+        &statements,
+        input.transactional,
+    ));
+
+    let allows = input.source.map(allow::parse).unwrap_or_default();
+    let mut findings: Vec<Finding> = allows
+        .bad
+        .iter()
+        .map(|bad| {
+            let rule = rules::find(bad.rule).expect("in the catalog");
+            Finding {
+                rule: rule.id,
+                severity: rules::severity(rule, input.target),
+                migration: input.name.to_owned(),
+                statement_index: 0,
+                line: Some(bad.line),
+                message: bad.problem.clone(),
+                fix: rule.fix.to_owned(),
+                allowed: None,
+            }
+        })
+        .collect();
+    raw.sort_by_key(|finding| finding.statement_index);
+    findings.extend(raw.into_iter().map(|finding| Finding {
+        rule: finding.rule.id,
+        severity: rules::severity(finding.rule, input.target),
+        migration: input.name.to_owned(),
+        statement_index: finding.statement_index,
+        line: None,
+        message: finding.message,
+        fix: finding.fix,
+        allowed: allows.reason_for(finding.rule.id).map(str::to_owned),
+    }));
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(statements: &[&str]) -> Vec<&'static str> {
+        let statements: Vec<String> = statements.iter().map(|s| (*s).to_owned()).collect();
+        lint(&LintInput {
+            name: "m20990101_000000_academy_test",
+            schema: "academy",
+            declared_schemas: &[],
+            statements: &statements,
+            source: None,
+            target: Target::Plain,
+            transactional: true,
+        })
+        .into_iter()
+        .map(|f| f.rule)
+        .collect()
+    }
+
+    #[test]
+    fn findings_point_at_their_statement() {
+        let statements: Vec<String> = [
+            "CREATE TABLE academy.a (id uuid PRIMARY KEY)",
+            "ALTER TABLE academy.b ADD COLUMN c text NOT NULL",
+            "INSERT INTO academy.a (id) VALUES (gen_random_uuid())",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let findings = lint(&LintInput {
+            name: "m",
+            schema: "academy",
+            declared_schemas: &[],
+            statements: &statements,
+            source: None,
+            target: Target::Plain,
+            transactional: true,
+        });
+        let at: Vec<(usize, &str)> = findings
+            .iter()
+            .map(|f| (f.statement_index, f.rule))
+            .collect();
+        assert_eq!(
+            at,
+            vec![(1, "adding-required-field"), (2, DATA_IN_MIGRATION)]
+        );
+    }
+
+    #[test]
+    fn a_clean_migration_has_no_finding() {
+        assert!(
+            ids(&[
+                r#"CREATE TABLE "academy"."notes" ("id" uuid NOT NULL PRIMARY KEY, "user_id" uuid NOT NULL, CONSTRAINT "fk" FOREIGN KEY ("user_id") REFERENCES "core"."users" ("id"))"#,
+                r#"CREATE INDEX "notes_user_idx" ON "academy"."notes" ("user_id")"#,
+            ])
+            .is_empty()
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! `unqualified-table`: every table a statement names carries its schema, so
+//! `search_path` never decides where a migration's change lands.
+
+use super::rules::{self, UNQUALIFIED_TABLE};
+use super::{LintInput, RawFinding, StatementObjects};
+
+pub(super) fn check(input: &LintInput<'_>, statements: &[StatementObjects]) -> Vec<RawFinding> {
+    let rule = rules::find(UNQUALIFIED_TABLE).expect("in the catalog");
+    statements
+        .iter()
+        .filter(|s| !s.objects.unqualified_tables.is_empty())
+        .map(|s| {
+            let names: Vec<String> = s
+                .objects
+                .unqualified_tables
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect();
+            let example = s
+                .objects
+                .unqualified_tables
+                .iter()
+                .next()
+                .map_or_else(String::new, |name| {
+                    format!(" (for example `{}.{name}`)", input.schema)
+                });
+            RawFinding {
+                rule,
+                statement_index: s.index,
+                message: format!(
+                    "{} named without a schema: `search_path` decides which schema is meant",
+                    names.join(", ")
+                ),
+                fix: format!("name each table with its schema{example}"),
+            }
+        })
+        .collect()
+}
