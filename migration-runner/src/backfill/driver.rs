@@ -486,6 +486,11 @@ pub(crate) async fn has_work<C: ConnectionTrait>(db: &C, sql: &str) -> Result<bo
         .map_or(Ok(false), |r| r.try_get_by_index::<bool>(0))
 }
 
+/// The first and last key of the batch `s` and its size (types without
+/// `min`/`max`, such as `uuid` before PostgreSQL 16, included).
+const RANGE_OF_S: &str = "SELECT (SELECT k FROM s ORDER BY k LIMIT 1)::text, \
+     (SELECT k FROM s ORDER BY k DESC LIMIT 1)::text, (SELECT count(*) FROM s)";
+
 struct BatchSql<'a> {
     table: &'a str,
     key: &'a str,
@@ -541,8 +546,8 @@ async fn batch(
             Some(cursor) => txn
                 .query_one_raw(stmt(
                     &format!(
-                        "SELECT min(k)::text, max(k)::text, count(*) FROM \
-                         (SELECT {key} AS k FROM {table} WHERE {key} > $1::{ty} ORDER BY {key} LIMIT {size}) s"
+                        "WITH s AS (SELECT {key} AS k FROM {table} WHERE {key} > $1::{ty} ORDER BY {key} LIMIT {size}) \
+                         {RANGE_OF_S}"
                     ),
                     vec![cursor.clone().into()],
                 ))
@@ -551,8 +556,7 @@ async fn batch(
                 .query_one_raw(Statement::from_string(
                     DbBackend::Postgres,
                     format!(
-                        "SELECT min(k)::text, max(k)::text, count(*) FROM \
-                         (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT {size}) s"
+                        "WITH s AS (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT {size}) {RANGE_OF_S}"
                     ),
                 ))
                 .await?,
