@@ -52,19 +52,20 @@ async fn down_is_refused_in_production_unless_destructive_is_allowed() {
     assert_eq!(report.rolled_back.len(), 1);
     assert_eq!(
         report.rolled_back[0].name,
-        "m20251101_090000_vacancy_link_applications_to_talent_profiles"
+        "m20261201_070049_academy_make_webinar_capacity_not_null"
     );
     assert!(
-        sql.iter().any(|s| s.contains("DROP COLUMN \"profile_id\"")),
+        sql.iter().any(|s| s.contains("capacity DROP NOT NULL")),
         "the SQL is announced first: {sql:?}"
     );
     assert_eq!(
         scalar_i64(
             &conn,
-            "SELECT count(*) FROM information_schema.columns WHERE column_name = 'open_to_work'"
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_name = 'webinars' AND column_name = 'capacity' AND is_nullable = 'YES'"
         )
         .await,
-        0
+        1
     );
 }
 
