@@ -49,6 +49,8 @@ pub enum CheckProblem {
     SumFile { detail: String },
     /// An entity does not describe what the migrations build.
     Entity { table: String, detail: String },
+    /// A lint error in a migration the branch adds.
+    Lint { detail: String },
 }
 
 impl CheckProblem {
@@ -59,7 +61,9 @@ impl CheckProblem {
             | CheckProblem::Renamed { name, .. }
             | CheckProblem::Deleted { name, .. }
             | CheckProblem::ParallelTables { name, .. } => Some(name),
-            CheckProblem::SumFile { .. } | CheckProblem::Entity { .. } => None,
+            CheckProblem::SumFile { .. }
+            | CheckProblem::Entity { .. }
+            | CheckProblem::Lint { .. } => None,
         }
     }
 }
@@ -110,6 +114,7 @@ impl fmt::Display for CheckProblem {
                     .join(", ")
             ),
             CheckProblem::SumFile { detail } => write!(f, "sum file: {detail}"),
+            CheckProblem::Lint { detail } => write!(f, "lint: {detail}"),
             CheckProblem::Entity { table, detail } => write!(
                 f,
                 "entity of `{table}`: {detail}; make the entity (in its crate's src/entities/) say what the \

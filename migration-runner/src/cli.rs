@@ -119,6 +119,18 @@ pub enum MigrateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Lint the SQL of the migrations a branch adds (all of them without --base); exit 2 on errors.
+    Lint {
+        /// Lint only the migrations added over this git ref (e.g. `origin/main`).
+        #[arg(long, value_name = "REF")]
+        base: Option<String>,
+        /// Hold the migrations to what a Citus cluster can create.
+        #[arg(long)]
+        citus: bool,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare the owned schemas with a replay of the applied history; exit 2 on any difference.
     Drift {
         /// Print the report as JSON.
@@ -255,7 +267,25 @@ pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Ex
             detail: difference.describe("entity says", "migrations give"),
         }
     }));
-    let added = crate::check::added_over(&sides, &code).len();
+    let added_names: Vec<String> = crate::check::added_over(&sides, &code)
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let catalog = Catalog::workspace()?;
+    let findings =
+        crate::lint::lint_catalog(&catalog, &workspace, crate::lint::Target::Plain, |name| {
+            added_names.iter().any(|added| added == name)
+        })
+        .await?;
+    problems.extend(
+        findings
+            .iter()
+            .filter(|finding| finding.blocks())
+            .map(|finding| crate::check::CheckProblem::Lint {
+                detail: finding.to_string(),
+            }),
+    );
+    let added = added_names.len();
     if json {
         say!(
             "{}",
@@ -284,6 +314,87 @@ pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Ex
     } else {
         Exit::Refused
     })
+}
+
+impl MigrateArgs {
+    /// `lint` reads the code and git only; every other command needs a database.
+    pub fn needs_database(&self) -> bool {
+        !matches!(self.command, Some(MigrateCommand::Lint { .. }))
+    }
+}
+
+/// `migrate lint`: every migration (or those added over `base`), no database needed.
+pub async fn lint(base: Option<&str>, citus: bool, json: bool) -> Result<Exit> {
+    let workspace = workspace_around_cwd()?;
+    let catalog = Catalog::workspace()?;
+    let added: Option<Vec<String>> = match base {
+        Some(base) => {
+            let sides = crate::check::read_sides(&workspace, base)?;
+            let code = crate::sum::compute(&catalog).await?;
+            Some(
+                crate::check::added_over(&sides, &code)
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect(),
+            )
+        }
+        None => None,
+    };
+    let target = if citus {
+        crate::lint::Target::Citus
+    } else {
+        crate::lint::Target::Plain
+    };
+    let findings = crate::lint::lint_catalog(&catalog, &workspace, target, |name| {
+        added
+            .as_ref()
+            .is_none_or(|added| added.iter().any(|a| a == name))
+    })
+    .await?;
+    let linted = added.as_ref().map_or(catalog.migrations().len(), Vec::len);
+    let blocking = findings.iter().filter(|f| f.blocks()).count();
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "linted": linted,
+                "errors": blocking,
+                "findings": findings,
+            }))
+            .unwrap_or_default()
+        );
+    } else {
+        for finding in &findings {
+            match &finding.allowed {
+                Some(reason) => say!("  allowed: {finding} (allowed: {reason})"),
+                None => say!("  {finding}"),
+            }
+        }
+        say!(
+            "lint: {linted} migration(s), {blocking} error(s), {} finding(s) in all",
+            findings.len()
+        );
+    }
+    Ok(if blocking == 0 {
+        Exit::Success
+    } else {
+        Exit::Refused
+    })
+}
+
+fn workspace_around_cwd() -> Result<std::path::PathBuf> {
+    let cwd = std::env::current_dir().map_err(|source| crate::error::MigrateError::Io {
+        path: ".".into(),
+        source,
+    })?;
+    Ok(
+        crate::check::find_workspace(&cwd).ok_or_else(|| crate::check::CheckError::WorkingSum {
+            problem: format!(
+                "not found in {} or its parents; run this inside a checkout of the workspace",
+                cwd.display()
+            ),
+        })?,
+    )
 }
 
 /// Runs one command on the workspace's migrations.
@@ -337,6 +448,7 @@ pub async fn run_with(
             status_command(&runner, json, drift, target, sources).await
         }
         MigrateCommand::Check { base, json } => check(&base, json, target).await,
+        MigrateCommand::Lint { base, citus, json } => lint(base.as_deref(), citus, json).await,
         MigrateCommand::Drift { json, shadow_url } => {
             drift_command(&runner, json, shadow_url, target, sources).await
         }
@@ -463,9 +575,9 @@ async fn drift_command(
     sources: &dyn Fn() -> Vec<crate::catalog::SchemaSource>,
 ) -> Result<Exit> {
     let shadow = match shadow_url {
-        Some(url) => Shadow::Url(
+        Some(url) => Shadow::Url(Box::new(
             DatabaseTarget::parse(&url, connect::UrlSource::Given).map_err(ConnectError::from)?,
-        ),
+        )),
         None => Shadow::Create,
     };
     let report = runner.drift(target, shadow, sources()).await?;

@@ -595,6 +595,19 @@ fn find_dotenv() -> Option<std::path::PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// Loads the nearest `.env` into the environment (without overriding what is
+/// set), after checking that every line of it parses.
+pub fn load_dotenv() -> Result<(), ConfigError> {
+    let Some(path) = find_dotenv() else {
+        return Ok(());
+    };
+    dotenv_database_url()?;
+    dotenvy::from_path(&path).map_err(|err| ConfigError::DotEnvRead {
+        path,
+        source: std::io::Error::other(err.to_string()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,17 +681,4 @@ mod tests {
         assert_eq!(printable("plain"), "plain");
         assert_eq!(printable("a\u{1b}[31mred"), "a\\u{1b}[31mred");
     }
-}
-
-/// Loads the nearest `.env` into the environment (without overriding what is
-/// set), after checking that every line of it parses.
-pub fn load_dotenv() -> Result<(), ConfigError> {
-    let Some(path) = find_dotenv() else {
-        return Ok(());
-    };
-    dotenv_database_url()?;
-    dotenvy::from_path(&path).map_err(|err| ConfigError::DotEnvRead {
-        path,
-        source: std::io::Error::other(err.to_string()),
-    })
 }

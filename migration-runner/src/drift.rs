@@ -20,7 +20,7 @@ pub enum Shadow {
     /// A throwaway database created on the live server.
     Create,
     /// An existing, empty database (`--shadow-url`).
-    Url(DatabaseTarget),
+    Url(Box<DatabaseTarget>),
 }
 
 /// What `drift` found.
@@ -67,7 +67,7 @@ impl Runner {
             })?;
         let scratch = match shadow {
             Shadow::Create => Scratch::create(self.connection(), target, "drift_shadow").await?,
-            Shadow::Url(url) => Scratch::given(url, &schemas).await?,
+            Shadow::Url(url) => Scratch::given(*url, &schemas).await?,
         };
         let replayed = replay(&scratch, sources, &applied, &schemas).await;
         scratch.dispose().await;

@@ -40,6 +40,12 @@ async fn main() -> ExitCode {
         Ok(args) => args,
         Err(err) => return usage(&err),
     };
+    if let Some(cli::MigrateCommand::Lint { base, citus, json }) = &args.migrate.command {
+        return match cli::lint(base.as_deref(), *citus, *json).await {
+            Ok(exit) => exit.into(),
+            Err(err) => cli::fail(&err.to_string(), None, err.exit()),
+        };
+    }
     let target = match args.database_url.as_deref() {
         Some(url) => DatabaseTarget::parse(url, UrlSource::Environment).map(Some),
         None => configured,

@@ -190,6 +190,12 @@ async fn migrate(
             description,
         }) => return new_migration(&schema, &description.join(" ")),
         Some(XtaskMigrateCommand::Hash) => return hash().await,
+        Some(XtaskMigrateCommand::Engine(MigrateCommand::Lint { base, citus, json })) => {
+            return match migrate_cli::lint(base.as_deref(), citus, json).await {
+                Ok(exit) => exit.into(),
+                Err(err) => migrate_cli::fail(&err.to_string(), None, err.exit()),
+            };
+        }
         Some(XtaskMigrateCommand::Engine(command)) => Some(command),
         None => None,
     };

@@ -197,6 +197,31 @@ impl MigrationTrait for Migration {{
     )
 }
 
+/// Fails the test when `rustfmt` would change `source`.
+#[cfg(test)]
+pub(crate) fn assert_rustfmt_clean(source: &str) {
+    {
+        let mut child = std::process::Command::new("rustfmt")
+            .args(["--edition", "2024", "--check"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("rustfmt is installed (rustup component add rustfmt)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(source.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "rustfmt would change this source:\n{source}\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,30 +315,5 @@ mod tests {
     #[test]
     fn the_template_is_rustfmt_clean() {
         assert_rustfmt_clean(&template(&one_line("add webinar capacity\nwith a newline")));
-    }
-}
-
-/// Fails the test when `rustfmt` would change `source`.
-#[cfg(test)]
-pub(crate) fn assert_rustfmt_clean(source: &str) {
-    {
-        let mut child = std::process::Command::new("rustfmt")
-            .args(["--edition", "2024", "--check"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("rustfmt is installed (rustup component add rustfmt)");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(source.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "rustfmt would change this source:\n{source}\n{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
     }
 }

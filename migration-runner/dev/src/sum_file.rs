@@ -67,10 +67,7 @@ impl sea_orm_migration::MigrationName for CreateSchema {
 #[allow(elided_lifetimes_in_paths)]
 #[async_trait::async_trait]
 impl sea_orm_migration::MigrationTrait for CreateSchema {
-    async fn up(
-        &self,
-        manager: &sea_orm_migration::SchemaManager,
-    ) -> Result<(), sea_orm::DbErr> {
+    async fn up(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
         schema_core::migration_kit::create_schema(
             manager,
             sea_orm::sea_query::Alias::new(&self.schema),

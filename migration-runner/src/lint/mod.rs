@@ -23,6 +23,7 @@ mod touches;
 mod transaction_mode;
 mod unparsed;
 mod unqualified;
+mod workspace;
 
 pub use allow::{Allow, Allows, BadComment, parse as parse_allows};
 pub use finding::{Finding, Severity, Target};
@@ -32,6 +33,7 @@ pub use rules::{
     UNQUALIFIED_TABLE, find, rules, severity,
 };
 pub use touches::declared_schemas;
+pub use workspace::lint_catalog;
 
 use crate::sql_objects::{self, Objects};
 

@@ -322,3 +322,44 @@ async fn an_entity_that_does_not_describe_the_migrations_is_reported() {
     .unwrap();
     assert!(clean.is_empty(), "{clean:#?}");
 }
+
+/// The workspace's history passes `lint` (its exceptions carry reasons), and
+/// a Citus target turns the cross-app-schema foreign key into an error.
+#[test]
+fn the_workspace_history_passes_lint_and_citus_is_stricter() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let plain = runner_binary_in(&workspace, None, &["lint"], &[]);
+    assert_eq!(plain.status.code(), Some(0), "{}", all_output(&plain));
+    assert!(stdout(&plain).contains(" 0 error(s)"), "{}", stdout(&plain));
+    assert!(
+        stdout(&plain).contains("allowed: error[adding-foreign-key-constraint]"),
+        "{}",
+        stdout(&plain)
+    );
+    let citus = runner_binary_in(&workspace, None, &["lint", "--citus", "--json"], &[]);
+    assert_eq!(citus.status.code(), Some(2), "{}", all_output(&citus));
+    let report: serde_json::Value = serde_json::from_slice(&citus.stdout).unwrap();
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "cross-schema-foreign-key"
+                && f["severity"] == "error"
+                && f["migration"]
+                    == "m20251101_090000_vacancy_link_applications_to_talent_profiles"),
+        "{report:#}"
+    );
+    let against_head = runner_binary_in(&workspace, None, &["lint", "--base", "HEAD"], &[]);
+    assert_eq!(
+        against_head.status.code(),
+        Some(0),
+        "{}",
+        all_output(&against_head)
+    );
+    assert!(
+        stdout(&against_head).contains("lint: 0 migration(s)"),
+        "{}",
+        stdout(&against_head)
+    );
+}

@@ -5,6 +5,8 @@
 //! the `vacancy` half first because its foreign key points into `talent`.
 //! The `talent` identifiers are restated here: this crate must not depend on
 //! `schema-talent`.
+// migrate: touches talent
+// lint: allow adding-foreign-key-constraint -- applied everywhere before the linter existed, when applications was small; a new migration would add it NOT VALID then VALIDATE
 use sea_orm_migration::{
     prelude::*,
     schema::{boolean, uuid_null},
