@@ -91,6 +91,12 @@ enum XtaskMigrateCommand {
     },
     /// Rewrite migration-runner/migrations.sum from the code (after writing a migration).
     Hash,
+    /// Give this branch's migrations that sort before the base's newest fresh timestamps.
+    Renumber {
+        /// The base branch (a git ref, e.g. `origin/main`).
+        #[arg(long, value_name = "REF")]
+        base: String,
+    },
     #[command(flatten)]
     Engine(MigrateCommand),
 }
@@ -190,6 +196,7 @@ async fn migrate(
             description,
         }) => return new_migration(&schema, &description.join(" ")),
         Some(XtaskMigrateCommand::Hash) => return hash().await,
+        Some(XtaskMigrateCommand::Renumber { base }) => return renumber(&base),
         Some(XtaskMigrateCommand::Engine(MigrateCommand::Lint { base, citus, json })) => {
             return match migrate_cli::lint(base.as_deref(), citus, json).await {
                 Ok(exit) => exit.into(),
@@ -211,6 +218,26 @@ async fn migrate(
     match migrate_cli::run(args, &target).await {
         Ok(exit) => exit.into(),
         Err(err) => migrate_cli::fail(&err.to_string(), Some(&target), err.exit()),
+    }
+}
+
+fn renumber(base: &str) -> ExitCode {
+    let catalog = match Catalog::workspace() {
+        Ok(catalog) => catalog,
+        Err(err) => return migrate_cli::fail(&err.to_string(), None, err.exit()),
+    };
+    match migration_dev::renumber::renumber(&scaffold::workspace_root(), &catalog, base) {
+        Ok(renamed) if renamed.is_empty() => {
+            say!("nothing to renumber: every migration of this branch sorts after `{base}`");
+            Exit::Success.into()
+        }
+        Ok(renamed) => {
+            for (old, new) in &renamed {
+                say!("renamed {old} -> {new}");
+            }
+            Exit::Success.into()
+        }
+        Err(err) => migrate_cli::fail(&err.to_string(), None, Exit::Usage),
     }
 }
 

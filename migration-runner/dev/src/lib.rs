@@ -8,6 +8,7 @@
 
 pub mod local_pg;
 pub mod new_schema;
+pub mod renumber;
 pub mod scaffold;
 pub mod sum_file;
 pub mod target;

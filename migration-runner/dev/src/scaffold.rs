@@ -138,7 +138,7 @@ fn one_line(description: &str) -> String {
 
 /// Adds `mod <name>;` after the last migration module and
 /// `Box::new(<name>::Migration),` as the vec's last element.
-fn register(registry: &str, name: &str) -> Result<String, String> {
+pub(crate) fn register(registry: &str, name: &str) -> Result<String, String> {
     let lines: Vec<&str> = registry.lines().collect();
     if lines
         .iter()
