@@ -1,0 +1,120 @@
+//! Benchmark: what `migrate check --base` costs a pull request, on a
+//! generated history of N migrations (the branch adds the last 5): reading
+//! the base's sum files from git, computing the code's sums, comparing,
+//! linting the added migrations, and replaying the history into a throwaway
+//! database for the entity comparison. Each part timed, then the whole.
+//!
+//! ```text
+//! cargo run --release -p migration-runner --example check_bench            # 500
+//! cargo run --release -p migration-runner --example check_bench -- 2000
+//! ```
+
+#![allow(elided_lifetimes_in_paths)]
+
+#[path = "common/generated.rs"]
+mod generated;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use migration_dev::testing::TestDatabase;
+use migration_runner::sum::{self, SumFile};
+use migration_runner::{DatabaseTarget, check, entity_check, lint};
+
+fn ms(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let size: usize = std::env::args()
+        .nth(1)
+        .map_or(500, |n| n.parse().expect("a number of migrations"));
+    let catalog = generated::generated_catalog(size);
+
+    // A repository whose main has all but the branch's 5 newest migrations.
+    let repo = std::env::temp_dir().join(format!("check-bench-{}", std::process::id()));
+    std::fs::create_dir_all(repo.join("migration-runner")).unwrap();
+    let git = |args: &[&str]| {
+        assert!(
+            Command::new("git")
+                .args(args)
+                .current_dir(&repo)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["config", "user.email", "bench@example.com"]);
+    git(&["config", "user.name", "bench"]);
+    let code = sum::compute(&catalog).await.unwrap();
+    let base = SumFile::new(code.entries[..size - 5].to_vec());
+    std::fs::write(repo.join(sum::PATH), base.render()).unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    git(&["checkout", "-q", "-b", "feature"]);
+    std::fs::write(repo.join(sum::PATH), code.render()).unwrap();
+    git(&["commit", "-q", "-am", "feature"]);
+
+    let db = TestDatabase::create("check_bench");
+    let target =
+        DatabaseTarget::parse(&db.url, migration_runner::connect::UrlSource::Given).unwrap();
+    let admin = migration_runner::connect(&db.url, "check-bench")
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let sides = check::read_sides(&repo, "main").unwrap();
+    let git_time = started.elapsed();
+    let t = Instant::now();
+    let computed = sum::compute(&catalog).await.unwrap();
+    let sum_time = t.elapsed();
+    let t = Instant::now();
+    let problems = check::compare(&sides, &computed, &computed);
+    let compare_time = t.elapsed();
+    let added: Vec<String> = check::added_over(&sides, &computed)
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let t = Instant::now();
+    let findings = lint::lint_catalog(&catalog, &repo, lint::Target::Plain, |name| {
+        added.iter().any(|a| a == name)
+    })
+    .await
+    .unwrap();
+    let lint_time = t.elapsed();
+    let t = Instant::now();
+    let differences = entity_check::compare(
+        admin.connection(),
+        &target,
+        generated::generated_sources(size),
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    let replay_time = t.elapsed();
+    let total = started.elapsed();
+    println!("check --base on {size} generated migrations (the branch adds 5):");
+    println!("  git: base and merge-base sum files   {}", ms(git_time));
+    println!("  the code's sums ({size} recorded)     {}", ms(sum_time));
+    println!(
+        "  compare ({} problems)                  {}",
+        problems.len(),
+        ms(compare_time)
+    );
+    println!(
+        "  lint ({} added, {} findings)           {}",
+        added.len(),
+        findings.len(),
+        ms(lint_time)
+    );
+    println!(
+        "  replay + entity comparison ({} differences, the generated history has no entities)  {}",
+        differences.len(),
+        ms(replay_time)
+    );
+    println!("  total                                 {}", ms(total));
+    std::fs::remove_dir_all(&repo).unwrap();
+}
