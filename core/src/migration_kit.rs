@@ -151,3 +151,151 @@ async fn execute(manager: &SchemaManager<'_>, sql: String) -> Result<(), DbErr> 
     manager.get_connection().execute_unprepared(&sql).await?;
     Ok(())
 }
+
+/// The runtime roles of one schema (see [`create_runtime_roles`]).
+///
+/// Append-only like everything here: what these helpers emit is part of the
+/// checksum of every migration that calls them.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeRoles<'a> {
+    /// The schema the roles are for (`academy`).
+    pub schema: &'a str,
+    /// Tables of other schemas both roles may read (`("core", "users")`).
+    pub reads: &'a [(&'a str, &'a str)],
+}
+
+impl RuntimeRoles<'_> {
+    /// `<schema>_app`: reads and writes the schema's tables.
+    pub fn app(&self) -> String {
+        format!("{}_app", self.schema)
+    }
+
+    /// `<schema>_reporting`: reads the schema's tables, writes nothing.
+    pub fn reporting(&self) -> String {
+        format!("{}_reporting", self.schema)
+    }
+
+    /// The statements of [`create_runtime_roles`], in order.
+    pub fn up_statements(&self) -> Vec<String> {
+        let schema = quoted_name(self.schema);
+        let app = quoted_name(&self.app());
+        let reporting = quoted_name(&self.reporting());
+        let mut sql = Vec::new();
+        for role in [&app, &reporting] {
+            // Roles belong to the server, not the database: another database
+            // on it may have created them already (or be creating them now).
+            sql.push(format!(
+                "DO $$ BEGIN CREATE ROLE {role} NOLOGIN; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            ));
+        }
+        sql.push(format!(
+            "GRANT USAGE ON SCHEMA {schema} TO {app}, {reporting}"
+        ));
+        sql.push(format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}"
+        ));
+        sql.push(format!(
+            "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app}"
+        ));
+        sql.push(format!(
+            "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reporting}"
+        ));
+        sql.push(format!(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}"
+        ));
+        sql.push(format!(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {app}"
+        ));
+        sql.push(format!(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {reporting}"
+        ));
+        for (other, table) in self.reads {
+            sql.push(format!(
+                "GRANT USAGE ON SCHEMA {} TO {app}, {reporting}",
+                quoted_name(other)
+            ));
+            sql.push(format!(
+                "GRANT SELECT ON {}.{} TO {app}, {reporting}",
+                quoted_name(other),
+                quoted_name(table)
+            ));
+        }
+        sql
+    }
+
+    /// The statements of [`drop_runtime_roles`], in order.
+    pub fn down_statements(&self) -> Vec<String> {
+        let schema = quoted_name(self.schema);
+        let app = quoted_name(&self.app());
+        let reporting = quoted_name(&self.reporting());
+        let mut sql = Vec::new();
+        for (other, table) in self.reads.iter().rev() {
+            sql.push(format!(
+                "REVOKE ALL ON {}.{} FROM {app}, {reporting}",
+                quoted_name(other),
+                quoted_name(table)
+            ));
+            sql.push(format!(
+                "REVOKE ALL ON SCHEMA {} FROM {app}, {reporting}",
+                quoted_name(other)
+            ));
+        }
+        sql.push(format!(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} REVOKE ALL ON TABLES FROM {app}, {reporting}"
+        ));
+        sql.push(format!(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} REVOKE ALL ON SEQUENCES FROM {app}"
+        ));
+        sql.push(format!(
+            "REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {app}, {reporting}"
+        ));
+        sql.push(format!(
+            "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {app}"
+        ));
+        sql.push(format!(
+            "REVOKE ALL ON SCHEMA {schema} FROM {app}, {reporting}"
+        ));
+        for role in [&reporting, &app] {
+            // Kept while another database on the server still grants it something.
+            sql.push(format!(
+                "DO $$ BEGIN DROP ROLE IF EXISTS {role}; \
+                 EXCEPTION WHEN dependent_objects_still_exist THEN NULL; END $$"
+            ));
+        }
+        sql
+    }
+}
+
+/// Creates the schema's runtime roles, `<schema>_app` (read and write the
+/// schema's tables) and `<schema>_reporting` (read them), both `NOLOGIN`
+/// groups without passwords, each also reading `reads`; default privileges
+/// extend the grants to tables and sequences later migrations create (as the
+/// role that runs migrations). Deployments grant the groups to their own
+/// login roles (`GRANT academy_app TO academy_login`).
+pub async fn create_runtime_roles(
+    manager: &SchemaManager<'_>,
+    roles: RuntimeRoles<'_>,
+) -> Result<(), DbErr> {
+    for sql in roles.up_statements() {
+        execute(manager, sql).await?;
+    }
+    Ok(())
+}
+
+/// Undoes [`create_runtime_roles`]: revokes every grant in this database and
+/// drops the roles unless another database on the server still uses them.
+pub async fn drop_runtime_roles(
+    manager: &SchemaManager<'_>,
+    roles: RuntimeRoles<'_>,
+) -> Result<(), DbErr> {
+    for sql in roles.down_statements() {
+        execute(manager, sql).await?;
+    }
+    Ok(())
+}
+
+/// An identifier quoted as sea-query quotes one.
+fn quoted_name(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,27 @@
+//! The `core` schema's runtime roles: `core_app` reads and writes
+//! `core`; `core_reporting` only reads them. Both
+//! are `NOLOGIN` groups without passwords: each deployment grants them to
+//! its own login roles (README, "Runtime roles"). Default privileges cover
+//! the tables later migrations create.
+
+use crate::migration_kit::{RuntimeRoles, create_runtime_roles, drop_runtime_roles};
+use sea_orm_migration::prelude::*;
+
+const ROLES: RuntimeRoles<'static> = RuntimeRoles {
+    schema: "core",
+    reads: &[],
+};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create_runtime_roles(manager, ROLES).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_runtime_roles(manager, ROLES).await
+    }
+}
