@@ -148,6 +148,12 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// Holds the catalog to `sum` (a tool's or a test's own sum file).
+    pub fn with_expected_sum(mut self, sum: crate::sum::SumFile) -> Self {
+        self.expected_sum = Some(Ok(sum));
+        self
+    }
+
     /// The sum file the code must agree with, if any.
     pub fn expected_sum(&self) -> Option<&Result<crate::sum::SumFile, crate::sum::SumError>> {
         self.expected_sum.as_ref()

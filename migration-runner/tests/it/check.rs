@@ -363,3 +363,42 @@ fn the_workspace_history_passes_lint_and_citus_is_stricter() {
         stdout(&against_head)
     );
 }
+
+/// `status` refuses (exit 2) when the code disagrees with the sum file it
+/// was built with: a migration added without `migrate hash`.
+#[tokio::test]
+async fn status_refuses_a_sum_file_that_disagrees_with_the_code() {
+    let db = migration_dev::testing::TestDatabase::create("check_status_sum");
+    let built_with = SumFile::parse(sum::BUILT_WITH).unwrap();
+    let intact = migration_runner::Catalog::workspace().unwrap();
+    let session = migration_runner::connect(&db.url, "sum-test")
+        .await
+        .unwrap();
+    let runner = migration_runner::Runner::new(session, intact, Default::default())
+        .await
+        .unwrap();
+    let inspection = runner.inspect().await.unwrap();
+    assert!(inspection.sum.is_empty(), "{:?}", inspection.sum);
+    assert_eq!(inspection.exit_code(), 1);
+
+    let unhashed = SqlMigration::new(
+        "m20990101_000000_academy_added_without_hash",
+        &["ALTER TABLE academy.webinars ADD COLUMN notes text"],
+        &["ALTER TABLE academy.webinars DROP COLUMN notes"],
+    );
+    let catalog =
+        migration_runner::Catalog::new(workspace_plus(vec![("academy", Box::new(unhashed))]))
+            .unwrap()
+            .with_expected_sum(built_with);
+    let session = migration_runner::connect(&db.url, "sum-test")
+        .await
+        .unwrap();
+    let runner = migration_runner::Runner::new(session, catalog, Default::default())
+        .await
+        .unwrap();
+    let inspection = runner.inspect().await.unwrap();
+    assert_eq!(inspection.exit_code(), 2);
+    assert_eq!(inspection.sum.len(), 1, "{:?}", inspection.sum);
+    assert!(inspection.sum[0].contains("m20990101_000000_academy_added_without_hash"));
+    assert!(inspection.sum[0].contains("cargo xtask migrate hash"));
+}
