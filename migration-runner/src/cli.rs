@@ -156,6 +156,8 @@ pub enum MigrateCommand {
     Backfill(crate::backfill::cli::BackfillArgs),
     /// Feature flags (the flags table the application reads): list, set.
     Flag(crate::backfill::cli::FlagArgs),
+    /// Backups: backup, restore, verify-backup (see docs/RUNBOOK.md).
+    Db(crate::operations::cli::DbArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -424,6 +426,10 @@ pub async fn run_with(
         MigrateCommand::Flag(flag) => {
             return crate::backfill::cli::flag(flag, target, args.connect.connect_timeout).await;
         }
+        MigrateCommand::Db(db) => {
+            return crate::operations::cli::run(db.command, target, args.connect.connect_timeout)
+                .await;
+        }
         command => command,
     };
     let (lock, ddl) = match &command {
@@ -456,7 +462,9 @@ pub async fn run_with(
         MigrateCommand::Down(down) => down_command(&runner, down).await,
         MigrateCommand::Resolve(resolve) => resolve_command(&runner, resolve.target).await,
         MigrateCommand::Preflight { json } => preflight_command(&runner, json).await,
-        MigrateCommand::Backfill(_) | MigrateCommand::Flag(_) => unreachable!("dispatched above"),
+        MigrateCommand::Backfill(_) | MigrateCommand::Flag(_) | MigrateCommand::Db(_) => {
+            unreachable!("dispatched above")
+        }
     };
     runner.close().await;
     outcome

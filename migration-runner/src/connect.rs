@@ -162,6 +162,54 @@ impl DatabaseTarget {
     pub fn scrub(&self, text: &str) -> String {
         scrub(text, &self.url)
     }
+
+    /// The libpq environment (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`,
+    /// `PGPASSWORD`, `PGSSLMODE`) for a child process such as `pg_dump`, so
+    /// the password travels in its environment, never on its command line.
+    pub fn libpq_environment(&self) -> Vec<(&'static str, String)> {
+        use sea_orm::sqlx::postgres::PgSslMode;
+        let host = match self.options.get_socket() {
+            Some(socket) => socket.display().to_string(),
+            None => self.options.get_host().to_owned(),
+        };
+        let mut env = vec![
+            ("PGHOST", host),
+            ("PGPORT", self.options.get_port().to_string()),
+            ("PGUSER", self.options.get_username().to_owned()),
+        ];
+        if let Some(database) = self.options.get_database() {
+            env.push(("PGDATABASE", database.to_owned()));
+        }
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(&*self.url, |(_, rest)| rest);
+        let in_userinfo = rest
+            .rsplit_once('@')
+            .and_then(|(userinfo, _)| userinfo.split_once(':'))
+            .map(|(_, password)| password.to_owned());
+        let in_query = self.url.split_once('?').and_then(|(_, query)| {
+            query.split('&').find_map(|pair| {
+                pair.split_once('=')
+                    .filter(|(key, _)| key.eq_ignore_ascii_case("password"))
+                    .map(|(_, value)| value.to_owned())
+            })
+        });
+        if let Some(password) = in_userinfo.or(in_query) {
+            // As the URL parser reads it: `%XX` escapes decoded.
+            env.push(("PGPASSWORD", decode(&password)));
+        }
+        let ssl = match self.options.get_ssl_mode() {
+            PgSslMode::Disable => "disable",
+            PgSslMode::Allow => "allow",
+            PgSslMode::Prefer => "prefer",
+            PgSslMode::Require => "require",
+            PgSslMode::VerifyCa => "verify-ca",
+            PgSslMode::VerifyFull => "verify-full",
+        };
+        env.push(("PGSSLMODE", ssl.to_owned()));
+        env
+    }
 }
 
 /// `postgres://` or `postgresql://`, then a userinfo whose reserved

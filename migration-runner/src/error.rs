@@ -31,6 +31,8 @@ pub enum MigrateError {
     Check(#[from] crate::check::CheckError),
     #[error(transparent)]
     Backfill(#[from] crate::backfill::BackfillError),
+    #[error(transparent)]
+    Operations(Box<crate::operations::OperationsError>),
     #[error("cannot use `{}`: {source}", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -63,6 +65,7 @@ impl MigrateError {
             MigrateError::Io { .. } => Exit::Failed,
             MigrateError::Check(_) => Exit::Usage,
             MigrateError::Backfill(err) => err.exit(),
+            MigrateError::Operations(err) => err.exit(),
             MigrateError::Database { source, .. } => {
                 if db_error::kind(source) == db_error::Kind::ConnectionLost {
                     Exit::Unavailable

@@ -26,6 +26,7 @@ pub mod history;
 pub mod lint;
 pub mod lock;
 pub mod name;
+pub mod operations;
 pub mod output;
 pub mod preflight;
 pub mod registry;

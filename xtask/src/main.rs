@@ -127,6 +127,8 @@ enum DbCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    #[command(flatten)]
+    Operation(migration_runner::operations::cli::DbOperation),
 }
 
 fn main() -> ExitCode {
@@ -153,6 +155,17 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Migrate(args) => runtime.block_on(migrate(args, configured)),
         Command::Seed(args) => runtime.block_on(seed(args, configured)),
+        Command::Db {
+            command: DbCommand::Operation(operation),
+        } => runtime.block_on(async {
+            let target = match database(configured).await {
+                Ok(target) => target,
+                Err(code) => return code,
+            };
+            let timeout = connect::ConnectSettings::DEFAULT_TIMEOUT.as_secs();
+            let done = migration_runner::operations::cli::run(operation, &target, timeout);
+            finish(done.await, &target)
+        }),
         Command::Db { command } => db(command, configured),
         Command::Schema {
             command: SchemaCommand::New { name },
@@ -456,6 +469,7 @@ fn db_command(
                 return Err((format!("psql exited with {status}"), Exit::Failed));
             }
         }
+        DbCommand::Operation(_) => unreachable!("dispatched in main"),
         DbCommand::Reset { yes } => {
             if !yes && std::io::stdin().is_terminal() {
                 eprintln!(
