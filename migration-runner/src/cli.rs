@@ -715,7 +715,10 @@ async fn resolve_command(runner: &Runner, target: ResolveTarget) -> Result<Exit>
 }
 
 async fn preflight_command(runner: &Runner, json: bool) -> Result<Exit> {
-    let report = runner.preflight().await?;
+    let mut report = runner.preflight().await?;
+    if report.history_readable {
+        report.grants = runtime_grants(runner).await?;
+    }
     if json {
         say!(
             "{}",
@@ -743,9 +746,44 @@ async fn preflight_command(runner: &Runner, json: bool) -> Result<Exit> {
             say!("  - {}\n      {}", missing.what, missing.fix);
         }
     }
-    Ok(if report.missing.is_empty() {
+    if !json && !report.grants.is_empty() {
+        say!(
+            "runtime roles: {} grant(s) differ from what the applied migrations declare:",
+            report.grants.len()
+        );
+        for mismatch in &report.grants {
+            say!("  - {mismatch}");
+        }
+    } else if !json {
+        say!("runtime roles: grants match what the applied migrations declare");
+    }
+    Ok(if report.missing.is_empty() && report.grants.is_empty() {
         Exit::Success
     } else {
         Exit::Refused
     })
+}
+
+/// The runtime roles' grants against the applied migrations' statements.
+async fn runtime_grants(runner: &Runner) -> Result<Vec<crate::grants::GrantMismatch>> {
+    let inspection = runner.inspect().await?;
+    let capturer = crate::capture::Capturer::new().await?;
+    let mut sql = Vec::new();
+    for entry in &inspection.migrations {
+        if entry.state != crate::status::State::Applied {
+            continue;
+        }
+        if let Some(migration) = runner.catalog().get(&entry.name) {
+            let script = capturer
+                .record(migration, crate::capture::Direction::Up)
+                .await?;
+            sql.extend(script.statements.iter().map(|s| s.to_string()));
+        }
+    }
+    crate::grants::check(runner.connection(), &sql)
+        .await
+        .map_err(|source| crate::error::MigrateError::Database {
+            context: "reading the runtime roles' grants (preflight)",
+            source,
+        })
 }

@@ -22,6 +22,7 @@ pub mod entity_check;
 pub mod error;
 pub mod executor;
 pub mod exit;
+pub mod grants;
 pub mod history;
 pub mod lint;
 pub mod lock;

@@ -60,6 +60,9 @@ pub struct PreflightReport {
     /// code was checked, since which are pending cannot be known.
     pub history_readable: bool,
     pub missing: Vec<MissingPrivilege>,
+    /// The runtime roles' grants against what the applied migrations declare
+    /// (filled by the `preflight` command; `up` leaves it empty).
+    pub grants: Vec<crate::grants::GrantMismatch>,
 }
 
 /// Checks the role against what the pending migrations' statements need.
@@ -100,6 +103,7 @@ async fn check_queries<C: ConnectionTrait>(
         pending: plan.len(),
         history_readable: true,
         missing: Vec::new(),
+        grants: Vec::new(),
     };
     if superuser {
         return Ok(report);
