@@ -18,6 +18,7 @@ mod foundation;
 mod integrity;
 mod lint;
 mod local_cluster;
+mod operations;
 mod operator;
 mod operator_input;
 mod preflight;
