@@ -26,6 +26,8 @@ pub enum Privilege {
     TableOwnership,
     /// `REFERENCES` on a table a new foreign key points at.
     References,
+    /// `CREATEROLE`, for a migration that creates the runtime roles.
+    CreateRole,
 }
 
 /// One privilege the role lacks.
@@ -284,6 +286,33 @@ async fn check_queries<C: ConnectionTrait>(
                     quote(&schema),
                     quote(&table)
                 ),
+            });
+        }
+    }
+    // The runtime roles' migrations create roles (inside `DO` blocks).
+    let creates_roles = plan.iter().any(|planned| {
+        planned
+            .script
+            .statements
+            .iter()
+            .any(|statement| statement.sql.to_ascii_uppercase().contains("CREATE ROLE"))
+    });
+    if creates_roles {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT rolcreaterole AS ok FROM pg_roles WHERE rolname = current_user",
+            ))
+            .await?;
+        if !row
+            .map(|r| r.try_get::<bool>("", "ok"))
+            .transpose()?
+            .unwrap_or(false)
+        {
+            report.missing.push(MissingPrivilege {
+                kind: Privilege::CreateRole,
+                what: "CREATEROLE (a pending migration creates the runtime roles)".to_owned(),
+                fix: format!("ALTER ROLE {grantee} CREATEROLE;"),
             });
         }
     }

@@ -287,7 +287,9 @@ async fn preflight_passes_with_nothing_pending_and_lists_everything_in_one_round
     for missing in report["missing"].as_array().unwrap() {
         let fix = missing["fix"].as_str().unwrap();
         assert!(
-            fix.starts_with("GRANT ") || fix.starts_with("ALTER TABLE "),
+            fix.starts_with("GRANT ")
+                || fix.starts_with("ALTER TABLE ")
+                || fix.starts_with("ALTER ROLE "),
             "{fix}"
         );
         assert!(!fix.contains("GRANT postgres"), "{fix}");

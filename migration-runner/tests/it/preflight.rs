@@ -61,6 +61,7 @@ async fn a_role_without_privileges_gets_every_missing_grant_then_passes() {
         [
             format!("GRANT CREATE ON DATABASE {} TO {};", db.name, role.name),
             format!("GRANT CREATE ON SCHEMA public TO {};", role.name),
+            format!("ALTER ROLE {} CREATEROLE;", role.name),
         ],
         "{:#?}",
         report.missing
@@ -84,7 +85,7 @@ async fn a_role_without_privileges_gets_every_missing_grant_then_passes() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, MigrateError::Verify(migration_runner::error::VerifyError::Preflight(ref lines)) if lines.len() == 2),
+        matches!(err, MigrateError::Verify(migration_runner::error::VerifyError::Preflight(ref lines)) if lines.len() == 3),
         "{err}"
     );
     assert!(
@@ -102,7 +103,8 @@ async fn a_role_without_privileges_gets_every_missing_grant_then_passes() {
 
     admin
         .execute_unprepared(&format!(
-            "GRANT CREATE ON DATABASE {db} TO {role}; GRANT CREATE ON SCHEMA public TO {role};",
+            "GRANT CREATE ON DATABASE {db} TO {role}; GRANT CREATE ON SCHEMA public TO {role}; \
+             ALTER ROLE {role} CREATEROLE;",
             db = db.name,
             role = role.name
         ))
