@@ -44,6 +44,10 @@ fn the_workspace_history_is_in_the_documented_order() {
             "m20251008_120000_academy_add_webinar_capacity",
             "m20251101_090000_vacancy_link_applications_to_talent_profiles",
             "m20261201_070049_academy_make_webinar_capacity_not_null",
+            "m20261201_072147_core_create_runtime_roles",
+            "m20261201_072156_academy_create_runtime_roles",
+            "m20261201_072202_talent_create_runtime_roles",
+            "m20261201_072208_vacancy_create_runtime_roles",
         ]
     );
     // Each crate's earliest migration creates its schema.

@@ -52,20 +52,22 @@ async fn down_is_refused_in_production_unless_destructive_is_allowed() {
     assert_eq!(report.rolled_back.len(), 1);
     assert_eq!(
         report.rolled_back[0].name,
-        "m20261201_070049_academy_make_webinar_capacity_not_null"
+        "m20261201_072208_vacancy_create_runtime_roles"
     );
     assert!(
-        sql.iter().any(|s| s.contains("capacity DROP NOT NULL")),
+        sql.iter().any(|s| s.contains("DROP ROLE IF EXISTS")),
         "the SQL is announced first: {sql:?}"
     );
     assert_eq!(
         scalar_i64(
             &conn,
-            "SELECT count(*) FROM information_schema.columns \
-             WHERE table_name = 'webinars' AND column_name = 'capacity' AND is_nullable = 'YES'"
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             CROSS JOIN LATERAL aclexplode(c.relacl) a \
+             WHERE n.nspname = 'vacancy' AND a.grantee IN (SELECT oid FROM pg_roles WHERE rolname = 'vacancy_app')"
         )
         .await,
-        1
+        0,
+        "rolled back: vacancy_app holds nothing in this database"
     );
 }
 
