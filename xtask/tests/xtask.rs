@@ -322,8 +322,7 @@ async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
     let scratch = Scratch::new("schema-new");
     let copy = scratch.0.join("workspace");
     copy_workspace(&root, &copy);
-    // The copy's xtask gets its own binary name, so building it never
-    // replaces `target/debug/xtask`, which other tests run.
+    // The copy's xtask gets its own binary name, so it is never mistaken for ours.
     let manifest = copy.join("xtask/Cargo.toml");
     let renamed = std::fs::read_to_string(&manifest).unwrap().replacen(
         "name = \"xtask\"",
@@ -343,7 +342,22 @@ async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
         .unwrap_err();
     assert!(again.to_string().contains("already exists"), "{again}");
 
-    let target_dir = migration_dev::local_pg::target_dir();
+    // A target directory of its own, seeded with a copy of this one's: the
+    // registry crates are reused, and the copy's own crates (whose artifact
+    // names equal this workspace's, since cargo hashes paths relative to the
+    // workspace root) never overwrite the artifacts other tests link against.
+    let shared = migration_dev::local_pg::target_dir().join("debug");
+    let target_dir = scratch.0.join("target");
+    std::fs::create_dir_all(target_dir.join("debug")).unwrap();
+    for part in ["deps", "build", ".fingerprint"] {
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(shared.join(part))
+            .arg(target_dir.join("debug"))
+            .status()
+            .unwrap();
+        assert!(copied.success(), "copying target/debug/{part}");
+    }
     let cargo = |args: &[&str]| {
         Command::new(env!("CARGO"))
             .args(args)
