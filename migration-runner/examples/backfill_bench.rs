@@ -112,7 +112,18 @@ async fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let reading = tokio::spawn(reader(backfill_db.url.clone(), stop.clone(), rows));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let options = RunOptions::default();
+    // `BENCH_TARGET_MS` and `BENCH_SLEEP_MS` try other throttling than the defaults.
+    let env_ms = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| Duration::from_millis(v.parse().expect("milliseconds")))
+    };
+    let defaults = RunOptions::default();
+    let options = RunOptions {
+        target_batch: env_ms("BENCH_TARGET_MS").unwrap_or(defaults.target_batch),
+        sleep: env_ms("BENCH_SLEEP_MS").unwrap_or(defaults.sleep),
+        ..defaults
+    };
     let report = driver::run(session.connection(), backfill, &options, &mut |_| {})
         .await
         .expect("backfill");
@@ -141,7 +152,7 @@ async fn main() {
         update_rate
     );
     println!(
-        "backfill (defaults)       {:>8.2} s  {:>10.0} rows/s  ({} batches, {} retried, sleep {} ms, target {} ms)",
+        "backfill                  {:>8.2} s  {:>10.0} rows/s  ({} batches, {} retried, sleep {} ms, target {} ms)",
         report.elapsed.as_secs_f64(),
         backfill_rate,
         report.batches,
