@@ -506,27 +506,14 @@ pub fn find_bin_dir() -> Option<PathBuf> {
     first_server_dir(search_path())
 }
 
-/// Where to look, in order: $PG_BIN_DIR, PATH, `pg_config --bindir`,
-/// Debian's versioned directories, Homebrew's.
+/// Where to look, in order: $PG_BIN_DIR, then the engine's search path
+/// (PATH, `pg_config --bindir`, Debian's versioned directories, Homebrew's).
 fn search_path() -> Vec<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(dir) = std::env::var_os("PG_BIN_DIR") {
         candidates.push(dir.into());
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path));
-    }
-    if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
-        && output.status.success()
-    {
-        candidates.push(String::from_utf8_lossy(&output.stdout).trim().into());
-    }
-    candidates.extend(versioned_dirs("/usr/lib/postgresql", "", "bin"));
-    for prefix in ["/opt/homebrew/opt", "/usr/local/opt"] {
-        candidates.extend(versioned_dirs(prefix, "postgresql", "bin"));
-    }
-    candidates.push("/opt/homebrew/bin".into());
-    candidates.push("/usr/local/bin".into());
+    candidates.extend(migration_runner::operations::tools::search_path());
     candidates
 }
 
@@ -544,27 +531,6 @@ fn first_server_dir(candidates: Vec<PathBuf>) -> Option<PathBuf> {
                 .filter(|real| has_server(real))
                 .unwrap_or(dir)
         })
-}
-
-/// `<parent>/<prefix><version>/<leaf>`, newest version first.
-fn versioned_dirs(parent: &str, prefix: &str, leaf: &str) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(parent) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(u32, PathBuf)> = entries
-        .filter_map(|entry| {
-            let name = entry.ok()?.file_name().to_string_lossy().into_owned();
-            let rest = name.strip_prefix(prefix)?.trim_start_matches('@');
-            let version = rest
-                .split('.')
-                .next()
-                .filter(|v| !v.is_empty())
-                .map_or(Some(0), |v| v.parse().ok())?;
-            Some((version, Path::new(parent).join(&name).join(leaf)))
-        })
-        .collect();
-    found.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
-    found.into_iter().map(|(_, dir)| dir).collect()
 }
 
 #[cfg(test)]

@@ -89,7 +89,10 @@ fn probe(name: &'static str, path: &Path) -> Option<Tool> {
     })
 }
 
-fn search_path() -> Vec<PathBuf> {
+/// Where PostgreSQL's client and server binaries are looked for after
+/// `$PG_BIN_DIR`: PATH, `pg_config --bindir`, Debian's versioned directories
+/// (newest first), Homebrew's. The local cluster (`migration-dev`) uses it too.
+pub fn search_path() -> Vec<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path));
