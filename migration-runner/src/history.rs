@@ -183,8 +183,8 @@ impl History {
                 .await
                 .map_err(HistoryError::write)?;
         }
-        for (name, schema, checksum) in adopted {
-            adopt(&txn, name, schema, checksum).await?;
+        if !adopted.is_empty() {
+            adopt(&txn, adopted).await?;
         }
         txn.commit().await.map_err(HistoryError::write)?;
         Ok(())
@@ -312,14 +312,23 @@ pub(crate) async fn set_state<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Gives an adopted row (sea-orm's own migrator wrote it) its schema and checksum.
-async fn adopt<C: ConnectionTrait>(db: &C, name: &str, schema: &str, checksum: &str) -> Result<()> {
+/// Gives the adopted rows (sea-orm's own migrator wrote them) their schema
+/// and checksum: `(name, schema, checksum)` each, in one statement.
+async fn adopt<C: ConnectionTrait>(db: &C, adopted: &[(&str, &str, &str)]) -> Result<()> {
+    let column = |field: usize| -> Value {
+        let values: Vec<String> = adopted
+            .iter()
+            .map(|&(name, schema, checksum)| [name, schema, checksum][field].to_owned())
+            .collect();
+        Value::from(values)
+    };
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE public.seaql_migrations SET schema_name = $2, checksum = $3, \
-             note = coalesce(note, 'adopted from an earlier history: checksum recorded on adoption') \
-         WHERE version = $1 AND checksum = ''",
-        [Value::from(name), Value::from(schema), Value::from(checksum)],
+        "UPDATE public.seaql_migrations h SET schema_name = a.schema, checksum = a.checksum, \
+             note = coalesce(h.note, 'adopted from an earlier history: checksum recorded on adoption') \
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS a(version, schema, checksum) \
+         WHERE h.version = a.version AND h.checksum = ''",
+        [column(0), column(1), column(2)],
     ))
     .await
     .map_err(HistoryError::write)?;
