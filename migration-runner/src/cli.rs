@@ -230,19 +230,10 @@ pub fn fail(message: &str, target: Option<&DatabaseTarget>, exit: Exit) -> std::
 /// `migrate check`: compares the code with the base branch, read from git in
 /// the checkout around the current directory.
 pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Exit> {
-    let cwd = std::env::current_dir().map_err(|source| crate::error::MigrateError::Io {
-        path: ".".into(),
-        source,
-    })?;
-    let workspace =
-        crate::check::find_workspace(&cwd).ok_or_else(|| crate::check::CheckError::WorkingSum {
-            problem: format!(
-                "not found in {} or its parents; run `check` inside a checkout of the workspace",
-                cwd.display()
-            ),
-        })?;
+    let workspace = workspace_around_cwd()?;
     let sides = crate::check::read_sides(&workspace, base)?;
-    let code = crate::sum::compute(&Catalog::workspace()?).await?;
+    let catalog = Catalog::workspace()?;
+    let code = crate::sum::compute(&catalog).await?;
     let path = workspace.join(crate::sum::PATH);
     let text = std::fs::read_to_string(&path).map_err(|source| crate::error::MigrateError::Io {
         path: path.clone(),
@@ -273,7 +264,6 @@ pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Ex
         .iter()
         .map(|e| e.name.clone())
         .collect();
-    let catalog = Catalog::workspace()?;
     let findings =
         crate::lint::lint_catalog(&catalog, &workspace, crate::lint::Target::Plain, |name| {
             added_names.iter().any(|added| added == name)
@@ -318,10 +308,14 @@ pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Ex
     })
 }
 
-impl MigrateArgs {
-    /// `lint` reads the code and git only; every other command needs a database.
-    pub fn needs_database(&self) -> bool {
-        !matches!(self.command, Some(MigrateCommand::Lint { .. }))
+/// The commands that read only the code and git: run without a database.
+/// `None` for every other command.
+pub async fn run_offline(command: Option<&MigrateCommand>) -> Option<Result<Exit>> {
+    match command {
+        Some(MigrateCommand::Lint { base, citus, json }) => {
+            Some(lint(base.as_deref(), *citus, *json).await)
+        }
+        _ => None,
     }
 }
 

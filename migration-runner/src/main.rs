@@ -40,8 +40,8 @@ async fn main() -> ExitCode {
         Ok(args) => args,
         Err(err) => return usage(&err),
     };
-    if let Some(cli::MigrateCommand::Lint { base, citus, json }) = &args.migrate.command {
-        return match cli::lint(base.as_deref(), *citus, *json).await {
+    if let Some(outcome) = cli::run_offline(args.migrate.command.as_ref()).await {
+        return match outcome {
             Ok(exit) => exit.into(),
             Err(err) => cli::fail(&err.to_string(), None, err.exit()),
         };

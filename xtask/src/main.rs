@@ -210,13 +210,15 @@ async fn migrate(
         }) => return new_migration(&schema, &description.join(" ")),
         Some(XtaskMigrateCommand::Hash) => return hash().await,
         Some(XtaskMigrateCommand::Renumber { base }) => return renumber(&base),
-        Some(XtaskMigrateCommand::Engine(MigrateCommand::Lint { base, citus, json })) => {
-            return match migrate_cli::lint(base.as_deref(), citus, json).await {
-                Ok(exit) => exit.into(),
-                Err(err) => migrate_cli::fail(&err.to_string(), None, err.exit()),
-            };
+        Some(XtaskMigrateCommand::Engine(command)) => {
+            if let Some(outcome) = migrate_cli::run_offline(Some(&command)).await {
+                return match outcome {
+                    Ok(exit) => exit.into(),
+                    Err(err) => migrate_cli::fail(&err.to_string(), None, err.exit()),
+                };
+            }
+            Some(command)
         }
-        Some(XtaskMigrateCommand::Engine(command)) => Some(command),
         None => None,
     };
     let target = match database(configured).await {
