@@ -3,8 +3,6 @@
 //! migrations, distrusted history rows, preflight in one round, one table of
 //! exit codes that the README prints.
 
-use std::time::Duration;
-
 use migration_dev::testing::TestDatabase;
 use migration_runner::{Exit, UpOptions};
 use sea_orm::ConnectionTrait;
@@ -328,7 +326,39 @@ async fn up_prints_the_durations_history_records() {
     }
     let slow = report.applied.last().unwrap();
     assert!(slow.execution_ms >= 300, "{}", slow.execution_ms);
-    let _ = Duration::ZERO;
+
+    // And what `up` prints is what history records, line by line.
+    let printed_db = TestDatabase::create("input_durations_printed");
+    let up = runner_binary(Some(&printed_db.url), &["up"], &[]);
+    assert_eq!(up.status.code(), Some(0), "{}", all_output(&up));
+    let printed_conn = connect(&printed_db).await;
+    let lines: Vec<String> = stdout(&up)
+        .lines()
+        .filter(|line| line.starts_with("applied  "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        lines.len(),
+        migration_runner::Catalog::workspace()
+            .unwrap()
+            .migrations()
+            .len()
+    );
+    for line in lines {
+        let name = line.split_whitespace().nth(1).unwrap();
+        let printed: i64 = line
+            .trim_end()
+            .strip_suffix(" ms")
+            .and_then(|rest| rest.split_whitespace().last())
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(|| panic!("no duration in `{line}`"));
+        let recorded = scalar_i64(
+            &printed_conn,
+            &format!("SELECT execution_ms FROM public.seaql_migrations WHERE version = '{name}'"),
+        )
+        .await;
+        assert_eq!(printed, recorded, "{line}");
+    }
 }
 
 /// The README's exit-code table is the one every command follows.
