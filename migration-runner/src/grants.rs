@@ -373,59 +373,46 @@ pub async fn check<C: ConnectionTrait>(
         }
     }
 
-    // What the catalog says each role holds.
+    // What the catalog says each role holds: schema, relation and default
+    // privileges, in one query.
     let mut actual: BTreeMap<String, BTreeSet<Fact>> = BTreeMap::new();
     for row in db
         .query_all_raw(query(
-            "SELECT r.rolname::text AS role, n.nspname::text AS schema, a.privilege_type AS privilege \
+            "SELECT 'schema' AS kind, r.rolname::text AS role, n.nspname::text AS schema, '' AS name, \
+                    false AS sequence, a.privilege_type AS privilege \
                FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a JOIN pg_roles r ON r.oid = a.grantee \
-              WHERE r.rolname = ANY($1::text[])",
-        ))
-        .await?
-    {
-        actual.entry(row.try_get("", "role")?).or_default().insert(Fact::Schema {
-            schema: row.try_get("", "schema")?,
-            privilege: row.try_get("", "privilege")?,
-        });
-    }
-    for row in db
-        .query_all_raw(query(
-            "SELECT r.rolname::text AS role, n.nspname::text AS schema, c.relname::text AS name, \
-                    c.relkind = 'S' AS sequence, a.privilege_type AS privilege \
+              WHERE r.rolname = ANY($1::text[]) \
+             UNION ALL \
+             SELECT 'relation', r.rolname::text, n.nspname::text, c.relname::text, c.relkind = 'S', a.privilege_type \
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                CROSS JOIN LATERAL aclexplode(c.relacl) a JOIN pg_roles r ON r.oid = a.grantee \
-              WHERE r.rolname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')",
-        ))
-        .await?
-    {
-        actual
-            .entry(row.try_get("", "role")?)
-            .or_default()
-            .insert(Fact::Relation {
-                schema: row.try_get("", "schema")?,
-                name: row.try_get("", "name")?,
-                sequence: row.try_get("", "sequence")?,
-                privilege: row.try_get("", "privilege")?,
-            });
-    }
-    for row in db
-        .query_all_raw(query(
-            "SELECT r.rolname::text AS role, coalesce(n.nspname::text, '') AS schema, \
-                    d.defaclobjtype = 'S' AS sequence, a.privilege_type AS privilege \
+              WHERE r.rolname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') \
+             UNION ALL \
+             SELECT 'default', r.rolname::text, coalesce(n.nspname::text, ''), '', d.defaclobjtype = 'S', a.privilege_type \
                FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace \
                CROSS JOIN LATERAL aclexplode(d.defaclacl) a JOIN pg_roles r ON r.oid = a.grantee \
               WHERE r.rolname = ANY($1::text[]) AND d.defaclobjtype IN ('r', 'S')",
         ))
         .await?
     {
-        actual
-            .entry(row.try_get("", "role")?)
-            .or_default()
-            .insert(Fact::Default {
-                schema: row.try_get("", "schema")?,
-                sequence: row.try_get("", "sequence")?,
-                privilege: row.try_get("", "privilege")?,
-            });
+        let schema: String = row.try_get("", "schema")?;
+        let privilege: String = row.try_get("", "privilege")?;
+        let sequence: bool = row.try_get("", "sequence")?;
+        let fact = match row.try_get::<String>("", "kind")?.as_str() {
+            "schema" => Fact::Schema { schema, privilege },
+            "relation" => Fact::Relation {
+                schema,
+                name: row.try_get("", "name")?,
+                sequence,
+                privilege,
+            },
+            _ => Fact::Default {
+                schema,
+                sequence,
+                privilege,
+            },
+        };
+        actual.entry(row.try_get("", "role")?).or_default().insert(fact);
     }
 
     // "Every table of the schema" rules, expanded over what the schema holds now.
