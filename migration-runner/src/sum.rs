@@ -224,26 +224,60 @@ pub async fn compute(catalog: &Catalog) -> Result<SumFile> {
 
 /// What differs between `expected` (the code) and `file`.
 pub fn compare(expected: &SumFile, file: &SumFile) -> Vec<SumMismatch> {
-    let mut mismatches = Vec::new();
-    for entry in &expected.entries {
-        match file.get(&entry.name) {
-            None => mismatches.push(SumMismatch::Unlisted {
-                name: entry.name.clone(),
+    mismatches(
+        file,
+        expected
+            .entries
+            .iter()
+            .map(|entry| (entry.name.as_str(), file.get(&entry.name) == Some(entry))),
+    )
+}
+
+/// What differs between the code, as `(name, checksum)` pairs (`None` when a
+/// migration cannot be checksummed: reported elsewhere), and `file`.
+pub fn compare_checksums<'a>(
+    file: &SumFile,
+    code: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Vec<SumMismatch> {
+    mismatches(
+        file,
+        code.into_iter().map(|(name, checksum)| {
+            let agrees = match (file.get(name), checksum) {
+                (Some(listed), Some(checksum)) => listed.checksum == checksum,
+                _ => true,
+            };
+            (name, agrees)
+        }),
+    )
+}
+
+/// Unlisted and differing migrations in code order, then those only listed.
+fn mismatches<'a>(
+    file: &SumFile,
+    code: impl IntoIterator<Item = (&'a str, bool)>,
+) -> Vec<SumMismatch> {
+    let mut found = Vec::new();
+    let mut in_code = std::collections::HashSet::new();
+    for (name, agrees) in code {
+        in_code.insert(name);
+        match file.get(name) {
+            None => found.push(SumMismatch::Unlisted {
+                name: name.to_owned(),
             }),
-            Some(listed) if listed != entry => mismatches.push(SumMismatch::Differs {
-                name: entry.name.clone(),
+            Some(_) if !agrees => found.push(SumMismatch::Differs {
+                name: name.to_owned(),
             }),
             Some(_) => {}
         }
     }
     for listed in &file.entries {
-        if expected.get(&listed.name).is_none() {
-            mismatches.push(SumMismatch::Gone {
+        if !in_code.contains(listed.name.as_str()) {
+            found.push(SumMismatch::Gone {
                 name: listed.name.clone(),
             });
         }
     }
-    mismatches
+    found
 }
 
 #[cfg(test)]

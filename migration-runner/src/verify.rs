@@ -39,35 +39,28 @@ pub(crate) struct Compared {
 /// How the code disagrees with the catalog's sum file, from the checksums
 /// already computed (equal SQL touches equal tables).
 fn sum_disagreements(catalog: &Catalog, checksums: &Checksums) -> Vec<String> {
-    let fix = "run `cargo xtask migrate hash` and commit migration-runner/migrations.sum";
     let file = match catalog.expected_sum() {
         None => return Vec::new(),
         Some(Err(err)) => return vec![err.to_string()],
         Some(Ok(file)) => file,
     };
-    let mut found = Vec::new();
-    for migration in catalog.migrations() {
-        let code = checksums.get(&migration.name).and_then(|c| c.as_ref().ok());
-        match (file.get(&migration.name), code) {
-            (None, _) => found.push(format!("`{}` is not in {}: {fix}", migration.name, crate::sum::PATH)),
-            (Some(entry), Some(code)) if entry.checksum != code.checksum => found.push(format!(
-                "`{}` emits other SQL than {} records: {fix} (or, if it was applied anywhere, restore it)",
-                migration.name,
+    let code = catalog.migrations().iter().map(|migration| {
+        let checksum = checksums
+            .get(&migration.name)
+            .and_then(|c| c.as_ref().ok())
+            .map(|c| c.checksum.as_str());
+        (migration.name.as_str(), checksum)
+    });
+    crate::sum::compare_checksums(file, code)
+        .into_iter()
+        .map(|mismatch| {
+            format!(
+                "{mismatch}: run `cargo xtask migrate hash` and commit {} (or, for a migration \
+                 applied anywhere, restore what it was)",
                 crate::sum::PATH
-            )),
-            _ => {}
-        }
-    }
-    for entry in &file.entries {
-        if catalog.get(&entry.name).is_none() {
-            found.push(format!(
-                "`{}` is in {} but not in the code: {fix}",
-                entry.name,
-                crate::sum::PATH
-            ));
-        }
-    }
-    found
+            )
+        })
+        .collect()
 }
 
 /// Reads history and compares it with the code; refuses the problems the
