@@ -167,7 +167,6 @@ impl DatabaseTarget {
     /// `PGPASSWORD`, `PGSSLMODE`) for a child process such as `pg_dump`, so
     /// the password travels in its environment, never on its command line.
     pub fn libpq_environment(&self) -> Vec<(&'static str, String)> {
-        use sea_orm::sqlx::postgres::PgSslMode;
         let host = match self.options.get_socket() {
             Some(socket) => socket.display().to_string(),
             None => self.options.get_host().to_owned(),
@@ -188,27 +187,32 @@ impl DatabaseTarget {
             .rsplit_once('@')
             .and_then(|(userinfo, _)| userinfo.split_once(':'))
             .map(|(_, password)| password.to_owned());
-        let in_query = self.url.split_once('?').and_then(|(_, query)| {
+        let password = in_userinfo
+            .map(|password| decode(&password))
+            .or_else(|| self.query_parameter("password"));
+        if let Some(password) = password {
+            // As the URL parser reads it: `%XX` escapes decoded.
+            env.push(("PGPASSWORD", password));
+        }
+        env.push((
+            "PGSSLMODE",
+            ssl_mode_name(self.options.get_ssl_mode()).to_owned(),
+        ));
+        if let Some(root) = self.query_parameter("sslrootcert") {
+            env.push(("PGSSLROOTCERT", root));
+        }
+        env
+    }
+
+    /// A `?key=value` parameter of the URL, `%XX` escapes decoded.
+    fn query_parameter(&self, name: &str) -> Option<String> {
+        self.url.split_once('?').and_then(|(_, query)| {
             query.split('&').find_map(|pair| {
                 pair.split_once('=')
-                    .filter(|(key, _)| key.eq_ignore_ascii_case("password"))
-                    .map(|(_, value)| value.to_owned())
+                    .filter(|(key, _)| key.eq_ignore_ascii_case(name))
+                    .map(|(_, value)| decode(value))
             })
-        });
-        if let Some(password) = in_userinfo.or(in_query) {
-            // As the URL parser reads it: `%XX` escapes decoded.
-            env.push(("PGPASSWORD", decode(&password)));
-        }
-        let ssl = match self.options.get_ssl_mode() {
-            PgSslMode::Disable => "disable",
-            PgSslMode::Allow => "allow",
-            PgSslMode::Prefer => "prefer",
-            PgSslMode::Require => "require",
-            PgSslMode::VerifyCa => "verify-ca",
-            PgSslMode::VerifyFull => "verify-full",
-        };
-        env.push(("PGSSLMODE", ssl.to_owned()));
-        env
+        })
     }
 }
 
@@ -425,6 +429,19 @@ pub enum ConnectError {
         code: String,
     },
 
+    #[error(
+        "the TLS handshake with the database at {endpoint} ({source_name}) failed under sslmode={mode}: \
+         {message}; with verify-ca or verify-full, the server's certificate must be signed by a root in \
+         `sslrootcert` (and, for verify-full, name the host you connect to); use sslmode=require to \
+         encrypt without checking the certificate"
+    )]
+    Tls {
+        endpoint: String,
+        source_name: String,
+        mode: &'static str,
+        message: String,
+    },
+
     #[error("connecting to the database at {endpoint} ({source_name}) failed: {message}")]
     Other {
         endpoint: String,
@@ -476,6 +493,18 @@ pub async fn open(
 ) -> Result<Session, ConnectError> {
     let endpoint = target.endpoint();
     let source_name = target.source.to_string();
+    // sqlx reports a missing root certificate as an I/O error, which reads as
+    // an unreachable server.
+    if let Some(root) = target.query_parameter("sslrootcert")
+        && !std::path::Path::new(&root).is_file()
+    {
+        return Err(ConnectError::Tls {
+            endpoint,
+            source_name,
+            mode: ssl_mode_name(target.options.get_ssl_mode()),
+            message: format!("the `sslrootcert` file {} does not exist", printable(&root)),
+        });
+    }
     // The pool retries a refused connection until its timeout; a plain TCP
     // connect tells at once, with the reason.
     if target.options.get_socket().is_none() && !target.options.get_host().starts_with('/') {
@@ -562,11 +591,30 @@ fn describe_connect_error(
             message: target.scrub(&printable(db.message())),
             code: db.code().map(|c| c.into_owned()).unwrap_or_default(),
         },
+        Error::Tls(tls) => ConnectError::Tls {
+            endpoint,
+            source_name,
+            mode: ssl_mode_name(target.options.get_ssl_mode()),
+            message: target.scrub(&printable(&tls.to_string())),
+        },
         other => ConnectError::Other {
             endpoint,
             source_name,
             message: target.scrub(&printable(&other.to_string())),
         },
+    }
+}
+
+/// `sslmode` as libpq spells it.
+fn ssl_mode_name(mode: sea_orm::sqlx::postgres::PgSslMode) -> &'static str {
+    use sea_orm::sqlx::postgres::PgSslMode;
+    match mode {
+        PgSslMode::Disable => "disable",
+        PgSslMode::Allow => "allow",
+        PgSslMode::Prefer => "prefer",
+        PgSslMode::Require => "require",
+        PgSslMode::VerifyCa => "verify-ca",
+        PgSslMode::VerifyFull => "verify-full",
     }
 }
 

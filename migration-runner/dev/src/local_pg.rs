@@ -69,6 +69,8 @@ pub struct LocalCluster {
     root: PathBuf,
     bin_dir: PathBuf,
     service_user: Option<ServiceUser>,
+    /// `postgresql.conf` lines added at `initdb` (a Citus node's preload).
+    extra_settings: String,
 }
 
 /// What `db status` shows.
@@ -124,7 +126,60 @@ impl LocalCluster {
             root,
             bin_dir,
             service_user,
+            extra_settings: String::new(),
         })
+    }
+
+    /// The same cluster, with `settings` (lines of `postgresql.conf`) written
+    /// when it is initialised.
+    pub fn with_settings(mut self, settings: &str) -> Self {
+        self.extra_settings = settings.to_owned();
+        self
+    }
+
+    /// The directory holding the server binaries.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// The superuser's password, shared by every node of a Citus cluster so
+    /// the nodes can log in to each other (through the `.pgpass` beside it).
+    pub fn share_password(&self, password: &str) -> Result<()> {
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        if !self.password_file().exists() {
+            write_private(&self.password_file(), password)?;
+        }
+        let pgpass = self.root.join(".pgpass");
+        write_private(&pgpass, &format!("127.0.0.1:*:*:{SUPERUSER}:{password}\n"))?;
+        self.hand_over(&pgpass)
+    }
+
+    /// Runs `sql` with `psql` over the cluster's socket in `database`, stopping
+    /// at the first error; returns what it printed (unaligned, tuples only).
+    pub fn psql_command(&self, database: &str, sql: &str) -> Result<String> {
+        let (host, port) = self.socket_args()?;
+        let output = self.run(
+            "psql",
+            &[
+                "-X".as_ref(),
+                "-q".as_ref(),
+                "-A".as_ref(),
+                "-t".as_ref(),
+                "-v".as_ref(),
+                "ON_ERROR_STOP=1".as_ref(),
+                "-h".as_ref(),
+                host.as_os_str(),
+                "-p".as_ref(),
+                port.as_ref(),
+                "-U".as_ref(),
+                SUPERUSER.as_ref(),
+                "-d".as_ref(),
+                database.as_ref(),
+                "-c".as_ref(),
+                sql.as_ref(),
+            ],
+        )?;
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     }
 
     pub fn root(&self) -> &Path {
@@ -252,7 +307,11 @@ impl LocalCluster {
             fs::remove_dir_all(&data).map_err(io(&data))?;
         }
         self.hand_over(&self.root)?;
-        let password = uuid::Uuid::new_v4().simple().to_string();
+        // A password shared beforehand (a Citus node's) is kept.
+        let password = match self.password() {
+            Ok(password) if !password.is_empty() => password,
+            _ => uuid::Uuid::new_v4().simple().to_string(),
+        };
         let password_path = self.password_file();
         write_private(&password_path, &password)?;
         // initdb reads the superuser password from a file the server user can read.
@@ -299,7 +358,7 @@ impl LocalCluster {
             settings + "client_connection_check_interval = 1000\n"
         } else {
             settings
-        };
+        } + &self.extra_settings;
         let conf = data.join("postgresql.conf");
         fs::OpenOptions::new()
             .append(true)
@@ -333,6 +392,41 @@ impl LocalCluster {
             ],
         )?;
         Ok(())
+    }
+
+    /// Turns TLS on with the given certificate and key (PEM), replacing the
+    /// ones it had, and restarts the server (a reload would leave a moment
+    /// when new connections still see the old certificate).
+    pub fn enable_tls(&self, certificate_pem: &[u8], key_pem: &[u8]) -> Result<()> {
+        let data = self.data_dir();
+        for (name, contents) in [("server.crt", certificate_pem), ("server.key", key_pem)] {
+            let path = data.join(name);
+            fs::write(&path, contents).map_err(io(&path))?;
+            self.hand_over(&path)?;
+        }
+        let conf = data.join("postgresql.conf");
+        let current = fs::read_to_string(&conf).map_err(io(&conf))?;
+        if !current.contains("\nssl = on\n") {
+            fs::OpenOptions::new()
+                .append(true)
+                .open(&conf)
+                .and_then(|mut file| file.write_all(b"\nssl = on\n"))
+                .map_err(io(&conf))?;
+        }
+        self.run(
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-l".as_ref(),
+                self.log_file().as_os_str(),
+                "-m".as_ref(),
+                "fast".as_ref(),
+                "-w".as_ref(),
+                "restart".as_ref(),
+            ],
+        )
+        .map(drop)
     }
 
     /// Stops the server; stopping a stopped cluster is not an error.
@@ -410,7 +504,9 @@ impl LocalCluster {
         command
             .args(args)
             .current_dir(&self.root)
-            .env("LC_ALL", "C.UTF-8");
+            .env("LC_ALL", "C.UTF-8")
+            // How a Citus node logs in to the other nodes (see `share_password`).
+            .env("PGPASSFILE", self.root.join(".pgpass"));
         if let Some(user) = self.service_user {
             command.uid(user.uid).gid(user.gid).env("HOME", &self.root);
         }

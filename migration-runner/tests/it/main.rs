@@ -24,3 +24,4 @@ mod operator_input;
 mod preflight;
 mod redaction;
 mod robustness;
+mod tls;
