@@ -32,6 +32,8 @@ pub enum MigrateError {
     #[error(transparent)]
     Backfill(#[from] crate::backfill::BackfillError),
     #[error(transparent)]
+    Citus(#[from] crate::citus::CitusError),
+    #[error(transparent)]
     Operations(Box<crate::operations::OperationsError>),
     #[error("cannot use `{}`: {source}", path.display())]
     Io {
@@ -65,6 +67,8 @@ impl MigrateError {
             MigrateError::Io { .. } => Exit::Failed,
             MigrateError::Check(_) => Exit::Usage,
             MigrateError::Backfill(err) => err.exit(),
+            MigrateError::Citus(crate::citus::CitusError::Incompatible { .. }) => Exit::Refused,
+            MigrateError::Citus(_) => Exit::Failed,
             MigrateError::Operations(err) => err.exit(),
             MigrateError::Database { source, .. } => {
                 if db_error::kind(source) == db_error::Kind::ConnectionLost {

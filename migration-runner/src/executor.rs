@@ -67,7 +67,19 @@ pub(crate) struct Executor<'s> {
     db: &'s DatabaseConnection,
     limits: DdlLimits,
     committed: usize,
+    /// On a Citus cluster: `core` tables a step creates become reference
+    /// tables inside the step's own transaction (see [`crate::citus`]).
+    placing: Option<Placing>,
 }
+
+/// Citus placement done by the executor, for the run's report.
+#[derive(Debug, Default)]
+pub(crate) struct Placing {
+    pub steps: Vec<crate::citus::Step>,
+}
+
+/// A step's statement time, and what it placed on Citus.
+type Applied = (i64, Vec<crate::citus::Step>);
 
 /// A statement that failed, before it is turned into an error.
 struct Failure {
@@ -82,7 +94,22 @@ impl<'s> Executor<'s> {
             db,
             limits,
             committed: 0,
+            placing: None,
         }
+    }
+
+    /// The same executor for a Citus cluster.
+    pub(crate) fn placing_on_citus(mut self) -> Self {
+        self.placing = Some(Placing::default());
+        self
+    }
+
+    /// What the executor placed on Citus so far.
+    pub(crate) fn placed(&mut self) -> Vec<crate::citus::Step> {
+        self.placing
+            .as_mut()
+            .map(|placing| std::mem::take(&mut placing.steps))
+            .unwrap_or_default()
     }
 
     /// Bounds every lock wait of the session's statements (history writes
@@ -105,8 +132,9 @@ impl<'s> Executor<'s> {
                 self.outside_transaction(step).await
             };
             match outcome {
-                Ok(execution_ms) => {
+                Ok((execution_ms, placed)) => {
                     self.committed += 1;
+                    self.keep(placed);
                     return Ok(Done {
                         execution_ms,
                         statements: step.script.statements.len(),
@@ -136,7 +164,7 @@ impl<'s> Executor<'s> {
     }
 
     /// Statements and history change in one transaction.
-    async fn in_transaction(&self, step: &Step<'_>) -> Result<i64, Failure> {
+    async fn in_transaction(&self, step: &Step<'_>) -> Result<Applied, Failure> {
         let history_failure = |source| Failure {
             index: 0,
             statement: format!("(history of `{}`)", step.name),
@@ -149,6 +177,13 @@ impl<'s> Executor<'s> {
             let _ = txn.rollback().await;
             return Err(failure);
         }
+        let placed = match self.place(&txn, step).await {
+            Ok(placed) => placed,
+            Err(failure) => {
+                let _ = txn.rollback().await;
+                return Err(failure);
+            }
+        };
         let execution_ms = elapsed_ms(started);
         let written = match step.direction {
             Direction::Up => history::record(&txn, applied_row(step, execution_ms)).await,
@@ -159,11 +194,49 @@ impl<'s> Executor<'s> {
             return Err(history_failure(into_db(err)));
         }
         txn.commit().await.map_err(history_failure)?;
-        Ok(execution_ms)
+        Ok((execution_ms, placed))
+    }
+
+    /// On Citus, makes the `core` tables `step` created reference tables, on
+    /// `db` (the step's transaction, or the session after a step that runs
+    /// outside one).
+    async fn place<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        step: &Step<'_>,
+    ) -> Result<Vec<crate::citus::Step>, Failure> {
+        if self.placing.is_none() {
+            return Ok(Vec::new());
+        }
+        crate::citus::reference_new_tables(db, step.name)
+            .await
+            .map_err(|err| {
+                let statement = match &err {
+                    crate::citus::CitusError::Step { object, .. } => {
+                        format!("SELECT create_reference_table('{object}')")
+                    }
+                    _ => "(reading Citus's metadata)".to_owned(),
+                };
+                Failure {
+                    index: step.script.statements.len(),
+                    statement,
+                    source: match err {
+                        crate::citus::CitusError::Step { source, .. }
+                        | crate::citus::CitusError::Read { source } => source,
+                        other => DbErr::Custom(other.to_string()),
+                    },
+                }
+            })
+    }
+
+    fn keep(&mut self, placed: Vec<crate::citus::Step>) {
+        if let Some(placing) = self.placing.as_mut() {
+            placing.steps.extend(placed);
+        }
     }
 
     /// `running` first, then the statements one by one, then the final state.
-    async fn outside_transaction(&self, step: &Step<'_>) -> Result<i64, Failure> {
+    async fn outside_transaction(&self, step: &Step<'_>) -> Result<Applied, Failure> {
         let history_failure = |err: MigrateError| Failure {
             index: 0,
             statement: format!("(history of `{}`)", step.name),
@@ -191,6 +264,7 @@ impl<'s> Executor<'s> {
             .map_err(history_failure)?,
         }
         execute_all(self.db, step.script).await?;
+        let placed = self.place(self.db, step).await?;
         let execution_ms = elapsed_ms(started);
         match step.direction {
             Direction::Up => {
@@ -199,7 +273,7 @@ impl<'s> Executor<'s> {
             Direction::Down => history::delete(self.db, step.name).await,
         }
         .map_err(history_failure)?;
-        Ok(execution_ms)
+        Ok((execution_ms, placed))
     }
 
     /// Turns a failure into the error the operator reads, marking a

@@ -14,6 +14,7 @@ pub mod backfill;
 pub mod capture;
 pub mod catalog;
 pub mod check;
+pub mod citus;
 pub mod cli;
 pub mod connect;
 pub mod db_error;

@@ -46,6 +46,11 @@ pub struct Objects {
     pub unqualified_tables: BTreeSet<String>,
     /// Foreign keys as (from table, to table).
     pub foreign_keys: BTreeSet<(TableName, TableName)>,
+    /// The same foreign keys with their constraint names, when the SQL names
+    /// them (an unnamed one gets PostgreSQL's generated name).
+    pub named_foreign_keys: BTreeSet<ForeignKey>,
+    /// Constraints dropped with `ALTER TABLE ... DROP CONSTRAINT`, as (table, name).
+    pub dropped_constraints: BTreeSet<(TableName, String)>,
     /// Tables whose rows are written (INSERT, UPDATE, DELETE, MERGE, COPY,
     /// TRUNCATE, CREATE TABLE AS).
     pub written_tables: BTreeSet<TableName>,
@@ -57,6 +62,15 @@ pub struct Objects {
     pub refused_in_transaction: bool,
     /// Text the parser could not read, with its error.
     pub unparsed: Vec<Unparsed>,
+}
+
+/// A foreign key a statement adds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ForeignKey {
+    pub from: TableName,
+    pub to: TableName,
+    /// `CONSTRAINT <name>`, when given.
+    pub name: Option<String>,
 }
 
 /// SQL that `pg_query` refused.
@@ -173,6 +187,11 @@ impl Walker<'_> {
                     let Some(NodeEnum::AlterTableCmd(command)) = &command.node else {
                         continue;
                     };
+                    if command.subtype == AlterTableType::AtDropConstraint as i32 {
+                        self.objects
+                            .dropped_constraints
+                            .insert((relation.clone(), command.name.clone()));
+                    }
                     let Some(def) = command.def.as_deref() else {
                         continue;
                     };
@@ -379,6 +398,11 @@ impl Walker<'_> {
                 && let Some(to) = constraint.pktable.as_ref().and_then(|t| self.qualify(t))
             {
                 self.objects.referenced_tables.insert(to.clone());
+                self.objects.named_foreign_keys.insert(ForeignKey {
+                    from: from.clone(),
+                    to: to.clone(),
+                    name: Some(constraint.conname.clone()).filter(|name| !name.is_empty()),
+                });
                 self.objects.foreign_keys.insert((from.clone(), to));
             }
         }
@@ -802,6 +826,37 @@ mod tests {
                 table("core", "users"),
                 table("talent", "skills"),
             ])
+        );
+    }
+
+    #[test]
+    fn foreign_key_names_and_dropped_constraints() {
+        let found = objects_of(&[
+            "CREATE TABLE vacancy.applications (id uuid, profile_id uuid REFERENCES talent.profiles (id), \
+             CONSTRAINT fk_user FOREIGN KEY (id) REFERENCES core.users (id))",
+            "ALTER TABLE vacancy.applications DROP CONSTRAINT IF EXISTS applications_profile_id_fkey",
+        ]);
+        assert_eq!(
+            found.named_foreign_keys,
+            BTreeSet::from([
+                ForeignKey {
+                    from: table("vacancy", "applications"),
+                    to: table("talent", "profiles"),
+                    name: None,
+                },
+                ForeignKey {
+                    from: table("vacancy", "applications"),
+                    to: table("core", "users"),
+                    name: Some("fk_user".to_owned()),
+                },
+            ])
+        );
+        assert_eq!(
+            found.dropped_constraints,
+            BTreeSet::from([(
+                table("vacancy", "applications"),
+                "applications_profile_id_fkey".to_owned()
+            )])
         );
     }
 

@@ -225,8 +225,15 @@ async fn order_is_derived_from_declared_dependencies() {
     );
     assert!(undeclared.to_string().contains("`billing`"), "{undeclared}");
 
-    // vacancy.applications references talent.profiles: without declaring
+    // A key from vacancy.applications into talent.profiles (the history had
+    // one until it made the schemas placeable on Citus): without declaring
     // `talent`, vacancy could be seeded before it. Refused before any write.
+    exec(
+        &conn,
+        "ALTER TABLE vacancy.applications ADD CONSTRAINT applications_profile_id_fkey \
+         FOREIGN KEY (profile_id) REFERENCES talent.profiles (id)",
+    )
+    .await;
     let seeds = workspace_with("vacancy", Some(&["core"]), |_| {});
     let err = seeder(&db, seeds)
         .await

@@ -6,6 +6,7 @@
 //! It depends on `migration-runner` (the engine) and the engine never
 //! depends on it; xtask and the tests do.
 
+pub mod local_citus;
 pub mod local_pg;
 pub mod new_schema;
 pub mod renumber;

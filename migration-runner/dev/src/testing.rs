@@ -33,21 +33,7 @@ impl TestDatabase {
     /// Creates an empty database named after the test (`label`) and a random suffix.
     pub fn create(label: &str) -> Self {
         let cluster = cluster();
-        let clean: String = label
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .take(30)
-            .collect();
-        let name = format!(
-            "t_{clean}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
+        let name = database_name(label);
         cluster
             .create_database(&name)
             .unwrap_or_else(|err| panic!("creating test database {name}: {err}"));
@@ -94,6 +80,82 @@ impl Drop for TestDatabase {
             eprintln!("warning: could not drop test database {}: {err}", self.name);
         }
     }
+}
+
+/// A database on the local Citus test cluster (`target/citus-test`, a
+/// coordinator and two workers started on first use), dropped with it.
+/// Creating one panics with how to install Citus when it is missing: the
+/// Citus tests fail, they never pass without it.
+#[derive(Debug)]
+pub struct CitusTestDatabase {
+    pub name: String,
+    /// The coordinator's URL for this database.
+    pub url: String,
+    cluster: &'static crate::local_citus::CitusCluster,
+}
+
+fn citus_cluster() -> &'static crate::local_citus::CitusCluster {
+    static CLUSTER: OnceLock<crate::local_citus::CitusCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let cluster = crate::local_citus::CitusCluster::for_tests()
+            .and_then(|cluster| cluster.ensure_running().map(|()| cluster))
+            .unwrap_or_else(|err| panic!("the Citus test cluster: {err}"));
+        cluster
+    })
+}
+
+impl CitusTestDatabase {
+    pub fn create(label: &str) -> Self {
+        let cluster = citus_cluster();
+        let name = database_name(label);
+        cluster
+            .create_database(&name)
+            .unwrap_or_else(|err| panic!("creating Citus test database {name}: {err}"));
+        let url = cluster
+            .url(&name)
+            .unwrap_or_else(|err| panic!("Citus test database url: {err}"));
+        Self { name, url, cluster }
+    }
+
+    pub fn cluster(&self) -> &'static crate::local_citus::CitusCluster {
+        self.cluster
+    }
+
+    /// The URL of `worker` (0 or 1) for this database.
+    pub fn worker_url(&self, worker: usize) -> String {
+        self.cluster.workers()[worker]
+            .url(&self.name)
+            .unwrap_or_else(|err| panic!("worker url: {err}"))
+    }
+}
+
+impl Drop for CitusTestDatabase {
+    fn drop(&mut self) {
+        if let Err(err) = self.cluster.drop_database(&self.name) {
+            eprintln!(
+                "warning: could not drop Citus test database {}: {err}",
+                self.name
+            );
+        }
+    }
+}
+
+fn database_name(label: &str) -> String {
+    let clean: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(30)
+        .collect();
+    format!(
+        "t_{clean}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
 
 /// The first column of the one row `sql` returns, as an integer.

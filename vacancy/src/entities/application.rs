@@ -21,9 +21,10 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     #[sea_orm(default_expr = "Expr::cust(\"now()\")")]
     pub updated_at: DateTimeWithTimeZone,
-    /// The applicant's `talent.profiles` row, cleared if that profile is
-    /// deleted. No [`Relation`] variant: that would make this crate depend on
-    /// `schema-talent`; join on the column instead.
+    /// The applicant's `talent.profiles` row. No foreign key (so `vacancy`
+    /// and `talent` can live on different Citus nodes) and no [`Relation`]
+    /// variant (this crate must not depend on `schema-talent`): join on the
+    /// column, and read an id whose profile is gone as no profile.
     pub profile_id: Option<Uuid>,
 }
 
