@@ -91,10 +91,17 @@ impl ProxyDatabaseTrait for Recorder {
     }
 }
 
+/// One code migration's `up`, recorded once, with its checksum; or why it
+/// cannot be recorded.
+pub(crate) type RecordedUp = std::result::Result<(Script, String), String>;
+
 /// Records migrations' scripts. One recorder serves many migrations in turn.
 pub struct Capturer {
     recorder: Arc<Recorder>,
     connection: DatabaseConnection,
+    /// Every code migration's `up` recorded once, by name in catalog order:
+    /// computed once per process, whatever the commands ask of it.
+    ups: std::sync::OnceLock<Vec<(String, RecordedUp)>>,
 }
 
 impl Capturer {
@@ -108,7 +115,24 @@ impl Capturer {
         Ok(Self {
             recorder,
             connection,
+            ups: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The remembered first recordings of `names` (in that order), if these
+    /// are the migrations they were made for.
+    pub(crate) fn remembered_ups<'a>(
+        &self,
+        names: impl ExactSizeIterator<Item = &'a str>,
+    ) -> Option<&[(String, RecordedUp)]> {
+        let ups = self.ups.get()?;
+        let same = ups.len() == names.len() && ups.iter().zip(names).all(|((n, _), m)| n == m);
+        same.then_some(ups.as_slice())
+    }
+
+    /// Remembers the first recordings (the first call wins).
+    pub(crate) fn remember_ups(&self, ups: Vec<(String, RecordedUp)>) -> &[(String, RecordedUp)] {
+        self.ups.get_or_init(|| ups).as_slice()
     }
 
     /// Records one step once. Refuses a migration that reads the database,
@@ -151,8 +175,21 @@ impl Capturer {
         direction: Direction,
     ) -> Result<Script> {
         let first = self.record(migration, direction).await?;
+        self.record_again(migration, direction, &first).await?;
+        Ok(first)
+    }
+
+    /// Records a step once more and refuses it when it differs from `first`:
+    /// the second half of [`Capturer::record_verified`], for a first
+    /// recording made earlier.
+    pub async fn record_again(
+        &self,
+        migration: &Migration,
+        direction: Direction,
+        first: &Script,
+    ) -> Result<()> {
         let second = self.record(migration, direction).await?;
-        if first.checksum() != second.checksum() {
+        if first.statements != second.statements && first.checksum() != second.checksum() {
             let differing = first
                 .sql_lines()
                 .zip(second.sql_lines())
@@ -169,7 +206,7 @@ impl Capturer {
             }
             .into());
         }
-        Ok(first)
+        Ok(())
     }
 }
 

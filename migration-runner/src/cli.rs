@@ -14,7 +14,9 @@ use crate::drift::Shadow;
 use crate::error::{Result, VerifyError};
 use crate::executor::DdlLimits;
 use crate::exit::Exit;
-use crate::render::{ms, print_plan, print_script, print_status, status_json};
+use crate::render::{
+    Rows, STATUS_TAIL, ms, print_plan, print_script, print_status, write_status_json,
+};
 use crate::runner::{DownOptions, Planned, Resolution, Runner, RunnerOptions, UpOptions};
 use crate::say;
 
@@ -108,6 +110,9 @@ pub enum MigrateCommand {
         /// Also compare the database with its replayed history (see `drift`).
         #[arg(long)]
         drift: bool,
+        /// Print every migration (without it, the newest applied ones and every one not applied).
+        #[arg(long)]
+        all: bool,
     },
     /// The pull-request gate against a base branch: linear, untouched history, no parallel
     /// changes to the same tables, sum file current; exit 2 on any problem.
@@ -444,8 +449,9 @@ pub async fn run_with(
     let runner = Runner::new(session, catalog, options).await?;
     let outcome = match command {
         MigrateCommand::Up(up) => up_command(&runner, up).await,
-        MigrateCommand::Status { json, drift } => {
-            status_command(&runner, json, drift, target, sources).await
+        MigrateCommand::Status { json, drift, all } => {
+            let rows = if all { Rows::All } else { Rows::Summary };
+            status_command(&runner, json, drift, rows, target, sources).await
         }
         MigrateCommand::Check { base, json } => check(&base, json, target).await,
         MigrateCommand::Lint { base, citus, json } => lint(base.as_deref(), citus, json).await,
@@ -532,10 +538,17 @@ async fn status_command(
     runner: &Runner,
     json: bool,
     drift: bool,
+    rows: Rows,
     target: &DatabaseTarget,
     sources: &dyn Fn() -> Vec<crate::catalog::SchemaSource>,
 ) -> Result<Exit> {
-    let inspection = runner.inspect().await?;
+    // The summary needs the newest rows only: when history is exactly the
+    // code, only those are read.
+    let inspection = if json || drift || rows == Rows::All {
+        runner.inspect().await?
+    } else {
+        runner.inspect_summary(STATUS_TAIL).await?
+    };
     // Drift needs intact history; with problems, status reports those instead.
     let drifted = if drift && inspection.problems.is_empty() {
         Some(runner.drift(target, Shadow::Create, sources()).await?)
@@ -543,9 +556,11 @@ async fn status_command(
         None
     };
     if json {
-        say!("{}", status_json(&inspection, target, drifted.as_ref()));
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        // A closed pipe loses the output; the exit code still tells.
+        let _ = write_status_json(&mut out, &inspection, target, drifted.as_ref());
     } else {
-        print_status(&inspection);
+        print_status(&inspection, rows);
         if let Some(report) = &drifted {
             say!(
                 "drift: {} difference(s) between the database and its {} applied migrations{}",

@@ -33,6 +33,199 @@ ALTER TABLE public.seaql_migrations
 COMMENT ON TABLE public.seaql_migrations IS
     'Global migration history of every schema, written by migration-runner';";
 
+/// The history's companion table: one row holding the number of history rows
+/// and a digest of them (four 60-bit lanes of each row's SHA-256 over
+/// `version`, `checksum` and `state`, summed). A trigger on the history table
+/// keeps it in the same transaction as every change to a row, whoever makes
+/// it (this runner, an older one, sea-orm's migrator, a hand edit), so a
+/// no-op deploy compares the code's digest with this one row instead of
+/// reading the whole history. The sum does not depend on row order; the order
+/// rules (out of order, missing) only matter when something is pending or
+/// missing, and then the counts or digests differ and the full comparison runs.
+pub const DIGEST_TABLE: &str = "public.seaql_migrations_digest";
+
+/// The trigger function's body. Its SHA-256 is checked on every fast check, so
+/// a replaced body (or a disabled trigger) sends the run to the full comparison.
+const DIGEST_FUNCTION_BODY: &str = "
+DECLARE
+    h text;
+    n bigint := 0;
+    d numeric[] := ARRAY[0, 0, 0, 0];
+BEGIN
+    -- A restore that left the companion table out: nothing to keep; the next
+    -- `up` rebuilds it, and until then every run compares in full.
+    IF to_regclass('public.seaql_migrations_digest') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        UPDATE public.seaql_migrations_digest SET row_count = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0;
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        h := encode(sha256(convert_to(OLD.version::text || E'\\n' || OLD.checksum || E'\\n' || OLD.state, 'UTF8')), 'hex');
+        d := ARRAY[d[1] - ('x' || substr(h, 1, 15))::bit(60)::bigint, d[2] - ('x' || substr(h, 16, 15))::bit(60)::bigint,
+                   d[3] - ('x' || substr(h, 31, 15))::bit(60)::bigint, d[4] - ('x' || substr(h, 46, 15))::bit(60)::bigint];
+        n := n - 1;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        h := encode(sha256(convert_to(NEW.version::text || E'\\n' || NEW.checksum || E'\\n' || NEW.state, 'UTF8')), 'hex');
+        d := ARRAY[d[1] + ('x' || substr(h, 1, 15))::bit(60)::bigint, d[2] + ('x' || substr(h, 16, 15))::bit(60)::bigint,
+                   d[3] + ('x' || substr(h, 31, 15))::bit(60)::bigint, d[4] + ('x' || substr(h, 46, 15))::bit(60)::bigint];
+        n := n + 1;
+    END IF;
+    UPDATE public.seaql_migrations_digest
+       SET row_count = row_count + n, d1 = d1 + d[1], d2 = d2 + d[2], d3 = d3 + d[3], d4 = d4 + d[4];
+    RETURN NULL;
+END
+";
+
+/// Creates (or repairs) the digest table, its trigger function and triggers,
+/// and recomputes the digest from the rows: idempotent, and what upgrades a
+/// history table written by an earlier version. The function runs as its
+/// owner (`SECURITY DEFINER`), so a role that may only write the history
+/// table still keeps the digest.
+fn install_digest_sql() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS public.seaql_migrations_digest (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    history oid NOT NULL,
+    row_count bigint NOT NULL,
+    d1 numeric, d2 numeric, d3 numeric, d4 numeric
+);
+COMMENT ON TABLE public.seaql_migrations_digest IS
+    'Row count and digest of public.seaql_migrations, kept by its trigger; written by migration-runner';
+CREATE OR REPLACE FUNCTION public.seaql_migrations_digest() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $digest${DIGEST_FUNCTION_BODY}$digest$;
+DROP TRIGGER IF EXISTS seaql_migrations_digest ON public.seaql_migrations;
+DROP TRIGGER IF EXISTS seaql_migrations_digest_truncate ON public.seaql_migrations;
+CREATE TRIGGER seaql_migrations_digest AFTER INSERT OR UPDATE OR DELETE ON public.seaql_migrations
+    FOR EACH ROW EXECUTE FUNCTION public.seaql_migrations_digest();
+CREATE TRIGGER seaql_migrations_digest_truncate AFTER TRUNCATE ON public.seaql_migrations
+    FOR EACH STATEMENT EXECUTE FUNCTION public.seaql_migrations_digest();
+INSERT INTO public.seaql_migrations_digest (id, history, row_count, d1, d2, d3, d4)
+SELECT true, 'public.seaql_migrations'::regclass::oid, a.n, a.d1, a.d2, a.d3, a.d4 FROM ({ROWS_DIGEST_SQL}) AS a
+ON CONFLICT (id) DO UPDATE SET history = excluded.history, row_count = excluded.row_count,
+    d1 = excluded.d1, d2 = excluded.d2, d3 = excluded.d3, d4 = excluded.d4;"
+    )
+}
+
+/// The row count and digest of the history table's rows, computed by the server.
+const ROWS_DIGEST_SQL: &str = "SELECT count(*) AS n, \
+       coalesce(sum(('x' || substr(h, 1, 15))::bit(60)::bigint), 0) AS d1, \
+       coalesce(sum(('x' || substr(h, 16, 15))::bit(60)::bigint), 0) AS d2, \
+       coalesce(sum(('x' || substr(h, 31, 15))::bit(60)::bigint), 0) AS d3, \
+       coalesce(sum(('x' || substr(h, 46, 15))::bit(60)::bigint), 0) AS d4 \
+  FROM (SELECT encode(sha256(convert_to(version::text || E'\\n' || checksum || E'\\n' || state, 'UTF8')), 'hex') AS h \
+          FROM public.seaql_migrations) AS rows";
+
+/// True when both digest triggers of the history table (`relation`, an oid
+/// expression) are enabled and run our function, its body unchanged.
+fn triggers_kept_sql(relation: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let body = hex::encode(Sha256::digest(DIGEST_FUNCTION_BODY.as_bytes()));
+    format!(
+        "(SELECT count(*) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
+           WHERE t.tgrelid = {relation} AND t.tgenabled IN ('O', 'A') \
+             AND t.tgname IN ('seaql_migrations_digest', 'seaql_migrations_digest_truncate') \
+             AND p.proname = 'seaql_migrations_digest' AND p.prosecdef \
+             AND encode(sha256(convert_to(p.prosrc, 'UTF8')), 'hex') = '{body}') = 2"
+    )
+}
+
+/// What the code says history must be when nothing is pending: every
+/// migration, applied, with the checksum its SQL has now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    pub rows: usize,
+    pub lanes: [u128; 4],
+}
+
+impl Digest {
+    /// The digest of `(name, checksum)` rows, each `applied`, as the trigger computes it.
+    pub fn of<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        use sha2::{Digest as _, Sha256};
+        let mut digest = Digest {
+            rows: 0,
+            lanes: [0; 4],
+        };
+        for (name, checksum) in rows {
+            let mut hasher = Sha256::new();
+            hasher.update(name.as_bytes());
+            hasher.update(b"\n");
+            hasher.update(checksum.as_bytes());
+            hasher.update(b"\napplied");
+            let hex = hex::encode(hasher.finalize());
+            for (lane, sum) in digest.lanes.iter_mut().enumerate() {
+                let part = &hex[lane * 15..lane * 15 + 15];
+                *sum += u128::from(u64::from_str_radix(part, 16).expect("hex digits"));
+            }
+            digest.rows += 1;
+        }
+        digest
+    }
+}
+
+/// The one-row check of a no-op run: the companion table holds exactly
+/// `code`'s digest, for this history table, kept by our trigger function (its
+/// body unchanged, both triggers enabled). With `lock`, it also takes and
+/// releases the migration lock in the same statement, so a deploy in progress
+/// elsewhere sends the caller to the full path, which waits for it. `Some`
+/// with the rows of `tail` (names from the code) when it holds; `None` on any
+/// failure too (no companion table yet, no privilege on it): the caller then
+/// compares everything. One round trip, on the simple query protocol.
+pub(crate) async fn unchanged(
+    db: &sea_orm::DatabaseConnection,
+    code: &Digest,
+    lock: bool,
+    tail: &[&str],
+) -> Option<Vec<HistoryRow>> {
+    let lock = if lock {
+        format!("pg_try_advisory_xact_lock({})", crate::lock::LOCK_KEY)
+    } else {
+        "true".to_owned()
+    };
+    let [d1, d2, d3, d4] = code.lanes;
+    let rows = if tail.is_empty() {
+        "NULL::json".to_owned()
+    } else {
+        let names: Vec<String> = tail
+            .iter()
+            .map(|name| format!("'{}'", name.replace('\'', "''")))
+            .collect();
+        format!(
+            "(SELECT json_agg(json_build_object('version', version, 'schema_name', schema_name, \
+                     'checksum', checksum, 'state', state, 'execution_ms', execution_ms, \
+                     'applied_on', applied_on, 'out_of_order', out_of_order, 'note', note)) \
+                FROM public.seaql_migrations WHERE version IN ({}))",
+            names.join(", ")
+        )
+    };
+    let sql = format!(
+        "SELECT {lock} AND d.history = to_regclass('public.seaql_migrations')::oid \
+            AND d.row_count = {count} AND d.d1 = {d1} AND d.d2 = {d2} AND d.d3 = {d3} AND d.d4 = {d4} \
+            AND {kept} AS unchanged, {rows} AS rows \
+         FROM public.seaql_migrations_digest d",
+        count = code.rows,
+        kept = triggers_kept_sql("d.history"),
+    );
+    // A `Session` is always a PostgreSQL pool of one connection.
+    let pool = db.get_postgres_connection_pool();
+    let row = sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(sql))
+        .fetch_optional(pool)
+        .await
+        .ok()??;
+    use sea_orm::sqlx::Row as _;
+    if !row.try_get::<Option<bool>, _>(0).ok()?? {
+        return None;
+    }
+    let Some(json) = row.try_get::<Option<String>, _>(1).ok()? else {
+        return Some(Vec::new());
+    };
+    let raw: Vec<RawRow> = serde_json::from_str(&json).ok()?;
+    Some(raw.into_iter().map(HistoryRow::from).collect())
+}
+
 /// Whether a history row's migration finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowState {
@@ -76,16 +269,25 @@ impl RowState {
     }
 }
 
-#[derive(Debug, Clone, FromQueryResult)]
+#[derive(Debug, Clone, FromQueryResult, serde::Deserialize)]
 struct RawRow {
     version: String,
     schema_name: String,
     checksum: String,
     state: String,
     execution_ms: i64,
+    #[serde(deserialize_with = "rfc3339")]
     applied_on: chrono::DateTime<chrono::FixedOffset>,
     out_of_order: bool,
     note: Option<String>,
+}
+
+/// A `timestamptz` as PostgreSQL's JSON writes it.
+fn rfc3339<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<chrono::DateTime<chrono::FixedOffset>, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    chrono::DateTime::parse_from_rfc3339(&text).map_err(serde::de::Error::custom)
 }
 
 /// One row of the history table, its text made printable.
@@ -99,6 +301,21 @@ pub struct HistoryRow {
     pub applied_on: chrono::DateTime<chrono::FixedOffset>,
     pub out_of_order: bool,
     pub note: Option<String>,
+}
+
+impl From<RawRow> for HistoryRow {
+    fn from(raw: RawRow) -> Self {
+        HistoryRow {
+            name: printable(&raw.version),
+            schema: printable(&raw.schema_name),
+            checksum: printable(&raw.checksum),
+            state: RowState::parse(&raw.state),
+            execution_ms: raw.execution_ms,
+            applied_on: raw.applied_on,
+            out_of_order: raw.out_of_order,
+            note: raw.note.as_deref().map(printable),
+        }
+    }
 }
 
 /// What the database has of the history table.
@@ -162,6 +379,9 @@ async fn table_state<C: ConnectionTrait>(db: &C) -> Result<TableState> {
 pub struct History {
     pub rows: Vec<HistoryRow>,
     pub table: TableState,
+    /// The companion digest is in place and agrees with the rows; when not,
+    /// the next write under the lock (re)builds it.
+    pub digest_current: bool,
 }
 
 impl History {
@@ -174,7 +394,7 @@ impl History {
         db: &sea_orm::DatabaseConnection,
         adopted: &[(&str, &str, &str)],
     ) -> Result<()> {
-        if self.table == TableState::Current && adopted.is_empty() {
+        if self.table == TableState::Current && adopted.is_empty() && self.digest_current {
             return Ok(());
         }
         let txn = db.begin().await.map_err(HistoryError::write)?;
@@ -185,6 +405,16 @@ impl History {
         }
         if !adopted.is_empty() {
             adopt(&txn, adopted).await?;
+        }
+        if !self.digest_current || !adopted.is_empty() {
+            // In a savepoint: a role that may write the history but not own it
+            // (no trigger can be created) deploys as before, without the fast
+            // no-op check.
+            let savepoint = txn.begin().await.map_err(HistoryError::write)?;
+            match savepoint.execute_unprepared(&install_digest_sql()).await {
+                Ok(_) => savepoint.commit().await.map_err(HistoryError::write)?,
+                Err(_) => savepoint.rollback().await.map_err(HistoryError::write)?,
+            }
         }
         txn.commit().await.map_err(HistoryError::write)?;
         Ok(())
@@ -207,19 +437,50 @@ pub async fn load<C: ConnectionTrait>(db: &C) -> Result<History> {
         .await
         .map_err(HistoryError::read)?
         .into_iter()
-        .map(|raw| HistoryRow {
-            name: printable(&raw.version),
-            schema: printable(&raw.schema_name),
-            checksum: printable(&raw.checksum),
-            state: RowState::parse(&raw.state),
-            execution_ms: raw.execution_ms,
-            applied_on: raw.applied_on,
-            out_of_order: raw.out_of_order,
-            note: raw.note.as_deref().map(printable),
-        })
+        .map(HistoryRow::from)
         .collect(),
     };
-    Ok(History { rows, table })
+    let digest_current = table == TableState::Current && digest_current(db).await;
+    Ok(History {
+        rows,
+        table,
+        digest_current,
+    })
+}
+
+/// Whether the companion digest is in place (table, function, both triggers)
+/// and agrees with the rows as they are. Any failure reads as "no".
+async fn digest_current<C: ConnectionTrait>(db: &C) -> bool {
+    let kept = triggers_kept_sql("to_regclass('public.seaql_migrations')::oid");
+    let present = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT to_regclass('public.seaql_migrations_digest') IS NOT NULL AND {kept} AS present"
+            ),
+        ))
+        .await;
+    let yes = |row: std::result::Result<Option<sea_orm::QueryResult>, sea_orm::DbErr>,
+               column: &str| {
+        row.ok()
+            .flatten()
+            .and_then(|row| row.try_get::<Option<bool>>("", column).ok().flatten())
+            .unwrap_or(false)
+    };
+    if !yes(present, "present") {
+        return false;
+    }
+    let agrees = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT d.history = to_regclass('public.seaql_migrations')::oid AND d.row_count = a.n \
+                        AND d.d1 = a.d1 AND d.d2 = a.d2 AND d.d3 = a.d3 AND d.d4 = a.d4 AS agrees \
+                   FROM public.seaql_migrations_digest d, ({ROWS_DIGEST_SQL}) AS a"
+            ),
+        ))
+        .await;
+    yes(agrees, "agrees")
 }
 
 /// Rows of a table created by sea-orm's own migrator (adoption): applied, unchecked.

@@ -58,11 +58,35 @@ pub fn print_script(script: &Script) {
     say!();
 }
 
-pub fn print_status(inspection: &Inspection) {
+/// How many applied migrations `status` shows without `--all`: the newest.
+pub const STATUS_TAIL: usize = 10;
+
+/// Which rows `status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Every row (`--all`).
+    All,
+    /// The newest applied ones, and every one that is not applied.
+    Summary,
+}
+
+pub fn print_status(inspection: &Inspection, rows: Rows) {
+    let applied = inspection.applied_count();
+    let hidden = match rows {
+        Rows::All => 0,
+        Rows::Summary => applied.saturating_sub(STATUS_TAIL),
+    };
     let mut table = Table::new();
     table.load_preset(UTF8_BORDERS_ONLY);
     table.set_header(["state", "schema", "migration", "applied at", "ms"]);
+    let mut applied_seen = 0;
     for entry in &inspection.migrations {
+        if entry.state == State::Applied {
+            applied_seen += 1;
+            if applied_seen <= hidden {
+                continue;
+            }
+        }
         table.add_row([
             entry.state.as_str().to_owned(),
             entry.schema.clone(),
@@ -78,17 +102,13 @@ pub fn print_status(inspection: &Inspection) {
                 .unwrap_or_default(),
         ]);
     }
+    if hidden > 0 {
+        say!("({hidden} earlier applied migration(s) not shown; `status --all` lists every one)");
+    }
     say!("{table}");
-    let count = |state: State| {
-        inspection
-            .migrations
-            .iter()
-            .filter(|e| e.state == state)
-            .count()
-    };
     say!(
         "{} applied, {} pending, {} problem(s)",
-        count(State::Applied),
+        applied,
         inspection.pending().count(),
         inspection.problems.len()
     );
@@ -109,28 +129,57 @@ pub fn print_status(inspection: &Inspection) {
     }
 }
 
-/// The documented `status --json` shape.
+/// The documented `status --json` shape, as one string.
 pub fn status_json(
     inspection: &Inspection,
     target: &DatabaseTarget,
     drift: Option<&crate::drift::DriftReport>,
 ) -> String {
-    let value = serde_json::json!({
-        "database": target.redacted(),
-        "exit_code": inspection.exit_code(),
-        "summary": {
-            "applied": inspection.applied_count(),
-            "pending": inspection.pending().count(),
-            "problems": inspection.problems.len(),
-        },
-        "migrations": inspection.migrations,
-        "problems": inspection.problems.iter().map(|p| serde_json::json!({
-            "detail": p,
-            "message": p.to_string(),
-        })).collect::<Vec<_>>(),
-        "sum_file": inspection.sum,
-        "waiting": inspection.waiting,
-        "drift": drift.map(|report| report.lines()),
-    });
-    serde_json::to_string_pretty(&value).unwrap_or_default()
+    let mut out = Vec::new();
+    write_status_json(&mut out, inspection, target, drift).expect("writing to memory");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// Streams the documented `status --json` shape to `out`: one migration per
+/// line, written as it is serialised, never the whole document in memory.
+pub fn write_status_json(
+    out: &mut dyn std::io::Write,
+    inspection: &Inspection,
+    target: &DatabaseTarget,
+    drift: Option<&crate::drift::DriftReport>,
+) -> std::io::Result<()> {
+    write!(
+        out,
+        "{{\n  \"database\": {},\n  \"exit_code\": {},\n  \"summary\": {{\"applied\": {}, \"pending\": {}, \"problems\": {}}},\n  \"migrations\": [",
+        json(&target.redacted()),
+        inspection.exit_code(),
+        inspection.applied_count(),
+        inspection.pending().count(),
+        inspection.problems.len(),
+    )?;
+    for (index, entry) in inspection.migrations.iter().enumerate() {
+        out.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
+        serde_json::to_writer(&mut *out, entry)?;
+    }
+    out.write_all(b"\n  ],\n  \"problems\": [")?;
+    for (index, problem) in inspection.problems.iter().enumerate() {
+        out.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
+        serde_json::to_writer(
+            &mut *out,
+            &serde_json::json!({ "detail": problem, "message": problem.to_string() }),
+        )?;
+    }
+    write!(
+        out,
+        "\n  ],\n  \"sum_file\": {},\n  \"waiting\": {},\n  \"drift\": {}\n}}\n",
+        json(&inspection.sum),
+        json(&inspection.waiting),
+        json(&drift.map(|report| report.lines())),
+    )?;
+    out.flush()
+}
+
+/// A small value of the JSON document.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }

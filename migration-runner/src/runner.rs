@@ -188,6 +188,11 @@ impl Runner {
         Ok(inspection)
     }
 
+    /// The run's recorder, for the commands built on the runner (status).
+    pub(crate) fn capturer(&self) -> &Capturer {
+        &self.capturer
+    }
+
     /// The run's connection, for the commands built on the runner (drift).
     pub(crate) fn connection(&self) -> &sea_orm::DatabaseConnection {
         self.session.connection()
@@ -206,6 +211,11 @@ impl Runner {
     /// The pending migrations in order, each with its exact SQL; refuses as
     /// `up` does when history has a problem.
     pub async fn plan(&self) -> Result<Vec<Planned>> {
+        let db = self.session.connection();
+        let unchanged = verify::unchanged(db, &self.catalog, &self.capturer, false).await;
+        if unchanged.is_some() {
+            return Ok(Vec::new());
+        }
         let mut compared = self.verified(Verification::Strict).await?;
         Ok(self.planned(&compared.inspection, &mut compared.scripts, None))
     }
@@ -267,6 +277,19 @@ impl Runner {
     /// Applies every pending migration (or up to `--to`), under the lock.
     pub async fn up(&self, options: &UpOptions) -> Result<UpReport> {
         let started = Instant::now();
+        // -- the no-op deploy (history digest; see `verify::unchanged`) --
+        let db = self.session.connection();
+        if let Some(applied) = verify::unchanged(db, &self.catalog, &self.capturer, true).await {
+            if let Some(to) = &options.to {
+                self.catalog.require(to)?;
+            }
+            return Ok(UpReport {
+                already_applied: applied,
+                elapsed: started.elapsed(),
+                ..UpReport::default()
+            });
+        }
+        // -- end of the no-op deploy --
         let (mut report, acquired) = self.locked(self.up_locked(options)).await?;
         report.lock_waited = acquired.waited;
         report.lock_waited_for = acquired.waited_for;

@@ -249,6 +249,46 @@ impl Inspection {
         }
     }
 
+    /// Every code migration applied with its current checksum, as the
+    /// history digest showed: what `compare` finds then, with the details
+    /// (when, how long, notes) of the rows in `rows` only.
+    pub(crate) fn all_applied(
+        catalog: &Catalog,
+        checksums: &Checksums,
+        rows: &HashMap<&str, &HistoryRow>,
+    ) -> Self {
+        let migrations = catalog
+            .migrations()
+            .iter()
+            .map(|migration| {
+                let row = rows.get(migration.name.as_str()).copied();
+                let checksum = checksums
+                    .get(&migration.name)
+                    .and_then(|c| c.as_ref().ok())
+                    .map(|c| c.checksum.clone());
+                Entry {
+                    name: migration.name.clone(),
+                    schema: migration.schema.to_owned(),
+                    state: State::Applied,
+                    applied_at: row.map(|r| r.applied_on.to_rfc3339()),
+                    execution_ms: row.map(|r| r.execution_ms),
+                    applied_checksum: checksum.clone(),
+                    checksum,
+                    transactional: migration.transactional(),
+                    out_of_order_allowed: row.is_some_and(|r| r.out_of_order),
+                    note: row.and_then(|r| r.note.clone()),
+                    unwritten: false,
+                }
+            })
+            .collect();
+        Self {
+            migrations,
+            problems: Vec::new(),
+            sum: Vec::new(),
+            waiting: Vec::new(),
+        }
+    }
+
     pub fn pending(&self) -> impl Iterator<Item = &Entry> {
         self.migrations
             .iter()
@@ -601,6 +641,7 @@ mod tests {
             let history = History {
                 rows: case.rows,
                 table: case.table,
+                digest_current: false,
             };
             let inspection = Inspection::compare(
                 &catalog(case.non_transactional),
@@ -663,6 +704,7 @@ mod tests {
         let history = History {
             rows: vec![],
             table: TableState::Absent,
+            digest_current: false,
         };
         let inspection = Inspection::compare(&catalog(&[]), &history, &sums, OutOfOrder::Refuse);
         assert!(inspection.problems.is_empty());

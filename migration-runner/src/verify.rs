@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use sea_orm::DatabaseConnection;
 
-use crate::capture::{Capturer, Direction, Script};
+use crate::capture::{Capturer, Direction, RecordedUp, Script};
 use crate::catalog::{Catalog, Migration};
 use crate::error::{MigrateError, Result, VerifyError};
 use crate::history::{self, History, HistoryRow, RowState};
@@ -101,103 +101,192 @@ pub(crate) async fn compare(
     })
 }
 
-/// The checksum of every code migration (pending ones recorded twice to
-/// prove they are deterministic), and the scripts of the pending ones.
-async fn checksums(
+/// Every code migration's `up` recorded once, with its checksum, in catalog
+/// order: recorded on the first call of the process and remembered by the
+/// capturer. Recording is pure CPU (no server involved): a long history is
+/// spread over the cores, each worker with its own recorder.
+pub(crate) async fn recorded_ups<'c>(
     catalog: &Catalog,
-    capturer: &Capturer,
-    history: &[HistoryRow],
-) -> (Checksums, Vec<Option<Script>>) {
-    let rows: HashMap<&str, &HistoryRow> = history.iter().map(|r| (r.name.as_str(), r)).collect();
+    capturer: &'c Capturer,
+) -> &'c [(String, RecordedUp)] {
     let migrations = catalog.migrations();
+    if let Some(ups) = capturer.remembered_ups(migrations.iter().map(|m| m.name.as_str())) {
+        return ups;
+    }
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let checked: Vec<Checked> = if workers < 2 || migrations.len() < PARALLEL_CHECKSUMS_FROM {
-        let mut checked = Vec::with_capacity(migrations.len());
+    let recorded: Vec<RecordedUp> = if workers < 2 || migrations.len() < PARALLEL_RECORDING_FROM {
+        let mut recorded = Vec::with_capacity(migrations.len());
         for migration in migrations {
-            let row = rows.get(migration.name.as_str()).copied();
-            checked.push(check(capturer, migration, row).await);
+            recorded.push(record_up(capturer, migration).await);
         }
-        checked
+        recorded
     } else {
-        // Recording is pure CPU (no server involved): spread it over the cores,
-        // each worker with its own recorder. It keeps a no-op deploy cheap as
-        // the history grows.
         std::thread::scope(|scope| {
-            let rows = &rows;
             let workers: Vec<_> = migrations
                 .chunks(migrations.len().div_ceil(workers))
-                .map(|part| scope.spawn(move || check_on_own_thread(part, rows)))
+                .map(|part| scope.spawn(move || record_on_own_thread(part)))
                 .collect();
             workers
                 .into_iter()
-                .flat_map(|worker| worker.join().expect("a checksum worker panicked"))
+                .flat_map(|worker| worker.join().expect("a recording worker panicked"))
                 .collect()
         })
     };
-    let mut checksums = Checksums::with_capacity(migrations.len());
-    let mut scripts = Vec::with_capacity(migrations.len());
-    for (migration, (checksum, script)) in migrations.iter().zip(checked) {
-        checksums.insert(migration.name.clone(), checksum);
-        scripts.push(script);
-    }
-    (checksums, scripts)
+    capturer.remember_ups(
+        migrations
+            .iter()
+            .map(|m| m.name.clone())
+            .zip(recorded)
+            .collect(),
+    )
 }
 
 /// Below this many migrations, threads cost more than they save.
-const PARALLEL_CHECKSUMS_FROM: usize = 200;
+const PARALLEL_RECORDING_FROM: usize = 200;
 
-/// One migration's checksum (or why it has none) and, when pending, its script.
-type Checked = (Result<CodeChecksum, String>, Option<Script>);
-
-async fn check(capturer: &Capturer, migration: &Migration, row: Option<&HistoryRow>) -> Checked {
-    let applied = row.is_some_and(|r| r.state == RowState::Applied);
-    let recorded = if applied {
-        capturer.record(migration, Direction::Up).await
-    } else {
-        capturer.record_verified(migration, Direction::Up).await
-    };
-    match recorded {
+async fn record_up(capturer: &Capturer, migration: &Migration) -> RecordedUp {
+    match capturer.record(migration, Direction::Up).await {
         Ok(script) => {
             let checksum = script.checksum();
-            // A changed checksum may be an edit or a migration that varies per
-            // run: tell them apart before calling it an edit.
-            if row.is_some_and(|r| applied && !r.checksum.is_empty() && r.checksum != checksum)
-                && let Err(err) = capturer.record_verified(migration, Direction::Up).await
-            {
-                return (Err(reason(&err)), None);
-            }
-            let code = CodeChecksum {
-                checksum,
-                statements: script.statements.len(),
-            };
-            (Ok(code), (!applied).then_some(script))
+            Ok((script, checksum))
         }
-        Err(err) => (Err(reason(&err)), None),
+        Err(err) => Err(reason(&err)),
     }
 }
 
-fn check_on_own_thread(part: &[Migration], rows: &HashMap<&str, &HistoryRow>) -> Vec<Checked> {
+fn record_on_own_thread(part: &[Migration]) -> Vec<RecordedUp> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a single-threaded runtime");
     runtime.block_on(async {
         let capturer = match Capturer::new().await {
             Ok(capturer) => capturer,
-            Err(err) => return part.iter().map(|_| (Err(err.to_string()), None)).collect(),
+            Err(err) => return part.iter().map(|_| Err(err.to_string())).collect(),
         };
-        let mut checked = Vec::with_capacity(part.len());
+        let mut recorded = Vec::with_capacity(part.len());
         for migration in part {
-            checked.push(
-                check(
-                    &capturer,
-                    migration,
-                    rows.get(migration.name.as_str()).copied(),
-                )
-                .await,
-            );
+            recorded.push(record_up(&capturer, migration).await);
         }
-        checked
+        recorded
     })
+}
+
+/// The digest history must have when every code migration is applied as it
+/// is now; `None` when one cannot be recorded (the full comparison says why).
+pub(crate) fn code_digest(ups: &[(String, RecordedUp)]) -> Option<history::Digest> {
+    let mut rows = Vec::with_capacity(ups.len());
+    for (name, recorded) in ups {
+        let (_, checksum) = recorded.as_ref().ok()?;
+        rows.push((name.as_str(), checksum.as_str()));
+    }
+    Some(history::Digest::of(rows))
+}
+
+/// The no-op check: `Some(applied)` when history is exactly the code's
+/// migrations, all applied with today's checksums (one row read, see
+/// [`history::unchanged`]), `None` when the full comparison must run. With
+/// `lock`, `None` also when another session holds the migration lock.
+pub(crate) async fn unchanged(
+    db: &DatabaseConnection,
+    catalog: &Catalog,
+    capturer: &Capturer,
+    lock: bool,
+) -> Option<usize> {
+    let ups = recorded_ups(catalog, capturer).await;
+    let digest = code_digest(ups)?;
+    history::unchanged(db, &digest, lock, &[])
+        .await
+        .map(|_| digest.rows)
+}
+
+/// `status` without `--all` when the digest shows history is exactly the
+/// code: every migration applied, only the rows of the newest `tail` read.
+/// `None` when the full comparison must run.
+pub(crate) async fn inspect_unchanged(
+    db: &DatabaseConnection,
+    catalog: &Catalog,
+    capturer: &Capturer,
+    tail: usize,
+) -> Option<Inspection> {
+    let ups = recorded_ups(catalog, capturer).await;
+    let digest = code_digest(ups)?;
+    let migrations = catalog.migrations();
+    let shown: Vec<&str> = migrations[migrations.len().saturating_sub(tail)..]
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    let rows = history::unchanged(db, &digest, false, &shown).await?;
+    let by_name: HashMap<&str, &HistoryRow> = rows.iter().map(|r| (r.name.as_str(), r)).collect();
+    let checksums = checksums_of(ups);
+    let mut inspection = Inspection::all_applied(catalog, &checksums, &by_name);
+    inspection.sum = sum_disagreements(catalog, &checksums);
+    Some(inspection)
+}
+
+fn checksums_of(ups: &[(String, RecordedUp)]) -> Checksums {
+    ups.iter()
+        .map(|(name, recorded)| {
+            let code = recorded.as_ref().map(|(script, checksum)| CodeChecksum {
+                checksum: checksum.clone(),
+                statements: script.statements.len(),
+            });
+            (name.clone(), code.map_err(Clone::clone))
+        })
+        .collect()
+}
+
+/// The checksum of every code migration (pending ones recorded a second time
+/// to prove them deterministic, as are applied ones whose checksum changed),
+/// and the scripts of the pending ones.
+async fn checksums(
+    catalog: &Catalog,
+    capturer: &Capturer,
+    history: &[HistoryRow],
+) -> (Checksums, Vec<Option<Script>>) {
+    let rows: HashMap<&str, &HistoryRow> = history.iter().map(|r| (r.name.as_str(), r)).collect();
+    let ups = recorded_ups(catalog, capturer).await;
+    let migrations = catalog.migrations();
+    let mut checksums = Checksums::with_capacity(migrations.len());
+    let mut scripts = Vec::with_capacity(migrations.len());
+    for (migration, (_, recorded)) in migrations.iter().zip(ups) {
+        let row = rows.get(migration.name.as_str()).copied();
+        let (checksum, script) = check(capturer, migration, row, recorded).await;
+        checksums.insert(migration.name.clone(), checksum);
+        scripts.push(script);
+    }
+    (checksums, scripts)
+}
+
+/// One migration's checksum (or why it has none) and, when pending, its script.
+type Checked = (Result<CodeChecksum, String>, Option<Script>);
+
+async fn check(
+    capturer: &Capturer,
+    migration: &Migration,
+    row: Option<&HistoryRow>,
+    recorded: &RecordedUp,
+) -> Checked {
+    let (script, checksum) = match recorded {
+        Ok(recorded) => recorded,
+        Err(reason) => return (Err(reason.clone()), None),
+    };
+    let applied = row.is_some_and(|r| r.state == RowState::Applied);
+    // A pending migration is recorded twice; a changed checksum may be an
+    // edit or a migration that varies per run: tell them apart before
+    // calling it an edit.
+    let changed = row.is_some_and(|r| applied && !r.checksum.is_empty() && r.checksum != *checksum);
+    if (!applied || changed)
+        && let Err(err) = capturer
+            .record_again(migration, Direction::Up, script)
+            .await
+    {
+        return (Err(reason(&err)), None);
+    }
+    let code = CodeChecksum {
+        checksum: checksum.clone(),
+        statements: script.statements.len(),
+    };
+    (Ok(code), (!applied).then(|| script.clone()))
 }
 
 fn reason(err: &MigrateError) -> String {
@@ -215,5 +304,18 @@ fn reason(err: &MigrateError) -> String {
             crate::db_error::describe(source)
         ),
         other => other.to_string(),
+    }
+}
+
+impl crate::runner::Runner {
+    /// What `status` prints without `--all`: as [`Runner::inspect`], but when
+    /// history is exactly the code only the newest `tail` rows are read.
+    ///
+    /// [`Runner::inspect`]: crate::runner::Runner::inspect
+    pub async fn inspect_summary(&self, tail: usize) -> Result<Inspection> {
+        match inspect_unchanged(self.connection(), self.catalog(), self.capturer(), tail).await {
+            Some(inspection) => Ok(inspection),
+            None => self.inspect().await,
+        }
     }
 }

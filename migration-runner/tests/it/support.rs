@@ -113,19 +113,20 @@ pub async fn catalog_snapshot(db: &DatabaseConnection) -> String {
              FROM information_schema.columns
             WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
               AND (table_schema, table_name) NOT IN
-                  (('public', 'seaql_migrations'), ('public', 'backfill_ledger'), ('public', 'feature_flags'))
+                  (('public', 'seaql_migrations'), ('public', 'backfill_ledger'), ('public', 'feature_flags'), ('public', 'seaql_migrations_digest'))
            UNION ALL
            SELECT format('constraint %s.%s %s', n.nspname, c.conname, pg_get_constraintdef(c.oid))
              FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
               AND c.conrelid NOT IN (coalesce(to_regclass('public.seaql_migrations'), 0),
                                      coalesce(to_regclass('public.backfill_ledger'), 0),
-                                     coalesce(to_regclass('public.feature_flags'), 0))
+                                     coalesce(to_regclass('public.feature_flags'), 0),
+                                     coalesce(to_regclass('public.seaql_migrations_digest'), 0))
            UNION ALL
            SELECT format('index %s', indexdef) FROM pg_indexes
             WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
               AND (schemaname, tablename) NOT IN
-                  (('public', 'seaql_migrations'), ('public', 'backfill_ledger'), ('public', 'feature_flags'))
+                  (('public', 'seaql_migrations'), ('public', 'backfill_ledger'), ('public', 'feature_flags'), ('public', 'seaql_migrations_digest'))
          ) lines",
     )
     .await
