@@ -152,10 +152,57 @@ async fn execute(manager: &SchemaManager<'_>, sql: String) -> Result<(), DbErr> 
     Ok(())
 }
 
+/// The custom setting (GUC) through which the runner tells the runtime-roles
+/// migrations the deployment's name template for the read-write roles.
+pub const APP_ROLE_TEMPLATE_SETTING: &str = "migration_runner.app_role_template";
+/// The same for the read-only reporting roles.
+pub const REPORTING_ROLE_TEMPLATE_SETTING: &str = "migration_runner.reporting_role_template";
+/// What a role name template writes for the schema's name.
+pub const SCHEMA_PLACEHOLDER: &str = "{schema}";
+/// The read-write roles' names when the deployment chooses none.
+pub const DEFAULT_APP_ROLE_TEMPLATE: &str = "{schema}_app";
+/// The reporting roles' names when the deployment chooses none.
+pub const DEFAULT_REPORTING_ROLE_TEMPLATE: &str = "{schema}_reporting";
+
+/// The names of every schema's runtime roles, as templates in which
+/// [`SCHEMA_PLACEHOLDER`] stands for the schema (`acme_{schema}_rw`).
+/// Validating them is the runner's business (`migration_runner::role_names`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleTemplates {
+    pub app: String,
+    pub reporting: String,
+}
+
+impl Default for RoleTemplates {
+    fn default() -> Self {
+        Self {
+            app: DEFAULT_APP_ROLE_TEMPLATE.to_owned(),
+            reporting: DEFAULT_REPORTING_ROLE_TEMPLATE.to_owned(),
+        }
+    }
+}
+
+impl RoleTemplates {
+    /// The read-write role of `schema` (`academy_app` by default).
+    pub fn app_role(&self, schema: &str) -> String {
+        self.app.replace(SCHEMA_PLACEHOLDER, schema)
+    }
+
+    /// The reporting role of `schema` (`academy_reporting` by default).
+    pub fn reporting_role(&self, schema: &str) -> String {
+        self.reporting.replace(SCHEMA_PLACEHOLDER, schema)
+    }
+}
+
 /// The runtime roles of one schema (see [`create_runtime_roles`]).
 ///
 /// Append-only like everything here: what these helpers emit is part of the
-/// checksum of every migration that calls them.
+/// checksum of every migration that calls them. The role names are not in
+/// that SQL: one `DO` block computes them from the deployment's templates
+/// (the settings [`APP_ROLE_TEMPLATE_SETTING`] and
+/// [`REPORTING_ROLE_TEMPLATE_SETTING`], which the runner sets on its session;
+/// the defaults when unset, as in a plain `psql` replay), so every
+/// deployment runs the same SQL with the same checksum.
 #[derive(Debug, Clone, Copy)]
 pub struct RuntimeRoles<'a> {
     /// The schema the roles are for (`academy`).
@@ -164,115 +211,214 @@ pub struct RuntimeRoles<'a> {
     pub reads: &'a [(&'a str, &'a str)],
 }
 
+/// Opens and closes every runtime-roles `DO` block ([`RolesBlock::read`]).
+const BLOCK_TAG: &str = "$runtime_roles$";
+/// Where the block's statements are listed, one quoted literal per line.
+const STATEMENTS_START: &str = "  FOREACH statement IN ARRAY ARRAY[";
+const STATEMENTS_END: &str = "  ] LOOP";
+const SCHEMA_LINE: &str = "  schema_name constant text := ";
+/// In a block's statements, where the roles' quoted names go.
+const APP: &str = "{app}";
+const REPORTING: &str = "{reporting}";
+
 impl RuntimeRoles<'_> {
-    /// `<schema>_app`: reads and writes the schema's tables.
-    pub fn app(&self) -> String {
-        format!("{}_app", self.schema)
-    }
-
-    /// `<schema>_reporting`: reads the schema's tables, writes nothing.
-    pub fn reporting(&self) -> String {
-        format!("{}_reporting", self.schema)
-    }
-
-    /// The statements of [`create_runtime_roles`], in order.
+    /// The statements of [`create_runtime_roles`], in order: one `DO` block
+    /// that creates each role only when the server has none of that name (a
+    /// DBA may have created them: then no `CREATEROLE` is needed) and runs
+    /// the grants.
     pub fn up_statements(&self) -> Vec<String> {
         let schema = quoted_name(self.schema);
-        let app = quoted_name(&self.app());
-        let reporting = quoted_name(&self.reporting());
-        let mut sql = Vec::new();
-        for role in [&app, &reporting] {
-            // Roles belong to the server, not the database: another database
-            // on it may have created them already (or be creating them now).
-            sql.push(format!(
-                "DO $$ BEGIN CREATE ROLE {role} NOLOGIN; \
-                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-            ));
-        }
-        sql.push(format!(
-            "GRANT USAGE ON SCHEMA {schema} TO {app}, {reporting}"
-        ));
-        sql.push(format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}"
-        ));
-        sql.push(format!(
-            "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app}"
-        ));
-        sql.push(format!(
-            "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reporting}"
-        ));
-        sql.push(format!(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}"
-        ));
-        sql.push(format!(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {app}"
-        ));
-        sql.push(format!(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {reporting}"
-        ));
+        let mut grants = vec![
+            format!("GRANT USAGE ON SCHEMA {schema} TO {APP}, {REPORTING}"),
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {APP}"
+            ),
+            format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {APP}"),
+            format!("GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {REPORTING}"),
+            format!(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP}"
+            ),
+            format!(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {APP}"
+            ),
+            format!(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {REPORTING}"
+            ),
+        ];
         for (other, table) in self.reads {
-            sql.push(format!(
-                "GRANT USAGE ON SCHEMA {} TO {app}, {reporting}",
+            grants.push(format!(
+                "GRANT USAGE ON SCHEMA {} TO {APP}, {REPORTING}",
                 quoted_name(other)
             ));
-            sql.push(format!(
-                "GRANT SELECT ON {}.{} TO {app}, {reporting}",
+            grants.push(format!(
+                "GRANT SELECT ON {}.{} TO {APP}, {REPORTING}",
                 quoted_name(other),
                 quoted_name(table)
             ));
         }
-        sql
+        // Roles belong to the server, not the database: another database on
+        // it may have created them already (or be creating them now).
+        let create = "  FOREACH role_name IN ARRAY ARRAY[app, reporting] LOOP\n\
+                      \x20   IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = role_name) THEN\n\
+                      \x20     BEGIN\n\
+                      \x20       EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);\n\
+                      \x20     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n\
+                      \x20     END;\n\
+                      \x20   END IF;\n\
+                      \x20 END LOOP;\n";
+        vec![self.block(create, &grants, "")]
     }
 
     /// The statements of [`drop_runtime_roles`], in order.
     pub fn down_statements(&self) -> Vec<String> {
         let schema = quoted_name(self.schema);
-        let app = quoted_name(&self.app());
-        let reporting = quoted_name(&self.reporting());
-        let mut sql = Vec::new();
+        let mut revokes = Vec::new();
         for (other, table) in self.reads.iter().rev() {
-            sql.push(format!(
-                "REVOKE ALL ON {}.{} FROM {app}, {reporting}",
+            revokes.push(format!(
+                "REVOKE ALL ON {}.{} FROM {APP}, {REPORTING}",
                 quoted_name(other),
                 quoted_name(table)
             ));
-            sql.push(format!(
-                "REVOKE ALL ON SCHEMA {} FROM {app}, {reporting}",
+            revokes.push(format!(
+                "REVOKE ALL ON SCHEMA {} FROM {APP}, {REPORTING}",
                 quoted_name(other)
             ));
         }
-        sql.push(format!(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} REVOKE ALL ON TABLES FROM {app}, {reporting}"
-        ));
-        sql.push(format!(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} REVOKE ALL ON SEQUENCES FROM {app}"
-        ));
-        sql.push(format!(
-            "REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {app}, {reporting}"
-        ));
-        sql.push(format!(
-            "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {app}"
-        ));
-        sql.push(format!(
-            "REVOKE ALL ON SCHEMA {schema} FROM {app}, {reporting}"
-        ));
-        for role in [&reporting, &app] {
-            // Kept while another database on the server still grants it something.
-            sql.push(format!(
-                "DO $$ BEGIN DROP ROLE IF EXISTS {role}; \
-                 EXCEPTION WHEN dependent_objects_still_exist THEN NULL; END $$"
-            ));
-        }
-        sql
+        revokes.extend([
+            format!(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} REVOKE ALL ON TABLES FROM {APP}, {REPORTING}"
+            ),
+            format!("ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} REVOKE ALL ON SEQUENCES FROM {APP}"),
+            format!("REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {APP}, {REPORTING}"),
+            format!("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {APP}"),
+            format!("REVOKE ALL ON SCHEMA {schema} FROM {APP}, {REPORTING}"),
+        ]);
+        // Kept while another database on the server still grants it something,
+        // or when the role running `down` may not drop roles (a DBA made them).
+        // In the order `up` grants to them: a concurrent deploy in another
+        // database locks the two roles in the same order, so never deadlocks.
+        let drop = "  FOREACH role_name IN ARRAY ARRAY[app, reporting] LOOP\n\
+                    \x20   BEGIN\n\
+                    \x20     EXECUTE format('DROP ROLE IF EXISTS %I', role_name);\n\
+                    \x20   EXCEPTION WHEN dependent_objects_still_exist OR insufficient_privilege THEN NULL;\n\
+                    \x20   END;\n\
+                    \x20 END LOOP;\n";
+        vec![self.block("", &revokes, drop)]
+    }
+
+    /// One `DO` block: the roles' names from the templates in force, `before`,
+    /// each of `statements` with the names in place of `{app}` and
+    /// `{reporting}`, then `after`.
+    fn block(&self, before: &str, statements: &[String], after: &str) -> String {
+        let template = |setting: &str, default: &str| {
+            format!(
+                "replace(coalesce(nullif(current_setting('{setting}', true), ''), '{default}'), '{SCHEMA_PLACEHOLDER}', schema_name)"
+            )
+        };
+        let listed: Vec<String> = statements
+            .iter()
+            .map(|statement| format!("    {}", quoted_literal(statement)))
+            .collect();
+        format!(
+            "DO {BLOCK_TAG}\n\
+             DECLARE\n\
+             {SCHEMA_LINE}{schema};\n\
+             \x20 app constant text := {app};\n\
+             \x20 reporting constant text := {reporting};\n\
+             \x20 role_name text;\n\
+             \x20 statement text;\n\
+             BEGIN\n\
+             \x20 IF octet_length(app) > 63 OR octet_length(reporting) > 63 THEN\n\
+             \x20   RAISE EXCEPTION 'runtime role name % or % is longer than 63 bytes: shorten the role name templates', app, reporting;\n\
+             \x20 END IF;\n\
+             {before}\
+             {STATEMENTS_START}\n\
+             {listed}\n\
+             {STATEMENTS_END}\n\
+             \x20   EXECUTE replace(replace(statement, '{APP}', format('%I', app)), '{REPORTING}', format('%I', reporting));\n\
+             \x20 END LOOP;\n\
+             {after}\
+             END\n\
+             {BLOCK_TAG}",
+            schema = quoted_literal(self.schema),
+            app = template(APP_ROLE_TEMPLATE_SETTING, DEFAULT_APP_ROLE_TEMPLATE),
+            reporting = template(
+                REPORTING_ROLE_TEMPLATE_SETTING,
+                DEFAULT_REPORTING_ROLE_TEMPLATE
+            ),
+            listed = listed.join(",\n"),
+        )
     }
 }
 
-/// Creates the schema's runtime roles, `<schema>_app` (read and write the
-/// schema's tables) and `<schema>_reporting` (read them), both `NOLOGIN`
-/// groups without passwords, each also reading `reads`; default privileges
-/// extend the grants to tables and sequences later migrations create (as the
-/// role that runs migrations). Deployments grant the groups to their own
-/// login roles (`GRANT academy_app TO academy_login`).
+/// A runtime-roles `DO` block read back from a migration's SQL, so tools can
+/// say what it grants to which names (`preflight`'s grants check) without
+/// running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolesBlock {
+    /// The schema whose roles it is about.
+    pub schema: String,
+    /// Whether it creates the roles ([`create_runtime_roles`]) or drops them.
+    pub creates: bool,
+    /// Its statements, with `{app}` and `{reporting}` for the roles' names.
+    statements: Vec<String>,
+}
+
+impl RolesBlock {
+    /// Reads a statement [`RuntimeRoles`] emitted; `None` for any other SQL.
+    pub fn read(sql: &str) -> Option<Self> {
+        let body = sql
+            .strip_prefix("DO ")?
+            .strip_prefix(BLOCK_TAG)?
+            .strip_suffix(BLOCK_TAG)?;
+        let schema = body
+            .lines()
+            .find_map(|line| line.strip_prefix(SCHEMA_LINE))?
+            .strip_suffix(';')
+            .and_then(unquoted_literal)?;
+        let (_, rest) = body.split_once(&format!("{STATEMENTS_START}\n"))?;
+        let (listed, _) = rest.split_once(&format!("\n{STATEMENTS_END}\n"))?;
+        let statements = listed
+            .lines()
+            .map(|line| {
+                let line = line.trim();
+                unquoted_literal(line.strip_suffix(',').unwrap_or(line))
+            })
+            .collect::<Option<Vec<String>>>()?;
+        Some(Self {
+            schema,
+            creates: body.contains("CREATE ROLE %I"),
+            statements,
+        })
+    }
+
+    /// The roles' names under `templates`: `[app, reporting]`.
+    pub fn roles(&self, templates: &RoleTemplates) -> [String; 2] {
+        [
+            templates.app_role(&self.schema),
+            templates.reporting_role(&self.schema),
+        ]
+    }
+
+    /// The statements as PostgreSQL runs them under `templates`.
+    pub fn statements(&self, templates: &RoleTemplates) -> Vec<String> {
+        let [app, reporting] = self.roles(templates);
+        let (app, reporting) = (quoted_name(&app), quoted_name(&reporting));
+        self.statements
+            .iter()
+            .map(|statement| statement.replace(APP, &app).replace(REPORTING, &reporting))
+            .collect()
+    }
+}
+
+/// Creates the schema's runtime roles, named by the deployment's templates
+/// ([`RoleTemplates`]; `<schema>_app` and `<schema>_reporting` by default):
+/// one reads and writes the schema's tables, the other reads them, both
+/// `NOLOGIN` groups without passwords, each also reading `reads`; default
+/// privileges extend the grants to tables and sequences later migrations
+/// create (as the role that runs migrations). A role the server already has
+/// is used as it is (no `CREATEROLE` needed). Deployments grant the groups to
+/// their own login roles (`GRANT academy_app TO academy_login`).
 pub async fn create_runtime_roles(
     manager: &SchemaManager<'_>,
     roles: RuntimeRoles<'_>,
@@ -295,7 +441,67 @@ pub async fn drop_runtime_roles(
     Ok(())
 }
 
-/// An identifier quoted as sea-query quotes one.
+/// An identifier quoted as sea-query quotes one (and as `format('%I')` quotes
+/// a name that needs it).
 fn quoted_name(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A SQL string literal.
+fn quoted_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The text of a literal [`quoted_literal`] wrote.
+fn unquoted_literal(literal: &str) -> Option<String> {
+    let inner = literal.strip_prefix('\'')?.strip_suffix('\'')?;
+    if inner.replace("''", "").contains('\'') {
+        return None;
+    }
+    Some(inner.replace("''", "'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACADEMY: RuntimeRoles<'static> = RuntimeRoles {
+        schema: "academy",
+        reads: &[("core", "users")],
+    };
+
+    #[test]
+    fn the_roles_sql_names_no_role_and_reads_back_under_any_templates() {
+        let up = ACADEMY.up_statements();
+        let down = ACADEMY.down_statements();
+        assert_eq!((up.len(), down.len()), (1, 1));
+        for sql in up.iter().chain(&down) {
+            assert!(!sql.contains("academy_app"), "{sql}");
+            assert!(sql.contains(APP_ROLE_TEMPLATE_SETTING), "{sql}");
+        }
+        let block = RolesBlock::read(&up[0]).expect("a runtime-roles block");
+        assert_eq!(block.schema, "academy");
+        assert!(block.creates);
+        assert!(!RolesBlock::read(&down[0]).unwrap().creates);
+        assert_eq!(RolesBlock::read("GRANT SELECT ON core.users TO x"), None);
+
+        let custom = RoleTemplates {
+            app: "acme_{schema}_rw".to_owned(),
+            reporting: "acme_{schema}_ro".to_owned(),
+        };
+        assert_eq!(block.roles(&custom), ["acme_academy_rw", "acme_academy_ro"]);
+        let statements = block.statements(&custom);
+        assert_eq!(
+            statements[0],
+            r#"GRANT USAGE ON SCHEMA "academy" TO "acme_academy_rw", "acme_academy_ro""#
+        );
+        assert_eq!(
+            statements.last().unwrap(),
+            r#"GRANT SELECT ON "core"."users" TO "acme_academy_rw", "acme_academy_ro""#
+        );
+        assert_eq!(
+            block.statements(&RoleTemplates::default())[1],
+            r#"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "academy" TO "academy_app""#
+        );
+    }
 }

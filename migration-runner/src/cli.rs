@@ -34,6 +34,33 @@ pub struct MigrateArgs {
     pub up: UpArgs,
     #[command(flatten)]
     pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub roles: RoleArgs,
+}
+
+/// The runtime roles' names for this deployment (see [`crate::role_names`]).
+#[derive(Debug, Clone, Args)]
+pub struct RoleArgs {
+    /// Name of each schema's read-write runtime role; `{schema}` stands for the
+    /// schema [default: {schema}_app, or what the database recorded].
+    #[arg(
+        long,
+        global = true,
+        env = "MIGRATION_APP_ROLE_TEMPLATE",
+        value_name = "TEMPLATE",
+        value_parser = crate::role_names::parse_template(crate::role_names::Template::App)
+    )]
+    pub app_role_template: Option<String>,
+    /// Name of each schema's read-only reporting role [default:
+    /// {schema}_reporting, or what the database recorded].
+    #[arg(
+        long,
+        global = true,
+        env = "MIGRATION_REPORTING_ROLE_TEMPLATE",
+        value_name = "TEMPLATE",
+        value_parser = crate::role_names::parse_template(crate::role_names::Template::Reporting)
+    )]
+    pub reporting_role_template: Option<String>,
 }
 
 /// How to reach the database.
@@ -440,6 +467,10 @@ pub async fn run_with(
     let options = RunnerOptions {
         lock_timeout: Duration::from_secs(lock.map_or(60, |l| l.lock_timeout)),
         ddl: ddl.map(DdlArgs::limits).unwrap_or_default(),
+        role_templates: crate::role_names::ConfiguredTemplates {
+            app: args.roles.app_role_template,
+            reporting: args.roles.reporting_role_template,
+        },
     };
     let settings = ConnectSettings {
         application: "migration-runner".to_owned(),
@@ -789,7 +820,7 @@ async fn runtime_grants(runner: &Runner) -> Result<Vec<crate::grants::GrantMisma
             sql.extend(script.statements.iter().map(|s| s.to_string()));
         }
     }
-    crate::grants::check(runner.connection(), &sql)
+    crate::grants::check(runner.connection(), &sql, runner.role_templates())
         .await
         .map_err(|source| crate::error::MigrateError::Database {
             context: "reading the runtime roles' grants (preflight)",

@@ -69,7 +69,16 @@ impl Runner {
             Shadow::Create => Scratch::create(self.connection(), target, "drift_shadow").await?,
             Shadow::Url(url) => Scratch::given(*url, &schemas).await?,
         };
-        let replayed = replay(&scratch, sources, &applied, &schemas).await;
+        // The same role names as the live database: the replay then finds
+        // its roles on the server and creates none.
+        let options = RunnerOptions {
+            role_templates: crate::role_names::ConfiguredTemplates {
+                app: Some(self.role_templates().app.clone()),
+                reporting: Some(self.role_templates().reporting.clone()),
+            },
+            ..RunnerOptions::default()
+        };
+        let replayed = replay(&scratch, sources, &applied, &schemas, options).await;
         scratch.dispose().await;
         let replayed = replayed?;
         Ok(DriftReport {
@@ -87,6 +96,7 @@ async fn replay(
     sources: Vec<SchemaSource>,
     applied: &[String],
     schemas: &[&str],
+    options: RunnerOptions,
 ) -> Result<SchemaModel> {
     let sources = sources
         .into_iter()
@@ -98,7 +108,7 @@ async fn replay(
         })
         .collect();
     let catalog = Catalog::new(sources)?;
-    let runner = Runner::new(scratch.session.clone(), catalog, RunnerOptions::default()).await?;
+    let runner = Runner::new(scratch.session.clone(), catalog, options).await?;
     runner.up(&UpOptions::default()).await?;
     SchemaModel::read(scratch.session.connection(), schemas, Detail::Full)
         .await

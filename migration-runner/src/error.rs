@@ -35,6 +35,8 @@ pub enum MigrateError {
     Citus(#[from] crate::citus::CitusError),
     #[error(transparent)]
     Operations(Box<crate::operations::OperationsError>),
+    #[error(transparent)]
+    RoleNames(#[from] crate::role_names::RoleNamesError),
     #[error("cannot use `{}`: {source}", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -70,6 +72,7 @@ impl MigrateError {
             MigrateError::Citus(crate::citus::CitusError::Incompatible { .. }) => Exit::Refused,
             MigrateError::Citus(_) => Exit::Failed,
             MigrateError::Operations(err) => err.exit(),
+            MigrateError::RoleNames(err) => err.exit(),
             MigrateError::Database { source, .. } => {
                 if db_error::kind(source) == db_error::Kind::ConnectionLost {
                     Exit::Unavailable

@@ -15,6 +15,7 @@ use std::fmt;
 
 use pg_query::NodeEnum;
 use pg_query::protobuf::{GrantStmt, GrantTargetType, ObjectType};
+use schema_core::migration_kit::{RoleTemplates, RolesBlock};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use serde::Serialize;
 
@@ -295,12 +296,22 @@ fn declared(sql: &[String]) -> Declared {
 }
 
 /// Compares the runtime roles (every role the applied migrations grant
-/// something to) with the catalog. `sql`: the applied migrations' statements, in order.
+/// something to) with the catalog. `sql`: the applied migrations' statements,
+/// in order; `templates`: the role names in force, which the runtime-roles
+/// migrations' `DO` blocks are read with.
 pub async fn check<C: ConnectionTrait>(
     db: &C,
     sql: &[String],
+    templates: &RoleTemplates,
 ) -> Result<Vec<GrantMismatch>, DbErr> {
-    let declared = declared(sql);
+    let sql: Vec<String> = sql
+        .iter()
+        .flat_map(|text| match RolesBlock::read(text) {
+            Some(block) => block.statements(templates),
+            None => vec![text.clone()],
+        })
+        .collect();
+    let declared = declared(&sql);
     let roles: Vec<String> = declared
         .facts
         .keys()

@@ -32,6 +32,7 @@ pub mod operations;
 pub mod output;
 pub mod preflight;
 pub mod registry;
+pub mod role_names;
 pub mod render;
 pub mod runner;
 pub mod schema_model;

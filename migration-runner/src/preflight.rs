@@ -289,15 +289,10 @@ async fn check_queries<C: ConnectionTrait>(
             });
         }
     }
-    // The runtime roles' migrations create roles (inside `DO` blocks).
-    let creates_roles = plan.iter().any(|planned| {
-        planned
-            .script
-            .statements
-            .iter()
-            .any(|statement| statement.sql.to_ascii_uppercase().contains("CREATE ROLE"))
-    });
-    if creates_roles {
+    // The runtime roles' migrations create the roles the server lacks
+    // (inside `DO` blocks, named by the templates set on this session).
+    let roles_to_create = crate::role_names::to_create(db, plan).await?;
+    if !roles_to_create.is_empty() {
         let row = db
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
@@ -311,7 +306,14 @@ async fn check_queries<C: ConnectionTrait>(
         {
             report.missing.push(MissingPrivilege {
                 kind: Privilege::CreateRole,
-                what: "CREATEROLE (a pending migration creates the runtime roles)".to_owned(),
+                what: format!(
+                    "CREATEROLE (a pending migration creates the runtime roles {}, which the server does not have; or have them created first as NOLOGIN roles)",
+                    roles_to_create
+                        .iter()
+                        .map(|role| format!("`{role}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 fix: format!("ALTER ROLE {grantee} CREATEROLE;"),
             });
         }

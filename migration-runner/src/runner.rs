@@ -25,6 +25,9 @@ pub struct RunnerOptions {
     /// How long a migration's statement may wait for a table lock, and how
     /// often the migration is retried.
     pub ddl: DdlLimits,
+    /// The runtime roles' name templates the run was given (`None`: the
+    /// recorded ones, else the defaults); see [`crate::role_names`].
+    pub role_templates: crate::role_names::ConfiguredTemplates,
 }
 
 impl Default for RunnerOptions {
@@ -32,6 +35,7 @@ impl Default for RunnerOptions {
         Self {
             lock_timeout: Duration::from_secs(60),
             ddl: DdlLimits::default(),
+            role_templates: Default::default(),
         }
     }
 }
@@ -125,6 +129,8 @@ pub struct Runner {
     options: RunnerOptions,
     /// The backfills contract migrations wait for.
     backfills: crate::backfill::Backfills,
+    /// The runtime roles' name templates in force (set on the session).
+    role_templates: crate::role_names::RoleTemplates,
 }
 
 impl Runner {
@@ -146,13 +152,27 @@ impl Runner {
     /// # }
     /// ```
     pub async fn new(session: Session, catalog: Catalog, options: RunnerOptions) -> Result<Self> {
+        // Refuses templates that differ from the recorded ones, and sets the
+        // ones in force on the session for the runtime-roles migrations.
+        let role_templates = crate::role_names::resolve(
+            session.connection(),
+            &options.role_templates,
+            catalog.schemas(),
+        )
+        .await?;
         Ok(Self {
             catalog,
             session,
             capturer: Capturer::new().await?,
             options,
             backfills: crate::backfill::Backfills::workspace()?,
+            role_templates,
         })
+    }
+
+    /// The runtime roles' name templates in force for this database.
+    pub fn role_templates(&self) -> &crate::role_names::RoleTemplates {
+        &self.role_templates
     }
 
     /// Holds contract migrations to these backfills instead of the workspace's.
@@ -350,6 +370,7 @@ impl Runner {
             .collect();
         history.install(db, &adopted).await?;
         report.adopted = adopted.len();
+        crate::role_names::record(db, &self.role_templates).await?;
         if plan.is_empty() {
             return Ok(report);
         }

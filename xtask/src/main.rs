@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use migration_dev::local_pg::{APP_DATABASE, LocalCluster};
 use migration_dev::scaffold;
 use migration_runner::cli::{
-    self as migrate_cli, ConnectArgs, MigrateArgs, MigrateCommand, UpArgs,
+    self as migrate_cli, ConnectArgs, MigrateArgs, MigrateCommand, RoleArgs, UpArgs,
 };
 use migration_runner::connect::{self, DatabaseTarget, UrlSource};
 use migration_runner::{Catalog, Exit, say};
@@ -77,6 +77,8 @@ struct XtaskMigrateArgs {
     up: UpArgs,
     #[command(flatten)]
     connect: ConnectArgs,
+    #[command(flatten)]
+    roles: RoleArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,6 +231,7 @@ async fn migrate(
         command,
         up: args.up,
         connect: args.connect,
+        roles: args.roles,
     };
     match migrate_cli::run(args, &target).await {
         Ok(exit) => exit.into(),

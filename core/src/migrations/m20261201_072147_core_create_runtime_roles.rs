@@ -1,8 +1,11 @@
-//! The `core` schema's runtime roles: `core_app` reads and writes
-//! `core`; `core_reporting` only reads them. Both
-//! are `NOLOGIN` groups without passwords: each deployment grants them to
-//! its own login roles (README, "Runtime roles"). Default privileges cover
-//! the tables later migrations create.
+//! The `core` schema's runtime roles: the read-write role (`core_app`
+//! unless the deployment chose other names) reads and writes `core`;
+//! the reporting role (`core_reporting`) only reads them. Both are
+//! `NOLOGIN` groups without passwords: each deployment grants them to its own
+//! login roles. The names come from the deployment's templates, which the
+//! runner sets on its session, so this SQL (and its checksum) is the same
+//! everywhere (README, "Runtime roles"). Default privileges cover the tables
+//! later migrations create.
 
 use crate::migration_kit::{RuntimeRoles, create_runtime_roles, drop_runtime_roles};
 use sea_orm_migration::prelude::*;

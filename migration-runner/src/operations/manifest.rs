@@ -9,8 +9,14 @@ use std::path::{Path, PathBuf};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use serde::{Deserialize, Serialize};
 
-/// The `public` tables this product keeps (history, backfill ledger, flags).
-pub const KEPT_PUBLIC_TABLES: [&str; 3] = ["seaql_migrations", "backfill_ledger", "feature_flags"];
+/// The `public` tables this product keeps (history, backfill ledger, flags,
+/// and the runner's settings: the runtime roles' name templates).
+pub const KEPT_PUBLIC_TABLES: [&str; 4] = [
+    "seaql_migrations",
+    "backfill_ledger",
+    "feature_flags",
+    crate::role_names::SETTINGS_TABLE,
+];
 
 /// Settings that fix how values print, for hashes comparable across sessions.
 pub const STABLE_SETTINGS: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; \

@@ -25,4 +25,5 @@ mod operator_input;
 mod preflight;
 mod redaction;
 mod robustness;
+mod roles;
 mod tls;

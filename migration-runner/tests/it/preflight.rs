@@ -43,12 +43,21 @@ async fn a_role_without_privileges_gets_every_missing_grant_then_passes() {
     let admin = connect(&db).await;
     let role = create_role(&admin, "deployer").await;
     let as_role = TestDatabase::url_as(&db, &role.name, &role.password);
+    // Runtime role names no other test uses: the server has none of them, so
+    // the migrations must create them (roles belong to the cluster the tests share).
+    let options = migration_runner::RunnerOptions {
+        role_templates: migration_runner::role_names::ConfiguredTemplates {
+            app: Some(format!("{}_{{schema}}_rw", role.name)),
+            reporting: Some(format!("{}_{{schema}}_ro", role.name)),
+        },
+        ..Default::default()
+    };
     let role_runner = || async {
         let catalog = migration_runner::Catalog::workspace().unwrap();
         let conn = migration_runner::connect(&as_role, "preflight-test")
             .await
             .unwrap();
-        migration_runner::Runner::new(conn, catalog, Default::default())
+        migration_runner::Runner::new(conn, catalog, options.clone())
             .await
             .unwrap()
     };
@@ -122,6 +131,15 @@ async fn a_role_without_privileges_gets_every_missing_grant_then_passes() {
     );
     drop(admin);
     drop_role(&db, &role).await;
+    let conn = connect(&db).await;
+    for schema in ["core", "academy", "talent", "vacancy"] {
+        conn.execute_unprepared(&format!(
+            "DROP OWNED BY {0}_{schema}_rw, {0}_{schema}_ro; DROP ROLE {0}_{schema}_rw, {0}_{schema}_ro",
+            role.name
+        ))
+        .await
+        .unwrap();
+    }
 }
 
 #[tokio::test]

@@ -99,7 +99,8 @@ pub async fn connect(db: &TestDatabase) -> DatabaseConnection {
 }
 
 /// Every column, constraint and index outside the system schemas and the
-/// engine's own tables in `public` (history, backfill ledger, feature flags),
+/// engine's own tables in `public` (history, backfill ledger, feature flags,
+/// settings),
 /// as one comparable text.
 pub async fn catalog_snapshot(db: &DatabaseConnection) -> String {
     scalar_text(
@@ -113,7 +114,8 @@ pub async fn catalog_snapshot(db: &DatabaseConnection) -> String {
              FROM information_schema.columns
             WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
               AND (table_schema, table_name) NOT IN
-                  (('public', 'seaql_migrations'), ('public', 'backfill_ledger'), ('public', 'feature_flags'), ('public', 'seaql_migrations_digest'))
+                  (('public', 'seaql_migrations'), ('public', 'backfill_ledger'), ('public', 'feature_flags'),
+                   ('public', 'migration_settings'), ('public', 'seaql_migrations_digest'))
            UNION ALL
            SELECT format('constraint %s.%s %s', n.nspname, c.conname, pg_get_constraintdef(c.oid))
              FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
@@ -121,12 +123,14 @@ pub async fn catalog_snapshot(db: &DatabaseConnection) -> String {
               AND c.conrelid NOT IN (coalesce(to_regclass('public.seaql_migrations'), 0),
                                      coalesce(to_regclass('public.backfill_ledger'), 0),
                                      coalesce(to_regclass('public.feature_flags'), 0),
+                                     coalesce(to_regclass('public.migration_settings'), 0),
                                      coalesce(to_regclass('public.seaql_migrations_digest'), 0))
            UNION ALL
            SELECT format('index %s', indexdef) FROM pg_indexes
             WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
               AND (schemaname, tablename) NOT IN
-                  (('public', 'seaql_migrations'), ('public', 'backfill_ledger'), ('public', 'feature_flags'), ('public', 'seaql_migrations_digest'))
+                  (('public', 'seaql_migrations'), ('public', 'backfill_ledger'), ('public', 'feature_flags'),
+                   ('public', 'migration_settings'), ('public', 'seaql_migrations_digest'))
          ) lines",
     )
     .await

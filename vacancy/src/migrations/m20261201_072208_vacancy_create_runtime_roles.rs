@@ -1,8 +1,11 @@
-//! The `vacancy` schema's runtime roles: `vacancy_app` reads and writes
-//! `vacancy` and reads `core.users`; `vacancy_reporting` only reads them. Both
-//! are `NOLOGIN` groups without passwords: each deployment grants them to
-//! its own login roles (README, "Runtime roles"). Default privileges cover
-//! the tables later migrations create.
+//! The `vacancy` schema's runtime roles: the read-write role (`vacancy_app`
+//! unless the deployment chose other names) reads and writes `vacancy` and reads `core.users`;
+//! the reporting role (`vacancy_reporting`) only reads them. Both are
+//! `NOLOGIN` groups without passwords: each deployment grants them to its own
+//! login roles. The names come from the deployment's templates, which the
+//! runner sets on its session, so this SQL (and its checksum) is the same
+//! everywhere (README, "Runtime roles"). Default privileges cover the tables
+//! later migrations create.
 // migrate: touches core
 
 use schema_core::migration_kit::{RuntimeRoles, create_runtime_roles, drop_runtime_roles};
