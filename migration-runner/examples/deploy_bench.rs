@@ -11,7 +11,7 @@
 //! databases each, after a CHECKPOINT: DDL timings on a VM's disk are noisy).
 //!
 //! ```text
-//! cargo run --release -p migration-runner --example deploy_bench            # 100 500 2000
+//! cargo run --release -p migration-runner --example deploy_bench            # 12 500 2000
 //! cargo run --release -p migration-runner --example deploy_bench -- 500     # one size
 //! ```
 
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
     }
     let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
     drive(if sizes.is_empty() {
-        vec![100, 500, 2000]
+        vec![12, 500, 2000]
     } else {
         sizes
     });
@@ -90,21 +90,29 @@ fn drive(sizes: Vec<usize>) {
     let exe = std::env::current_exe().unwrap();
     let psql = cluster.psql();
     println!(
-        "deploy benchmark: no-op and status: median (p90) of {RUNS} whole-process runs; cold deploy: best of {COLD_RUNS}"
+        "deploy benchmark: median [min-max] of {RUNS} whole-process runs (no-op, status, startup) and of {COLD_RUNS} cold deploys"
     );
+    // The release binary itself (built beside this example by `cargo build --release`).
+    let binary = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("migration-runner"))
+        .filter(|path| path.exists())
+        .expect("build the release binary first: cargo build --release -p migration-runner");
+    let startup = measure(|| {
+        let mut cmd = Command::new(&binary);
+        cmd.arg("--version").stdout(Stdio::null());
+        cmd
+    });
+    let psql_startup = measure(|| {
+        let mut cmd = Command::new(&psql);
+        cmd.arg("--version").stdout(Stdio::null());
+        cmd
+    });
     println!(
-        "{:>6}  {:>15}  {:>15}  {:>15}  {:>9}  {:>9}  {:>11}  {:>11}  {:>6}  {:>11}  {:>6}",
-        "migr.",
-        "no-op up",
-        "status",
-        "psql floor",
-        "up/floor",
-        "st/floor",
-        "cold up",
-        "psql -f",
-        "ratio",
-        "psql -f tx",
-        "ratio"
+        "binary startup (`--version`): {}; psql --version: {}",
+        startup.show(),
+        psql_startup.show()
     );
     for size in sizes {
         let subject = |url: &str, command: &[&str]| {
@@ -168,10 +176,9 @@ fn drive(sizes: Vec<usize>) {
             }
         }
         let (cold_db, cold_url) = last_applied.unwrap();
-        // Best of the runs: this VM's disk adds seconds of noise to DDL at random.
-        let cold_up = best(cold_up);
-        let cold_psql = best(cold_psql);
-        let cold_psql_tx = best(cold_psql_tx);
+        let cold_up = Stats::of(cold_up);
+        let cold_psql = Stats::of(cold_psql);
+        let cold_psql_tx = Stats::of(cold_psql_tx);
 
         // No-op deploys and status over the applied history.
         let up = measure(|| subject(&cold_url, &["up"]));
@@ -181,18 +188,31 @@ fn drive(sizes: Vec<usize>) {
             cmd.args(["-c", "SELECT * FROM public.seaql_migrations"]);
             cmd
         });
+        let status_json = measure(|| subject(&cold_url, &["status", "--json"]));
+        println!("N = {size}");
         println!(
-            "{size:>6}  {:>15}  {:>15}  {:>15}  {:>8.2}x  {:>8.2}x  {:>9.1}ms  {:>9.1}ms  {:>5.2}x  {:>9.1}ms  {:>5.2}x",
+            "  no-op up       {}  floor (psql reads history) {}  ratio {:.2}x",
             up.show(),
-            status.show(),
             floor.show(),
-            up.median / floor.median,
-            status.median / floor.median,
-            cold_up,
-            cold_psql,
-            cold_up / cold_psql,
-            cold_psql_tx,
-            cold_up / cold_psql_tx,
+            up.median / floor.median
+        );
+        println!(
+            "  status         {}  ratio to no-op up {:.2}x",
+            status.show(),
+            status.median / up.median
+        );
+        println!(
+            "  status --json  {}  ratio to no-op up {:.2}x",
+            status_json.show(),
+            status_json.median / up.median
+        );
+        println!(
+            "  cold up        {}  floor psql -f tx {}  ratio {:.2}x  (psql -f autocommit {}, ratio {:.2}x)",
+            cold_up.show(),
+            cold_psql_tx.show(),
+            cold_up.median / cold_psql_tx.median,
+            cold_psql.show(),
+            cold_up.median / cold_psql.median
         );
         cluster.drop_database(&cold_db).unwrap();
         let _ = std::fs::remove_file(plan_file);
@@ -245,27 +265,28 @@ fn psql_command(psql: &Path, url: &str) -> Command {
 
 struct Stats {
     median: f64,
-    p90: f64,
+    min: f64,
+    max: f64,
 }
 
 impl Stats {
+    fn of(mut samples: Vec<f64>) -> Self {
+        samples.sort_by(f64::total_cmp);
+        Stats {
+            median: samples[samples.len() / 2],
+            min: samples[0],
+            max: samples[samples.len() - 1],
+        }
+    }
+
     fn show(&self) -> String {
-        format!("{:.1} ({:.1}) ms", self.median, self.p90)
+        format!("{:.1} [{:.1}-{:.1}] ms", self.median, self.min, self.max)
     }
 }
 
 fn measure(mut command: impl FnMut() -> Command) -> Stats {
     time(&mut command()); // warm-up
-    let mut samples: Vec<f64> = (0..RUNS).map(|_| ms(time(&mut command()))).collect();
-    samples.sort_by(f64::total_cmp);
-    Stats {
-        median: samples[RUNS / 2],
-        p90: samples[RUNS * 9 / 10],
-    }
-}
-
-fn best(samples: Vec<f64>) -> f64 {
-    samples.into_iter().fold(f64::INFINITY, f64::min)
+    Stats::of((0..RUNS).map(|_| ms(time(&mut command()))).collect())
 }
 
 fn time(command: &mut Command) -> Duration {
