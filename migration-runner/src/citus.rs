@@ -379,10 +379,15 @@ pub fn refusal(from: &TableName, to: &TableName, app_schemas: &[&str]) -> Option
 /// the constraints later scripts drop (matched by name; a key added without
 /// a name is matched by PostgreSQL's generated `<table>_<column>_fkey` only
 /// when it is already in the database).
+///
+/// A schema that is already distributed refuses such a key when the
+/// migration adding it runs, whatever a later migration does: those keys
+/// block even when they are dropped later.
 pub fn blockers_after<'a>(
     existing: &[ExistingKey],
     pending: impl IntoIterator<Item = (&'a str, &'a Objects)>,
     app_schemas: &[&str],
+    distributed_now: &[String],
 ) -> Vec<Blocker> {
     struct Key {
         from: TableName,
@@ -399,7 +404,24 @@ pub fn blockers_after<'a>(
             migration: None,
         })
         .collect();
+    let mut refused_on_the_spot: Vec<Key> = Vec::new();
     for (migration, objects) in pending {
+        for added in &objects.named_foreign_keys {
+            let placed = |schema: &str| {
+                schema == REFERENCE_SCHEMA || distributed_now.iter().any(|d| d == schema)
+            };
+            if placed(&added.from.0)
+                && placed(&added.to.0)
+                && refusal(&added.from, &added.to, app_schemas).is_some()
+            {
+                refused_on_the_spot.push(Key {
+                    from: added.from.clone(),
+                    to: added.to.clone(),
+                    name: added.name.clone(),
+                    migration: Some(migration.to_owned()),
+                });
+            }
+        }
         keys.retain(|key| {
             !key.name.as_ref().is_some_and(|name| {
                 objects
@@ -417,7 +439,7 @@ pub fn blockers_after<'a>(
         }
     }
     let mut blockers: BTreeSet<Blocker> = BTreeSet::new();
-    for key in keys {
+    for key in keys.into_iter().chain(refused_on_the_spot) {
         if let Some(reason) = refusal(&key.from, &key.to, app_schemas) {
             blockers.insert(Blocker {
                 from: format!("{}.{}", key.from.0, key.from.1),
@@ -600,10 +622,19 @@ pub async fn plan_placement<C: ConnectionTrait>(
         );
     }
     let existing = existing_keys(db, schemas).await?;
+    let owned: Vec<String> = schemas.iter().map(|s| (*s).to_owned()).collect();
+    let distributed_now = texts(
+        db,
+        "SELECT n.nspname::text FROM pg_dist_schema d JOIN pg_namespace n ON n.oid = d.schemaid \
+         WHERE n.nspname = ANY($1)",
+        vec![Value::from(owned)],
+    )
+    .await?;
     let blockers = blockers_after(
         &existing,
         scripts.iter().map(|(name, objects)| (*name, objects)),
         &app,
+        &distributed_now,
     );
     Ok(Some(PlannedPlacement {
         version: citus.version,
@@ -612,6 +643,19 @@ pub async fn plan_placement<C: ConnectionTrait>(
         distributed_schemas: distributed.into_iter().collect(),
         blockers,
     }))
+}
+
+/// Whether the cluster behind `db` is Citus with something left to place
+/// (a `core` table that is not a reference table, an app schema not
+/// distributed): then even a run with nothing pending has work. One small
+/// query on plain PostgreSQL.
+pub async fn needs_placement<C: ConnectionTrait>(
+    db: &C,
+    schemas: &[&str],
+) -> Result<bool, CitusError> {
+    Ok(plan_placement(db, &[], schemas)
+        .await?
+        .is_some_and(|placement| !placement.is_empty()))
 }
 
 /// The end of a run on Citus: `core` tables not yet reference tables (a
@@ -629,6 +673,70 @@ pub(crate) async fn finish_run(
     let schemas = undistributed_schemas(db, schemas).await?;
     steps.extend(distribute_schemas(db, &schemas, after_migration).await?);
     Ok(steps)
+}
+
+/// How the cluster's placement differs from what the runner intends: every
+/// `core` table a reference table, every existing app schema distributed
+/// (with all its tables in it), and every step recorded in effect. Empty
+/// when they agree; `None` on plain PostgreSQL.
+pub async fn placement_drift<C: ConnectionTrait>(
+    db: &C,
+    schemas: &[&str],
+) -> Result<Option<Vec<String>>, CitusError> {
+    if detect(db).await?.is_none() {
+        return Ok(None);
+    }
+    let placement = placement(db, schemas).await?;
+    let mut drift = Vec::new();
+    for table in &placement.local_tables {
+        let schema = table.split('.').next().unwrap_or_default();
+        if schema == REFERENCE_SCHEMA {
+            drift.push(format!(
+                "`{table}` should be a reference table: it is a local table on the coordinator \
+                 (run `migrate` to place it)"
+            ));
+        } else {
+            drift.push(format!(
+                "`{table}` should be in distributed schema `{schema}`: it is a local table on the \
+                 coordinator (run `migrate` to distribute the schema)"
+            ));
+        }
+    }
+    for schema in undistributed_schemas(db, schemas).await? {
+        drift.push(format!(
+            "schema `{schema}` should be distributed: it is not (run `migrate` to distribute it)"
+        ));
+    }
+    for step in &placement.recorded {
+        let in_effect = match step.kind {
+            StepKind::ReferenceTable => placement.reference_tables.contains(&step.object),
+            StepKind::DistributedSchema => placement.distributed_schemas.contains(&step.object),
+        };
+        if !in_effect {
+            drift.push(format!(
+                "`{}` was made a {} after `{}` (recorded in {STEPS_TABLE}) but is not one now",
+                step.object,
+                step.kind.describe(),
+                step.after_migration
+            ));
+        }
+    }
+    let recorded: BTreeSet<&str> = placement
+        .recorded
+        .iter()
+        .map(|s| s.object.as_str())
+        .collect();
+    for object in placement
+        .reference_tables
+        .iter()
+        .chain(&placement.distributed_schemas)
+        .filter(|object| !recorded.contains(object.as_str()))
+    {
+        drift.push(format!(
+            "`{object}` is placed on Citus, but not by the runner (nothing in {STEPS_TABLE})"
+        ));
+    }
+    Ok(Some(drift))
 }
 
 #[cfg(test)]
@@ -667,9 +775,9 @@ mod tests {
             "ALTER TABLE vacancy.offers ADD CONSTRAINT offers_skill FOREIGN KEY (skill_id) \
              REFERENCES talent.skills (id)",
         );
-        assert_eq!(blockers_after(&existing, [], &APPS).len(), 1);
-        assert!(blockers_after(&existing, [("m2", &drop)], &APPS).is_empty());
-        let blockers = blockers_after(&existing, [("m2", &drop), ("m3", &add)], &APPS);
+        assert_eq!(blockers_after(&existing, [], &APPS, &[]).len(), 1);
+        assert!(blockers_after(&existing, [("m2", &drop)], &APPS, &[]).is_empty());
+        let blockers = blockers_after(&existing, [("m2", &drop), ("m3", &add)], &APPS, &[]);
         assert_eq!(blockers.len(), 1);
         assert_eq!(blockers[0].migration.as_deref(), Some("m3"));
         let text = blockers[0].to_string();
@@ -680,6 +788,16 @@ mod tests {
         assert!(text.contains("core.users"), "{text}");
         // Added by a pending migration and dropped by a later one: fine.
         let add_then_drop = objects("ALTER TABLE vacancy.offers DROP CONSTRAINT offers_skill");
-        assert!(blockers_after(&[], [("m3", &add), ("m4", &add_then_drop)], &APPS).is_empty());
+        assert!(blockers_after(&[], [("m3", &add), ("m4", &add_then_drop)], &APPS, &[]).is_empty());
+        // Once the schemas are distributed, Citus refuses the key when m3 runs.
+        let distributed = ["talent".to_owned(), "vacancy".to_owned()];
+        let blockers = blockers_after(
+            &[],
+            [("m3", &add), ("m4", &add_then_drop)],
+            &APPS,
+            &distributed,
+        );
+        assert_eq!(blockers.len(), 1, "{blockers:?}");
+        assert_eq!(blockers[0].migration.as_deref(), Some("m3"));
     }
 }

@@ -393,8 +393,9 @@ pub async fn lint(base: Option<&str>, citus: bool, json: bool) -> Result<Exit> {
         );
     } else {
         for finding in &findings {
+            // The finding itself ends with its allow-comment's reason.
             match &finding.allowed {
-                Some(reason) => say!("  allowed: {finding} (allowed: {reason})"),
+                Some(_) => say!("  allowed: {finding}"),
                 None => say!("  {finding}"),
             }
         }
@@ -540,6 +541,7 @@ async fn up_command(runner: &Runner, up: UpArgs) -> Result<Exit> {
             report.already_applied,
             ms(report.elapsed)
         );
+        print_placed(&report.placed);
     } else {
         for applied in &report.applied {
             let retried = if applied.attempts > 1 {
@@ -555,6 +557,7 @@ async fn up_command(runner: &Runner, up: UpArgs) -> Result<Exit> {
                 applied.execution_ms
             );
         }
+        print_placed(&report.placed);
         say!(
             "applied {} migration(s) in {} ({} were already applied)",
             report.applied.len(),
@@ -562,7 +565,54 @@ async fn up_command(runner: &Runner, up: UpArgs) -> Result<Exit> {
             report.already_applied
         );
     }
+    if up.dry_run
+        && let Some(placement) = &report.citus
+    {
+        print_placement(placement);
+    }
     Ok(Exit::Success)
+}
+
+/// What a run placed on Citus.
+fn print_placed(placed: &[crate::citus::Step]) {
+    for step in placed {
+        say!(
+            "citus    {:<60} now a {} (after {})",
+            step.object,
+            step.kind.describe(),
+            step.after_migration
+        );
+    }
+}
+
+/// What a run will place on Citus (`plan`, `up --dry-run`, `preflight`).
+fn print_placement(placement: &crate::citus::PlannedPlacement) {
+    say!(
+        "-- on Citus {}: the runner adds these steps (recorded in {}; the migrations' SQL and checksums are unchanged)",
+        placement.version,
+        crate::citus::STEPS_TABLE
+    );
+    for (migration, tables) in &placement.reference_tables {
+        for table in tables {
+            say!(
+                "--   after {migration}, in its transaction: SELECT create_reference_table('{table}');"
+            );
+        }
+    }
+    for table in &placement.unreferenced_tables {
+        say!("--   at the end of the run: SELECT create_reference_table('{table}');");
+    }
+    for schema in &placement.distributed_schemas {
+        say!("--   at the end of the run: SELECT citus_schema_distribute('{schema}');");
+    }
+    if placement.is_empty() {
+        say!(
+            "--   nothing: every `core` table is a reference table and every app schema is distributed"
+        );
+    }
+    for blocker in &placement.blockers {
+        say!("--   REFUSED: {blocker}");
+    }
 }
 
 async fn status_command(
@@ -595,9 +645,9 @@ async fn status_command(
         if let Some(report) = &drifted {
             say!(
                 "drift: {} difference(s) between the database and its {} applied migrations{}",
-                report.differences.len(),
+                report.lines().len(),
                 report.applied,
-                if report.differences.is_empty() {
+                if report.is_clean() {
                     ""
                 } else {
                     " (`migrate drift` lists them)"
@@ -605,7 +655,7 @@ async fn status_command(
             );
         }
     }
-    let drifted = drifted.is_some_and(|report| !report.differences.is_empty());
+    let drifted = drifted.is_some_and(|report| !report.is_clean());
     Ok(match inspection.exit_code() {
         0 if drifted => Exit::Refused,
         0 => Exit::Success,
@@ -634,23 +684,29 @@ async fn drift_command(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
-    } else if report.differences.is_empty() {
+    } else if report.is_clean() {
         say!(
-            "no drift: schemas {} match their {} applied migrations",
+            "no drift: schemas {} match their {} applied migrations{}",
             report.schemas.join(", "),
-            report.applied
+            report.applied,
+            if report.placement.is_some() {
+                ", and their placement on Citus is the runner's"
+            } else {
+                ""
+            }
         );
     } else {
+        let lines = report.lines();
         say!(
             "drift: {} difference(s) between the database and its {} applied migrations:",
-            report.differences.len(),
+            lines.len(),
             report.applied
         );
-        for line in report.lines() {
+        for line in lines {
             say!("  - {line}");
         }
     }
-    Ok(if report.differences.is_empty() {
+    Ok(if report.is_clean() {
         Exit::Success
     } else {
         Exit::Refused
@@ -665,6 +721,9 @@ async fn plan_command(runner: &Runner) -> Result<Exit> {
     } else {
         let waiting = runner.waiting(&plan).await?;
         crate::render::print_plan_waiting(&plan, &waiting);
+    }
+    if let Some(placement) = runner.citus_placement(&plan).await? {
+        print_placement(&placement);
     }
     Ok(Exit::Success)
 }
@@ -786,6 +845,15 @@ async fn preflight_command(runner: &Runner, json: bool) -> Result<Exit> {
             say!("  - {}\n      {}", missing.what, missing.fix);
         }
     }
+    let citus_blockers = report.citus.as_ref().map_or(0, |p| p.blockers.len());
+    if !json && let Some(placement) = &report.citus {
+        print_placement(placement);
+        if citus_blockers > 0 {
+            say!(
+                "preflight failed: {citus_blockers} foreign key(s) cannot exist on Citus (above, with what to do instead)"
+            );
+        }
+    }
     if !json && !report.grants.is_empty() {
         say!(
             "runtime roles: {} grant(s) differ from what the applied migrations declare:",
@@ -797,11 +865,13 @@ async fn preflight_command(runner: &Runner, json: bool) -> Result<Exit> {
     } else if !json {
         say!("runtime roles: grants match what the applied migrations declare");
     }
-    Ok(if report.missing.is_empty() && report.grants.is_empty() {
-        Exit::Success
-    } else {
-        Exit::Refused
-    })
+    Ok(
+        if report.missing.is_empty() && report.grants.is_empty() && citus_blockers == 0 {
+            Exit::Success
+        } else {
+            Exit::Refused
+        },
+    )
 }
 
 /// The runtime roles' grants against the applied migrations' statements.

@@ -27,6 +27,8 @@ pub enum UrlSource {
     },
     /// The local development cluster.
     LocalCluster,
+    /// The local Citus cluster's coordinator (`db start --citus`).
+    LocalCitus,
     /// Given by code (tests, benchmarks).
     Given,
 }
@@ -39,6 +41,9 @@ impl fmt::Display for UrlSource {
                 write!(f, "DATABASE_URL in {} (line {line})", path.display())
             }
             UrlSource::LocalCluster => f.write_str("the local cluster under target/postgres"),
+            UrlSource::LocalCitus => {
+                f.write_str("the local Citus cluster's coordinator under target/citus")
+            }
             UrlSource::Given => f.write_str("the given URL"),
         }
     }

@@ -29,15 +29,26 @@ pub struct DriftReport {
     pub schemas: Vec<String>,
     pub applied: usize,
     pub differences: Vec<Difference>,
+    /// On Citus: how the placement differs from the runner's intent
+    /// (reference tables, distributed schemas, its recorded steps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Vec<String>>,
 }
 
 impl DriftReport {
-    /// One line per difference: what the migrations give, what the database has.
+    /// One line per difference: what the migrations give, what the database
+    /// has; then how the Citus placement differs.
     pub fn lines(&self) -> Vec<String> {
         self.differences
             .iter()
             .map(|d| d.describe("migrations give", "the database has"))
+            .chain(self.placement.iter().flatten().cloned())
             .collect()
+    }
+
+    /// Whether the database matches its migrations (and, on Citus, its placement).
+    pub fn is_clean(&self) -> bool {
+        self.differences.is_empty() && self.placement.as_ref().is_none_or(Vec::is_empty)
     }
 }
 
@@ -81,10 +92,12 @@ impl Runner {
         let replayed = replay(&scratch, sources, &applied, &schemas, options).await;
         scratch.dispose().await;
         let replayed = replayed?;
+        let placement = crate::citus::placement_drift(self.connection(), &schemas).await?;
         Ok(DriftReport {
             schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
             applied: applied.len(),
             differences: SchemaModel::diff(&replayed, &live),
+            placement,
         })
     }
 }

@@ -65,6 +65,10 @@ pub struct PreflightReport {
     /// The runtime roles' grants against what the applied migrations declare
     /// (filled by the `preflight` command; `up` leaves it empty).
     pub grants: Vec<crate::grants::GrantMismatch>,
+    /// On a Citus cluster: what the run will place, and the foreign keys Citus
+    /// would refuse (each one fails the preflight).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citus: Option<crate::citus::PlannedPlacement>,
 }
 
 /// Checks the role against what the pending migrations' statements need.
@@ -106,6 +110,7 @@ async fn check_queries<C: ConnectionTrait>(
         history_readable: true,
         missing: Vec::new(),
         grants: Vec::new(),
+        citus: None,
     };
     if superuser {
         return Ok(report);

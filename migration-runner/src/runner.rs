@@ -84,6 +84,10 @@ pub struct UpReport {
     pub lock_waited: Duration,
     pub lock_waited_for: Option<String>,
     pub elapsed: Duration,
+    /// On a Citus cluster: what the run placed (reference tables, distributed
+    /// schemas), or on `--dry-run` what it would place.
+    pub citus: Option<crate::citus::PlannedPlacement>,
+    pub placed: Vec<crate::citus::Step>,
 }
 
 /// `migrate down` flags.
@@ -261,7 +265,11 @@ impl Runner {
     pub async fn preflight(&self) -> Result<PreflightReport> {
         let db = self.session.connection();
         match self.plan().await {
-            Ok(plan) => preflight::check(db, &plan).await,
+            Ok(plan) => {
+                let mut report = preflight::check(db, &plan).await?;
+                report.citus = self.citus_placement(&plan).await?;
+                Ok(report)
+            }
             Err(MigrateError::History(crate::error::HistoryError::PermissionDenied { .. })) => {
                 let all = self.all_as_pending().await?;
                 let mut report = preflight::check(db, &all).await?;
@@ -275,6 +283,16 @@ impl Runner {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// On a Citus cluster, what applying `plan` will place and what would
+    /// block it; `None` on plain PostgreSQL.
+    pub async fn citus_placement(
+        &self,
+        plan: &[Planned],
+    ) -> Result<Option<crate::citus::PlannedPlacement>> {
+        let db = self.session.connection();
+        Ok(crate::citus::plan_placement(db, plan, self.catalog.schemas()).await?)
     }
 
     /// Every migration in the code, as if none were applied.
@@ -299,7 +317,9 @@ impl Runner {
         let started = Instant::now();
         // -- the no-op deploy (history digest; see `verify::unchanged`) --
         let db = self.session.connection();
-        if let Some(applied) = verify::unchanged(db, &self.catalog, &self.capturer, true).await {
+        if let Some(applied) = verify::unchanged(db, &self.catalog, &self.capturer, true).await
+            && !crate::citus::needs_placement(db, self.catalog.schemas()).await?
+        {
             if let Some(to) = &options.to {
                 self.catalog.require(to)?;
             }
@@ -352,8 +372,19 @@ impl Runner {
                 return Err(VerifyError::Preflight(report.missing).into());
             }
         }
+        // On Citus, keys it would refuse are found before anything is applied.
+        let citus = crate::citus::plan_placement(db, &plan, self.catalog.schemas()).await?;
+        if let Some(placement) = &citus
+            && !placement.blockers.is_empty()
+        {
+            return Err(crate::citus::CitusError::Incompatible {
+                blockers: placement.blockers.clone(),
+            }
+            .into());
+        }
         let mut report = UpReport {
             already_applied: inspection.applied_count(),
+            citus: citus.clone(),
             ..UpReport::default()
         };
         if options.dry_run {
@@ -371,10 +402,23 @@ impl Runner {
         history.install(db, &adopted).await?;
         report.adopted = adopted.len();
         crate::role_names::record(db, &self.role_templates).await?;
-        if plan.is_empty() {
+        let placing = citus
+            .as_ref()
+            .is_some_and(|placement| !placement.is_empty());
+        if plan.is_empty() && !placing {
             return Ok(report);
         }
+        let newest_applied = inspection
+            .migrations
+            .iter()
+            .rev()
+            .find(|entry| entry.state == State::Applied)
+            .map(|entry| entry.name.clone())
+            .unwrap_or_default();
         let mut executor = Executor::new(db, self.options.ddl);
+        if citus.is_some() {
+            executor = executor.placing_on_citus();
+        }
         executor.set_lock_timeout().await?;
         for planned in plan {
             crate::backfill::gate::before_apply(db, &self.backfills, &planned.name).await?;
@@ -397,6 +441,16 @@ impl Runner {
                 statements: done.statements,
                 attempts: done.attempts,
             });
+        }
+        report.placed = executor.placed();
+        if placing {
+            let after = report
+                .applied
+                .last()
+                .map_or(newest_applied, |applied| applied.name.clone());
+            report
+                .placed
+                .extend(crate::citus::finish_run(db, self.catalog.schemas(), &after).await?);
         }
         Ok(report)
     }

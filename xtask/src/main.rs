@@ -5,8 +5,10 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use migration_dev::local_citus::CitusCluster;
 use migration_dev::local_pg::{APP_DATABASE, LocalCluster};
 use migration_dev::scaffold;
+use migration_dev::target::LocalKind;
 use migration_runner::cli::{
     self as migrate_cli, ConnectArgs, MigrateArgs, MigrateCommand, RoleArgs, UpArgs,
 };
@@ -106,8 +108,14 @@ enum XtaskMigrateCommand {
 #[derive(Debug, Subcommand)]
 enum DbCommand {
     /// Initialise (first time) and start the local cluster.
-    Start,
-    /// Stop the local cluster (and the tests' cluster).
+    Start {
+        /// A local Citus cluster instead (a coordinator and two workers under
+        /// `target/citus`), used by every command from then on; `db start`
+        /// without it goes back to plain PostgreSQL.
+        #[arg(long)]
+        citus: bool,
+    },
+    /// Stop the local clusters (and the tests' clusters).
     Stop,
     /// Where the cluster lives and whether it runs; exit 1 when it is stopped.
     Status,
@@ -353,7 +361,8 @@ async fn database(
             None,
             match err {
                 migration_dev::target::TargetError::Config(_) => Exit::Usage,
-                migration_dev::target::TargetError::Local(_) => Exit::Unavailable,
+                migration_dev::target::TargetError::Local(_)
+                | migration_dev::target::TargetError::Citus(_) => Exit::Unavailable,
             },
         )),
     }
@@ -367,6 +376,20 @@ fn db(
         Ok(cluster) => cluster,
         Err(err) => return migrate_cli::fail(&err.to_string(), None, Exit::Unavailable),
     };
+    if migration_dev::target::chosen_local() == LocalKind::Citus
+        || matches!(command, DbCommand::Start { citus: true })
+    {
+        let citus = match CitusCluster::for_project() {
+            Ok(citus) => citus,
+            Err(err) => return migrate_cli::fail(&err.to_string(), None, Exit::Unavailable),
+        };
+        if let Some(outcome) = citus_db_command(&citus, &cluster, &command, &configured) {
+            return match outcome {
+                Ok(exit) => exit.into(),
+                Err((message, exit)) => migrate_cli::fail(&message, None, exit),
+            };
+        }
+    }
     match db_command(&cluster, command, configured) {
         Ok(exit) => exit.into(),
         Err((message, exit)) => migrate_cli::fail(&message, None, exit),
@@ -374,6 +397,90 @@ fn db(
 }
 
 type DbResult = Result<Exit, (String, Exit)>;
+
+/// The `db` commands that differ for the local Citus cluster; `None` for
+/// those that do not (stop, and the backup operations).
+fn citus_db_command(
+    citus: &CitusCluster,
+    plain: &LocalCluster,
+    command: &DbCommand,
+    configured: &Result<Option<DatabaseTarget>, connect::ConfigError>,
+) -> Option<DbResult> {
+    let failed = |context: &str| {
+        let context = context.to_owned();
+        move |err: migration_dev::local_citus::CitusError| {
+            (format!("{context}: {err}"), Exit::Unavailable)
+        }
+    };
+    let url = || {
+        citus
+            .ensure_running()
+            .map_err(failed("starting the local Citus cluster"))?;
+        citus.url(APP_DATABASE).map_err(failed("reading its URL"))
+    };
+    let outcome = match command {
+        DbCommand::Start { citus: true } => url().and_then(|url| {
+            migration_dev::target::choose_local(LocalKind::Citus)
+                .map_err(|err| (format!("recording the local cluster: {err}"), Exit::Failed))?;
+            say!("running (Citus coordinator and {} workers): {}", citus.workers().len(), connect::redact_url(&url));
+            say!("every command now uses it; `cargo xtask db start` goes back to plain PostgreSQL");
+            Ok(Exit::Success)
+        }),
+        DbCommand::Status => {
+            say!("local cluster: Citus (chosen by `db start --citus`), under {}", citus.root().display());
+            for node in citus.status() {
+                say!(
+                    "  {:<12} running: {:<5} port: {}",
+                    node.name,
+                    node.status.running,
+                    node.status.port.map_or("-".to_owned(), |p| p.to_string())
+                );
+            }
+            if let Ok(Some(target)) = configured {
+                say!("note: {} is set, so commands use it, not this cluster", target.source);
+            }
+            Ok(if citus.is_running() { Exit::Success } else { Exit::Pending })
+        }
+        DbCommand::Url { show_password } if !matches!(configured, Ok(Some(_))) => {
+            url().map(|url| {
+                eprintln!("from the local Citus cluster's coordinator");
+                say!("{}", if *show_password { url } else { connect::redact_url(&url) });
+                Exit::Success
+            })
+        }
+        DbCommand::Psql { args } => url().and_then(|url| {
+            let status = std::process::Command::new(plain.psql())
+                .arg(&url)
+                .args(args)
+                .status()
+                .map_err(|err| (format!("running psql: {err}"), Exit::Failed))?;
+            if status.success() {
+                Ok(Exit::Success)
+            } else {
+                Err((format!("psql exited with {status}"), Exit::Failed))
+            }
+        }),
+        DbCommand::Reset { yes } => url().and_then(|_| {
+            if !yes && std::io::stdin().is_terminal() {
+                eprintln!("this drops the local database `{APP_DATABASE}` on every Citus node with all its data");
+                if !migrate_cli::confirm("reset it?").unwrap_or(false) {
+                    return Err((
+                        "not confirmed; nothing was changed (pass `--yes` to skip the question)".to_owned(),
+                        Exit::Refused,
+                    ));
+                }
+            }
+            citus
+                .drop_database(APP_DATABASE)
+                .and_then(|()| citus.create_database(APP_DATABASE))
+                .map_err(failed("recreating the application database"))?;
+            say!("reset: `{APP_DATABASE}` is empty on every Citus node; run `cargo xtask migrate`");
+            Ok(Exit::Success)
+        }),
+        _ => return None,
+    };
+    Some(outcome)
+}
 
 fn db_command(
     cluster: &LocalCluster,
@@ -387,17 +494,19 @@ fn db_command(
         }
     };
     match command {
-        DbCommand::Start => {
+        DbCommand::Start { .. } => {
             cluster
                 .ensure_running()
                 .map_err(unavailable("starting the local cluster"))?;
+            migration_dev::target::choose_local(LocalKind::Postgres)
+                .map_err(|err| (format!("recording the local cluster: {err}"), Exit::Failed))?;
             let url = cluster
                 .url(APP_DATABASE)
                 .map_err(unavailable("reading its URL"))?;
             say!("running: {}", connect::redact_url(&url));
         }
         DbCommand::Stop => {
-            // The tests' cluster too: nothing of ours keeps running.
+            // The tests' clusters too: nothing of ours keeps running.
             let tests =
                 LocalCluster::for_tests().map_err(unavailable("finding the test cluster"))?;
             for (label, cluster) in [("local cluster", cluster), ("test cluster", &tests)] {
@@ -408,6 +517,23 @@ fn db_command(
                     "{label}: {}",
                     if stopped { "stopped" } else { "not running" }
                 );
+            }
+            for (label, citus) in [
+                ("local Citus cluster", CitusCluster::for_project()),
+                ("Citus test cluster", CitusCluster::for_tests()),
+            ] {
+                // Only a cluster that was ever initialised has anything to stop.
+                if let Ok(citus) = citus
+                    && citus.coordinator().is_initialised()
+                {
+                    let stopped = citus.stop().map_err(|err| {
+                        (format!("stopping the {label}: {err}"), Exit::Unavailable)
+                    })?;
+                    say!(
+                        "{label}: {}",
+                        if stopped { "stopped" } else { "not running" }
+                    );
+                }
             }
         }
         DbCommand::Status => {

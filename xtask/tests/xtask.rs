@@ -8,6 +8,10 @@ use std::process::{Command, Output, Stdio};
 use migration_dev::testing::TestDatabase;
 use sea_orm::ConnectionTrait;
 
+/// The Citus tests: their own command (`--features citus-tests`), see the README.
+#[cfg(feature = "citus-tests")]
+mod citus;
+
 /// A directory of its own, so no `.env` and no cluster of the developer's is used.
 struct Scratch(PathBuf);
 

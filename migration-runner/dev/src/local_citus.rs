@@ -163,6 +163,20 @@ impl CitusCluster {
     /// Creates `name` on every node with the extension, and makes it one
     /// Citus cluster: the coordinator knows its own address and both workers.
     pub fn create_database(&self, name: &str) -> Result<()> {
+        // Registering nodes in two new databases at once makes Citus trip over
+        // its own catalog updates ("tuple concurrently updated"): one at a time,
+        // across the test threads and processes.
+        let lock_path = self.root.join("create-database.lock");
+        let io = |source| CitusError::Node {
+            node: "coordinator".to_owned(),
+            source: LocalPgError::Io {
+                path: lock_path.clone(),
+                source,
+            },
+        };
+        std::fs::create_dir_all(&self.root).map_err(io)?;
+        let lock = std::fs::File::create(&lock_path).map_err(io)?;
+        lock.lock().map_err(io)?;
         for (node, cluster) in self.nodes() {
             let wrap = |source| CitusError::Node {
                 node: node.clone(),

@@ -65,7 +65,7 @@ pub async fn resolve_or_start_local() -> Result<DatabaseTarget, TargetError> {
             path: local_pg::target_dir(),
             source: std::io::Error::other(join.to_string()),
         })??;
-        return Ok(DatabaseTarget::parse(&url, UrlSource::LocalCluster)?);
+        return Ok(DatabaseTarget::parse(&url, UrlSource::LocalCitus)?);
     }
     let cluster = LocalCluster::for_project()?;
     let cluster = tokio::task::spawn_blocking(move || cluster.ensure_running().map(|()| cluster))

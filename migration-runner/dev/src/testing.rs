@@ -97,10 +97,9 @@ pub struct CitusTestDatabase {
 fn citus_cluster() -> &'static crate::local_citus::CitusCluster {
     static CLUSTER: OnceLock<crate::local_citus::CitusCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        let cluster = crate::local_citus::CitusCluster::for_tests()
+        crate::local_citus::CitusCluster::for_tests()
             .and_then(|cluster| cluster.ensure_running().map(|()| cluster))
-            .unwrap_or_else(|err| panic!("the Citus test cluster: {err}"));
-        cluster
+            .unwrap_or_else(|err| panic!("the Citus test cluster: {err}"))
     })
 }
 

@@ -7,7 +7,9 @@ use crate::capture::{Capturer, Direction};
 use crate::catalog::Catalog;
 use crate::error::Result;
 
-use super::{Finding, LintInput, Target, declared_schemas, lint};
+use super::{
+    CROSS_SCHEMA_FOREIGN_KEY, Finding, LintInput, Severity, Target, declared_schemas, lint,
+};
 
 /// Every finding of the migrations `selected` picks, in global order.
 pub async fn lint_catalog(
@@ -18,9 +20,24 @@ pub async fn lint_catalog(
 ) -> Result<Vec<Finding>> {
     let capturer = Capturer::new().await?;
     let mut findings = Vec::new();
-    for migration in catalog.migrations().iter().filter(|m| selected(&m.name)) {
+    // On Citus, a key between app schemas that a later migration drops does
+    // not block: the runner distributes the schemas at the end of a run.
+    let mut scripts = Vec::new();
+    for migration in catalog.migrations() {
         let script = capturer.record(migration, Direction::Up).await?;
-        let statements: Vec<String> = script.statements.iter().map(ToString::to_string).collect();
+        scripts.push(
+            script
+                .statements
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<String>>(),
+        );
+    }
+    for (position, migration) in catalog.migrations().iter().enumerate() {
+        if !selected(&migration.name) {
+            continue;
+        }
+        let statements = &scripts[position];
         let source = catalog.crate_dir(migration.schema).and_then(|dir| {
             std::fs::read_to_string(
                 workspace
@@ -31,15 +48,60 @@ pub async fn lint_catalog(
             .ok()
         });
         let declared = source.as_deref().map(declared_schemas).unwrap_or_default();
-        findings.extend(lint(&LintInput {
+        let mut found = lint(&LintInput {
             name: &migration.name,
             schema: migration.schema,
             declared_schemas: &declared,
-            statements: &statements,
+            statements,
             source: source.as_deref(),
             target,
             transactional: migration.transactional(),
-        }));
+        });
+        if target == Target::Citus {
+            let app: Vec<&str> = catalog
+                .schemas()
+                .iter()
+                .copied()
+                .filter(|schema| *schema != crate::citus::REFERENCE_SCHEMA)
+                .collect();
+            let later = &catalog.migrations()[position + 1..];
+            for finding in found
+                .iter_mut()
+                .filter(|f| f.rule == CROSS_SCHEMA_FOREIGN_KEY)
+            {
+                let keys = crate::sql_objects::objects(&statements[finding.statement_index]);
+                let dropped_by = |key: &crate::sql_objects::ForeignKey| {
+                    let name = key.name.as_ref()?;
+                    later
+                        .iter()
+                        .zip(&scripts[position + 1..])
+                        .find_map(|(m, sqls)| {
+                            sqls.iter()
+                                .any(|sql| {
+                                    crate::sql_objects::objects(sql)
+                                        .dropped_constraints
+                                        .contains(&(key.from.clone(), name.clone()))
+                                })
+                                .then(|| m.name.clone())
+                        })
+                };
+                let drops: Vec<String> = keys
+                    .named_foreign_keys
+                    .iter()
+                    .filter(|key| crate::citus::refusal(&key.from, &key.to, &app).is_some())
+                    .map(dropped_by)
+                    .collect::<Option<Vec<String>>>()
+                    .unwrap_or_default();
+                if let Some(dropper) = drops.first() {
+                    finding.severity = Severity::Warning;
+                    finding.message.push_str(&format!(
+                        "; `{dropper}` drops it later, so a deploy on Citus distributes the schemas \
+                         after that (the runner distributes at the end of a run)"
+                    ));
+                }
+            }
+        }
+        findings.extend(found);
     }
     Ok(findings)
 }

@@ -6,7 +6,6 @@
 //! used to refuse under the default `sslmode`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use migration_dev::local_pg::{LocalCluster, target_dir};
 use openssl::asn1::Asn1Time;
@@ -19,7 +18,7 @@ use openssl::x509::{X509, X509NameBuilder};
 use crate::support::{all_output, runner_binary};
 
 /// One server, whose certificate the tests swap: they take turns.
-static SERVER: Mutex<()> = Mutex::new(());
+static SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Certificate {
     pem: Vec<u8>,
@@ -116,7 +115,7 @@ fn display(path: &Path) -> String {
 
 #[tokio::test]
 async fn prefer_and_require_encrypt_without_checking_a_citus_style_certificate() {
-    let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERVER.lock().await;
     let cluster = tls_cluster(&self_signed("citus-auto-ssl", 0));
     let base = cluster.url("postgres").unwrap();
 
@@ -152,7 +151,7 @@ async fn prefer_and_require_encrypt_without_checking_a_citus_style_certificate()
 
 #[tokio::test]
 async fn verify_ca_and_verify_full_check_the_certificate_against_sslrootcert() {
-    let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERVER.lock().await;
     let certificate = self_signed("localhost", 3600);
     let cluster = tls_cluster(&certificate);
     let base = cluster.url("postgres").unwrap();
