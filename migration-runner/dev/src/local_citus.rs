@@ -260,3 +260,35 @@ fn citus_library(bin_dir: &Path) -> Option<PathBuf> {
         .or_else(|| bin_dir.parent().map(|dir| dir.join("lib")))
         .map(|dir| dir.join("citus.so"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without `citus.so` beside the server binaries, the Citus cluster (and
+    /// so every Citus test) fails saying how to install it.
+    #[test]
+    fn a_missing_citus_says_how_to_install_it() {
+        let bin_dir = std::env::temp_dir().join(format!("no-citus-{}", std::process::id()));
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        let library = citus_library(&bin_dir).unwrap();
+        assert!(!library.is_file(), "{}", library.display());
+        let message = CitusError::NotInstalled {
+            bin_dir: bin_dir.clone(),
+            library,
+        }
+        .to_string();
+        for needle in [
+            "the Citus extension is not installed",
+            "postgresql-<major>-citus-13.2",
+            "building-from-source",
+            "DATABASE_URL",
+        ] {
+            assert!(
+                message.contains(needle),
+                "`{needle}` missing from: {message}"
+            );
+        }
+        std::fs::remove_dir_all(bin_dir).unwrap();
+    }
+}

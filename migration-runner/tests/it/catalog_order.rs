@@ -48,6 +48,7 @@ fn the_workspace_history_is_in_the_documented_order() {
             "m20261201_072156_academy_create_runtime_roles",
             "m20261201_072202_talent_create_runtime_roles",
             "m20261201_072208_vacancy_create_runtime_roles",
+            "m20261201_102900_vacancy_unlink_applications_from_talent_profiles",
         ]
     );
     // Each crate's earliest migration creates its schema.

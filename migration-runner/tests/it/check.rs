@@ -323,10 +323,11 @@ async fn an_entity_that_does_not_describe_the_migrations_is_reported() {
     assert!(clean.is_empty(), "{clean:#?}");
 }
 
-/// The workspace's history passes `lint` (its exceptions carry reasons), and
-/// a Citus target turns the cross-app-schema foreign key into an error.
+/// The workspace's history passes `lint` (its exceptions carry reasons), on
+/// a Citus target too: its one cross-app-schema foreign key, an error there,
+/// is dropped by a later migration, which the finding names.
 #[test]
-fn the_workspace_history_passes_lint_and_citus_is_stricter() {
+fn the_workspace_history_passes_lint_on_plain_postgresql_and_citus() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let plain = runner_binary_in(&workspace, None, &["lint"], &[]);
     assert_eq!(plain.status.code(), Some(0), "{}", all_output(&plain));
@@ -337,17 +338,18 @@ fn the_workspace_history_passes_lint_and_citus_is_stricter() {
         stdout(&plain)
     );
     let citus = runner_binary_in(&workspace, None, &["lint", "--citus", "--json"], &[]);
-    assert_eq!(citus.status.code(), Some(2), "{}", all_output(&citus));
+    assert_eq!(citus.status.code(), Some(0), "{}", all_output(&citus));
     let report: serde_json::Value = serde_json::from_slice(&citus.stdout).unwrap();
     assert!(
-        report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["rule"] == "cross-schema-foreign-key"
-                && f["severity"] == "error"
-                && f["migration"]
-                    == "m20251101_090000_vacancy_link_applications_to_talent_profiles"),
+        report["findings"].as_array().unwrap().iter().any(|f| {
+            f["rule"]
+            == "cross-schema-foreign-key"
+            && f["severity"] == "warning"
+            && f["migration"] == "m20251101_090000_vacancy_link_applications_to_talent_profiles"
+            && f["message"].as_str().unwrap().contains(
+                "`m20261201_102900_vacancy_unlink_applications_from_talent_profiles` drops it later"
+            )
+        }),
         "{report:#}"
     );
     let against_head = runner_binary_in(&workspace, None, &["lint", "--base", "HEAD"], &[]);

@@ -525,7 +525,7 @@ async fn a_long_history_is_verified_in_full() {
         .up(&UpOptions::default())
         .await
         .unwrap();
-    assert_eq!(report.applied.len(), 319);
+    assert_eq!(report.applied.len(), 320);
     let intact = runner(&db, bulk(None)).await;
     assert_eq!(intact.inspect().await.unwrap().exit_code(), 0);
     assert!(

@@ -11,7 +11,14 @@ use crate::support::*;
 async fn down_is_refused_in_production_unless_destructive_is_allowed() {
     let db = TestDatabase::create("operator_down_prod");
     let runner = workspace_runner(&db).await;
-    runner.up(&UpOptions::default()).await.unwrap();
+    // Up to the runtime roles' migration, so it is the one `down` rolls back.
+    runner
+        .up(&UpOptions {
+            to: Some("m20261201_072208_vacancy_create_runtime_roles".into()),
+            ..UpOptions::default()
+        })
+        .await
+        .unwrap();
     let conn = connect(&db).await;
     let before = catalog_snapshot(&conn).await;
 
