@@ -10,12 +10,14 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use serde::{Deserialize, Serialize};
 
 /// The `public` tables this product keeps (history, backfill ledger, flags,
-/// and the runner's settings: the runtime roles' name templates).
-pub const KEPT_PUBLIC_TABLES: [&str; 4] = [
+/// the runner's settings: the runtime roles' name templates, and on Citus
+/// the placement steps it took).
+pub const KEPT_PUBLIC_TABLES: [&str; 5] = [
     "seaql_migrations",
     "backfill_ledger",
     "feature_flags",
     crate::role_names::SETTINGS_TABLE,
+    "seaql_migrations_citus",
 ];
 
 /// Settings that fix how values print, for hashes comparable across sessions.
