@@ -1,41 +1,52 @@
 //! Running the seeds: one transaction per schema, in dependency order, each
-//! table streamed batch by batch through its upsert, all on ONE session.
+//! table streamed into a staging table with binary `COPY` and moved into
+//! place with one set-based upsert, all on ONE session.
 //!
 //! - The session holds `pg_temp.seed_id_map` (seed id → id of the row that
 //!   was already there under the same natural key), filled as tables are
 //!   seeded and read by every later foreign-key column, so references follow
-//!   rows made outside the seeder (see [`crate::upsert`]). It is the
-//!   seeder's only DDL: a temporary table, private to the session.
+//!   rows made outside the seeder (see [`crate::upsert`]). It and the staging
+//!   tables (temporary, dropped when their transaction ends) are the seeder's
+//!   only DDL, private to the session.
 //! - A schema's transaction takes a transaction-level advisory lock first, so
 //!   concurrent seeders take turns per schema: the second one waits, then
 //!   finds every row unchanged.
-//! - A failure rolls back only the schema being seeded; the schemas before it
-//!   stay committed and a rerun finishes the job.
+//! - A failure rolls back only the schema being seeded (its staging tables
+//!   with it); the schemas before it stay committed and a rerun finishes the
+//!   job.
 //! - A dry run does the same work inside one outer transaction (each schema
 //!   in a savepoint, so later schemas see earlier ones' rows) and rolls it
 //!   back at the end.
 //! - Batches are generated and encoded on a blocking thread while the
-//!   previous batch is in the database, through a channel of two batches, so
-//!   memory stays flat whatever the scale.
+//!   previous batch is on its way to the database, through a channel of two
+//!   batches, so memory stays flat whatever the scale.
+//! - `COPY` needs the driver's own connection: the seeding phase takes the
+//!   session's one connection out of its pool (`sqlx`, under SeaORM) and
+//!   issues every statement of the transactions on it.
 
 use std::time::{Duration, Instant};
 
 use migration_runner::Session;
 use schema_core::seeding::{Profile, SchemaSeed, TableSeed};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait, Value,
-};
+use std::sync::Arc;
+
+use sea_orm::sqlx::postgres::PgConnection;
+use sea_orm::sqlx::{self, AssertSqlSafe, Row as _};
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr};
 use tokio::sync::mpsc;
 
 use crate::error::SeedError;
 use crate::report::{self, Counts, SeedReport, TableReport};
-use crate::upsert::{self, EncodedBatch, Outcome, Upsert};
+use crate::upsert::{self, COPY_HEADER, COPY_TRAILER, EncodedBatch, Outcome, Upsert};
 use crate::{foreign_keys, migrations, order};
 
 /// The advisory lock every seeder takes per schema transaction (distinct
 /// from the migration runner's). ASCII "seeder!!".
 pub const LOCK_KEY: i64 = 0x7365_6564_6572_2121;
+
+/// Set in each schema's transaction: the upserts' hash joins over whole
+/// tables stay in memory instead of spilling to disk in batches.
+const WORK_MEM: &str = "SET LOCAL work_mem = '64MB'";
 
 /// Batches generated ahead of the one being written.
 const PIPELINE_DEPTH: usize = 2;
@@ -178,113 +189,134 @@ impl Seeder {
             tables: Vec::new(),
             elapsed: Duration::ZERO,
         };
-        // The id map lives as long as the session; each run starts it empty.
-        for sql in [upsert::CREATE_ID_MAP, "DELETE FROM pg_temp.seed_id_map"] {
-            self.db
-                .execute_unprepared(sql)
-                .await
-                .map_err(SeedError::database("preparing the session's seed id map"))?;
-        }
-        // Until a row is found under another id, there is nothing to resolve.
-        let mut map_empty = true;
-        let outer = if options.dry_run {
-            Some(
-                self.db
-                    .begin()
-                    .await
-                    .map_err(SeedError::database("starting the dry run's transaction"))?,
-            )
-        } else {
-            None
-        };
-        for (schema, tables) in plan {
-            let schema_error = |source| SeedError::Schema {
-                schema: schema.to_owned(),
-                source,
-            };
-            let txn = match &outer {
-                Some(outer) => outer.begin().await,
-                None => self.db.begin().await,
-            }
-            .map_err(schema_error)?;
-            let seeded = async {
-                lock(&txn, schema, options.progress)
-                    .await
-                    .map_err(schema_error)?;
-                let mut reports = Vec::with_capacity(tables.len());
-                for (table, statement) in tables {
-                    let seeded =
-                        seed_table(&txn, schema, table, statement, map_empty, options.progress)
-                            .await?;
-                    map_empty &= seeded.counts.adopted == 0;
-                    reports.push(seeded);
-                }
-                Ok::<_, SeedError>(reports)
-            }
-            .await;
-            match seeded {
-                Ok(reports) => {
-                    // In a dry run this releases the savepoint; the outer
-                    // transaction is rolled back below.
-                    txn.commit().await.map_err(schema_error)?;
-                    report.tables.extend(reports);
-                    report.schemas.push(schema.to_owned());
-                }
-                Err(err) => {
-                    // Best effort: the error that caused it is the one to report,
-                    // and dropping the transaction rolls it back anyway.
-                    let _ = txn.rollback().await;
-                    return Err(err);
-                }
+        // The session's one connection, out of its pool until the end of the
+        // run (every statement below goes through it).
+        let mut conn = self
+            .db
+            .get_postgres_connection_pool()
+            .acquire()
+            .await
+            .map_err(|err| SeedError::Database {
+                context: "taking the seeder's session for the run".to_owned(),
+                source: db_err(err),
+            })?;
+        let seeded = seed_schemas(&mut conn, plan, options, &mut report).await;
+        if seeded.is_err() {
+            // Best effort: the error that caused it is the one to report. A
+            // connection that cannot even roll back is closed, so the pool
+            // never hands out a session stuck in a transaction.
+            if execute(&mut conn, "ROLLBACK").await.is_err() {
+                let _ = conn.close().await;
             }
         }
-        if let Some(outer) = outer {
-            outer
-                .rollback()
-                .await
-                .map_err(SeedError::database("rolling back the dry run"))?;
-        }
+        seeded?;
         report.elapsed = started.elapsed();
         Ok(report)
     }
 }
 
-/// Waits for the seed lock, saying so when another seeder holds it.
-async fn lock(
-    txn: &DatabaseTransaction,
-    schema: &str,
-    verbose: bool,
-) -> Result<(), sea_orm::DbErr> {
-    let statement = |function: &str| {
-        Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("SELECT {function}($1) AS locked"),
-            [Value::from(LOCK_KEY)],
-        )
+type Plan = Vec<(&'static str, Vec<(TableSeed, Upsert)>)>;
+
+/// Every schema of the plan, each in its transaction (or, in a dry run, in a
+/// savepoint of one transaction rolled back at the end). On error the caller
+/// rolls back whatever is open.
+async fn seed_schemas(
+    conn: &mut PgConnection,
+    plan: Plan,
+    options: &SeedOptions,
+    report: &mut SeedReport,
+) -> Result<(), SeedError> {
+    // The id map lives as long as the session; each run starts it empty.
+    for sql in [upsert::CREATE_ID_MAP, "DELETE FROM pg_temp.seed_id_map"] {
+        execute(conn, sql)
+            .await
+            .map_err(SeedError::database("preparing the session's seed id map"))?;
+    }
+    // Until a row is found under another id, there is nothing to resolve.
+    let mut map_empty = true;
+    let (begin, end) = if options.dry_run {
+        execute(conn, "BEGIN")
+            .await
+            .map_err(SeedError::database("starting the dry run's transaction"))?;
+        // The savepoint is released, not committed; the outer transaction is
+        // rolled back below.
+        ("SAVEPOINT seed_schema", "RELEASE SAVEPOINT seed_schema")
+    } else {
+        ("BEGIN", "COMMIT")
     };
-    let got = txn
-        .query_one_raw(statement("pg_try_advisory_xact_lock"))
-        .await?
-        .map(|row| row.try_get::<bool>("", "locked"))
-        .transpose()?
-        .unwrap_or(false);
+    for (schema, tables) in plan {
+        let schema_error = |source| SeedError::Schema {
+            schema: schema.to_owned(),
+            source,
+        };
+        execute(conn, begin).await.map_err(schema_error)?;
+        lock(conn, schema, options.progress)
+            .await
+            .map_err(schema_error)?;
+        // The natural-key joins hash whole tables: give them the memory to
+        // do it in one pass (for this transaction only).
+        execute(conn, WORK_MEM).await.map_err(schema_error)?;
+        let mut reports = Vec::with_capacity(tables.len());
+        for (table, statement) in tables {
+            let seeded =
+                seed_table(conn, schema, table, statement, map_empty, options.progress).await?;
+            map_empty &= seeded.counts.adopted == 0;
+            reports.push(seeded);
+        }
+        execute(conn, end).await.map_err(schema_error)?;
+        report.tables.extend(reports);
+        report.schemas.push(schema.to_owned());
+    }
+    if options.dry_run {
+        execute(conn, "ROLLBACK")
+            .await
+            .map_err(SeedError::database("rolling back the dry run"))?;
+    }
+    Ok(())
+}
+
+/// A driver error as SeaORM's, the type every seeder error carries.
+fn db_err(err: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
+}
+
+/// Runs `sql` (no parameters, no result) on `conn`.
+async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), DbErr> {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(db_err)
+}
+
+/// Waits for the seed lock, saying so when another seeder holds it.
+async fn lock(conn: &mut PgConnection, schema: &str, verbose: bool) -> Result<(), DbErr> {
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(LOCK_KEY)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
     if !got {
         if verbose {
             eprintln!("waiting for another seeder to finish before seeding schema `{schema}`");
         }
         tracing::info!(schema, "waiting for the seed lock held by another seeder");
-        txn.execute_raw(statement("pg_advisory_xact_lock")).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
     }
     Ok(())
 }
 
-/// Streams one table's batches through its upsert.
+/// Streams one table's batches into its staging table, then upserts it.
 async fn seed_table(
-    txn: &DatabaseTransaction,
+    conn: &mut PgConnection,
     schema: &str,
     table: TableSeed,
     statement: Upsert,
-    mut map_empty: bool,
+    map_empty: bool,
     progress: bool,
 ) -> Result<TableReport, SeedError> {
     let started = Instant::now();
@@ -296,63 +328,89 @@ async fn seed_table(
     let mut batches = table.batches;
     let producer = tokio::task::spawn_blocking(move || {
         for batch in batches.by_ref() {
-            let encoded = upsert::encode(name, columns, &batch);
-            let failed = encoded.is_err();
+            let mut encoded = EncodedBatch::default();
+            let result = upsert::encode(name, columns, &batch, &mut encoded).map(|()| encoded);
+            let failed = result.is_err();
             // A closed channel means the writer stopped (an error): stop too.
-            if sender.blocking_send(encoded).is_err() || failed {
+            if sender.blocking_send(result).is_err() || failed {
                 break;
             }
         }
     });
 
-    let mut counts = Counts::default();
     let mut written = 0_u64;
-    while let Some(encoded) = receiver.recv().await {
-        let encoded = match encoded {
-            Ok(encoded) => encoded,
-            Err(SeedError::InvalidSeed { table, problem }) => {
-                return Err(SeedError::InvalidRow {
-                    schema: schema.to_owned(),
-                    table,
-                    problem,
-                });
-            }
-            Err(other) => return Err(other),
-        };
-        let rows = encoded.rows;
-        let table_error = |source| SeedError::Table {
+    let table_error = |written: u64| {
+        move |source| SeedError::Table {
             schema: schema.to_owned(),
             table: name.to_owned(),
             rows_written: written,
             source,
-        };
-        let row = txn
-            .query_one_raw(statement.statement(encoded, !map_empty))
+        }
+    };
+    // An empty table (and nothing to resolve) takes its rows with COPY as
+    // they are: every row is absent, the upsert would insert them all.
+    let direct = map_empty && {
+        let empty: bool = sqlx::query_scalar(AssertSqlSafe(statement.is_empty.as_str()))
+            .persistent(false)
+            .fetch_one(&mut *conn)
             .await
-            .map_err(table_error)?;
-        let outcome = match row {
-            Some(row) => {
-                let count = |column: &str| {
-                    row.try_get::<i64>("", column)
-                        .map(i64::unsigned_abs)
-                        .map_err(table_error)
-                };
-                Outcome {
-                    inserted: count("inserted")?,
-                    updated: count("updated")?,
-                    unchanged: count("unchanged")?,
-                    absent: count("absent")?,
-                    adopted: count("adopted")?,
-                }
-            }
-            None => Outcome::default(),
-        };
-        map_empty &= outcome.adopted == 0;
-        counts.add(Counts::from_outcome(rows, outcome));
-        written += rows;
-        bar.inc(rows);
+            .map_err(|err| table_error(0)(db_err(err)))?;
+        empty
+    };
+    if !direct {
+        execute(conn, &statement.create_stage)
+            .await
+            .map_err(table_error(0))?;
     }
-    bar.finish_and_clear();
+    let copy_sql = if direct {
+        &statement.copy_direct
+    } else {
+        &statement.copy
+    };
+    let mut copy = conn
+        .copy_in_raw(copy_sql)
+        .await
+        .map_err(|err| table_error(0)(db_err(err)))?;
+    let mut header = Some(COPY_HEADER);
+    while let Some(encoded) = receiver.recv().await {
+        let encoded = match encoded {
+            Ok(encoded) => encoded,
+            Err(err) => {
+                // Nothing of the table reaches the database; the caller rolls
+                // the schema back.
+                let _ = copy.abort("the seed produced a malformed row").await;
+                return Err(match err {
+                    SeedError::InvalidSeed { table, problem } => SeedError::InvalidRow {
+                        schema: schema.to_owned(),
+                        table,
+                        problem,
+                    },
+                    other => other,
+                });
+            }
+        };
+        // The header travels with the first batch: one write fewer.
+        let bytes = match header.take() {
+            Some(header) => [header, &encoded.bytes].concat(),
+            None => encoded.bytes,
+        };
+        copy.send(bytes)
+            .await
+            .map_err(|err| table_error(written)(db_err(err)))?;
+        written += encoded.rows;
+        bar.inc(encoded.rows);
+    }
+    let end = match header {
+        Some(header) => [header, COPY_TRAILER].concat(),
+        None => COPY_TRAILER.to_vec(),
+    };
+    copy.send(end)
+        .await
+        .map_err(|err| table_error(written)(db_err(err)))?;
+    let copied = copy
+        .finish()
+        .await
+        .map_err(|err| table_error(written)(db_err(err)))?;
     if let Err(join) = producer.await {
         return Err(SeedError::InvalidRow {
             schema: schema.to_owned(),
@@ -360,11 +418,50 @@ async fn seed_table(
             problem: format!("generating its rows failed: {join}"),
         });
     }
+    debug_assert_eq!(copied, written);
+
+    let outcome = if direct {
+        Outcome {
+            inserted: copied,
+            absent: copied,
+            ..Outcome::default()
+        }
+    } else {
+        upsert_staged(conn, &statement, map_empty)
+            .await
+            .map_err(table_error(written))?
+    };
+    bar.finish_and_clear();
     Ok(TableReport {
         schema: schema.to_owned(),
         table: name.to_owned(),
         ownership,
-        counts,
+        counts: Counts::from_outcome(written, outcome),
         elapsed: started.elapsed(),
+    })
+}
+
+/// Moves the staged rows into the table (one statement) and reads its counts.
+async fn upsert_staged(
+    conn: &mut PgConnection,
+    statement: &Upsert,
+    map_empty: bool,
+) -> Result<Outcome, DbErr> {
+    let row = sqlx::query(AssertSqlSafe(statement.statement(!map_empty)))
+        .persistent(false)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let count = |column: &str| {
+        row.try_get::<i64, _>(column)
+            .map(i64::unsigned_abs)
+            .map_err(db_err)
+    };
+    Ok(Outcome {
+        inserted: count("inserted")?,
+        updated: count("updated")?,
+        unchanged: count("unchanged")?,
+        absent: count("absent")?,
+        adopted: count("adopted")?,
     })
 }

@@ -1,19 +1,21 @@
-//! The upsert statement for one table, and the encoding of a batch into its
-//! parameters.
+//! The statements for one table: its session-private staging table, the
+//! binary `COPY` that fills it, and the ONE set-based upsert that moves it
+//! into the real table; plus the encoding of rows into `COPY`'s binary format.
 //!
-//! One statement per batch (here `core.user_roles`, sample data, whose
-//! `user_id` and `role_id` are foreign keys):
+//! Per table (here `core.user_roles`, sample data, whose `user_id` and
+//! `role_id` are foreign keys):
 //!
 //! ```text
-//! WITH seed AS (                         -- the batch, references resolved
-//!   SELECT s."id",
-//!          coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m WHERE m.seed_id = s."user_id"), s."user_id") AS "user_id",
-//!          coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m WHERE m.seed_id = s."role_id"), s."role_id") AS "role_id"
-//!   FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS s("id", "user_id", "role_id")
+//! CREATE TEMPORARY TABLE seed_stage_7 ("id" uuid, "user_id" uuid, "role_id" uuid) ON COMMIT DROP
+//! COPY pg_temp.seed_stage_7 ("id", "user_id", "role_id") FROM STDIN (FORMAT binary)
+//!                                        -- every row, streamed batch by batch
+//! WITH seed AS (                         -- the staged rows, references resolved
+//!   SELECT s."id", coalesce(m1.actual_id, s."user_id") AS "user_id", coalesce(m2.actual_id, s."role_id") AS "role_id"
+//!   FROM pg_temp.seed_stage_7 s
+//!   LEFT JOIN pg_temp.seed_id_map m1 ON m1.seed_id = s."user_id" LEFT JOIN pg_temp.seed_id_map m2 ON ...
 //! ), matched AS (                        -- the row already there with the same natural key, if any
-//!   SELECT seed.*, e.id AS existing_id, (e.values) IS DISTINCT FROM (seed.values) AS differs
-//!   FROM seed LEFT JOIN LATERAL (SELECT t.* FROM "core"."user_roles" t
-//!                                WHERE t."user_id" = seed."user_id" AND t."role_id" = seed."role_id" LIMIT 1) e ON true
+//!   SELECT seed.*, e."id" AS existing_id, (e.values) IS DISTINCT FROM (seed.values) AS differs
+//!   FROM seed LEFT JOIN "core"."user_roles" e ON e."user_id" = seed."user_id" AND e."role_id" = seed."role_id"
 //! ), adopted AS (                        -- remember its real id for later references
 //!   INSERT INTO pg_temp.seed_id_map SELECT "id", existing_id FROM matched WHERE existing_id <> "id" ...
 //! ), updated AS (                        -- reference data, or --overwrite: present and different
@@ -30,24 +32,25 @@
 //!   every later foreign-key column (found in the live catalog) is resolved
 //!   through that map, so later seeds reference the real row.
 //! - **Ownership** ([`Ownership`]): a present row that differs is updated for
-//!   reference data (and with `--overwrite`); sample data leaves it alone.
+//!   reference data (and with `--overwrite`); sample data leaves it alone. A
+//!   present row equal to the seed is never written (its `xmin` stays).
 //! - **Never collide**: an absent row whose id (or another unique value) is
 //!   already taken, typically a seeded row whose natural key was edited by
 //!   hand, is skipped and reported, never a primary-key error.
 //!
-//! Counts: unchanged = present and equal; left alone = batch − inserted −
+//! Counts: unchanged = present and equal; left alone = rows − inserted −
 //! updated − unchanged (present and different but not overwritten, plus the
-//! skipped). Each column travels as ONE array parameter, whatever the batch
-//! size, far below PostgreSQL's 65,535 bind-parameter limit; the arrays are
-//! sent in PostgreSQL's text array format (`{"a",NULL}`) because sea-query's
-//! array values cannot carry NULL elements. The natural-key lookup is a
-//! `LATERAL … LIMIT 1` so it is always an index probe per row, never a scan
-//! of a large table per batch.
+//! skipped). The staging table is a temporary table of the seeder's session,
+//! dropped when the schema's transaction ends (committed or rolled back), so a
+//! failure midway leaves nothing behind. Rows travel in `COPY`'s binary
+//! format: no text escaping at all (tabs, newlines, backslashes and quotes
+//! are bytes like any other), typed values checked here before they are sent.
+//! Being one statement over the whole table, the natural-key lookup is a
+//! join the planner is free to hash, not a probe per row.
 
-use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use schema_core::seeding::{Batch, Cell, Column, Ownership, SqlType, TableSeed};
-use sea_orm::{DbBackend, Statement, Value};
 
 use crate::error::SeedError;
 
@@ -61,6 +64,19 @@ pub const ID_MAP: &str = "pg_temp.seed_id_map";
 /// The statement that creates [`ID_MAP`] for the session (if needed).
 pub const CREATE_ID_MAP: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS seed_id_map \
      (seed_id uuid PRIMARY KEY, actual_id uuid NOT NULL)";
+
+/// What opens a binary `COPY` stream: the signature, flags and header extension.
+pub const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// What closes a binary `COPY` stream: a tuple with -1 fields.
+pub const COPY_TRAILER: &[u8] = &[0xff, 0xff];
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01T00:00:00Z).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// Staging tables get a number unique in the process, so two tables (even a
+/// table listed twice) never share one within a transaction.
+static STAGES: AtomicU64 = AtomicU64::new(0);
 
 /// What to do with a row that is present (by natural key) and differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +96,15 @@ impl Present {
     }
 }
 
-/// The statement for one table; bind an [`EncodedBatch`] to run it.
+/// The statements for one table, run in this order on one session inside
+/// the schema's transaction: [`Upsert::create_stage`], [`Upsert::copy`]
+/// (fed with [`COPY_HEADER`], [`Upsert::encode`]d batches and
+/// [`COPY_TRAILER`]), then [`Upsert::sql`] (or [`Upsert::direct_sql`]).
+///
+/// A table found empty ([`Upsert::is_empty`]) while the id map is empty
+/// too takes the short way: [`Upsert::copy_direct`] streams the same bytes
+/// straight into it (every row is absent, so the upsert would insert them
+/// all; there is nothing to look up or compare).
 #[derive(Debug, Clone)]
 pub struct Upsert {
     pub table: &'static str,
@@ -88,21 +112,36 @@ pub struct Upsert {
     pub present: Present,
     /// The seeded columns resolved through [`ID_MAP`] (its foreign keys).
     pub references: Vec<&'static str>,
+    /// The table, quoted (`"core"."users"`).
+    pub target: String,
+    /// Whether the table has no row at all (one boolean, `empty`).
+    pub is_empty: String,
+    /// Starts the binary `COPY` straight into the table, for when it is
+    /// empty and the id map too: every row is absent, nothing to compare.
+    pub copy_direct: String,
+    /// The staging table, `pg_temp.seed_stage_<n>`.
+    pub stage: String,
+    /// Creates the staging table, dropped when the transaction ends.
+    pub create_stage: String,
+    /// Starts the binary `COPY` into the staging table.
+    pub copy: String,
+    /// The set-based upsert from the staging table into the table; it
+    /// returns one row of counts (see [`Outcome`]).
     pub sql: String,
     /// The same statement without resolving references, for when the id map
     /// is empty (nothing was found under another id so far in the run: the
-    /// usual case), which spares a lookup per reference per row.
+    /// usual case), which spares a join per reference.
     pub direct_sql: String,
 }
 
-/// One batch as the statement's parameters.
-#[derive(Debug, Clone)]
+/// One batch in `COPY`'s binary format (tuples only: no header, no trailer).
+#[derive(Debug, Clone, Default)]
 pub struct EncodedBatch {
     pub rows: u64,
-    pub arrays: Vec<String>,
+    pub bytes: Vec<u8>,
 }
 
-/// What one statement did to its batch.
+/// What the upsert did to a table's rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub inserted: u64,
@@ -117,13 +156,13 @@ pub struct Outcome {
 }
 
 impl Upsert {
-    /// Validates the table's description and builds its statement as its
+    /// Validates the table's description and builds its statements as its
     /// ownership says, without foreign keys to resolve.
     pub fn for_table(table: &TableSeed) -> Result<Self, SeedError> {
         Self::new(table, &[], false)
     }
 
-    /// Validates the table's description and builds its statement:
+    /// Validates the table's description and builds its statements:
     /// `foreign_keys` are the table's foreign-key columns (from the catalog;
     /// those the seed does not set are ignored), `overwrite` updates present
     /// sample rows too.
@@ -160,6 +199,12 @@ impl Upsert {
                 )));
             }
         }
+        if table.columns.len() > i16::MAX as usize {
+            return Err(invalid(format!(
+                "it seeds {} columns, more than a table can have",
+                table.columns.len()
+            )));
+        }
         if table.conflict.is_empty() {
             return Err(invalid(
                 "it declares no natural key (`conflict`): list the columns of a unique constraint"
@@ -188,81 +233,96 @@ impl Upsert {
             .filter(|name| foreign_keys.iter().any(|fk| fk == name))
             .collect();
         let present = Present::of(table.ownership, overwrite);
+        let stage_name = format!("seed_stage_{}", STAGES.fetch_add(1, Ordering::Relaxed));
+        let stage = format!("pg_temp.{stage_name}");
+        let all = list(table.columns.iter().map(|c| c.name), "");
+        let typed = table
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", quote(c.name), c.ty.sql()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let target = format!("{}.{}", quote(schema), quote(name));
+        let build = |references: &[&str]| {
+            build_sql(
+                &target,
+                &stage,
+                table.columns,
+                table.conflict,
+                references,
+                present,
+            )
+        };
         Ok(Self {
             table: table.table,
             columns: table.columns,
             present,
-            sql: build_sql(
-                schema,
-                name,
-                table.columns,
-                table.conflict,
-                &references,
-                present,
-            ),
-            direct_sql: build_sql(schema, name, table.columns, table.conflict, &[], present),
+            is_empty: format!("SELECT NOT EXISTS (SELECT FROM {target}) AS empty"),
+            copy_direct: format!("COPY {target} ({all}) FROM STDIN (FORMAT binary)"),
+            create_stage: format!("CREATE TEMPORARY TABLE {stage_name} ({typed}) ON COMMIT DROP"),
+            copy: format!("COPY {stage} ({all}) FROM STDIN (FORMAT binary)"),
+            sql: build(&references),
+            direct_sql: build(&[]),
+            target,
+            stage,
             references,
         })
     }
 
-    /// The statement with `batch`'s parameters bound; `resolve` is false
-    /// when the id map is known to be empty.
-    pub fn statement(&self, batch: EncodedBatch, resolve: bool) -> Statement {
-        let sql = if resolve { &self.sql } else { &self.direct_sql };
-        Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql.clone(),
-            batch.arrays.into_iter().map(Value::from),
-        )
+    /// The upsert to run once the staging table is filled; `resolve` is
+    /// false when the id map is known to be empty.
+    pub fn statement(&self, resolve: bool) -> &str {
+        if resolve { &self.sql } else { &self.direct_sql }
     }
 
-    /// Encodes `batch` column by column, checking each row's shape and types.
+    /// Encodes `batch` into `COPY`'s binary format, checking each row's
+    /// shape and types.
     pub fn encode(&self, batch: &Batch) -> Result<EncodedBatch, SeedError> {
-        encode(self.table, self.columns, batch)
+        let mut encoded = EncodedBatch::default();
+        encode(self.table, self.columns, batch, &mut encoded)?;
+        Ok(encoded)
     }
 }
 
+/// `"a", "b"` with every name quoted and prefixed.
+fn list<'a>(names: impl IntoIterator<Item = &'a str>, prefix: &str) -> String {
+    names
+        .into_iter()
+        .map(|name| format!("{prefix}{}", quote(name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn build_sql(
-    schema: &str,
-    table: &str,
+    target: &str,
+    stage: &str,
     columns: &[Column],
     conflict: &[&str],
     references: &[&str],
     present: Present,
 ) -> String {
-    let target = format!("{}.{}", quote(schema), quote(table));
-    let list = |names: &[&str], prefix: &str| {
-        names
-            .iter()
-            .map(|name| format!("{prefix}{}", quote(name)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
-    let arrays = columns
-        .iter()
-        .enumerate()
-        .map(|(index, column)| format!("${}::{}[]", index + 1, column.ty.sql()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut joins = String::new();
     let resolved = names
         .iter()
         .map(|name| {
             let column = quote(name);
-            if references.contains(name) {
-                format!(
-                    "coalesce((SELECT m.actual_id FROM {ID_MAP} m WHERE m.seed_id = s.{column}), \
-                     s.{column}) AS {column}"
-                )
-            } else {
-                format!("s.{column}")
+            match references.iter().position(|r| r == name) {
+                Some(index) => {
+                    let map = format!("m{}", index + 1);
+                    joins.push_str(&format!(
+                        " LEFT JOIN {ID_MAP} {map} ON {map}.seed_id = s.{column}"
+                    ));
+                    format!("coalesce({map}.actual_id, s.{column}) AS {column}")
+                }
+                None => format!("s.{column}"),
             }
         })
         .collect::<Vec<_>>()
         .join(", ");
     let key_match = conflict
         .iter()
-        .map(|key| format!("t.{0} = seed.{0}", quote(key)))
+        .map(|key| format!("e.{0} = seed.{0}", quote(key)))
         .collect::<Vec<_>>()
         .join(" AND ");
     let updatable: Vec<&str> = names
@@ -270,17 +330,14 @@ fn build_sql(
         .copied()
         .filter(|name| *name != "id" && !conflict.contains(name))
         .collect();
-    let (existing, differs) = if updatable.is_empty() {
+    let differs = if updatable.is_empty() {
         // Every seeded value is part of the key: a present row cannot differ.
-        ("t.\"id\"".to_owned(), "false".to_owned())
+        "false".to_owned()
     } else {
-        (
-            format!("t.\"id\", {}", list(&updatable, "t.")),
-            format!(
-                "({}) IS DISTINCT FROM ({})",
-                list(&updatable, "e."),
-                list(&updatable, "seed.")
-            ),
+        format!(
+            "({}) IS DISTINCT FROM ({})",
+            list(updatable.iter().copied(), "e."),
+            list(updatable.iter().copied(), "seed.")
         )
     };
     let update = match present {
@@ -302,11 +359,11 @@ fn build_sql(
     } else {
         "(SELECT count(*) FROM updated)"
     };
-    let all = list(&names, "");
+    let all = list(names.iter().copied(), "");
     format!(
-        "WITH seed AS (SELECT {resolved} FROM unnest({arrays}) AS s({all})), \
+        "WITH seed AS (SELECT {resolved} FROM {stage} s{joins}), \
          matched AS (SELECT seed.*, e.\"id\" AS existing_id, {differs} AS differs FROM seed \
-         LEFT JOIN LATERAL (SELECT {existing} FROM {target} t WHERE {key_match} LIMIT 1) e ON true), \
+         LEFT JOIN {target} e ON {key_match}), \
          adopted AS (INSERT INTO {ID_MAP} (seed_id, actual_id) \
          SELECT \"id\", existing_id FROM matched WHERE existing_id <> \"id\" \
          ON CONFLICT (seed_id) DO UPDATE SET actual_id = excluded.actual_id RETURNING 1){update}, \
@@ -324,80 +381,101 @@ pub fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
-/// Turns rows into one PostgreSQL text-format array per column.
-pub fn encode(table: &str, columns: &[Column], batch: &Batch) -> Result<EncodedBatch, SeedError> {
-    let mut arrays: Vec<String> = columns
-        .iter()
-        .map(|_| {
-            let mut array = String::with_capacity(batch.len() * 16 + 2);
-            array.push('{');
-            array
-        })
-        .collect();
+/// Appends `batch` to `out` as binary `COPY` tuples, checking every row's
+/// shape and every value's type and range.
+pub fn encode(
+    table: &str,
+    columns: &[Column],
+    batch: &Batch,
+    out: &mut EncodedBatch,
+) -> Result<(), SeedError> {
+    let invalid = |problem: String| SeedError::InvalidSeed {
+        table: table.to_owned(),
+        problem,
+    };
+    let fields = i16::try_from(columns.len())
+        .map_err(|_| invalid(format!("it seeds {} columns", columns.len())))?;
+    let bytes = &mut out.bytes;
+    bytes.reserve(batch.len() * (2 + columns.len() * 20));
     for (index, row) in batch.iter().enumerate() {
         if row.len() != columns.len() {
-            return Err(SeedError::InvalidSeed {
-                table: table.to_owned(),
-                problem: format!(
-                    "row {index} of a batch has {} values but the table seeds {} columns",
-                    row.len(),
-                    columns.len()
-                ),
-            });
+            return Err(invalid(format!(
+                "row {index} of a batch has {} values but the table seeds {} columns",
+                row.len(),
+                columns.len()
+            )));
         }
-        for ((cell, column), array) in row.iter().zip(columns).zip(arrays.iter_mut()) {
-            if !column.ty.accepts(cell) {
-                return Err(SeedError::InvalidSeed {
-                    table: table.to_owned(),
-                    problem: format!(
-                        "row {index} of a batch has {cell:?} in column `{}`, which is {}",
-                        column.name,
-                        column.ty.sql()
-                    ),
-                });
+        bytes.extend_from_slice(&fields.to_be_bytes());
+        for (cell, column) in row.iter().zip(columns) {
+            let mistyped = || {
+                invalid(format!(
+                    "row {index} of a batch has {cell:?} in column `{}`, which is {}",
+                    column.name,
+                    column.ty.sql()
+                ))
+            };
+            let out_of_range = |int: i64| {
+                invalid(format!(
+                    "row {index} of a batch has {int} in column `{}`, out of range for {}",
+                    column.name,
+                    column.ty.sql()
+                ))
+            };
+            match (column.ty, cell) {
+                (_, Cell::Null) => bytes.extend_from_slice(&(-1_i32).to_be_bytes()),
+                (SqlType::Uuid, Cell::Uuid(uuid)) => field(bytes, uuid.as_bytes()),
+                (SqlType::Text, Cell::Text(text)) => {
+                    if text.contains('\0') {
+                        return Err(invalid(format!(
+                            "row {index} of a batch has a NUL character in column `{}`, which \
+                             PostgreSQL text cannot store",
+                            column.name
+                        )));
+                    }
+                    let len = i32::try_from(text.len()).map_err(|_| {
+                        invalid(format!(
+                            "row {index} of a batch has {} bytes in column `{}`, more than a \
+                             value can hold",
+                            text.len(),
+                            column.name
+                        ))
+                    })?;
+                    bytes.extend_from_slice(&len.to_be_bytes());
+                    bytes.extend_from_slice(text.as_bytes());
+                }
+                (SqlType::SmallInt, Cell::Int(int)) => {
+                    let value = i16::try_from(*int).map_err(|_| out_of_range(*int))?;
+                    field(bytes, &value.to_be_bytes());
+                }
+                (SqlType::Integer, Cell::Int(int)) => {
+                    let value = i32::try_from(*int).map_err(|_| out_of_range(*int))?;
+                    field(bytes, &value.to_be_bytes());
+                }
+                (SqlType::BigInt, Cell::Int(int)) => field(bytes, &int.to_be_bytes()),
+                (SqlType::Boolean, Cell::Bool(flag)) => field(bytes, &[u8::from(*flag)]),
+                (SqlType::TimestampTz, Cell::Timestamp(at)) => {
+                    // Whole microseconds, like the text form's six digits.
+                    let micros = at
+                        .timestamp()
+                        .checked_mul(1_000_000)
+                        .and_then(|m| m.checked_add(i64::from(at.timestamp_subsec_micros())))
+                        .and_then(|m| m.checked_sub(PG_EPOCH_MICROS))
+                        .ok_or_else(mistyped)?;
+                    field(bytes, &micros.to_be_bytes());
+                }
+                _ => return Err(mistyped()),
             }
-            if index > 0 {
-                array.push(',');
-            }
-            push_element(array, cell);
         }
     }
-    for array in &mut arrays {
-        array.push('}');
-    }
-    Ok(EncodedBatch {
-        rows: batch.len() as u64,
-        arrays,
-    })
+    out.rows += batch.len() as u64;
+    Ok(())
 }
 
-/// Appends one array element: `NULL`, or the value double-quoted with `"`
-/// and `\` escaped, which is safe for every type's text input.
-fn push_element(array: &mut String, cell: &Cell) {
-    match cell {
-        Cell::Null => array.push_str("NULL"),
-        Cell::Text(text) => {
-            array.push('"');
-            for c in text.chars() {
-                if c == '"' || c == '\\' {
-                    array.push('\\');
-                }
-                array.push(c);
-            }
-            array.push('"');
-        }
-        // None of these can contain a quote or a backslash.
-        Cell::Uuid(uuid) => {
-            let _ = write!(array, "\"{}\"", uuid.hyphenated());
-        }
-        Cell::Int(int) => {
-            let _ = write!(array, "\"{int}\"");
-        }
-        Cell::Bool(flag) => array.push_str(if *flag { "\"t\"" } else { "\"f\"" }),
-        Cell::Timestamp(at) => {
-            let _ = write!(array, "\"{}\"", at.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
-        }
-    }
+/// One non-NULL field: its length, then its bytes.
+fn field(bytes: &mut Vec<u8>, value: &[u8]) {
+    // Fixed-size values only (at most 16 bytes).
+    bytes.extend_from_slice(&(value.len() as i32).to_be_bytes());
+    bytes.extend_from_slice(value);
 }
 
 #[cfg(test)]
@@ -462,10 +540,8 @@ mod tests {
                 present: Present::Update,
                 references: &[],
                 contains: &[
-                    "FROM unnest($1::uuid[], $2::text[], $3::text[]) AS s(\"id\", \"key\", \"name\")",
-                    "SELECT s.\"id\", s.\"key\", s.\"name\" FROM unnest",
-                    "LEFT JOIN LATERAL (SELECT t.\"id\", t.\"name\" FROM \"core\".\"roles\" t \
-                     WHERE t.\"key\" = seed.\"key\" LIMIT 1) e ON true",
+                    "WITH seed AS (SELECT s.\"id\", s.\"key\", s.\"name\" FROM pg_temp.seed_stage_",
+                    "LEFT JOIN \"core\".\"roles\" e ON e.\"key\" = seed.\"key\")",
                     "(e.\"name\") IS DISTINCT FROM (seed.\"name\") AS differs",
                     "UPDATE \"core\".\"roles\" AS t SET \"name\" = m.\"name\", \"updated_at\" = now() \
                      FROM matched m WHERE t.\"id\" = m.existing_id AND m.differs",
@@ -475,7 +551,7 @@ mod tests {
                     "INSERT INTO pg_temp.seed_id_map (seed_id, actual_id) SELECT \"id\", existing_id \
                      FROM matched WHERE existing_id <> \"id\"",
                 ],
-                lacks: &["coalesce", "ON CONFLICT (\"key\")"],
+                lacks: &["coalesce", "ON CONFLICT (\"key\")", "$1"],
             },
             Case {
                 what: "sample data: present rows are left alone",
@@ -514,12 +590,12 @@ mod tests {
                 present: Present::Update,
                 references: &["user_id", "role_id"],
                 contains: &[
-                    "coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m WHERE m.seed_id = s.\"user_id\"), \
-                     s.\"user_id\") AS \"user_id\"",
-                    "coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m WHERE m.seed_id = s.\"role_id\"), \
-                     s.\"role_id\") AS \"role_id\"",
-                    "(SELECT t.\"id\" FROM \"core\".\"user_roles\" t \
-                     WHERE t.\"user_id\" = seed.\"user_id\" AND t.\"role_id\" = seed.\"role_id\" LIMIT 1)",
+                    "coalesce(m1.actual_id, s.\"user_id\") AS \"user_id\"",
+                    "coalesce(m2.actual_id, s.\"role_id\") AS \"role_id\"",
+                    "LEFT JOIN pg_temp.seed_id_map m1 ON m1.seed_id = s.\"user_id\" \
+                     LEFT JOIN pg_temp.seed_id_map m2 ON m2.seed_id = s.\"role_id\")",
+                    "LEFT JOIN \"core\".\"user_roles\" e ON e.\"user_id\" = seed.\"user_id\" \
+                     AND e.\"role_id\" = seed.\"role_id\")",
                     "false AS differs",
                     "0::int8 AS updated",
                 ],
@@ -533,14 +609,15 @@ mod tests {
                 present: Present::Keep,
                 references: &["user_id"],
                 contains: &[
-                    "s.\"id\", coalesce((SELECT m.actual_id FROM pg_temp.seed_id_map m \
-                     WHERE m.seed_id = s.\"user_id\"), s.\"user_id\") AS \"user_id\", s.\"headline\", s.\"owner_id\"",
+                    "SELECT s.\"id\", coalesce(m1.actual_id, s.\"user_id\") AS \"user_id\", \
+                     s.\"headline\", s.\"owner_id\" FROM pg_temp.seed_stage_",
                     "(e.\"headline\", e.\"owner_id\") IS DISTINCT FROM (seed.\"headline\", seed.\"owner_id\")",
                 ],
                 lacks: &[
                     "m.seed_id = s.\"headline\"",
-                    "m.seed_id = s.\"owner_id\"",
-                    "m.seed_id = s.\"id\"",
+                    "seed_id = s.\"owner_id\"",
+                    "seed_id = s.\"id\"",
+                    "m2",
                 ],
             },
             Case {
@@ -552,8 +629,7 @@ mod tests {
                 references: &[],
                 contains: &[
                     "\"odd\".\"ta\"\"ble\"",
-                    "t.\"we\"\"ird\" = seed.\"we\"\"ird\"",
-                    "$3::smallint[]",
+                    "e.\"we\"\"ird\" = seed.\"we\"\"ird\"",
                 ],
                 lacks: &[],
             },
@@ -592,12 +668,49 @@ mod tests {
                 "{}",
                 case.what
             );
-            // One bind parameter per column, whatever the batch size.
-            let parameters = (1..=case.table.columns.len() + 1)
-                .filter(|n| upsert.sql.contains(&format!("${n}::")))
-                .count();
-            assert_eq!(parameters, case.table.columns.len(), "{}", case.what);
+            // Everything reads the staging table: no bind parameters at all.
+            assert!(!upsert.sql.contains('$'), "{}", case.what);
+            assert!(
+                upsert.sql.contains(&format!("FROM {} s", upsert.stage)),
+                "{}",
+                case.what
+            );
+            assert!(upsert.copy.starts_with(&format!("COPY {} (", upsert.stage)));
+            assert!(upsert.copy.ends_with(") FROM STDIN (FORMAT binary)"));
         }
+    }
+
+    #[test]
+    fn staging_tables_are_temporary_typed_and_unique() {
+        let odd = Upsert::for_table(&table(
+            "odd.ta\"ble",
+            Ownership::Reference,
+            ODD_COLUMNS,
+            &["we\"ird"],
+        ))
+        .unwrap();
+        let stage = odd.stage.strip_prefix("pg_temp.").unwrap();
+        assert_eq!(
+            odd.create_stage,
+            format!(
+                "CREATE TEMPORARY TABLE {stage} (\"id\" uuid, \"we\"\"ird\" text, \"level\" smallint) \
+                 ON COMMIT DROP"
+            )
+        );
+        assert_eq!(
+            odd.copy,
+            format!(
+                "COPY pg_temp.{stage} (\"id\", \"we\"\"ird\", \"level\") FROM STDIN (FORMAT binary)"
+            )
+        );
+        let again = Upsert::for_table(&table(
+            "odd.ta\"ble",
+            Ownership::Reference,
+            ODD_COLUMNS,
+            &["we\"ird"],
+        ))
+        .unwrap();
+        assert_ne!(odd.stage, again.stage);
     }
 
     #[test]
@@ -660,90 +773,109 @@ mod tests {
         }
     }
 
+    /// The binary tuples, field by field (the database round trip of tricky
+    /// values is tested against a real server in `tests/seeder.rs`).
     #[test]
     fn encoding_table() {
         const ALL: &[Column] = &[
             ID,
             Column::new("text", SqlType::Text),
+            Column::new("small", SqlType::SmallInt),
             Column::new("int", SqlType::Integer),
+            Column::new("big", SqlType::BigInt),
             Column::new("flag", SqlType::Boolean),
             Column::new("at", SqlType::TimestampTz),
         ];
-        let at: DateTime<Utc> = DateTime::from_timestamp(1_736_154_000, 123_456_000).unwrap();
+        let at: DateTime<Utc> = DateTime::from_timestamp(946_684_801, 123_456_789).unwrap();
         let id = Uuid::from_u128(1);
-        let cases: Vec<(Vec<Cell>, [&str; 5])> = vec![
-            (
-                vec![
-                    id.into(),
-                    "plain".into(),
-                    7_i32.into(),
-                    true.into(),
-                    at.into(),
-                ],
-                [
-                    "{\"00000000-0000-0000-0000-000000000001\"}",
-                    "{\"plain\"}",
-                    "{\"7\"}",
-                    "{\"t\"}",
-                    "{\"2025-01-06T09:00:00.123456Z\"}",
-                ],
-            ),
-            (
-                vec![
-                    id.into(),
-                    r#"a "quoted" \ {braced}, NULL"#.into(),
-                    (-1_i64).into(),
-                    false.into(),
-                    Cell::Null,
-                ],
-                [
-                    "{\"00000000-0000-0000-0000-000000000001\"}",
-                    r#"{"a \"quoted\" \\ {braced}, NULL"}"#,
-                    "{\"-1\"}",
-                    "{\"f\"}",
-                    "{NULL}",
-                ],
-            ),
-            (
-                vec![id.into(), "".into(), Cell::Null, Cell::Null, Cell::Null],
-                [
-                    "{\"00000000-0000-0000-0000-000000000001\"}",
-                    "{\"\"}",
-                    "{NULL}",
-                    "{NULL}",
-                    "{NULL}",
-                ],
-            ),
+        let row = vec![
+            id.into(),
+            "a\t\"b\"\\\n".into(),
+            (-2_i16).into(),
+            7_i32.into(),
+            (-1_i64).into(),
+            true.into(),
+            at.into(),
         ];
-        for (row, expected) in cases {
-            let encoded = encode("t.t", ALL, &vec![row.clone()]).unwrap();
-            assert_eq!(encoded.rows, 1);
-            assert_eq!(encoded.arrays, expected, "{row:?}");
-        }
-        let two = encode(
-            "t.t",
-            &ALL[..2],
-            &vec![vec![id.into(), "a".into()], vec![id.into(), Cell::Null]],
-        )
-        .unwrap();
-        assert_eq!(two.rows, 2);
-        assert_eq!(two.arrays[1], "{\"a\",NULL}");
-        let empty = encode("t.t", ALL, &Vec::new()).unwrap();
-        assert_eq!((empty.rows, empty.arrays[0].as_str()), (0, "{}"));
+        let mut fixed = vec![0, 7, 0, 0, 0, 16];
+        fixed.extend(id.as_bytes());
+        fixed.extend([0, 0, 0, 7]);
+        fixed.extend(b"a\t\"b\"\\\n");
+        fixed.extend([0, 0, 0, 2, 0xff, 0xfe]);
+        fixed.extend([0, 0, 0, 4, 0, 0, 0, 7]);
+        fixed.extend([0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        fixed.extend([0, 0, 0, 1, 1]);
+        // One second and 123,456 microseconds after 2000-01-01 (nanoseconds cut).
+        fixed.extend([0, 0, 0, 8]);
+        fixed.extend(1_123_456_i64.to_be_bytes());
+        let encoded = encode_one(ALL, row);
+        assert_eq!(encoded.rows, 1);
+        assert_eq!(encoded.bytes, fixed);
 
-        let short = encode("t.t", ALL, &vec![vec![id.into()]]).unwrap_err();
-        assert!(
-            short
-                .to_string()
-                .contains("has 1 values but the table seeds 5 columns"),
-            "{short}"
+        let nulls = encode_one(
+            ALL,
+            vec![
+                id.into(),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+            ],
         );
-        let mistyped = encode("t.t", &ALL[..2], &vec![vec![id.into(), 3_i32.into()]]).unwrap_err();
-        assert!(
-            mistyped
+        assert_eq!(&nulls.bytes[22..], [0xff; 24]);
+        let empty = encode_one(&ALL[..2], vec![id.into(), "".into()]);
+        assert_eq!(&empty.bytes[22..], [0, 0, 0, 0]);
+
+        let two = Upsert::for_table(&table("t.t", Ownership::Sample, &ALL[..2], &["text"]))
+            .unwrap()
+            .encode(&vec![
+                vec![id.into(), "a".into()],
+                vec![id.into(), Cell::Null],
+            ])
+            .unwrap();
+        assert_eq!(two.rows, 2);
+        assert_eq!(two.bytes.len(), 2 * (2 + 4 + 16) + 5 + 4);
+
+        let refused = |columns: &[Column], row: Vec<Cell>| {
+            let mut out = EncodedBatch::default();
+            encode("t.t", columns, &vec![row], &mut out)
+                .unwrap_err()
                 .to_string()
-                .contains("in column `text`, which is text"),
-            "{mistyped}"
-        );
+        };
+        for (message, piece) in [
+            (
+                refused(ALL, vec![id.into()]),
+                "has 1 values but the table seeds 7 columns",
+            ),
+            (
+                refused(&ALL[..2], vec![id.into(), 3_i32.into()]),
+                "in column `text`, which is text",
+            ),
+            (
+                refused(&ALL[..3], vec![id.into(), Cell::Null, 40_000_i32.into()]),
+                "has 40000 in column `small`, out of range for smallint",
+            ),
+            (
+                refused(
+                    &ALL[..4],
+                    vec![id.into(), Cell::Null, Cell::Null, (1_i64 << 40).into()],
+                ),
+                "out of range for integer",
+            ),
+            (
+                refused(&ALL[..2], vec![id.into(), "a\0b".into()]),
+                "a NUL character in column `text`",
+            ),
+        ] {
+            assert!(message.contains(piece), "`{piece}` missing from: {message}");
+        }
+    }
+
+    fn encode_one(columns: &[Column], row: Vec<Cell>) -> EncodedBatch {
+        let mut out = EncodedBatch::default();
+        encode("t.t", columns, &vec![row], &mut out).unwrap();
+        out
     }
 }

@@ -768,18 +768,22 @@ async fn load_profile_scales_every_schema() {
         counts.values().sum::<i64>() as u64
     );
 
-    // One bind parameter per column, whatever the batch size.
+    // One COPY stream and one statement per table, whatever its size: no
+    // bind parameters; each batch is encoded on its own, one tuple of the
+    // table's 4 columns per row.
     let users = schema_core::seeds()
         .tables(&Profile::Load { scale: 30_000 })
         .into_iter()
         .find(|t| t.table == "core.users")
         .unwrap();
     let upsert = Upsert::for_table(&users).unwrap();
-    assert_eq!(upsert.sql.matches('$').count(), 4, "{}", upsert.sql);
+    assert_eq!(upsert.sql.matches('$').count(), 0, "{}", upsert.sql);
     let mut batches = users.batches;
     let batch = batches.next().unwrap();
     assert_eq!(batch.len(), seeding::BATCH_ROWS);
-    assert_eq!(upsert.encode(&batch).unwrap().arrays.len(), 4);
+    let encoded = upsert.encode(&batch).unwrap();
+    assert_eq!(encoded.rows, seeding::BATCH_ROWS as u64);
+    assert_eq!(encoded.bytes[..2], 4_i16.to_be_bytes());
     assert_eq!(
         batches.map(|b| b.len()).sum::<usize>(),
         30_000 - seeding::BATCH_ROWS
@@ -1322,4 +1326,369 @@ async fn exit_codes_follow_the_shared_table() {
         .await
         .unwrap_err();
     assert_eq!(failed.exit_code(), Exit::Failed.code(), "{failed}");
+}
+
+// ---------------------------------------------------------------------------
+// the COPY path: staging tables, the empty-table shortcut, failures
+
+/// Values COPY's text formats would have to escape, and edges of the binary
+/// encoding (empty text, NULL timestamps, before PostgreSQL's epoch and the
+/// Unix one, sub-second). `display_name` is NOT NULL, `last_seen_at` nullable.
+fn tricky_users() -> Vec<(
+    String,
+    Option<String>,
+    Option<chrono::DateTime<chrono::Utc>>,
+)> {
+    let at = |secs: i64, micros: u32| chrono::DateTime::from_timestamp(secs, micros * 1_000);
+    [
+        ("tab\there", at(1_736_154_000, 1)),
+        ("new\nline and\r\ncarriage return", at(946_684_799, 999_999)),
+        ("back\\slash \\N \\. \\\\", at(0, 0)),
+        ("quotes \" ' and , ; | separators", at(-1, 500_000)),
+        (
+            "unicode: ü 日本語 🎉 \u{200b} zero-width",
+            at(4_102_444_800, 123_456),
+        ),
+        ("", None),
+        ("NULL", at(946_684_800, 0)),
+        ("{\"json\": [1, 2]} {braces}", None),
+        ("  padded  ", at(1_000_000_000, 42)),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(index, (name, at))| {
+        (
+            format!("tricky{index}@example.com"),
+            Some(name.to_owned()),
+            at,
+        )
+    })
+    .collect()
+}
+
+fn with_tricky_users() -> Vec<Box<dyn SchemaSeed>> {
+    workspace_with("core", None, |tables| {
+        map_batches(tables, "core.users", |batches| {
+            let extra: Batch = tricky_users()
+                .into_iter()
+                .map(|(email, name, at)| {
+                    vec![
+                        seeding::id("core.users", &email).into(),
+                        email.into(),
+                        name.into(),
+                        at.into(),
+                    ]
+                })
+                .collect();
+            Box::new(batches.chain(std::iter::once(extra)))
+        });
+    })
+}
+
+async fn read_tricky_users(
+    conn: &DatabaseConnection,
+) -> Vec<(
+    String,
+    Option<String>,
+    Option<chrono::DateTime<chrono::Utc>>,
+)> {
+    use sea_orm::{DbBackend, Statement};
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT email, display_name, last_seen_at FROM core.users \
+             WHERE email LIKE 'tricky%' ORDER BY email",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| {
+            (
+                row.try_get("", "email").unwrap(),
+                row.try_get("", "display_name").unwrap(),
+                row.try_get("", "last_seen_at").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Tabs, newlines, backslashes, quotes, `\N`, unicode, empty strings, NULLs
+/// and timestamps on both sides of PostgreSQL's epoch arrive exactly as the
+/// seed says: by COPY straight into an empty table, compared equal through a
+/// staging table on the next run (nothing differs, nothing is written), and
+/// inserted through a staging table into a table that is not empty.
+#[tokio::test]
+async fn tricky_values_round_trip_through_copy_and_staging() {
+    let db = TestDatabase::migrated("seed_tricky").await;
+    let seeder = seeder(&db, with_tricky_users()).await;
+    let conn = seeder.connection().clone();
+    let mut expected = tricky_users();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    let first = seeder.run(&options(Profile::Minimal)).await.unwrap();
+    let users = first.counts("core.users");
+    assert_eq!(
+        (users.inserted, users.total()),
+        (expected.len() as u64 + 1, expected.len() as u64 + 1)
+    );
+    assert_eq!(read_tricky_users(&conn).await, expected);
+
+    let again = seeder.run(&options(Profile::Minimal)).await.unwrap();
+    assert_nothing_changed(&again);
+    assert_eq!(
+        again.counts("core.users").unchanged,
+        expected.len() as u64 + 1,
+        "a staged value compared different from the stored one"
+    );
+
+    exec(&conn, "DELETE FROM core.users WHERE email LIKE 'tricky%'").await;
+    let staged = seeder.run(&options(Profile::Minimal)).await.unwrap();
+    let users = staged.counts("core.users");
+    assert_eq!(
+        (users.inserted, users.unchanged),
+        (expected.len() as u64, 1)
+    );
+    assert_eq!(read_tricky_users(&conn).await, expected);
+}
+
+/// Every seeded row: its id and `xmin` (the transaction that last wrote it).
+async fn row_versions(conn: &DatabaseConnection) -> BTreeMap<String, String> {
+    hashes(conn, "t.id::text || '@' || t.xmin::text").await
+}
+
+/// Re-seeding unchanged data writes no row at all, with or without
+/// `--overwrite`: every row keeps its `xmin`.
+#[tokio::test]
+async fn unchanged_rows_are_not_rewritten() {
+    let db = TestDatabase::migrated("seed_xmin").await;
+    let seeder = seeder(&db, workspace_seeds()).await;
+    let conn = seeder.connection().clone();
+    seeder.run(&options(Profile::Demo)).await.unwrap();
+    let before = row_versions(&conn).await;
+    assert!(before.values().all(|hash| !hash.starts_with("0:")));
+
+    let again = seeder.run(&options(Profile::Demo)).await.unwrap();
+    assert_nothing_changed(&again);
+    assert_eq!(again.totals().unchanged, again.totals().total());
+    assert_eq!(row_versions(&conn).await, before);
+
+    let overwrite = SeedOptions {
+        overwrite: true,
+        ..options(Profile::Demo)
+    };
+    let overwritten = seeder.run(&overwrite).await.unwrap();
+    assert_nothing_changed(&overwritten);
+    assert_eq!(row_versions(&conn).await, before);
+}
+
+/// At a scale where tables span several batches: rows people changed are
+/// left alone (and counted so) without `--overwrite` and reset with it,
+/// while every other row keeps its `xmin` either way.
+#[tokio::test]
+async fn changed_sample_rows_are_left_alone_then_reset_with_overwrite() {
+    let db = TestDatabase::migrated("seed_overwrite_load").await;
+    let seeder = seeder(&db, workspace_seeds()).await;
+    let conn = seeder.connection().clone();
+    let profile = Profile::Load { scale: 25_000 };
+    seeder.run(&options(profile)).await.unwrap();
+    let pristine = content_hashes(&conn).await;
+
+    exec(
+        &conn,
+        "UPDATE core.users SET display_name = 'Changed\tBy\nHand' \
+         WHERE email IN ('user3@example.com', 'user24999@example.com')",
+    )
+    .await;
+    exec(
+        &conn,
+        "UPDATE academy.enrollments SET status = 'dropped' WHERE id IN \
+         (SELECT id FROM academy.enrollments WHERE status <> 'dropped' ORDER BY id LIMIT 3)",
+    )
+    .await;
+    let edited = content_hashes(&conn).await;
+    let versions = row_versions(&conn).await;
+
+    let kept = seeder.run(&options(profile)).await.unwrap();
+    assert_nothing_changed(&kept);
+    assert_eq!(
+        (
+            kept.counts("core.users").kept,
+            kept.counts("academy.enrollments").kept
+        ),
+        (2, 3),
+        "{}",
+        kept.render()
+    );
+    assert_eq!(content_hashes(&conn).await, edited);
+    assert_eq!(row_versions(&conn).await, versions);
+
+    let reset = seeder
+        .run(&SeedOptions {
+            overwrite: true,
+            ..options(profile)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            reset.counts("core.users").updated,
+            reset.counts("academy.enrollments").updated,
+            reset.totals().changed(),
+        ),
+        (2, 3, 5),
+        "{}",
+        reset.render()
+    );
+    assert_eq!(content_hashes(&conn).await, pristine);
+    let after = row_versions(&conn).await;
+    for (table, hash) in &versions {
+        let touched = table == "core.users" || table == "academy.enrollments";
+        assert_eq!(after[table] == *hash, !touched, "{table}");
+    }
+}
+
+/// Staging tables of the seeder's session still in the catalog.
+async fn staging_tables(conn: &DatabaseConnection) -> i64 {
+    scalar_i64(
+        conn,
+        "SELECT count(*) FROM pg_class WHERE relpersistence = 't' AND relname LIKE 'seed\\_stage\\_%'",
+    )
+    .await
+}
+
+/// A failure midway leaves no partial table contents, whichever way the
+/// rows went: a constraint violated in the set-based upsert from a staging
+/// table, a constraint violated by the COPY straight into an empty table
+/// after several batches, and a malformed row found while streaming. Each
+/// error names the table and the cause; the schema's tables are as before,
+/// no staging table is left, and the same session seeds fine afterwards.
+#[tokio::test]
+async fn failure_midway_leaves_no_partial_table_contents() {
+    // Through a staging table: the tables are already seeded.
+    let db = TestDatabase::migrated("seed_fail_staged").await;
+    workspace_seeder_run(&db, Profile::Demo).await;
+    let session = migration_runner::connect(&db.url, "seeder-test")
+        .await
+        .unwrap();
+    let conn = session.connection();
+    let before = table_hashes(conn).await;
+    let bad_enrollment = workspace_with("academy", None, |tables| {
+        map_batches(tables, "academy.enrollments", |batches| {
+            let bad: Batch = vec![vec![
+                seeding::id("academy.enrollments", "broken").into(),
+                seeding::id("academy.courses", "course-1").into(),
+                Population::user_id(5).into(),
+                Cell::from("on-hold"),
+                seeding::base_date().into(),
+            ]];
+            Box::new(batches.chain(std::iter::once(bad)))
+        });
+    });
+    let failing = seeder(&db, bad_enrollment).await;
+    let err = failing.run(&options(Profile::Demo)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, SeedError::Table { .. }), "{message}");
+    for needle in [
+        "academy.enrollments",
+        "enrollments_status_check",
+        "rolled back",
+    ] {
+        assert!(
+            message.contains(needle),
+            "`{needle}` missing from: {message}"
+        );
+    }
+    assert_eq!(table_hashes(conn).await, before);
+    assert_eq!(staging_tables(conn).await, 0);
+    // The failed run's session is usable: the same run on it fails the
+    // same way (not with a broken connection), and changes nothing either.
+    let again = failing.run(&options(Profile::Demo)).await.unwrap_err();
+    assert!(
+        again.to_string().contains("enrollments_status_check"),
+        "{again}"
+    );
+    assert_eq!(table_hashes(conn).await, before);
+
+    // Straight into an empty table, failing after several batches.
+    let fresh = TestDatabase::migrated("seed_fail_direct").await;
+    let null_email = workspace_with("core", None, |tables| {
+        map_batches(tables, "core.users", |batches| {
+            let bad: Batch = vec![vec![
+                seeding::id("core.users", "nobody").into(),
+                Cell::Null,
+                Cell::from("No Email"),
+                Cell::Null,
+            ]];
+            Box::new(batches.chain(std::iter::once(bad)))
+        });
+    });
+    let failing = seeder(&fresh, null_email).await;
+    let err = failing
+        .run(&options(Profile::Load { scale: 25_000 }))
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    let SeedError::Table {
+        ref table,
+        rows_written,
+        ..
+    } = err
+    else {
+        panic!("expected a table error, got: {message}");
+    };
+    assert_eq!(table, "core.users");
+    assert_eq!(rows_written, 25_001, "{message}");
+    assert!(
+        message.contains("email") && message.contains("null"),
+        "{message}"
+    );
+    let fresh_conn = failing.connection().clone();
+    assert!(
+        row_counts(&fresh_conn)
+            .await
+            .values()
+            .all(|&count| count == 0)
+    );
+    // Same session, same (still broken) seeds: the same clean refusal.
+    let rerun = failing.run(&options(Profile::Minimal)).await;
+    assert!(matches!(rerun, Err(SeedError::Table { .. })), "{rerun:?}");
+    let good = seeder(&fresh, workspace_seeds()).await;
+    good.run(&options(Profile::Minimal)).await.unwrap();
+    assert_eq!(
+        scalar_i64(&fresh_conn, "SELECT count(*) FROM core.users").await,
+        1
+    );
+
+    // A malformed row found while streaming, after good batches.
+    let nul = workspace_with("academy", None, |tables| {
+        map_batches(tables, "academy.enrollments", |batches| {
+            let bad: Batch = vec![vec![
+                seeding::id("academy.enrollments", "nul").into(),
+                seeding::id("academy.courses", "course-1").into(),
+                Population::user_id(5).into(),
+                Cell::from("active\0"),
+                seeding::base_date().into(),
+            ]];
+            Box::new(batches.chain(std::iter::once(bad)))
+        });
+    });
+    let failing = seeder(&db, nul).await;
+    let err = failing.run(&options(Profile::Demo)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, SeedError::InvalidRow { .. }), "{message}");
+    assert!(
+        message.contains("academy.enrollments") && message.contains("NUL character"),
+        "{message}"
+    );
+    assert_eq!(table_hashes(conn).await, before);
+    assert_eq!(staging_tables(conn).await, 0);
+    let rerun = seeder(&db, workspace_seeds()).await;
+    let report = rerun.run(&options(Profile::Demo)).await.unwrap();
+    assert_nothing_changed(&report);
+}
+
+async fn workspace_seeder_run(db: &TestDatabase, profile: Profile) -> SeedReport {
+    let seeder = seeder(db, workspace_seeds()).await;
+    let report = seeder.run(&options(profile)).await.unwrap();
+    seeder.close().await.unwrap();
+    report
 }
