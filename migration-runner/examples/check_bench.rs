@@ -58,63 +58,101 @@ async fn main() {
     std::fs::write(repo.join(sum::PATH), code.render()).unwrap();
     git(&["commit", "-q", "-am", "feature"]);
 
-    let db = TestDatabase::create("check_bench");
-    let target =
-        DatabaseTarget::parse(&db.url, migration_runner::connect::UrlSource::Given).unwrap();
-    let admin = migration_runner::connect(&db.url, "check-bench")
+    const RUNS: usize = 3;
+    let mut totals = Vec::new();
+    let mut colds = Vec::new();
+    for run in 0..RUNS {
+        let db = TestDatabase::create("check_bench");
+        let target =
+            DatabaseTarget::parse(&db.url, migration_runner::connect::UrlSource::Given).unwrap();
+        let admin = migration_runner::connect(&db.url, "check-bench")
+            .await
+            .unwrap();
+
+        let started = Instant::now();
+        let sides = check::read_sides(&repo, "main").unwrap();
+        let git_time = started.elapsed();
+        let t = Instant::now();
+        let computed = sum::compute(&catalog).await.unwrap();
+        let sum_time = t.elapsed();
+        let t = Instant::now();
+        let problems = check::compare(&sides, &computed, &computed);
+        let compare_time = t.elapsed();
+        let added: Vec<String> = check::added_over(&sides, &computed)
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
+        let t = Instant::now();
+        let findings = lint::lint_catalog(&catalog, &repo, lint::Target::Plain, |name| {
+            added.iter().any(|a| a == name)
+        })
         .await
         .unwrap();
+        let lint_time = t.elapsed();
+        let t = Instant::now();
+        let differences = entity_check::compare(
+            admin.connection(),
+            &target,
+            generated::generated_sources(size),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+        let replay_time = t.elapsed();
+        let total = started.elapsed();
+        totals.push(total);
 
-    let started = Instant::now();
-    let sides = check::read_sides(&repo, "main").unwrap();
-    let git_time = started.elapsed();
-    let t = Instant::now();
-    let computed = sum::compute(&catalog).await.unwrap();
-    let sum_time = t.elapsed();
-    let t = Instant::now();
-    let problems = check::compare(&sides, &computed, &computed);
-    let compare_time = t.elapsed();
-    let added: Vec<String> = check::added_over(&sides, &computed)
-        .iter()
-        .map(|e| e.name.clone())
-        .collect();
-    let t = Instant::now();
-    let findings = lint::lint_catalog(&catalog, &repo, lint::Target::Plain, |name| {
-        added.iter().any(|a| a == name)
-    })
-    .await
-    .unwrap();
-    let lint_time = t.elapsed();
-    let t = Instant::now();
-    let differences = entity_check::compare(
-        admin.connection(),
-        &target,
-        generated::generated_sources(size),
-        Vec::new(),
+        // The floor it must stay under: a cold deploy of the same history
+        // (lock, a transaction and a history row per migration, checksums).
+        let fresh = TestDatabase::create("check_bench_cold");
+        let t = Instant::now();
+        let session = migration_runner::connect(&fresh.url, "check-bench-cold")
+            .await
+            .unwrap();
+        let runner = migration_runner::Runner::new(
+            session,
+            migration_runner::Catalog::new(generated::generated_sources(size)).unwrap(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+        runner.up(&Default::default()).await.unwrap();
+        runner.close().await;
+        let cold = t.elapsed();
+        colds.push(cold);
+
+        println!(
+            "check --base on {size} generated migrations (the branch adds 5), run {}:",
+            run + 1
+        );
+        println!("  git: base and merge-base sum files   {}", ms(git_time));
+        println!("  the code's sums ({size} recorded)     {}", ms(sum_time));
+        println!(
+            "  compare ({} problems)                  {}",
+            problems.len(),
+            ms(compare_time)
+        );
+        println!(
+            "  lint ({} added, {} findings)           {}",
+            added.len(),
+            findings.len(),
+            ms(lint_time)
+        );
+        println!(
+            "  replay + entity comparison ({} differences, the generated history has no entities)  {}",
+            differences.len(),
+            ms(replay_time)
+        );
+        println!("  total                                 {}", ms(total));
+        println!("  a cold deploy of the same history     {}", ms(cold));
+    }
+    migration_dev::bench::write_figures(&[migration_dev::bench::Figure::time(
+        "check",
+        "check --base (the branch adds 5)",
+        size as u64,
+        &totals,
+        Some(("cold deploy of the same history", &colds)),
     )
-    .await
-    .unwrap();
-    let replay_time = t.elapsed();
-    let total = started.elapsed();
-    println!("check --base on {size} generated migrations (the branch adds 5):");
-    println!("  git: base and merge-base sum files   {}", ms(git_time));
-    println!("  the code's sums ({size} recorded)     {}", ms(sum_time));
-    println!(
-        "  compare ({} problems)                  {}",
-        problems.len(),
-        ms(compare_time)
-    );
-    println!(
-        "  lint ({} added, {} findings)           {}",
-        added.len(),
-        findings.len(),
-        ms(lint_time)
-    );
-    println!(
-        "  replay + entity comparison ({} differences, the generated history has no entities)  {}",
-        differences.len(),
-        ms(replay_time)
-    );
-    println!("  total                                 {}", ms(total));
+    .with_target("< 1.00")]);
     std::fs::remove_dir_all(&repo).unwrap();
 }

@@ -11,7 +11,6 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use crate::catalog::{Catalog, SchemaSource};
 use crate::connect::DatabaseTarget;
 use crate::error::{MigrateError, Result};
-use crate::runner::{Runner, RunnerOptions, UpOptions};
 use crate::schema_model::{Detail, Difference, Key, SchemaModel};
 use crate::scratch::Scratch;
 use schema_core::schema_crate::EntityTable;
@@ -60,13 +59,7 @@ async fn replay(
     sources: Vec<SchemaSource>,
     schemas: &[&str],
 ) -> Result<SchemaModel> {
-    let runner = Runner::new(
-        scratch.session.clone(),
-        Catalog::new(sources)?,
-        RunnerOptions::default(),
-    )
-    .await?;
-    runner.up(&UpOptions::default()).await?;
+    scratch.replay(&Catalog::new(sources)?).await?;
     SchemaModel::read(scratch.session.connection(), schemas, Detail::Entities)
         .await
         .map_err(|source| MigrateError::Database {

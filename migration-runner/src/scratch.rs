@@ -104,6 +104,55 @@ impl Scratch {
         })
     }
 
+    /// Applies every migration of `catalog`, in order, to this throwaway
+    /// database as fast as the server allows: the statements of consecutive
+    /// transactional migrations go as one multi-statement query in one
+    /// transaction (one round trip), a migration that must run outside a
+    /// transaction on its own, statement by statement. No lock and no
+    /// history: this is a replay to read the schemas back, not a deploy.
+    pub async fn replay(&self, catalog: &crate::catalog::Catalog) -> Result<()> {
+        let capturer = crate::capture::Capturer::new().await?;
+        let db = self.session.connection();
+        let failed = |name: &str, source| MigrateError::Database {
+            context: if name.is_empty() {
+                "replaying the migrations into a throwaway database"
+            } else {
+                "replaying a non-transactional migration into a throwaway database"
+            },
+            source,
+        };
+        let mut batch = String::new();
+        let flush = |batch: String| async move {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            db.execute_unprepared(&format!("BEGIN;\n{batch}COMMIT;"))
+                .await
+                .map(drop)
+        };
+        for migration in catalog.migrations() {
+            let script = capturer
+                .record(migration, crate::capture::Direction::Up)
+                .await?;
+            if migration.transactional() {
+                for line in script.sql_lines() {
+                    batch.push_str(&line);
+                    batch.push('\n');
+                }
+                continue;
+            }
+            flush(std::mem::take(&mut batch))
+                .await
+                .map_err(|source| failed("", source))?;
+            for statement in &script.statements {
+                db.execute_raw(statement.clone())
+                    .await
+                    .map_err(|source| failed(&migration.name, source))?;
+            }
+        }
+        flush(batch).await.map_err(|source| failed("", source))
+    }
+
     /// Drops the database if it was created here.
     pub async fn dispose(self) {
         let _ = self.session.close().await;

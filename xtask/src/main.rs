@@ -56,6 +56,13 @@ enum Command {
         #[command(flatten)]
         connect: ConnectArgs,
     },
+    /// Benchmarks against the floor measured in the same run, on a fresh
+    /// local cluster (release build); writes target/bench/report.md and .json.
+    Bench {
+        /// Small sizes only, to check the harness (minutes instead of a quarter hour).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +196,20 @@ fn main() -> ExitCode {
                 migration_runner::backfill::cli::backfill(args, &target, connect.connect_timeout);
             finish(done.await, &target)
         }),
+        Command::Bench { quick } => {
+            let plan = if quick {
+                migration_dev::bench::Plan::quick()
+            } else {
+                migration_dev::bench::Plan::default()
+            };
+            match migration_dev::bench::run(&scaffold::workspace_root(), &plan) {
+                Ok(report) => {
+                    say!("{}", report.display());
+                    Exit::Success.into()
+                }
+                Err(err) => migrate_cli::fail(&err.to_string(), None, Exit::Failed),
+            }
+        }
         Command::Flag { args, connect } => runtime.block_on(async {
             let target = match database(configured).await {
                 Ok(target) => target,

@@ -1,11 +1,14 @@
 //! Developer tooling around the migration engine, kept out of the release
 //! binary: the local PostgreSQL cluster used when `DATABASE_URL` is unset
-//! (`local_pg`), a fresh database per test (`testing`), and writing new
-//! source files (`scaffold`: `migrate new`; `new_schema`: `schema new`).
+//! (`local_pg`) and the local Citus cluster (`local_citus`), a fresh database
+//! per test (`testing`), writing new source files (`scaffold`: `migrate new`;
+//! `new_schema`: `schema new`), and the benchmarks' figures and harness
+//! (`bench`: `cargo xtask bench`).
 //!
 //! It depends on `migration-runner` (the engine) and the engine never
 //! depends on it; xtask and the tests do.
 
+pub mod bench;
 pub mod local_citus;
 pub mod local_pg;
 pub mod new_schema;

@@ -95,9 +95,13 @@ impl LocalCluster {
     }
 
     /// The cluster tests use, `target/postgres-test`, so a `db reset` never
-    /// disturbs a running test suite.
+    /// disturbs a running test suite; `$MIGRATION_TEST_CLUSTER` puts it
+    /// elsewhere (`cargo xtask bench` runs on a fresh cluster of its own).
     pub fn for_tests() -> Result<Self> {
-        Self::at(target_dir().join("postgres-test"))
+        match std::env::var_os("MIGRATION_TEST_CLUSTER") {
+            Some(dir) => Self::at(PathBuf::from(dir)),
+            None => Self::at(target_dir().join("postgres-test")),
+        }
     }
 
     pub fn at(root: PathBuf) -> Result<Self> {
