@@ -51,7 +51,7 @@ pub fn spread(samples: &[f64]) -> (f64, f64, f64) {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     let middle = sorted.len() / 2;
-    let median = if sorted.len() % 2 == 0 {
+    let median = if sorted.len().is_multiple_of(2) {
         (sorted[middle - 1] + sorted[middle]) / 2.0
     } else {
         sorted[middle]
@@ -426,9 +426,7 @@ fn machine() -> Machine {
 }
 
 fn number(value: f64, unit: &str) -> String {
-    if unit == "rows/s" {
-        format!("{value:.0}")
-    } else if value >= 100.0 {
+    if unit == "rows/s" || value >= 100.0 {
         format!("{value:.0}")
     } else {
         format!("{value:.1}")
