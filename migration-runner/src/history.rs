@@ -166,19 +166,30 @@ impl Digest {
     }
 }
 
+/// Which history rows the one-row check returns beside its verdict.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Shown<'a> {
+    /// None: the no-op deploy.
+    Nothing,
+    /// These (names from the code): `status`'s newest rows.
+    Named(&'a [&'a str]),
+    /// Every row: `status --all` and `--json`.
+    Every,
+}
+
 /// The one-row check of a no-op run: the companion table holds exactly
 /// `code`'s digest, for this history table, kept by our trigger function (its
 /// body unchanged, both triggers enabled). With `lock`, it also takes and
 /// releases the migration lock in the same statement, so a deploy in progress
 /// elsewhere sends the caller to the full path, which waits for it. `Some`
-/// with the rows of `tail` (names from the code) when it holds; `None` on any
-/// failure too (no companion table yet, no privilege on it): the caller then
-/// compares everything. One round trip, on the simple query protocol.
+/// with the rows `shown` asks for when it holds; `None` on any failure too
+/// (no companion table yet, no privilege on it): the caller then compares
+/// everything. One round trip, on the simple query protocol.
 pub(crate) async fn unchanged(
     db: &sea_orm::DatabaseConnection,
     code: &Digest,
     lock: bool,
-    tail: &[&str],
+    shown: Shown<'_>,
 ) -> Option<Vec<HistoryRow>> {
     let lock = if lock {
         format!("pg_try_advisory_xact_lock({})", crate::lock::LOCK_KEY)
@@ -186,20 +197,29 @@ pub(crate) async fn unchanged(
         "true".to_owned()
     };
     let [d1, d2, d3, d4] = code.lanes;
-    let rows = if tail.is_empty() {
-        "NULL::json".to_owned()
-    } else {
-        let names: Vec<String> = tail
-            .iter()
-            .map(|name| format!("'{}'", name.replace('\'', "''")))
-            .collect();
+    // The rows travel as one JSON text (`json` itself is no text to the
+    // driver), `applied_on` in UTC as the full comparison decodes it,
+    // whatever the session's `TimeZone`.
+    let rows = |filter: &str| {
         format!(
             "(SELECT json_agg(json_build_object('version', version, 'schema_name', schema_name, \
                      'checksum', checksum, 'state', state, 'execution_ms', execution_ms, \
-                     'applied_on', applied_on, 'out_of_order', out_of_order, 'note', note)) \
-                FROM public.seaql_migrations WHERE version IN ({}))",
-            names.join(", ")
+                     'applied_on', to_char(applied_on AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), \
+                     'out_of_order', out_of_order, 'note', note))::text \
+                FROM public.seaql_migrations{filter})"
         )
+    };
+    let rows = match shown {
+        Shown::Nothing => "NULL::text".to_owned(),
+        Shown::Named([]) => "'[]'::text".to_owned(),
+        Shown::Named(names) => {
+            let names: Vec<String> = names
+                .iter()
+                .map(|name| format!("'{}'", name.replace('\'', "''")))
+                .collect();
+            rows(&format!(" WHERE version IN ({})", names.join(", ")))
+        }
+        Shown::Every => rows(""),
     };
     let sql = format!(
         "SELECT {lock} AND d.history = to_regclass('public.seaql_migrations')::oid \
@@ -220,6 +240,7 @@ pub(crate) async fn unchanged(
         return None;
     }
     let Some(json) = row.try_get::<Option<String>, _>(1).ok()? else {
+        // `json_agg` of no rows, or nothing asked for.
         return Some(Vec::new());
     };
     let raw: Vec<RawRow> = serde_json::from_str(&json).ok()?;

@@ -194,14 +194,15 @@ pub(crate) async fn unchanged(
 ) -> Option<usize> {
     let ups = recorded_ups(catalog, capturer).await;
     let digest = code_digest(ups)?;
-    history::unchanged(db, &digest, lock, &[])
+    history::unchanged(db, &digest, lock, history::Shown::Nothing)
         .await
         .map(|_| digest.rows)
 }
 
-/// `status` without `--all` when the digest shows history is exactly the
-/// code: every migration applied, only the rows of the newest `tail` read.
-/// `None` when the full comparison must run.
+/// `status` when the digest shows history is exactly the code: every
+/// migration applied, only the rows of the newest `tail` read (every row when
+/// `tail` covers the catalog: `--all`, `--json`). `None` when the full
+/// comparison must run.
 pub(crate) async fn inspect_unchanged(
     db: &DatabaseConnection,
     catalog: &Catalog,
@@ -215,7 +216,12 @@ pub(crate) async fn inspect_unchanged(
         .iter()
         .map(|m| m.name.as_str())
         .collect();
-    let rows = history::unchanged(db, &digest, false, &shown).await?;
+    let shown = if shown.len() == migrations.len() {
+        history::Shown::Every
+    } else {
+        history::Shown::Named(&shown)
+    };
+    let rows = history::unchanged(db, &digest, false, shown).await?;
     let by_name: HashMap<&str, &HistoryRow> = rows.iter().map(|r| (r.name.as_str(), r)).collect();
     let checksums = checksums_of(ups);
     let mut inspection = Inspection::all_applied(catalog, &checksums, &by_name);
@@ -315,7 +321,7 @@ impl crate::runner::Runner {
     pub async fn inspect_summary(&self, tail: usize) -> Result<Inspection> {
         match inspect_unchanged(self.connection(), self.catalog(), self.capturer(), tail).await {
             Some(inspection) => Ok(inspection),
-            None => self.inspect().await,
+            None => self.inspect_in_full().await,
         }
     }
 }

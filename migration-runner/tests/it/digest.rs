@@ -84,6 +84,157 @@ async fn the_no_op_deploy_reads_one_row_not_the_history() {
     blocker.rollback().await.unwrap();
 }
 
+const LOCK_HISTORY: &str = "LOCK TABLE public.seaql_migrations IN ACCESS EXCLUSIVE MODE";
+
+/// Waits until `n` sessions wait for a lock on the history table.
+async fn wait_for_waiters(conn: &DatabaseConnection, n: usize, what: &str) {
+    let sql = "SELECT count(*)::text FROM pg_locks \
+               WHERE relation = 'public.seaql_migrations'::regclass AND NOT granted";
+    for _ in 0..500 {
+        if scalar_text(conn, sql).await == n.to_string() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what}: {n} session(s) never queued for the history table");
+}
+
+/// `status` (the summary, and every row for `--all` and `--json`) reads the
+/// rows it shows in the digest's one statement, and nothing else of the
+/// history table. That statement waits behind a lock on the table; a second
+/// lock request queued behind it is granted once it ran, so any further read
+/// of the table (the full comparison) would wait until the test gives up.
+#[tokio::test]
+async fn status_reads_history_once_in_the_digest_statement() {
+    let db = TestDatabase::migrated("digest_status_one_read").await;
+    let conn = connect(&db).await;
+    let applied: usize = scalar_text(&conn, "SELECT count(*)::text FROM public.seaql_migrations")
+        .await
+        .parse()
+        .unwrap();
+    for every_row in [false, true] {
+        let what = if every_row { "every row" } else { "summary" };
+        let runner = workspace_runner(&db).await;
+        let blocker = conn.begin().await.unwrap();
+        blocker.execute_unprepared(LOCK_HISTORY).await.unwrap();
+        let status = tokio::spawn(async move {
+            let inspection = if every_row {
+                runner.inspect().await
+            } else {
+                runner.inspect_summary(10).await
+            };
+            runner.close().await;
+            inspection
+        });
+        wait_for_waiters(&conn, 1, what).await;
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let queued_conn = conn.clone();
+        let queued = tokio::spawn(async move {
+            let txn = queued_conn.begin().await.unwrap();
+            txn.execute_unprepared(LOCK_HISTORY).await.unwrap();
+            let _ = released.await;
+            txn.rollback().await.unwrap();
+        });
+        wait_for_waiters(&conn, 2, what).await;
+        blocker.rollback().await.unwrap();
+        let finished = tokio::time::timeout(Duration::from_secs(10), status).await;
+        let _ = release.send(());
+        queued.await.unwrap();
+        let inspection = finished
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{what}: status read the history table again after the digest's statement \
+                     (it fell back to the full comparison)"
+                )
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(inspection.exit_code(), 0, "{what}");
+        assert_eq!(inspection.applied_count(), applied, "{what}");
+        let shown = inspection
+            .migrations
+            .iter()
+            .filter(|e| e.applied_at.is_some())
+            .count();
+        assert_eq!(shown, if every_row { applied } else { 10 }, "{what}");
+    }
+}
+
+/// What `status` shows from the digest's statement is what the full
+/// comparison shows, row details included, in UTC whatever the session's
+/// time zone.
+#[tokio::test]
+async fn status_from_the_digest_shows_what_the_full_comparison_shows() {
+    let db = TestDatabase::migrated("digest_status_same").await;
+    let conn = connect(&db).await;
+    exec(
+        &conn,
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L', current_database(), \
+         'Asia/Kathmandu'); END $$",
+    )
+    .await;
+    let newest = scalar_text(
+        &conn,
+        "SELECT version FROM public.seaql_migrations ORDER BY version DESC LIMIT 1",
+    )
+    .await;
+    // Details the digest does not cover, edited: the trigger keeps it equal.
+    exec(
+        &conn,
+        &format!(
+            "UPDATE public.seaql_migrations SET note = 'a note', out_of_order = true, execution_ms = 1234, \
+             applied_on = '2025-03-04 05:06:07.123456+00' WHERE version = '{newest}'"
+        ),
+    )
+    .await;
+    let entries = |inspection: &migration_runner::status::Inspection| -> Vec<serde_json::Value> {
+        inspection
+            .migrations
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect()
+    };
+    let runner = workspace_runner(&db).await;
+    let summary = runner.inspect_summary(10).await.unwrap();
+    let every = runner.inspect().await.unwrap();
+    runner.close().await;
+    // The digest's triggers no longer both kept: the full comparison runs.
+    exec(
+        &conn,
+        "ALTER TABLE public.seaql_migrations DISABLE TRIGGER seaql_migrations_digest_truncate",
+    )
+    .await;
+    let runner = workspace_runner(&db).await;
+    let full = runner.inspect().await.unwrap();
+    runner.close().await;
+
+    assert_eq!(entries(&every), entries(&full));
+    assert_eq!(every.sum, full.sum);
+    let last = full.migrations.last().unwrap();
+    assert_eq!(last.name, newest);
+    assert_eq!(
+        last.applied_at.as_deref(),
+        Some("2025-03-04T05:06:07.123456+00:00")
+    );
+    assert_eq!(last.note.as_deref(), Some("a note"));
+    assert_eq!(last.execution_ms, Some(1234));
+    assert!(last.out_of_order_allowed);
+    // The summary: the newest ten rows as in full, the others without details.
+    let count = full.migrations.len();
+    for (index, (short, long)) in entries(&summary).iter().zip(entries(&full)).enumerate() {
+        if index + 10 >= count {
+            assert_eq!(short, &long, "{index}");
+        } else {
+            let mut long = long;
+            for detail in ["applied_at", "execution_ms", "note"] {
+                long[detail] = serde_json::Value::Null;
+            }
+            long["out_of_order_allowed"] = false.into();
+            assert_eq!(short, &long, "{index}");
+        }
+    }
+}
+
 /// `TRUNCATE` fires no row trigger: its own trigger zeroes the digest, so
 /// the emptied history is read and every migration is pending again.
 #[tokio::test]
