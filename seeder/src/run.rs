@@ -27,7 +27,7 @@
 use std::time::{Duration, Instant};
 
 use migration_runner::Session;
-use schema_core::seeding::{Profile, SchemaSeed, TableSeed};
+use schema_core::seeding::{Batch, Column, Profile, SchemaSeed, TableSeed};
 use std::sync::Arc;
 
 use sea_orm::sqlx::postgres::PgConnection;
@@ -37,7 +37,9 @@ use tokio::sync::mpsc;
 
 use crate::error::SeedError;
 use crate::report::{self, Counts, SeedReport, TableReport};
-use crate::upsert::{self, COPY_HEADER, COPY_TRAILER, EncodedBatch, Outcome, Upsert};
+use crate::upsert::{
+    self, Array, ArrayBatch, COPY_HEADER, COPY_TRAILER, EncodedBatch, Outcome, Upsert,
+};
 use crate::{foreign_keys, migrations, order};
 
 /// The advisory lock every seeder takes per schema transaction (distinct
@@ -310,26 +312,51 @@ async fn lock(conn: &mut PgConnection, schema: &str, verbose: bool) -> Result<()
     Ok(())
 }
 
-/// Streams one table's batches into its staging table, then upserts it.
-async fn seed_table(
-    conn: &mut PgConnection,
-    schema: &str,
-    table: TableSeed,
-    statement: Upsert,
-    map_empty: bool,
-    progress: bool,
-) -> Result<TableReport, SeedError> {
-    let started = Instant::now();
-    let name = table.table;
-    let ownership = table.ownership;
-    let columns = table.columns;
-    let bar = report::progress_bar(name, table.estimated_rows, progress);
-    let (sender, mut receiver) = mpsc::channel::<Result<EncodedBatch, SeedError>>(PIPELINE_DEPTH);
-    let mut batches = table.batches;
+/// The table being seeded, for its errors.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    schema: &'a str,
+    table: &'static str,
+}
+
+impl At<'_> {
+    fn failed(self, rows_written: u64) -> impl FnOnce(DbErr) -> SeedError {
+        move |source| SeedError::Table {
+            schema: self.schema.to_owned(),
+            table: self.table.to_owned(),
+            rows_written,
+            source,
+        }
+    }
+
+    /// A row the seed produced that cannot be sent: the schema is rolled back.
+    fn malformed(self, err: SeedError) -> SeedError {
+        match err {
+            SeedError::InvalidSeed { table, problem } => SeedError::InvalidRow {
+                schema: self.schema.to_owned(),
+                table,
+                problem,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Generates and encodes a table's batches on a blocking thread, at most
+/// [`PIPELINE_DEPTH`] ahead of the writer, so memory stays flat.
+fn produce<T: Send + 'static>(
+    table: &TableSeed,
+    mut batches: schema_core::seeding::Batches,
+    encode: fn(&'static str, &'static [Column], &Batch) -> Result<T, SeedError>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    mpsc::Receiver<Result<T, SeedError>>,
+) {
+    let (name, columns) = (table.table, table.columns);
+    let (sender, receiver) = mpsc::channel::<Result<T, SeedError>>(PIPELINE_DEPTH);
     let producer = tokio::task::spawn_blocking(move || {
         for batch in batches.by_ref() {
-            let mut encoded = EncodedBatch::default();
-            let result = upsert::encode(name, columns, &batch, &mut encoded).map(|()| encoded);
+            let result = encode(name, columns, &batch);
             let failed = result.is_err();
             // A closed channel means the writer stopped (an error): stop too.
             if sender.blocking_send(result).is_err() || failed {
@@ -337,30 +364,184 @@ async fn seed_table(
             }
         }
     });
+    (producer, receiver)
+}
 
-    let mut written = 0_u64;
-    let table_error = |written: u64| {
-        move |source| SeedError::Table {
-            schema: schema.to_owned(),
-            table: name.to_owned(),
-            rows_written: written,
-            source,
-        }
+fn encode_copy(
+    table: &'static str,
+    columns: &'static [Column],
+    batch: &Batch,
+) -> Result<EncodedBatch, SeedError> {
+    let mut encoded = EncodedBatch::default();
+    upsert::encode(table, columns, batch, &mut encoded)?;
+    Ok(encoded)
+}
+
+fn encode_arrays(
+    table: &'static str,
+    columns: &'static [Column],
+    batch: &Batch,
+) -> Result<ArrayBatch, SeedError> {
+    upsert::encode_arrays(table, columns, batch)
+}
+
+/// Seeds one table: a small one batch by batch as array parameters, a
+/// large one streamed with `COPY` (into a staging table, then upserted, or
+/// straight in when the table is empty).
+async fn seed_table(
+    conn: &mut PgConnection,
+    schema: &str,
+    mut table: TableSeed,
+    statement: Upsert,
+    map_empty: bool,
+    progress: bool,
+) -> Result<TableReport, SeedError> {
+    let started = Instant::now();
+    let at = At {
+        schema,
+        table: table.table,
     };
-    // An empty table (and nothing to resolve) takes its rows with COPY as
-    // they are: every row is absent, the upsert would insert them all.
+    let bar = report::progress_bar(at.table, table.estimated_rows, progress);
+    let batches = std::mem::replace(&mut table.batches, Box::new(std::iter::empty()));
+    // An empty table (and nothing to resolve) takes its rows as they are:
+    // every row is absent, the upsert would insert them all.
     let direct = map_empty && {
         let empty: bool = sqlx::query_scalar(AssertSqlSafe(statement.is_empty.as_str()))
             .persistent(false)
             .fetch_one(&mut *conn)
             .await
-            .map_err(|err| table_error(0)(db_err(err)))?;
+            .map_err(|err| at.failed(0)(db_err(err)))?;
         empty
     };
+    let mut written = 0_u64;
+    let (producer, outcome) = if statement.inline {
+        let (producer, receiver) = produce(&table, batches, encode_arrays);
+        let outcome = seed_inline(
+            conn,
+            at,
+            &statement,
+            direct,
+            map_empty,
+            receiver,
+            &mut written,
+            &bar,
+        )
+        .await;
+        (producer, outcome)
+    } else {
+        let (producer, receiver) = produce(&table, batches, encode_copy);
+        let outcome = seed_copy(
+            conn,
+            at,
+            &statement,
+            direct,
+            map_empty,
+            receiver,
+            &mut written,
+            &bar,
+        )
+        .await;
+        (producer, outcome)
+    };
+    let outcome = outcome?;
+    if let Err(join) = producer.await {
+        return Err(SeedError::InvalidRow {
+            schema: schema.to_owned(),
+            table: at.table.to_owned(),
+            problem: format!("generating its rows failed: {join}"),
+        });
+    }
+    bar.finish_and_clear();
+    Ok(TableReport {
+        schema: schema.to_owned(),
+        table: at.table.to_owned(),
+        ownership: table.ownership,
+        counts: Counts::from_outcome(written, outcome),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// One statement per batch, each column bound as one array: one round trip
+/// per batch and no staging table, for tables that fit in a batch or so.
+#[allow(clippy::too_many_arguments)]
+async fn seed_inline(
+    conn: &mut PgConnection,
+    at: At<'_>,
+    statement: &Upsert,
+    direct: bool,
+    mut map_empty: bool,
+    mut receiver: mpsc::Receiver<Result<ArrayBatch, SeedError>>,
+    written: &mut u64,
+    bar: &indicatif::ProgressBar,
+) -> Result<Outcome, SeedError> {
+    let mut total = Outcome::default();
+    while let Some(batch) = receiver.recv().await {
+        let batch = batch.map_err(|err| at.malformed(err))?;
+        let rows = batch.rows;
+        let sql: &str = if direct {
+            &statement.insert_inline
+        } else {
+            statement.inline_statement(!map_empty)
+        };
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for array in batch.arrays {
+            query = match array {
+                Array::Uuid(values) => query.bind(values),
+                Array::Text(values) => query.bind(values),
+                Array::SmallInt(values) => query.bind(values),
+                Array::Integer(values) => query.bind(values),
+                Array::BigInt(values) => query.bind(values),
+                Array::Boolean(values) => query.bind(values),
+                Array::TimestampTz(values) => query.bind(values),
+            };
+        }
+        let outcome = if direct {
+            let inserted = query
+                .execute(&mut *conn)
+                .await
+                .map_err(|err| at.failed(*written)(db_err(err)))?
+                .rows_affected();
+            Outcome {
+                inserted,
+                absent: inserted,
+                ..Outcome::default()
+            }
+        } else {
+            let row = query
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|err| at.failed(*written)(db_err(err)))?;
+            outcome(&row).map_err(at.failed(*written))?
+        };
+        map_empty &= outcome.adopted == 0;
+        total.inserted += outcome.inserted;
+        total.updated += outcome.updated;
+        total.unchanged += outcome.unchanged;
+        total.absent += outcome.absent;
+        total.adopted += outcome.adopted;
+        *written += rows;
+        bar.inc(rows);
+    }
+    Ok(total)
+}
+
+/// Streams the batches with binary `COPY` into a staging table and upserts
+/// it in one statement, or (`direct`) straight into the empty table.
+#[allow(clippy::too_many_arguments)]
+async fn seed_copy(
+    conn: &mut PgConnection,
+    at: At<'_>,
+    statement: &Upsert,
+    direct: bool,
+    map_empty: bool,
+    mut receiver: mpsc::Receiver<Result<EncodedBatch, SeedError>>,
+    written: &mut u64,
+    bar: &indicatif::ProgressBar,
+) -> Result<Outcome, SeedError> {
     if !direct {
         execute(conn, &statement.create_stage)
             .await
-            .map_err(table_error(0))?;
+            .map_err(at.failed(0))?;
     }
     let copy_sql = if direct {
         &statement.copy_direct
@@ -370,7 +551,7 @@ async fn seed_table(
     let mut copy = conn
         .copy_in_raw(copy_sql)
         .await
-        .map_err(|err| table_error(0)(db_err(err)))?;
+        .map_err(|err| at.failed(0)(db_err(err)))?;
     let mut header = Some(COPY_HEADER);
     while let Some(encoded) = receiver.recv().await {
         let encoded = match encoded {
@@ -379,14 +560,7 @@ async fn seed_table(
                 // Nothing of the table reaches the database; the caller rolls
                 // the schema back.
                 let _ = copy.abort("the seed produced a malformed row").await;
-                return Err(match err {
-                    SeedError::InvalidSeed { table, problem } => SeedError::InvalidRow {
-                        schema: schema.to_owned(),
-                        table,
-                        problem,
-                    },
-                    other => other,
-                });
+                return Err(at.malformed(err));
             }
         };
         // The header travels with the first batch: one write fewer.
@@ -396,8 +570,8 @@ async fn seed_table(
         };
         copy.send(bytes)
             .await
-            .map_err(|err| table_error(written)(db_err(err)))?;
-        written += encoded.rows;
+            .map_err(|err| at.failed(*written)(db_err(err)))?;
+        *written += encoded.rows;
         bar.inc(encoded.rows);
     }
     let end = match header {
@@ -406,52 +580,29 @@ async fn seed_table(
     };
     copy.send(end)
         .await
-        .map_err(|err| table_error(written)(db_err(err)))?;
+        .map_err(|err| at.failed(*written)(db_err(err)))?;
     let copied = copy
         .finish()
         .await
-        .map_err(|err| table_error(written)(db_err(err)))?;
-    if let Err(join) = producer.await {
-        return Err(SeedError::InvalidRow {
-            schema: schema.to_owned(),
-            table: name.to_owned(),
-            problem: format!("generating its rows failed: {join}"),
-        });
-    }
-    debug_assert_eq!(copied, written);
-
-    let outcome = if direct {
-        Outcome {
+        .map_err(|err| at.failed(*written)(db_err(err)))?;
+    debug_assert_eq!(copied, *written);
+    if direct {
+        return Ok(Outcome {
             inserted: copied,
             absent: copied,
             ..Outcome::default()
-        }
-    } else {
-        upsert_staged(conn, &statement, map_empty)
-            .await
-            .map_err(table_error(written))?
-    };
-    bar.finish_and_clear();
-    Ok(TableReport {
-        schema: schema.to_owned(),
-        table: name.to_owned(),
-        ownership,
-        counts: Counts::from_outcome(written, outcome),
-        elapsed: started.elapsed(),
-    })
-}
-
-/// Moves the staged rows into the table (one statement) and reads its counts.
-async fn upsert_staged(
-    conn: &mut PgConnection,
-    statement: &Upsert,
-    map_empty: bool,
-) -> Result<Outcome, DbErr> {
+        });
+    }
     let row = sqlx::query(AssertSqlSafe(statement.statement(!map_empty)))
         .persistent(false)
         .fetch_one(&mut *conn)
         .await
-        .map_err(db_err)?;
+        .map_err(|err| at.failed(*written)(db_err(err)))?;
+    outcome(&row).map_err(at.failed(*written))
+}
+
+/// The counts an upsert returns.
+fn outcome(row: &sqlx::postgres::PgRow) -> Result<Outcome, DbErr> {
     let count = |column: &str| {
         row.try_get::<i64, _>(column)
             .map(i64::unsigned_abs)

@@ -47,10 +47,25 @@
 //! are bytes like any other), typed values checked here before they are sent.
 //! Being one statement over the whole table, the natural-key lookup is a
 //! join the planner is free to hash, not a probe per row.
+//!
+//! Two shortcuts, same outcome:
+//!
+//! - **Empty table** (and an empty id map): every row is absent, so the
+//!   rows go straight in with `COPY` (or one `INSERT` per batch), nothing to
+//!   look up or compare.
+//! - **Small table** (its rows fit in one batch): no `COPY` and no staging
+//!   table; the same upsert reads `unnest($1::uuid[], $2::text[], …)`, one
+//!   array parameter per column, one round trip per batch. A `COPY` needs
+//!   two writes in a row (its data, then its end), and over TCP the second
+//!   waits for the server's delayed ACK (about 40 ms) because sqlx does not
+//!   set `TCP_NODELAY`: worth paying once for a large table, not for a small
+//!   one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use schema_core::seeding::{Batch, Cell, Column, Ownership, SqlType, TableSeed};
+use chrono::{DateTime, Utc};
+use schema_core::seeding::{BATCH_ROWS, Batch, Cell, Column, Ownership, SqlType, TableSeed};
+use uuid::Uuid;
 
 use crate::error::SeedError;
 
@@ -125,6 +140,17 @@ pub struct Upsert {
     pub create_stage: String,
     /// Starts the binary `COPY` into the staging table.
     pub copy: String,
+    /// Whether the table's rows fit in one batch ([`BATCH_ROWS`]): then they
+    /// travel as array parameters of one statement per batch (one round
+    /// trip, no staging table) instead of a `COPY` stream.
+    pub inline: bool,
+    /// The upsert of one batch bound as one array per column ([`ArrayBatch`]).
+    pub inline_sql: String,
+    /// [`Upsert::inline_sql`] without resolving references.
+    pub inline_direct_sql: String,
+    /// Inserts one batch bound as arrays into the table as it is (the short
+    /// way for an empty table, like [`Upsert::copy_direct`]).
+    pub insert_inline: String,
     /// The set-based upsert from the staging table into the table; it
     /// returns one row of counts (see [`Outcome`]).
     pub sql: String,
@@ -243,10 +269,19 @@ impl Upsert {
             .collect::<Vec<_>>()
             .join(", ");
         let target = format!("{}.{}", quote(schema), quote(name));
-        let build = |references: &[&str]| {
+        let arrays = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(index, column)| format!("${}::{}[]", index + 1, column.ty.sql()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let unnest = format!("unnest({arrays}) AS s({all})");
+        let staged = format!("{stage} s");
+        let build = |source: &str, references: &[&str]| {
             build_sql(
                 &target,
-                &stage,
+                source,
                 table.columns,
                 table.conflict,
                 references,
@@ -261,8 +296,12 @@ impl Upsert {
             copy_direct: format!("COPY {target} ({all}) FROM STDIN (FORMAT binary)"),
             create_stage: format!("CREATE TEMPORARY TABLE {stage_name} ({typed}) ON COMMIT DROP"),
             copy: format!("COPY {stage} ({all}) FROM STDIN (FORMAT binary)"),
-            sql: build(&references),
-            direct_sql: build(&[]),
+            inline: table.estimated_rows <= BATCH_ROWS as u64,
+            inline_sql: build(&unnest, &references),
+            inline_direct_sql: build(&unnest, &[]),
+            insert_inline: format!("INSERT INTO {target} ({all}) SELECT * FROM {unnest}"),
+            sql: build(&staged, &references),
+            direct_sql: build(&staged, &[]),
             target,
             stage,
             references,
@@ -273,6 +312,15 @@ impl Upsert {
     /// false when the id map is known to be empty.
     pub fn statement(&self, resolve: bool) -> &str {
         if resolve { &self.sql } else { &self.direct_sql }
+    }
+
+    /// The upsert of one batch bound as arrays; `resolve` as above.
+    pub fn inline_statement(&self, resolve: bool) -> &str {
+        if resolve {
+            &self.inline_sql
+        } else {
+            &self.inline_direct_sql
+        }
     }
 
     /// Encodes `batch` into `COPY`'s binary format, checking each row's
@@ -293,9 +341,11 @@ fn list<'a>(names: impl IntoIterator<Item = &'a str>, prefix: &str) -> String {
         .join(", ")
 }
 
+/// The upsert reading its rows from `source` (`<staging table> s`, or
+/// `unnest(<arrays>) AS s(<columns>)`).
 fn build_sql(
     target: &str,
-    stage: &str,
+    source: &str,
     columns: &[Column],
     conflict: &[&str],
     references: &[&str],
@@ -361,7 +411,7 @@ fn build_sql(
     };
     let all = list(names.iter().copied(), "");
     format!(
-        "WITH seed AS (SELECT {resolved} FROM {stage} s{joins}), \
+        "WITH seed AS (SELECT {resolved} FROM {source}{joins}), \
          matched AS (SELECT seed.*, e.\"id\" AS existing_id, {differs} AS differs FROM seed \
          LEFT JOIN {target} e ON {key_match}), \
          adopted AS (INSERT INTO {ID_MAP} (seed_id, actual_id) \
@@ -381,6 +431,78 @@ pub fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
+/// Checks one row's shape and every value's type and range: what the
+/// encoders below rely on.
+fn validate(table: &str, columns: &[Column], index: usize, row: &[Cell]) -> Result<(), SeedError> {
+    let invalid = |problem: String| SeedError::InvalidSeed {
+        table: table.to_owned(),
+        problem,
+    };
+    if row.len() != columns.len() {
+        return Err(invalid(format!(
+            "row {index} of a batch has {} values but the table seeds {} columns",
+            row.len(),
+            columns.len()
+        )));
+    }
+    for (cell, column) in row.iter().zip(columns) {
+        let out_of_range = |value: String| {
+            invalid(format!(
+                "row {index} of a batch has {value} in column `{}`, out of range for {}",
+                column.name,
+                column.ty.sql()
+            ))
+        };
+        match (column.ty, cell) {
+            (_, Cell::Null)
+            | (SqlType::Uuid, Cell::Uuid(_))
+            | (SqlType::BigInt, Cell::Int(_))
+            | (SqlType::Boolean, Cell::Bool(_)) => {}
+            (SqlType::Text, Cell::Text(text)) => {
+                if text.contains('\0') {
+                    return Err(invalid(format!(
+                        "row {index} of a batch has a NUL character in column `{}`, which \
+                         PostgreSQL text cannot store",
+                        column.name
+                    )));
+                }
+                if i32::try_from(text.len()).is_err() {
+                    return Err(out_of_range(format!("{} bytes", text.len())));
+                }
+            }
+            (SqlType::SmallInt, Cell::Int(int)) if i16::try_from(*int).is_err() => {
+                return Err(out_of_range(int.to_string()));
+            }
+            (SqlType::Integer, Cell::Int(int)) if i32::try_from(*int).is_err() => {
+                return Err(out_of_range(int.to_string()));
+            }
+            (SqlType::SmallInt | SqlType::Integer, Cell::Int(_)) => {}
+            (SqlType::TimestampTz, Cell::Timestamp(at)) => {
+                if pg_micros(at).is_none() {
+                    return Err(out_of_range(at.to_string()));
+                }
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "row {index} of a batch has {cell:?} in column `{}`, which is {}",
+                    column.name,
+                    column.ty.sql()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Microseconds since PostgreSQL's epoch, whole ones like the text form's
+/// six digits (`None` when out of range).
+fn pg_micros(at: &DateTime<Utc>) -> Option<i64> {
+    at.timestamp()
+        .checked_mul(1_000_000)
+        .and_then(|m| m.checked_add(i64::from(at.timestamp_subsec_micros())))
+        .and_then(|m| m.checked_sub(PG_EPOCH_MICROS))
+}
+
 /// Appends `batch` to `out` as binary `COPY` tuples, checking every row's
 /// shape and every value's type and range.
 pub fn encode(
@@ -389,81 +511,38 @@ pub fn encode(
     batch: &Batch,
     out: &mut EncodedBatch,
 ) -> Result<(), SeedError> {
-    let invalid = |problem: String| SeedError::InvalidSeed {
+    let fields = i16::try_from(columns.len()).map_err(|_| SeedError::InvalidSeed {
         table: table.to_owned(),
-        problem,
-    };
-    let fields = i16::try_from(columns.len())
-        .map_err(|_| invalid(format!("it seeds {} columns", columns.len())))?;
+        problem: format!("it seeds {} columns", columns.len()),
+    })?;
     let bytes = &mut out.bytes;
     bytes.reserve(batch.len() * (2 + columns.len() * 20));
     for (index, row) in batch.iter().enumerate() {
-        if row.len() != columns.len() {
-            return Err(invalid(format!(
-                "row {index} of a batch has {} values but the table seeds {} columns",
-                row.len(),
-                columns.len()
-            )));
-        }
+        validate(table, columns, index, row)?;
         bytes.extend_from_slice(&fields.to_be_bytes());
         for (cell, column) in row.iter().zip(columns) {
-            let mistyped = || {
-                invalid(format!(
-                    "row {index} of a batch has {cell:?} in column `{}`, which is {}",
-                    column.name,
-                    column.ty.sql()
-                ))
-            };
-            let out_of_range = |int: i64| {
-                invalid(format!(
-                    "row {index} of a batch has {int} in column `{}`, out of range for {}",
-                    column.name,
-                    column.ty.sql()
-                ))
-            };
+            // Validated above: every value fits its column's type.
             match (column.ty, cell) {
-                (_, Cell::Null) => bytes.extend_from_slice(&(-1_i32).to_be_bytes()),
                 (SqlType::Uuid, Cell::Uuid(uuid)) => field(bytes, uuid.as_bytes()),
-                (SqlType::Text, Cell::Text(text)) => {
-                    if text.contains('\0') {
-                        return Err(invalid(format!(
-                            "row {index} of a batch has a NUL character in column `{}`, which \
-                             PostgreSQL text cannot store",
-                            column.name
-                        )));
-                    }
-                    let len = i32::try_from(text.len()).map_err(|_| {
-                        invalid(format!(
-                            "row {index} of a batch has {} bytes in column `{}`, more than a \
-                             value can hold",
-                            text.len(),
-                            column.name
-                        ))
-                    })?;
-                    bytes.extend_from_slice(&len.to_be_bytes());
-                    bytes.extend_from_slice(text.as_bytes());
-                }
+                (SqlType::Text, Cell::Text(text)) => field(bytes, text.as_bytes()),
                 (SqlType::SmallInt, Cell::Int(int)) => {
-                    let value = i16::try_from(*int).map_err(|_| out_of_range(*int))?;
-                    field(bytes, &value.to_be_bytes());
+                    field(
+                        bytes,
+                        &i16::try_from(*int).unwrap_or_default().to_be_bytes(),
+                    );
                 }
                 (SqlType::Integer, Cell::Int(int)) => {
-                    let value = i32::try_from(*int).map_err(|_| out_of_range(*int))?;
-                    field(bytes, &value.to_be_bytes());
+                    field(
+                        bytes,
+                        &i32::try_from(*int).unwrap_or_default().to_be_bytes(),
+                    );
                 }
                 (SqlType::BigInt, Cell::Int(int)) => field(bytes, &int.to_be_bytes()),
                 (SqlType::Boolean, Cell::Bool(flag)) => field(bytes, &[u8::from(*flag)]),
                 (SqlType::TimestampTz, Cell::Timestamp(at)) => {
-                    // Whole microseconds, like the text form's six digits.
-                    let micros = at
-                        .timestamp()
-                        .checked_mul(1_000_000)
-                        .and_then(|m| m.checked_add(i64::from(at.timestamp_subsec_micros())))
-                        .and_then(|m| m.checked_sub(PG_EPOCH_MICROS))
-                        .ok_or_else(mistyped)?;
-                    field(bytes, &micros.to_be_bytes());
+                    field(bytes, &pg_micros(at).unwrap_or_default().to_be_bytes());
                 }
-                _ => return Err(mistyped()),
+                _ => bytes.extend_from_slice(&(-1_i32).to_be_bytes()),
             }
         }
     }
@@ -471,11 +550,80 @@ pub fn encode(
     Ok(())
 }
 
-/// One non-NULL field: its length, then its bytes.
+/// One non-NULL field: its length (validated to fit), then its bytes.
 fn field(bytes: &mut Vec<u8>, value: &[u8]) {
-    // Fixed-size values only (at most 16 bytes).
-    bytes.extend_from_slice(&(value.len() as i32).to_be_bytes());
+    bytes.extend_from_slice(&i32::try_from(value.len()).unwrap_or(i32::MAX).to_be_bytes());
     bytes.extend_from_slice(value);
+}
+
+/// One column of a batch as an array parameter (binary, NULLs included).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Array {
+    Uuid(Vec<Option<Uuid>>),
+    Text(Vec<Option<String>>),
+    SmallInt(Vec<Option<i16>>),
+    Integer(Vec<Option<i32>>),
+    BigInt(Vec<Option<i64>>),
+    Boolean(Vec<Option<bool>>),
+    TimestampTz(Vec<Option<DateTime<Utc>>>),
+}
+
+/// One batch as one array per column, for [`Upsert::inline_sql`] and
+/// [`Upsert::insert_inline`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArrayBatch {
+    pub rows: u64,
+    pub arrays: Vec<Array>,
+}
+
+/// Turns `batch` into one array per column, checking every row's shape and
+/// every value's type and range (the same checks as [`encode`]).
+pub fn encode_arrays(
+    table: &str,
+    columns: &[Column],
+    batch: &Batch,
+) -> Result<ArrayBatch, SeedError> {
+    let rows = batch.len();
+    let mut arrays: Vec<Array> = columns
+        .iter()
+        .map(|column| match column.ty {
+            SqlType::Uuid => Array::Uuid(Vec::with_capacity(rows)),
+            SqlType::Text => Array::Text(Vec::with_capacity(rows)),
+            SqlType::SmallInt => Array::SmallInt(Vec::with_capacity(rows)),
+            SqlType::Integer => Array::Integer(Vec::with_capacity(rows)),
+            SqlType::BigInt => Array::BigInt(Vec::with_capacity(rows)),
+            SqlType::Boolean => Array::Boolean(Vec::with_capacity(rows)),
+            SqlType::TimestampTz => Array::TimestampTz(Vec::with_capacity(rows)),
+        })
+        .collect();
+    for (index, row) in batch.iter().enumerate() {
+        validate(table, columns, index, row)?;
+        for (cell, array) in row.iter().zip(arrays.iter_mut()) {
+            // Validated above: every value fits its column's array.
+            match (array, cell) {
+                (Array::Uuid(values), Cell::Uuid(uuid)) => values.push(Some(*uuid)),
+                (Array::Uuid(values), _) => values.push(None),
+                (Array::Text(values), Cell::Text(text)) => values.push(Some(text.clone())),
+                (Array::Text(values), _) => values.push(None),
+                (Array::SmallInt(values), Cell::Int(int)) => {
+                    values.push(i16::try_from(*int).ok());
+                }
+                (Array::SmallInt(values), _) => values.push(None),
+                (Array::Integer(values), Cell::Int(int)) => values.push(i32::try_from(*int).ok()),
+                (Array::Integer(values), _) => values.push(None),
+                (Array::BigInt(values), Cell::Int(int)) => values.push(Some(*int)),
+                (Array::BigInt(values), _) => values.push(None),
+                (Array::Boolean(values), Cell::Bool(flag)) => values.push(Some(*flag)),
+                (Array::Boolean(values), _) => values.push(None),
+                (Array::TimestampTz(values), Cell::Timestamp(at)) => values.push(Some(*at)),
+                (Array::TimestampTz(values), _) => values.push(None),
+            }
+        }
+    }
+    Ok(ArrayBatch {
+        rows: rows as u64,
+        arrays,
+    })
 }
 
 #[cfg(test)]
@@ -675,6 +823,17 @@ mod tests {
                 "{}",
                 case.what
             );
+            // Small tables: one array parameter per column, whatever the batch size.
+            let parameters = (1..=case.table.columns.len() + 1)
+                .filter(|n| upsert.inline_sql.contains(&format!("${n}::")))
+                .count();
+            assert_eq!(parameters, case.table.columns.len(), "{}", case.what);
+            assert!(upsert.inline_sql.contains(") AS s("), "{}", case.what);
+            assert!(
+                upsert.insert_inline.starts_with("INSERT INTO "),
+                "{}",
+                case.what
+            );
             assert!(upsert.copy.starts_with(&format!("COPY {} (", upsert.stage)));
             assert!(upsert.copy.ends_with(") FROM STDIN (FORMAT binary)"));
         }
@@ -870,6 +1029,57 @@ mod tests {
             ),
         ] {
             assert!(message.contains(piece), "`{piece}` missing from: {message}");
+        }
+    }
+
+    #[test]
+    fn array_encoding_checks_like_copy() {
+        const COLUMNS: &[Column] = &[
+            ID,
+            Column::new("text", SqlType::Text),
+            Column::new("small", SqlType::SmallInt),
+            Column::new("at", SqlType::TimestampTz),
+        ];
+        let id = Uuid::from_u128(7);
+        let at: DateTime<Utc> = DateTime::from_timestamp(1, 0).unwrap();
+        let batch = vec![
+            vec![id.into(), "a\tb".into(), 3_i16.into(), at.into()],
+            vec![id.into(), Cell::Null, Cell::Null, Cell::Null],
+        ];
+        let arrays = encode_arrays("t.t", COLUMNS, &batch).unwrap();
+        assert_eq!(arrays.rows, 2);
+        assert_eq!(
+            arrays.arrays,
+            vec![
+                Array::Uuid(vec![Some(id), Some(id)]),
+                Array::Text(vec![Some("a\tb".to_owned()), None]),
+                Array::SmallInt(vec![Some(3), None]),
+                Array::TimestampTz(vec![Some(at), None]),
+            ]
+        );
+        for (row, piece) in [
+            (
+                vec![id.into(), Cell::Null, 70_000_i32.into(), Cell::Null],
+                "out of range for smallint",
+            ),
+            (
+                vec![id.into(), "nul\0".into(), Cell::Null, Cell::Null],
+                "NUL character",
+            ),
+            (
+                vec![id.into()],
+                "has 1 values but the table seeds 4 columns",
+            ),
+            (
+                vec![id.into(), true.into(), Cell::Null, Cell::Null],
+                "in column `text`, which is text",
+            ),
+        ] {
+            let err = encode_arrays("t.t", COLUMNS, &vec![row]).unwrap_err();
+            assert!(
+                err.to_string().contains(piece),
+                "`{piece}` missing from: {err}"
+            );
         }
     }
 

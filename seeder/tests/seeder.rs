@@ -1414,40 +1414,62 @@ async fn read_tricky_users(
 
 /// Tabs, newlines, backslashes, quotes, `\N`, unicode, empty strings, NULLs
 /// and timestamps on both sides of PostgreSQL's epoch arrive exactly as the
-/// seed says: by COPY straight into an empty table, compared equal through a
-/// staging table on the next run (nothing differs, nothing is written), and
-/// inserted through a staging table into a table that is not empty.
+/// seed says, both ways rows travel (`minimal` has one user: array
+/// parameters; `load` at 10,001 users spans two batches: binary `COPY`):
+/// straight into an empty table, compared equal with the stored rows on the
+/// next run (nothing differs, nothing is written), and upserted into a table
+/// that is not empty (through a staging table for `COPY`).
 #[tokio::test]
 async fn tricky_values_round_trip_through_copy_and_staging() {
-    let db = TestDatabase::migrated("seed_tricky").await;
-    let seeder = seeder(&db, with_tricky_users()).await;
-    let conn = seeder.connection().clone();
     let mut expected = tricky_users();
     expected.sort_by(|a, b| a.0.cmp(&b.0));
-    let first = seeder.run(&options(Profile::Minimal)).await.unwrap();
-    let users = first.counts("core.users");
-    assert_eq!(
-        (users.inserted, users.total()),
-        (expected.len() as u64 + 1, expected.len() as u64 + 1)
-    );
-    assert_eq!(read_tricky_users(&conn).await, expected);
+    let extra = expected.len() as u64;
+    for (profile, users) in [
+        (Profile::Minimal, 1),
+        (Profile::Load { scale: 10_001 }, 10_001),
+    ] {
+        let db = TestDatabase::migrated("seed_tricky").await;
+        let seeder = seeder(&db, with_tricky_users()).await;
+        let conn = seeder.connection().clone();
+        let only_core = SeedOptions {
+            schema: Some("core".to_owned()),
+            ..options(profile)
+        };
+        let inline = schema_core::seeds()
+            .tables(&profile)
+            .iter()
+            .find(|t| t.table == "core.users")
+            .map(|t| Upsert::for_table(t).unwrap().inline)
+            .unwrap();
+        assert_eq!(inline, users == 1, "{profile}");
 
-    let again = seeder.run(&options(Profile::Minimal)).await.unwrap();
-    assert_nothing_changed(&again);
-    assert_eq!(
-        again.counts("core.users").unchanged,
-        expected.len() as u64 + 1,
-        "a staged value compared different from the stored one"
-    );
+        let first = seeder.run(&only_core).await.unwrap();
+        let counts = first.counts("core.users");
+        assert_eq!(
+            (counts.inserted, counts.total()),
+            (users + extra, users + extra),
+            "{profile}"
+        );
+        assert_eq!(read_tricky_users(&conn).await, expected, "{profile}");
 
-    exec(&conn, "DELETE FROM core.users WHERE email LIKE 'tricky%'").await;
-    let staged = seeder.run(&options(Profile::Minimal)).await.unwrap();
-    let users = staged.counts("core.users");
-    assert_eq!(
-        (users.inserted, users.unchanged),
-        (expected.len() as u64, 1)
-    );
-    assert_eq!(read_tricky_users(&conn).await, expected);
+        let again = seeder.run(&only_core).await.unwrap();
+        assert_nothing_changed(&again);
+        assert_eq!(
+            again.counts("core.users").unchanged,
+            users + extra,
+            "{profile}: a value sent compared different from the stored one"
+        );
+
+        exec(&conn, "DELETE FROM core.users WHERE email LIKE 'tricky%'").await;
+        let upserted = seeder.run(&only_core).await.unwrap();
+        let counts = upserted.counts("core.users");
+        assert_eq!(
+            (counts.inserted, counts.unchanged),
+            (extra, users),
+            "{profile}"
+        );
+        assert_eq!(read_tricky_users(&conn).await, expected, "{profile}");
+    }
 }
 
 /// Every seeded row: its id and `xmin` (the transaction that last wrote it).
@@ -1563,9 +1585,11 @@ async fn staging_tables(conn: &DatabaseConnection) -> i64 {
 /// no staging table is left, and the same session seeds fine afterwards.
 #[tokio::test]
 async fn failure_midway_leaves_no_partial_table_contents() {
-    // Through a staging table: the tables are already seeded.
+    // Through a staging table: the tables are already seeded, and large
+    // enough to travel by COPY.
+    let staged = Profile::Load { scale: 12_000 };
     let db = TestDatabase::migrated("seed_fail_staged").await;
-    workspace_seeder_run(&db, Profile::Demo).await;
+    workspace_seeder_run(&db, staged).await;
     let session = migration_runner::connect(&db.url, "seeder-test")
         .await
         .unwrap();
@@ -1575,8 +1599,8 @@ async fn failure_midway_leaves_no_partial_table_contents() {
         map_batches(tables, "academy.enrollments", |batches| {
             let bad: Batch = vec![vec![
                 seeding::id("academy.enrollments", "broken").into(),
-                seeding::id("academy.courses", "course-1").into(),
-                Population::user_id(5).into(),
+                seeding::id("academy.courses", "course-0").into(),
+                Population::user_id(0).into(),
                 Cell::from("on-hold"),
                 seeding::base_date().into(),
             ]];
@@ -1584,7 +1608,7 @@ async fn failure_midway_leaves_no_partial_table_contents() {
         });
     });
     let failing = seeder(&db, bad_enrollment).await;
-    let err = failing.run(&options(Profile::Demo)).await.unwrap_err();
+    let err = failing.run(&options(staged)).await.unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, SeedError::Table { .. }), "{message}");
     for needle in [
@@ -1601,7 +1625,7 @@ async fn failure_midway_leaves_no_partial_table_contents() {
     assert_eq!(staging_tables(conn).await, 0);
     // The failed run's session is usable: the same run on it fails the
     // same way (not with a broken connection), and changes nothing either.
-    let again = failing.run(&options(Profile::Demo)).await.unwrap_err();
+    let again = failing.run(&options(staged)).await.unwrap_err();
     assert!(
         again.to_string().contains("enrollments_status_check"),
         "{again}"
@@ -1663,8 +1687,8 @@ async fn failure_midway_leaves_no_partial_table_contents() {
         map_batches(tables, "academy.enrollments", |batches| {
             let bad: Batch = vec![vec![
                 seeding::id("academy.enrollments", "nul").into(),
-                seeding::id("academy.courses", "course-1").into(),
-                Population::user_id(5).into(),
+                seeding::id("academy.courses", "course-0").into(),
+                Population::user_id(0).into(),
                 Cell::from("active\0"),
                 seeding::base_date().into(),
             ]];
@@ -1672,7 +1696,7 @@ async fn failure_midway_leaves_no_partial_table_contents() {
         });
     });
     let failing = seeder(&db, nul).await;
-    let err = failing.run(&options(Profile::Demo)).await.unwrap_err();
+    let err = failing.run(&options(staged)).await.unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, SeedError::InvalidRow { .. }), "{message}");
     assert!(
@@ -1682,7 +1706,7 @@ async fn failure_midway_leaves_no_partial_table_contents() {
     assert_eq!(table_hashes(conn).await, before);
     assert_eq!(staging_tables(conn).await, 0);
     let rerun = seeder(&db, workspace_seeds()).await;
-    let report = rerun.run(&options(Profile::Demo)).await.unwrap();
+    let report = rerun.run(&options(staged)).await.unwrap();
     assert_nothing_changed(&report);
 }
 

@@ -71,9 +71,10 @@ impl std::fmt::Display for Profile {
 /// enough that every count fits comfortably.
 pub const MAX_SCALE: u64 = 100_000_000;
 
-/// Rows per batch. The seeder binds one array parameter per column, so the
-/// batch size is bounded by memory and latency, not by PostgreSQL's 65,535
-/// bind-parameter limit.
+/// Rows per batch: the unit the seeder generates, encodes and sends at a
+/// time (one `COPY` data message, or for a table that fits in one batch one
+/// statement with an array parameter per column), so it bounds the seeder's
+/// memory, never the rows a table can have.
 pub const BATCH_ROWS: usize = 10_000;
 
 /// The PostgreSQL types seed columns may have.
