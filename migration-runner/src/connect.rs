@@ -510,64 +510,94 @@ pub async fn open(
             message: format!("the `sslrootcert` file {} does not exist", printable(&root)),
         });
     }
-    // The pool retries a refused connection until its timeout; a plain TCP
-    // connect tells at once, with the reason.
-    if target.options.get_socket().is_none() && !target.options.get_host().starts_with('/') {
-        let address = (
-            target.options.get_host().to_owned(),
-            target.options.get_port(),
-        );
-        match tokio::time::timeout(settings.timeout, tokio::net::TcpStream::connect(address)).await
-        {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => {
-                return Err(ConnectError::Unreachable {
-                    endpoint,
-                    source_name,
-                    reason: target.scrub(&err.to_string()),
-                });
-            }
-            Err(_) => {
-                return Err(ConnectError::TimedOut {
-                    endpoint,
-                    source_name,
-                    timeout: settings.timeout,
-                });
-            }
-        }
-    }
     let options = target
         .options
         .clone()
         .application_name(&settings.application)
         .disable_statement_logging();
-    let pool = PgPoolOptions::new()
+    // End a query whose client died (a runner killed with SIGKILL) within a
+    // second, so it stops holding the migration lock: set in the startup
+    // packet, no round trip of its own. A server older than 14 refuses the
+    // unknown setting; it is opened again without it.
+    let checked = options
+        .clone()
+        .options([("client_connection_check_interval", "1000")]);
+    let pool = match fail_fast(target, settings, pool(checked, settings)).await? {
+        Err(err) if is_unknown_setting(&err) => pool(options, settings).await,
+        other => other,
+    }
+    .map_err(|err| describe_connect_error(target, settings, &err))?;
+    Ok(Session {
+        db: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+    })
+}
+
+/// The run's pool: exactly one connection, opened now.
+async fn pool(
+    options: PgConnectOptions,
+    settings: &ConnectSettings,
+) -> Result<sea_orm::sqlx::PgPool, sea_orm::sqlx::Error> {
+    PgPoolOptions::new()
         .max_connections(1)
         .min_connections(0)
         .acquire_timeout(settings.timeout)
         .idle_timeout(None)
         .max_lifetime(None)
         .test_before_acquire(false)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                // End a query whose client died (a runner killed with SIGKILL)
-                // within a second, so it stops holding the migration lock.
-                if conn.server_version_num().is_some_and(|v| v >= 140_000) {
-                    sea_orm::sqlx::Executor::execute(
-                        &mut *conn,
-                        "SET client_connection_check_interval = 1000",
-                    )
-                    .await?;
-                }
-                Ok(())
-            })
-        })
         .connect_with(options)
         .await
-        .map_err(|err| describe_connect_error(target, settings, &err))?;
-    Ok(Session {
-        db: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
-    })
+}
+
+/// After this long without a session, a plain TCP connect checks whether
+/// anything listens at all.
+const PROBE_AFTER: Duration = Duration::from_millis(150);
+
+/// The pool retries a refused connection until its timeout. When `connecting`
+/// has not succeeded within [`PROBE_AFTER`], a plain TCP connect runs beside
+/// it and tells at once, with the operating system's reason, when nothing
+/// listens there; a connection that succeeds first pays for no probe.
+async fn fail_fast<T>(
+    target: &DatabaseTarget,
+    settings: &ConnectSettings,
+    connecting: impl Future<Output = T>,
+) -> Result<T, ConnectError> {
+    let tcp = target.options.get_socket().is_none() && !target.options.get_host().starts_with('/');
+    if !tcp {
+        return Ok(connecting.await);
+    }
+    let probe = async {
+        tokio::time::sleep(PROBE_AFTER).await;
+        let address = (
+            target.options.get_host().to_owned(),
+            target.options.get_port(),
+        );
+        match tokio::time::timeout(settings.timeout, tokio::net::TcpStream::connect(address)).await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(ConnectError::Unreachable {
+                endpoint: target.endpoint(),
+                source_name: target.source.to_string(),
+                reason: target.scrub(&err.to_string()),
+            }),
+            Err(_) => Err(ConnectError::TimedOut {
+                endpoint: target.endpoint(),
+                source_name: target.source.to_string(),
+                timeout: settings.timeout,
+            }),
+        }
+    };
+    tokio::pin!(connecting);
+    tokio::select! {
+        biased;
+        done = &mut connecting => Ok(done),
+        Err(unreachable) = probe => Err(unreachable),
+    }
+}
+
+/// The server refused a setting of the startup packet it does not know
+/// (SQLSTATE 42704, a server older than the setting).
+fn is_unknown_setting(err: &sea_orm::sqlx::Error) -> bool {
+    matches!(err, sea_orm::sqlx::Error::Database(db) if db.code().as_deref() == Some("42704"))
 }
 
 fn describe_connect_error(
