@@ -13,7 +13,12 @@
 //! ```text
 //! cargo run --release -p migration-runner --example deploy_bench            # 12 500 2000
 //! cargo run --release -p migration-runner --example deploy_bench -- 500     # one size
+//! cargo run --release -p migration-runner --example deploy_bench -- --json target/bench/deploy.json
 //! ```
+//!
+//! With `--json PATH` it also writes its figures there (for `cargo xtask
+//! bench`): per figure its median, min and max in ms and its ratio to its
+//! floor, per history size N.
 
 #![allow(elided_lifetimes_in_paths)]
 
@@ -47,12 +52,39 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some("--as-runner") {
         return as_runner(&args[2..]);
     }
-    let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
-    drive(if sizes.is_empty() {
-        vec![12, 500, 2000]
-    } else {
-        sizes
-    });
+    let mut sizes = Vec::new();
+    let mut json = None;
+    let mut rest = args[1..].iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--json" => match rest.next() {
+                Some(path) => json = Some(std::path::PathBuf::from(path)),
+                None => {
+                    eprintln!("error: --json needs a path");
+                    return ExitCode::from(64);
+                }
+            },
+            size => match size.parse() {
+                Ok(size) => sizes.push(size),
+                Err(_) => {
+                    eprintln!("error: `{size}` is neither a history size nor --json PATH");
+                    return ExitCode::from(64);
+                }
+            },
+        }
+    }
+    if sizes.is_empty() {
+        sizes = vec![12, 500, 2000];
+    }
+    let figures = drive(sizes);
+    if let Some(path) = json {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).expect("create the JSON file's directory");
+        }
+        let text = serde_json::to_string_pretty(&figures).expect("figures as JSON");
+        std::fs::write(&path, text + "\n").expect("write the JSON file");
+        println!("figures written to {}", path.display());
+    }
     ExitCode::SUCCESS
 }
 
@@ -84,7 +116,7 @@ fn as_runner(args: &[String]) -> ExitCode {
     ExitCode::from(exit.code())
 }
 
-fn drive(sizes: Vec<usize>) {
+fn drive(sizes: Vec<usize>) -> serde_json::Value {
     let cluster = LocalCluster::for_tests().expect("the test cluster");
     cluster.ensure_running().expect("start the test cluster");
     let exe = std::env::current_exe().unwrap();
@@ -114,6 +146,7 @@ fn drive(sizes: Vec<usize>) {
         startup.show(),
         psql_startup.show()
     );
+    let mut per_size = Vec::new();
     for size in sizes {
         let subject = |url: &str, command: &[&str]| {
             let mut cmd = Command::new(&exe);
@@ -214,10 +247,31 @@ fn drive(sizes: Vec<usize>) {
             cold_psql.show(),
             cold_up.median / cold_psql.median
         );
+        per_size.push(serde_json::json!({
+            "n": size,
+            "noop_up": up.json(Some(&floor)),
+            "noop_floor_psql": floor.json(None),
+            "status": status.json(Some(&up)),
+            "status_json": status_json.json(Some(&up)),
+            "cold_up": cold_up.json(Some(&cold_psql_tx)),
+            "cold_floor_psql_tx": cold_psql_tx.json(None),
+            "cold_psql_autocommit": cold_psql.json(None),
+        }));
         cluster.drop_database(&cold_db).unwrap();
         let _ = std::fs::remove_file(plan_file);
         let _ = std::fs::remove_file(plan_tx_file);
     }
+    serde_json::json!({
+        "unit": "ms",
+        "runs": RUNS,
+        "cold_runs": COLD_RUNS,
+        "ratios": "noop_up to noop_floor_psql; status and status_json to noop_up; cold_up to cold_floor_psql_tx",
+        "startup": {
+            "binary": startup.json(Some(&psql_startup)),
+            "psql": psql_startup.json(None),
+        },
+        "sizes": per_size,
+    })
 }
 
 /// The plan with what the runner adds around each migration: a transaction
@@ -277,6 +331,19 @@ impl Stats {
             min: samples[0],
             max: samples[samples.len() - 1],
         }
+    }
+
+    /// Median, min and max in ms, and the ratio of the medians to `floor`'s.
+    fn json(&self, floor: Option<&Stats>) -> serde_json::Value {
+        let mut value = serde_json::json!({
+            "median": self.median,
+            "min": self.min,
+            "max": self.max,
+        });
+        if let Some(floor) = floor {
+            value["ratio"] = (self.median / floor.median).into();
+        }
+        value
     }
 
     fn show(&self) -> String {
