@@ -10,10 +10,14 @@
 //! - **COPY floor**: the same seeds' rows generated the same way and
 //!   streamed with binary `COPY` straight into the real tables of another
 //!   fresh database (same client, same driver, one transaction per schema,
-//!   core first), no staging, no upsert;
+//!   core first), no staging, no upsert; it runs before the seeder on even
+//!   runs, after it on odd ones. Like every `COPY` through sqlx, each table
+//!   pays one delayed-ACK wait (about 40 ms, no `TCP_NODELAY`), which the
+//!   seeder avoids for tables that fit in one batch;
 //! - **psql \copy floor** (unless `--no-psql`): the seeded rows exported to
-//!   CSV, then loaded into a third fresh database by one `psql` session,
-//!   timed for the load only (no generation at all).
+//!   CSV, then loaded into a third fresh database by one `psql` session
+//!   (libpq: no delayed-ACK wait, but CSV to parse), timed for the load only
+//!   (no generation at all).
 //!
 //! Peak memory is the seeder's: the process's peak resident set (VmHWM) is
 //! reset before each scale (`/proc/self/clear_refs`) and read after its
@@ -78,7 +82,9 @@ async fn main() -> ExitCode {
         let mut results = Vec::with_capacity(runs);
         for run in 1..=runs {
             eprintln!("scale {scale}: run {run} of {runs}");
-            let result = bench(scale, psql).await;
+            // Alternate which goes first, so neither always inherits the
+            // other's checkpoints and dirty buffers.
+            let result = bench(scale, psql, run % 2 == 0).await;
             print_run(scale, &result);
             results.push(result);
         }
@@ -127,9 +133,15 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// One run at `scale`: the seeder twice, then the floors.
-async fn bench(scale: u64, psql: bool) -> Run {
+/// One run at `scale`: the seeder twice and the floors (the binary COPY
+/// floor first when `floor_first`).
+async fn bench(scale: u64, psql: bool, floor_first: bool) -> Run {
     let profile = Profile::Load { scale };
+    let early_floor = if floor_first {
+        Some(copy_floor_in_fresh_database(profile).await)
+    } else {
+        None
+    };
     let db = TestDatabase::migrated("load_bench").await;
     reset_peak_rss();
     let seeder = Seeder::connect(&db.url, workspace_seeds())
@@ -148,10 +160,11 @@ async fn bench(scale: u64, psql: bool) -> Run {
     seeder.close().await.expect("closing the seeder");
     let rows = first.totals().total();
 
-    let floor_db = TestDatabase::migrated("load_bench_copy").await;
-    let (copied, copy) = copy_floor(&floor_db.url, profile).await;
+    let (copied, copy) = match early_floor {
+        Some(floor) => floor,
+        None => copy_floor_in_fresh_database(profile).await,
+    };
     assert_eq!(copied, rows, "the COPY floor loaded other rows");
-    drop(floor_db);
 
     let psql = if psql {
         Some(psql_floor(&db, &first).await)
@@ -175,6 +188,11 @@ fn check_first(report: &SeedReport) {
         totals.total(),
         "the first seed did not insert every row"
     );
+}
+
+async fn copy_floor_in_fresh_database(profile: Profile) -> (u64, Duration) {
+    let floor_db = TestDatabase::migrated("load_bench_copy").await;
+    copy_floor(&floor_db.url, profile).await
 }
 
 /// The same rows as the seeder, generated and encoded the same way on a

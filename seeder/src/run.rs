@@ -30,7 +30,8 @@ use migration_runner::Session;
 use schema_core::seeding::{Batch, Column, Profile, SchemaSeed, TableSeed};
 use std::sync::Arc;
 
-use sea_orm::sqlx::postgres::PgConnection;
+use sea_orm::sqlx::pool::PoolConnection;
+use sea_orm::sqlx::postgres::{PgConnection, Postgres};
 use sea_orm::sqlx::{self, AssertSqlSafe, Row as _};
 use sea_orm::{DatabaseConnection, DbErr, RuntimeErr};
 use tokio::sync::mpsc;
@@ -193,24 +194,24 @@ impl Seeder {
         };
         // The session's one connection, out of its pool until the end of the
         // run (every statement below goes through it).
-        let mut conn = self
-            .db
-            .get_postgres_connection_pool()
-            .acquire()
-            .await
-            .map_err(|err| SeedError::Database {
-                context: "taking the seeder's session for the run".to_owned(),
-                source: db_err(err),
-            })?;
-        let seeded = seed_schemas(&mut conn, plan, options, &mut report).await;
-        if seeded.is_err() {
-            // Best effort: the error that caused it is the one to report. A
-            // connection that cannot even roll back is closed, so the pool
-            // never hands out a session stuck in a transaction.
-            if execute(&mut conn, "ROLLBACK").await.is_err() {
-                let _ = conn.close().await;
-            }
-        }
+        let mut conn = RunConnection {
+            conn: self
+                .db
+                .get_postgres_connection_pool()
+                .acquire()
+                .await
+                .map_err(|err| SeedError::Database {
+                    context: "taking the seeder's session for the run".to_owned(),
+                    source: db_err(err),
+                })?,
+            settled: false,
+        };
+        let seeded = seed_schemas(&mut conn.conn, plan, options, &mut report).await;
+        // On error, best effort: the error that caused it is the one to
+        // report. A connection that cannot even roll back stays unsettled
+        // and is closed, never handed out again inside a transaction.
+        conn.settled = seeded.is_ok() || execute(&mut conn.conn, "ROLLBACK").await.is_ok();
+        drop(conn);
         seeded?;
         report.elapsed = started.elapsed();
         Ok(report)
@@ -218,6 +219,23 @@ impl Seeder {
 }
 
 type Plan = Vec<(&'static str, Vec<(TableSeed, Upsert)>)>;
+
+/// The session's connection, out of its pool for one run. Dropped before
+/// the run settled it (an error it could not roll back, or the run's future
+/// dropped midway), it is closed rather than returned to the pool inside a
+/// transaction; the pool opens a fresh session when next asked.
+struct RunConnection {
+    conn: PoolConnection<Postgres>,
+    settled: bool,
+}
+
+impl Drop for RunConnection {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.conn.close_on_drop();
+        }
+    }
+}
 
 /// Every schema of the plan, each in its transaction (or, in a dry run, in a
 /// savepoint of one transaction rolled back at the end). On error the caller
