@@ -43,6 +43,8 @@ impl Backfill for WebinarCapacity {
         Some("academy_webinar_capacity")
     }
 
+    // One plain UPDATE: the engine runs it and the ledger's advance as one
+    // statement.
     fn batch_sql(&self) -> &'static str {
         "UPDATE academy.webinars AS w
             SET capacity = CASE

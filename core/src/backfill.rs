@@ -60,6 +60,12 @@ pub trait Backfill: Send + Sync {
     /// the batch's short transaction, together with the ledger's update, and
     /// must be idempotent: running it again over the same range changes
     /// nothing more (filter on the rows that still need it).
+    ///
+    /// Prefer one plain `UPDATE` (or `DELETE`, `INSERT`) without `RETURNING`:
+    /// the engine then runs it and the ledger's advance as one statement (one
+    /// round trip); anything else (several statements, a function call) runs
+    /// as a statement of its own. Either way the whole batch transaction is
+    /// cut at the batch timeout, rolled back and retried smaller.
     fn batch_sql(&self) -> &'static str;
 
     /// A cheap query returning one boolean: whether any row still needs the

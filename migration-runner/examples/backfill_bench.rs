@@ -1,27 +1,78 @@
-//! Benchmark: the `academy_webinar_capacity` backfill against one `UPDATE`
-//! of the same rows, measured in the same run on two identical databases,
-//! and the longest wait of a reader of `academy.webinars` while the backfill
-//! runs. The backfill runs with the defaults `backfill run` uses (a 10 ms
-//! sleep between batches, batches adapting toward 200 ms, a 10 s statement
-//! timeout), through the same driver as the release binary.
+//! Benchmark: the `academy_webinar_capacity` backfill against its floor, one
+//! `UPDATE` of the same rows, measured in the same run on two identical
+//! databases; with the longest batch transaction next to its timeout, and
+//! how long a reader and a writer of `academy.webinars` waited while each
+//! ran (the same probes run next to the `UPDATE` and next to the backfill).
+//! The backfill runs with the defaults `backfill run` uses, through the same
+//! driver as the release binary.
 //!
 //! ```text
-//! cargo run --release -p migration-runner --example backfill_bench              # 1,000,000 rows
-//! cargo run --release -p migration-runner --example backfill_bench -- 200000
+//! cargo run --release -p migration-runner --example backfill_bench                      # 1,000,000 rows
+//! cargo run --release -p migration-runner --example backfill_bench -- --rows 200000 --json target/backfill.json
 //! ```
+//!
+//! `--json PATH` writes every figure as one object; with `$BENCH_JSON` set
+//! (`cargo xtask bench`) the figures are also appended in the harness's
+//! shape. `BENCH_TARGET_MS` and `BENCH_SLEEP_MS` try other throttling than
+//! the defaults.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use migration_dev::bench::{Figure, write_figures};
 use migration_dev::testing::{TestDatabase, scalar_i64};
 use migration_runner::backfill::{Backfills, RunOptions, driver};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use serde_json::json;
 
 const BACKFILL: &str = "academy_webinar_capacity";
 const ADD_CAPACITY: &str = "m20251008_120000_academy_add_webinar_capacity";
 const HOST: &str = "00000000-0000-0000-0000-000000000001";
 const RANGE: &str = "w.id BETWEEN $1::uuid AND $2::uuid";
+/// The issue's target: the backfill's rate over one `UPDATE`'s.
+const TARGET_RATIO: f64 = 0.7;
+
+struct Args {
+    rows: u64,
+    json: Option<PathBuf>,
+}
+
+fn args() -> Args {
+    let mut parsed = Args {
+        rows: 1_000_000,
+        json: None,
+    };
+    let mut args = std::env::args().skip(1);
+    let rows = |text: Option<String>| -> u64 {
+        text.and_then(|t| t.replace(['_', ','], "").parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| usage("a positive row count"))
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rows" => parsed.rows = rows(args.next()),
+            "--json" => {
+                parsed.json = Some(PathBuf::from(
+                    args.next().unwrap_or_else(|| usage("--json needs a path")),
+                ));
+            }
+            "-h" | "--help" => usage(""),
+            other if !other.starts_with('-') => parsed.rows = rows(Some(other.to_owned())),
+            other => usage(&format!("unknown argument `{other}`")),
+        }
+    }
+    parsed
+}
+
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("backfill_bench: {problem}");
+    }
+    eprintln!("usage: backfill_bench [ROWS | --rows ROWS] [--json PATH]   (default 1000000 rows)");
+    std::process::exit(if problem.is_empty() { 0 } else { 64 })
+}
 
 async fn load(label: &str, rows: u64) -> (TestDatabase, DatabaseConnection) {
     let db = TestDatabase::create(label);
@@ -49,38 +100,70 @@ async fn load(label: &str, rows: u64) -> (TestDatabase, DatabaseConnection) {
     (db, conn)
 }
 
-/// Point reads and a short range read of the webinars, in a loop; returns the
-/// longest single read and how many reads ran.
-async fn reader(url: String, stop: Arc<AtomicBool>, rows: u64) -> (Duration, u64) {
-    let conn = sea_orm::Database::connect(&url).await.expect("reader");
-    let mut longest = Duration::ZERO;
-    let mut reads = 0_u64;
-    let mut index = 1_u64;
+/// The longest single wait of a probe and how many times it ran.
+#[derive(Debug, Clone, Copy, Default)]
+struct Waits {
+    longest: Duration,
+    count: u64,
+}
+
+impl Waits {
+    fn ms(self) -> f64 {
+        self.longest.as_secs_f64() * 1000.0
+    }
+}
+
+/// A reader (a short range read) or a writer (one row's other column
+/// updated) of the webinars, in a loop, until `stop`.
+async fn probe(url: String, stop: Arc<AtomicBool>, rows: u64, write: bool) -> Waits {
+    let conn = sea_orm::Database::connect(&url).await.expect("probe");
+    let mut waits = Waits::default();
+    let mut index = if write { 7 } else { 1 };
     while !stop.load(Ordering::Relaxed) {
         index = (index * 7919 + 13) % rows + 1;
-        let at = Instant::now();
-        conn.query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
+        let sql = if write {
+            format!(
+                "UPDATE academy.webinars SET duration_minutes = duration_minutes \
+                  WHERE id = md5('w{index}')::uuid"
+            )
+        } else {
             format!(
                 "SELECT count(capacity) FROM (SELECT capacity FROM academy.webinars \
                   WHERE id >= md5('w{index}')::uuid ORDER BY id LIMIT 50) s"
-            ),
-        ))
-        .await
-        .expect("read");
-        longest = longest.max(at.elapsed());
-        reads += 1;
-        tokio::time::sleep(Duration::from_millis(5)).await;
+            )
+        };
+        let at = Instant::now();
+        conn.execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .expect("probe statement");
+        waits.longest = waits.longest.max(at.elapsed());
+        waits.count += 1;
+        tokio::time::sleep(Duration::from_millis(if write { 20 } else { 5 })).await;
     }
-    (longest, reads)
+    waits
+}
+
+/// Runs `work` with a reader and a writer on `url`'s webinars; returns its
+/// result and the probes' waits.
+async fn probed<T>(
+    url: &str,
+    rows: u64,
+    work: impl std::future::Future<Output = T>,
+) -> (T, Waits, Waits) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = tokio::spawn(probe(url.to_owned(), stop.clone(), rows, false));
+    let writer = tokio::spawn(probe(url.to_owned(), stop.clone(), rows, true));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let result = work.await;
+    stop.store(true, Ordering::Relaxed);
+    let reader = reader.await.expect("reader");
+    let writer = writer.await.expect("writer");
+    (result, reader, writer)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let rows: u64 = std::env::args()
-        .nth(1)
-        .map(|a| a.parse().expect("a row count"))
-        .unwrap_or(1_000_000);
+    let Args { rows, json } = args();
     let backfills = Backfills::workspace().expect("backfills");
     let backfill = backfills.get(BACKFILL).expect("the capacity backfill");
     let batch_sql = backfill.inner.batch_sql();
@@ -94,14 +177,28 @@ async fn main() {
     let ((update_db, update_conn), (backfill_db, backfill_conn)) =
         tokio::join!(load("bench_update", rows), load("bench_backfill", rows));
 
-    let started = Instant::now();
-    let updated = update_conn
-        .execute_unprepared(&single)
-        .await
-        .expect("single update")
-        .rows_affected();
-    let update_time = started.elapsed();
+    // The floor: one UPDATE of every row, with the server's settings.
+    eprintln!("one UPDATE of {rows} rows ...");
+    let ((updated, update_time), update_reader, update_writer) =
+        probed(&update_db.url, rows, async {
+            let started = Instant::now();
+            let updated = update_conn
+                .execute_unprepared(&single)
+                .await
+                .expect("single update")
+                .rows_affected();
+            (updated, started.elapsed())
+        })
+        .await;
     assert_eq!(updated, rows);
+    // Its database goes before the backfill runs, so its autovacuum and dirty
+    // buffers do not compete with the backfill.
+    drop(update_conn);
+    drop(update_db);
+    backfill_conn
+        .execute_unprepared("CHECKPOINT")
+        .await
+        .expect("checkpoint");
 
     migration_runner::backfill::flags::set(&backfill_conn, BACKFILL, true, Some("bench"))
         .await
@@ -109,10 +206,6 @@ async fn main() {
     let session = migration_runner::connect(&backfill_db.url, "backfill-bench")
         .await
         .expect("session");
-    let stop = Arc::new(AtomicBool::new(false));
-    let reading = tokio::spawn(reader(backfill_db.url.clone(), stop.clone(), rows));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    // `BENCH_TARGET_MS` and `BENCH_SLEEP_MS` try other throttling than the defaults.
     let env_ms = |name: &str| {
         std::env::var(name)
             .ok()
@@ -124,11 +217,13 @@ async fn main() {
         sleep: env_ms("BENCH_SLEEP_MS").unwrap_or(defaults.sleep),
         ..defaults
     };
-    let report = driver::run(session.connection(), backfill, &options, &mut |_| {})
-        .await
-        .expect("backfill");
-    stop.store(true, Ordering::Relaxed);
-    let (longest_read, reads) = reading.await.expect("reader");
+    eprintln!("the backfill over {rows} rows ...");
+    let (report, backfill_reader, backfill_writer) = probed(&backfill_db.url, rows, async {
+        driver::run(session.connection(), backfill, &options, &mut |_| {})
+            .await
+            .expect("backfill")
+    })
+    .await;
     let _ = session.close().await;
 
     assert_eq!(report.rows, rows);
@@ -138,21 +233,29 @@ async fn main() {
     )
     .await;
     assert_eq!(left, 0);
-    let same = scalar_i64(
+    let ledger_rows = scalar_i64(
         &backfill_conn,
-        "SELECT count(DISTINCT capacity) FROM academy.webinars",
+        &format!("SELECT rows_done FROM public.backfill_ledger WHERE name = '{BACKFILL}'"),
     )
     .await;
+    assert_eq!(
+        ledger_rows, rows as i64,
+        "the ledger counted every row once"
+    );
+
     let update_rate = rows as f64 / update_time.as_secs_f64();
     let backfill_rate = rows as f64 / report.elapsed.as_secs_f64();
+    let ratio = backfill_rate / update_rate;
+    let timeout = report.statement_timeout;
+    let within = report.longest_batch <= timeout;
     println!("rows                      {rows}");
     println!(
-        "single UPDATE             {:>8.2} s  {:>10.0} rows/s",
+        "one UPDATE (floor)        {:>8.2} s  {:>10.0} rows/s",
         update_time.as_secs_f64(),
         update_rate
     );
     println!(
-        "backfill                  {:>8.2} s  {:>10.0} rows/s  ({} batches, {} retried, sleep {} ms, target {} ms)",
+        "backfill, defaults        {:>8.2} s  {:>10.0} rows/s  ({} batches, {} retried, sleep {} ms, target {} ms)",
         report.elapsed.as_secs_f64(),
         backfill_rate,
         report.batches,
@@ -161,18 +264,87 @@ async fn main() {
         options.target_batch.as_millis()
     );
     println!(
-        "ratio backfill / UPDATE   {:>8.2}  (target >= 0.70)",
-        backfill_rate / update_rate
+        "ratio backfill / UPDATE   {ratio:>8.2}  (target >= {TARGET_RATIO:.2}: {})",
+        if ratio >= TARGET_RATIO {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     println!(
-        "longest batch transaction {:>8} ms (statement timeout {} ms)",
+        "longest batch transaction {:>8} ms (its timeout {} ms: {})",
         report.longest_batch.as_millis(),
-        report.statement_timeout.as_millis()
+        timeout.as_millis(),
+        if within { "within" } else { "EXCEEDED" }
     );
     println!(
-        "longest reader wait       {:>8.1} ms over {reads} reads of academy.webinars during the backfill",
-        longest_read.as_secs_f64() * 1000.0
+        "longest reader wait       {:>8.1} ms during the backfill ({} reads), {:.1} ms during the UPDATE ({} reads)",
+        backfill_reader.ms(),
+        backfill_reader.count,
+        update_reader.ms(),
+        update_reader.count
     );
-    println!("distinct capacities       {same}");
-    drop(update_db);
+    println!(
+        "longest writer wait       {:>8.1} ms during the backfill ({} writes), {:.1} ms during the UPDATE ({} writes)",
+        backfill_writer.ms(),
+        backfill_writer.count,
+        update_writer.ms(),
+        update_writer.count
+    );
+
+    let figures = json!({
+        "bench": "backfill",
+        "backfill": BACKFILL,
+        "rows": rows,
+        "floor": {
+            "what": "one UPDATE of the same rows",
+            "seconds": update_time.as_secs_f64(),
+            "rows_per_s": update_rate,
+            "reader_longest_wait_ms": update_reader.ms(),
+            "reader_reads": update_reader.count,
+            "writer_longest_wait_ms": update_writer.ms(),
+            "writer_writes": update_writer.count,
+        },
+        "backfill_run": {
+            "seconds": report.elapsed.as_secs_f64(),
+            "rows_per_s": backfill_rate,
+            "batches": report.batches,
+            "retries": report.retries,
+            "sleep_ms": options.sleep.as_millis() as u64,
+            "target_batch_ms": options.target_batch.as_millis() as u64,
+            "lock_timeout_ms": options.lock_timeout.as_millis() as u64,
+            "batch_timeout_ms": timeout.as_millis() as u64,
+            "longest_batch_ms": report.longest_batch.as_secs_f64() * 1000.0,
+            "longest_batch_within_timeout": within,
+            "reader_longest_wait_ms": backfill_reader.ms(),
+            "reader_reads": backfill_reader.count,
+            "writer_longest_wait_ms": backfill_writer.ms(),
+            "writer_writes": backfill_writer.count,
+        },
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+        "target_met": ratio >= TARGET_RATIO && within,
+    });
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&figures).expect("json");
+        std::fs::write(&path, text + "\n")
+            .unwrap_or_else(|err| panic!("writing {}: {err}", path.display()));
+        eprintln!("figures written to {}", path.display());
+    }
+    write_figures(&[Figure::rate(
+        "backfill",
+        "capacity backfill, defaults",
+        rows,
+        &[backfill_rate],
+        Some(("one UPDATE", &[update_rate])),
+    )
+    .with_target(&format!("<= {:.2}", 1.0 / TARGET_RATIO))
+    .with_note(&format!(
+        "{} batches; longest batch {} ms (timeout {} ms); longest reader wait {:.1} ms, writer {:.1} ms",
+        report.batches,
+        report.longest_batch.as_millis(),
+        timeout.as_millis(),
+        backfill_reader.ms(),
+        backfill_writer.ms()
+    ))]);
 }

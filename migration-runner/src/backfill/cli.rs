@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 
+use super::driver;
 use super::ledger::{self, LedgerRow, LedgerState};
 use super::{BackfillError, Backfills, Outcome, Progress, RunOptions, RunReport};
 use crate::connect::{self, ConnectSettings, DatabaseTarget, Session};
@@ -62,7 +63,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: Option<u32>,
     /// Milliseconds to sleep between batches.
-    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    #[arg(long, value_name = "MS", default_value_t = driver::DEFAULT_SLEEP.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub sleep: u64,
     /// Stop after walking this many rows (`run` continues later).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -70,14 +71,14 @@ pub struct RunArgs {
     /// Say what would run, change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// The batch duration the batch size adapts toward, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    /// The batch duration the batch size adapts toward, in milliseconds (at most half --statement-timeout).
+    #[arg(long, value_name = "MS", default_value_t = driver::DEFAULT_TARGET_BATCH.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub target_batch_ms: u64,
-    /// Longest a batch statement may run (then it is retried smaller), in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=2_147_483_647))]
+    /// Longest a batch transaction may run, BEGIN to COMMIT (then it is rolled back and retried smaller), in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = driver::DEFAULT_BATCH_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=2_147_483_647))]
     pub statement_timeout: u64,
     /// Longest a batch may wait for a lock (then it is retried), in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=2_147_483_647))]
+    #[arg(long, value_name = "MS", default_value_t = driver::DEFAULT_LOCK_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=2_147_483_647))]
     pub lock_timeout: u64,
     /// Retries of one batch after transient failures before the backfill stops as `failed`.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100))]

@@ -20,6 +20,32 @@ use crate::db_error::{self, Kind};
 /// The advisory-lock class of backfills (`pg_try_advisory_lock(class, hashtext(name))`).
 pub const LOCK_CLASS: i32 = 7312;
 
+/// What "throttled" means by default, and why.
+///
+/// - **Target batch duration, 200 ms.** A batch holds the row locks of the
+///   rows it changes until it commits, so a writer updating one of them waits
+///   at most about a batch; and a lock request queued behind a batch (an
+///   `ALTER TABLE` of a deploy, with the readers queued behind *it*) waits at
+///   most that long too. 200 ms is below what a user of the application
+///   notices, and long enough that the fixed cost of a batch (four round
+///   trips, the ledger row, the commit) is under 1% of it.
+/// - **Sleep, 20 ms between batches** (a tenth of the target): the table's
+///   row locks are free at least 9% of the time, lock waiters are granted in
+///   every gap, and the rate of writes (so of WAL a replica replays, and of
+///   dead rows autovacuum cleans) stays below that of one `UPDATE` of the
+///   whole table: a replica that keeps up with that keeps up with the
+///   backfill.
+/// - **Batch timeout, 2 s** (ten targets): the whole batch transaction, from
+///   `BEGIN` to `COMMIT`, lock waits included, never runs longer. A batch cut
+///   at it is rolled back (ledger included), retried smaller, and writers
+///   never wait on the backfill longer than that.
+/// - **Lock timeout, 1 s**: a batch waiting for a lock (someone holds the
+///   table) gives up and retries rather than queue others behind it.
+pub const DEFAULT_TARGET_BATCH: Duration = Duration::from_millis(200);
+pub const DEFAULT_SLEEP: Duration = Duration::from_millis(20);
+pub const DEFAULT_BATCH_TIMEOUT: Duration = Duration::from_millis(2_000);
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_millis(1_000);
+
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -31,7 +57,9 @@ pub struct RunOptions {
     pub max_rows: Option<u64>,
     /// The batch duration the batch size adapts toward.
     pub target_batch: Duration,
-    /// Longest a batch's statement may run before it is cancelled and retried smaller.
+    /// Longest a batch's transaction may run, `BEGIN` to `COMMIT` (its
+    /// statements' timeouts are what is left of it), before it is cancelled,
+    /// rolled back and retried smaller.
     pub statement_timeout: Duration,
     /// Longest a batch may wait for a lock before it is rolled back and retried.
     pub lock_timeout: Duration,
@@ -45,11 +73,11 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             batch_size: None,
-            sleep: Duration::from_millis(10),
+            sleep: DEFAULT_SLEEP,
             max_rows: None,
-            target_batch: Duration::from_millis(200),
-            statement_timeout: Duration::from_secs(10),
-            lock_timeout: Duration::from_secs(1),
+            target_batch: DEFAULT_TARGET_BATCH,
+            statement_timeout: DEFAULT_BATCH_TIMEOUT,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             retries: 5,
             resume: false,
         }
@@ -321,12 +349,14 @@ async fn locked(
     report.rows_total = total;
     ledger::start(db, name, total, batch_size, note).await?;
 
-    let table = quote_qualified(inner.table());
-    let key = quote_ident(inner.key());
-    let timeouts = (
-        options.lock_timeout.as_millis().max(1).to_string(),
-        options.statement_timeout.as_millis().max(1).to_string(),
+    let sql = BatchSql::new(
+        &quote_qualified(inner.table()),
+        &quote_ident(inner.key()),
+        &key_type,
+        inner.batch_sql(),
+        options,
     );
+    let target = effective_target(options);
     let mut failures = 0_u32;
     let mut cursor = row.cursor.clone();
     loop {
@@ -346,20 +376,7 @@ async fn locked(
             batch_size = batch_size.min(left.max(1));
         }
         let batch_started = Instant::now();
-        let attempt = batch(
-            db,
-            name,
-            &BatchSql {
-                table: &table,
-                key: &key,
-                key_type: &key_type,
-                batch_sql: inner.batch_sql(),
-                lock_timeout_ms: &timeouts.0,
-                statement_timeout_ms: &timeouts.1,
-            },
-            batch_size,
-        )
-        .await;
+        let attempt = batch(db, name, &sql, cursor.as_deref(), batch_size).await;
         match attempt {
             Ok(Batch::Stopped(state)) => {
                 report.outcome = match state {
@@ -387,7 +404,7 @@ async fn locked(
                 report.batches += 1;
                 report.rows_done += i64::try_from(scanned).unwrap_or(i64::MAX);
                 cursor = Some(last);
-                batch_size = adapt(batch_size, took, options.target_batch);
+                batch_size = adapt(batch_size, took, target);
                 let elapsed = started.elapsed().as_secs_f64().max(1e-6);
                 progress(&Progress {
                     name,
@@ -441,7 +458,11 @@ async fn locked(
                         source,
                     });
                 }
-                if timed_out || kind == Kind::LockTimeout {
+                if timed_out {
+                    // Cut at the budget: it ran at least that long, so the
+                    // rows it would do in the target time are at most this.
+                    batch_size = shrink(batch_size, target, options.statement_timeout);
+                } else if kind == Kind::LockTimeout {
                     batch_size = (batch_size / 2).max(MIN_BATCH.min(batch_size));
                 }
                 let message = db_error::describe(&source);
@@ -471,12 +492,32 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(100 * 2_u64.pow(failures.min(6)))
 }
 
-/// Toward the target duration, at most halving or doubling per batch.
+/// The batch duration the size adapts toward: the target, but at most half
+/// the batch's timeout, so a batch slower than usual is not cut.
+fn effective_target(options: &RunOptions) -> Duration {
+    options
+        .target_batch
+        .min(options.statement_timeout / 2)
+        .max(Duration::from_millis(1))
+}
+
+/// Toward the target duration: straight to the size the last batch's rate
+/// gives, but at most fourfold up per batch (so a slow first batch, cold
+/// caches, does not overshoot much; from 1,000 rows to 64,000 in three
+/// batches) and at most eightfold down.
 fn adapt(size: u32, took: Duration, target: Duration) -> u32 {
     let took = took.as_secs_f64().max(1e-4);
     let wanted = f64::from(size) * target.as_secs_f64() / took;
-    let next = wanted.clamp(f64::from(size) / 2.0, f64::from(size) * 2.0);
+    let next = wanted.clamp(f64::from(size) / 8.0, f64::from(size) * 4.0);
     (next as u32).clamp(MIN_BATCH, MAX_BATCH)
+}
+
+/// After a batch was cut at its timeout: the size that would have taken the
+/// target at most, and at most half.
+fn shrink(size: u32, target: Duration, timeout: Duration) -> u32 {
+    let ratio = target.as_secs_f64() / timeout.as_secs_f64().max(1e-3);
+    let next = (f64::from(size) * ratio.min(0.5)) as u32;
+    next.max(MIN_BATCH.min(size)).max(1)
 }
 
 /// Whether any row still needs the backfill.
@@ -488,16 +529,107 @@ pub(crate) async fn has_work<C: ConnectionTrait>(db: &C, sql: &str) -> Result<bo
 
 /// The first and last key of the batch `s` and its size (types without
 /// `min`/`max`, such as `uuid` before PostgreSQL 16, included).
-const RANGE_OF_S: &str = "SELECT (SELECT k FROM s ORDER BY k LIMIT 1)::text, \
+const RANGE_OF_S: &str = "(SELECT k FROM s ORDER BY k LIMIT 1)::text, \
      (SELECT k FROM s ORDER BY k DESC LIMIT 1)::text, (SELECT count(*) FROM s)";
 
-struct BatchSql<'a> {
-    table: &'a str,
-    key: &'a str,
-    key_type: &'a str,
-    batch_sql: &'a str,
-    lock_timeout_ms: &'a str,
-    statement_timeout_ms: &'a str,
+/// The ledger's advance: `$3` its name, `$2` the new cursor, `$4` the rows
+/// walked, `$5` the batch size, `$6` the rows changed (in the combined
+/// statement: the rows its `batch` returned).
+const ADVANCE: &str = "UPDATE public.backfill_ledger SET cursor = $2, rows_done = rows_done + $4, \
+     rows_changed = rows_changed + $6, batches = batches + 1, batch_size = $5, \
+     last_error = NULL, updated_at = now() WHERE name = $3";
+
+/// The SQL of a batch, built once per run.
+struct BatchSql {
+    /// Reads and locks the ledger row, sets the transaction's timeouts, and
+    /// finds the next range: from the start, and after a cursor (`$4`).
+    open_first: String,
+    open_after: String,
+    /// The backfill's statement and the ledger's advance as one statement
+    /// (`None`: the batch SQL is not one plain `UPDATE`/`DELETE`/`INSERT`,
+    /// it runs as it is and the ledger advances in a statement of its own).
+    combined: Option<String>,
+    batch_sql: String,
+    /// The transaction's budget and what is left for the commit.
+    budget_ms: String,
+    reserve_ms: String,
+    lock_timeout_ms: String,
+}
+
+impl BatchSql {
+    fn new(table: &str, key: &str, key_type: &str, batch_sql: &str, options: &RunOptions) -> Self {
+        let budget = options
+            .statement_timeout
+            .as_millis()
+            .clamp(1, i32::MAX as u128);
+        // A commit and its round trip normally take well under a millisecond;
+        // a tenth of the budget (at most 100 ms) is kept for them.
+        let reserve = (budget / 10).min(100);
+        let lock = options.lock_timeout.as_millis().clamp(1, budget);
+        // `$1` name, `$2` lock timeout, `$3` budget, `$5` reserve; the
+        // statement timeout of what follows is the budget left, counted from
+        // the transaction's start (`now()`), less the reserve. The locks a
+        // batch takes are bounded by the same budget, and so is a client that
+        // stalls inside the transaction (`idle_in_transaction_session_timeout`
+        // ends its session, rolling the batch back).
+        let open = |filter: &str| {
+            format!(
+                "WITH l AS (SELECT state, cursor, set_config('lock_timeout', $2, true) AS lt \
+                              FROM public.backfill_ledger WHERE name = $1 FOR UPDATE), \
+                      s AS (SELECT {key} AS k FROM {table} {filter} ORDER BY {key} LIMIT $6) \
+                 SELECT l.state, l.cursor, {RANGE_OF_S}, l.lt, \
+                        set_config('jit', 'off', true), \
+                        set_config('idle_in_transaction_session_timeout', $3, true), \
+                        set_config('statement_timeout', greatest(1, $3::int - $5::int \
+                            - ceil(extract(epoch FROM clock_timestamp() - now()) * 1000)::int)::text, true) \
+                   FROM l"
+            )
+        };
+        Self {
+            open_first: open("WHERE $4::text IS NULL"),
+            open_after: open(&format!("WHERE {key} > $4::{key_type}")),
+            combined: combinable(batch_sql).map(|statement| {
+                format!(
+                    "WITH batch AS ({statement}\nRETURNING 1), \
+                          advance AS ({}) \
+                     SELECT count(*) FROM batch",
+                    ADVANCE.replace("$6", "(SELECT count(*) FROM batch)")
+                )
+            }),
+            batch_sql: batch_sql.to_owned(),
+            budget_ms: budget.to_string(),
+            reserve_ms: reserve.to_string(),
+            lock_timeout_ms: lock.to_string(),
+        }
+    }
+}
+
+/// The batch SQL's one statement when it is a plain `UPDATE`, `DELETE` or
+/// `INSERT` without `RETURNING` (read with PostgreSQL's parser), so it can
+/// run together with the ledger's advance; `None` otherwise.
+fn combinable(sql: &str) -> Option<String> {
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pg_query::parse(sql, 0)))
+        .ok()?
+        .ok()?;
+    let [raw] = parsed.protobuf.stmts.as_slice() else {
+        return None;
+    };
+    use pg_query::NodeEnum;
+    let plain = match raw.stmt.as_ref()?.node.as_ref()? {
+        NodeEnum::UpdateStmt(s) => s.returning_clause.is_none(),
+        NodeEnum::DeleteStmt(s) => s.returning_clause.is_none(),
+        NodeEnum::InsertStmt(s) => s.returning_clause.is_none(),
+        _ => false,
+    };
+    if !plain {
+        return None;
+    }
+    let start = usize::try_from(raw.stmt_location).ok()?;
+    let text = match usize::try_from(raw.stmt_len).ok()? {
+        0 => sql.get(start..)?,
+        len => sql.get(start..start + len)?,
+    };
+    Some(text.trim().trim_end_matches(';').trim_end().to_owned()).filter(|t| !t.is_empty())
 }
 
 enum Batch {
@@ -512,60 +644,59 @@ enum Batch {
     },
 }
 
-/// One batch: read the ledger under lock (the cursor, and whether to go
-/// on), find the next range, run the backfill's SQL over it, advance the
-/// ledger; all in one transaction.
+/// One batch, in one transaction of at most the budget and four round
+/// trips: `BEGIN`; read and lock the ledger row (whether to go on, the
+/// cursor), set the timeouts and find the next range, in one statement; run
+/// the backfill's SQL over the range together with the ledger's advance, in
+/// one statement; `COMMIT`.
 async fn batch(
     db: &DatabaseConnection,
     name: &str,
-    sql: &BatchSql<'_>,
+    sql: &BatchSql,
+    cursor: Option<&str>,
     size: u32,
 ) -> Result<Batch, DbErr> {
     let txn = db.begin().await?;
     let result = async {
-        let row = txn
-            .query_one_raw(stmt(
-                "SELECT state, cursor, set_config('lock_timeout', $2, true), \
-                        set_config('statement_timeout', $3, true) \
-                   FROM public.backfill_ledger WHERE name = $1 FOR UPDATE",
+        let open = |cursor: Option<&str>| {
+            stmt(
+                if cursor.is_some() {
+                    &sql.open_after
+                } else {
+                    &sql.open_first
+                },
                 vec![
                     name.into(),
-                    sql.lock_timeout_ms.into(),
-                    sql.statement_timeout_ms.into(),
+                    sql.lock_timeout_ms.clone().into(),
+                    sql.budget_ms.clone().into(),
+                    cursor.map(str::to_owned).into(),
+                    sql.reserve_ms.clone().into(),
+                    i64::from(size).into(),
                 ],
-            ))
+            )
+        };
+        let not_found = || DbErr::RecordNotFound(format!("the ledger row of `{name}`"));
+        let mut row = txn
+            .query_one_raw(open(cursor))
             .await?
-            .ok_or_else(|| DbErr::RecordNotFound(format!("the ledger row of `{name}`")))?;
+            .ok_or_else(not_found)?;
         let state = LedgerState::parse(&row.try_get_by_index::<String>(0)?);
         if state != LedgerState::Running {
             return Ok(Batch::Stopped(state));
         }
-        let cursor: Option<String> = row.try_get_by_index(1)?;
-        let (table, key, ty) = (sql.table, sql.key, sql.key_type);
-        let range = match &cursor {
-            Some(cursor) => txn
-                .query_one_raw(stmt(
-                    &format!(
-                        "WITH s AS (SELECT {key} AS k FROM {table} WHERE {key} > $1::{ty} ORDER BY {key} LIMIT {size}) \
-                         {RANGE_OF_S}"
-                    ),
-                    vec![cursor.clone().into()],
-                ))
-                .await?,
-            None => txn
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!(
-                        "WITH s AS (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT {size}) {RANGE_OF_S}"
-                    ),
-                ))
-                .await?,
+        let ledger_cursor: Option<String> = row.try_get_by_index(1)?;
+        if ledger_cursor.as_deref() != cursor {
+            // The ledger is ahead of this run (a commit whose answer was lost
+            // with the connection): walk on from the ledger's cursor.
+            row = txn
+                .query_one_raw(open(ledger_cursor.as_deref()))
+                .await?
+                .ok_or_else(not_found)?;
         }
-        .ok_or_else(|| DbErr::RecordNotFound("the batch's range".to_owned()))?;
-        let scanned = u64::try_from(range.try_get_by_index::<i64>(2)?).unwrap_or(0);
+        let scanned = u64::try_from(row.try_get_by_index::<i64>(4)?).unwrap_or(0);
         let (Some(first), Some(last)) = (
-            range.try_get_by_index::<Option<String>>(0)?,
-            range.try_get_by_index::<Option<String>>(1)?,
+            row.try_get_by_index::<Option<String>>(2)?,
+            row.try_get_by_index::<Option<String>>(3)?,
         ) else {
             txn.execute_raw(stmt(
                 "UPDATE public.backfill_ledger SET state = 'finished', finished_at = now(), \
@@ -575,26 +706,49 @@ async fn batch(
             .await?;
             return Ok(Batch::End);
         };
-        let changed = txn
-            .execute_raw(stmt(
-                sql.batch_sql,
-                vec![first.into(), last.clone().into()],
-            ))
-            .await?
-            .rows_affected();
-        txn.execute_raw(stmt(
-            "UPDATE public.backfill_ledger SET cursor = $2, rows_done = rows_done + $3, \
-                    rows_changed = rows_changed + $4, batches = batches + 1, batch_size = $5, \
-                    last_error = NULL, updated_at = now() WHERE name = $1",
-            vec![
-                name.into(),
-                last.clone().into(),
-                i64::try_from(scanned).unwrap_or(i64::MAX).into(),
-                i64::try_from(changed).unwrap_or(i64::MAX).into(),
-                i32::try_from(size).unwrap_or(i32::MAX).into(),
-            ],
-        ))
-        .await?;
+        let scanned_i64 = i64::try_from(scanned).unwrap_or(i64::MAX);
+        let size_i32 = i32::try_from(size).unwrap_or(i32::MAX);
+        let changed = match &sql.combined {
+            Some(combined) => {
+                let changed = txn
+                    .query_one_raw(stmt(
+                        combined,
+                        vec![
+                            first.into(),
+                            last.clone().into(),
+                            name.into(),
+                            scanned_i64.into(),
+                            size_i32.into(),
+                        ],
+                    ))
+                    .await?
+                    .map_or(Ok(0), |r| r.try_get_by_index::<i64>(0))?;
+                u64::try_from(changed).unwrap_or(0)
+            }
+            None => {
+                let changed = txn
+                    .execute_raw(stmt(
+                        &sql.batch_sql,
+                        vec![first.into(), last.clone().into()],
+                    ))
+                    .await?
+                    .rows_affected();
+                // `$1` is unused here: the same numbering as the combined statement.
+                txn.execute_raw(stmt(
+                    ADVANCE,
+                    vec![
+                        Value::from(None::<String>),
+                        last.clone().into(),
+                        name.into(),
+                        scanned_i64.into(),
+                        size_i32.into(),
+                        i64::try_from(changed).unwrap_or(i64::MAX).into(),
+                    ],
+                ))
+                .await?;
+                changed
+            }
+        };
         Ok(Batch::Done {
             last,
             scanned,
@@ -619,16 +773,70 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_batch_size_moves_toward_the_target_at_most_twofold() {
+    fn the_batch_size_moves_toward_the_target_at_most_fourfold_up_eightfold_down() {
         let target = Duration::from_millis(200);
         assert_eq!(adapt(1000, Duration::from_millis(100), target), 2000);
-        assert_eq!(adapt(1000, Duration::from_millis(10), target), 2000);
+        assert_eq!(adapt(1000, Duration::from_millis(10), target), 4000);
         assert_eq!(adapt(1000, Duration::from_millis(400), target), 500);
-        assert_eq!(adapt(1000, Duration::from_secs(10), target), 500);
+        assert_eq!(adapt(1000, Duration::from_millis(1000), target), 200);
+        assert_eq!(adapt(1000, Duration::from_secs(10), target), 125);
         assert_eq!(adapt(20, Duration::from_secs(10), target), MIN_BATCH);
         assert_eq!(
             adapt(MAX_BATCH, Duration::from_millis(1), target),
             MAX_BATCH
+        );
+    }
+
+    #[test]
+    fn a_cut_batch_shrinks_to_what_fits_the_target() {
+        let target = Duration::from_millis(200);
+        assert_eq!(shrink(100_000, target, Duration::from_secs(2)), 10_000);
+        assert_eq!(shrink(1000, target, Duration::from_millis(300)), 500);
+        assert_eq!(shrink(15, target, Duration::from_secs(2)), MIN_BATCH);
+        assert_eq!(shrink(3, target, Duration::from_secs(2)), 3);
+    }
+
+    #[test]
+    fn the_target_stays_under_half_the_timeout() {
+        let options = |target, timeout| RunOptions {
+            target_batch: Duration::from_millis(target),
+            statement_timeout: Duration::from_millis(timeout),
+            ..RunOptions::default()
+        };
+        assert_eq!(
+            effective_target(&options(200, 2000)),
+            Duration::from_millis(200)
+        );
+        assert_eq!(
+            effective_target(&options(5000, 2000)),
+            Duration::from_millis(1000)
+        );
+    }
+
+    #[test]
+    fn one_plain_dml_statement_combines_with_the_ledger_advance() {
+        assert_eq!(
+            combinable("  UPDATE t SET a = 1 WHERE id BETWEEN $1::int AND $2::int -- note\n ;  ")
+                .as_deref(),
+            Some("UPDATE t SET a = 1 WHERE id BETWEEN $1::int AND $2::int -- note")
+        );
+        assert!(combinable("DELETE FROM t WHERE id BETWEEN $1::int AND $2::int").is_some());
+        assert!(
+            combinable("WITH x AS (SELECT 1) UPDATE t SET a = 1 FROM x WHERE id BETWEEN $1::int AND $2::int")
+                .is_some()
+        );
+        for sql in [
+            "UPDATE t SET a = 1 WHERE id BETWEEN $1::int AND $2::int RETURNING id",
+            "UPDATE t SET a = 1; UPDATE t SET b = 1",
+            "SELECT fill($1, $2)",
+            "not sql",
+        ] {
+            assert_eq!(combinable(sql), None, "{sql}");
+        }
+        let academy = schema_academy::backfills::WebinarCapacity;
+        assert!(
+            combinable(schema_core::backfill::Backfill::batch_sql(&academy)).is_some(),
+            "the shipped backfill runs in one statement with its ledger advance"
         );
     }
 

@@ -82,6 +82,20 @@ async fn filled(conn: &DatabaseConnection) -> i64 {
     .await
 }
 
+/// The ledger's rows walked and the rows filled, read in one snapshot.
+async fn ledger_and_filled(conn: &DatabaseConnection) -> (i64, i64) {
+    let pair = scalar_text(
+        conn,
+        &format!(
+            "SELECT coalesce((SELECT rows_done FROM public.backfill_ledger WHERE name = '{BACKFILL}'), 0) \
+                    || ' ' || (SELECT count(*) FROM academy.webinars WHERE capacity IS NOT NULL)"
+        ),
+    )
+    .await;
+    let (done, filled) = pair.split_once(' ').expect("two numbers");
+    (done.parse().unwrap(), filled.parse().unwrap())
+}
+
 fn flag_on(url: &str) {
     let output = runner_binary(Some(url), &["flag", "set", FLAG, "on"], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -172,13 +186,11 @@ async fn a_backfill_killed_with_sigkill_at_random_points_ends_as_one_run_in_one_
         child.kill().expect("SIGKILL the runner");
         let status = child.wait().unwrap();
         assert_eq!(status.code(), None, "killed by a signal, not finished");
-        let done = ledger_i64(&killed_conn, "rows_done").await;
-        // Nothing counted twice, nothing lost: the rows walked are exactly the rows filled.
-        assert_eq!(
-            done,
-            filled(&killed_conn).await,
-            "ledger and table agree after a kill"
-        );
+        // Nothing counted twice, nothing lost: the rows walked are exactly the
+        // rows filled (read in one snapshot: a COMMIT the runner sent just
+        // before it was killed may still land between two reads).
+        let (done, filled_then) = ledger_and_filled(&killed_conn).await;
+        assert_eq!(done, filled_then, "ledger and table agree after a kill");
         partial.push(done);
     }
     assert!(
@@ -629,4 +641,214 @@ fn an_unknown_backfill_is_a_usage_error() {
     );
     assert_eq!(output.status.code(), Some(64), "{}", stderr(&output));
     assert!(stderr(&output).contains(BACKFILL), "{}", stderr(&output));
+}
+
+/// Makes every update of a webinar take about a millisecond, so a batch's
+/// duration is its row count in milliseconds.
+async fn slow_updates(conn: &DatabaseConnection) {
+    conn.execute_unprepared(
+        "CREATE FUNCTION academy.slow_row() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN PERFORM pg_sleep(0.001); RETURN NEW; END $$;
+         CREATE TRIGGER slow_row BEFORE UPDATE ON academy.webinars
+             FOR EACH ROW EXECUTE FUNCTION academy.slow_row();",
+    )
+    .await
+    .expect("slow trigger");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_that_would_outrun_its_timeout_is_cut_rolled_back_and_retried_smaller() {
+    use migration_runner::backfill::{BackfillError, Backfills, RunOptions, driver, flags};
+
+    const ROWS: i64 = 3_000;
+    let (db, conn) = with_webinars("backfill_cut", ROWS).await;
+    slow_updates(&conn).await;
+    flags::set(&conn, FLAG, true, Some("test")).await.unwrap();
+    let backfills = Backfills::workspace().unwrap();
+    let backfill = backfills.get(BACKFILL).unwrap();
+    let session = migration_runner::connect(&db.url, "backfill-cut-test")
+        .await
+        .unwrap();
+    let timeout = Duration::from_millis(400);
+    // 2,000 rows need about 2 s: far over the batch's 400 ms.
+    let options = RunOptions {
+        batch_size: Some(2_000),
+        sleep: Duration::ZERO,
+        target_batch: Duration::from_millis(200),
+        statement_timeout: timeout,
+        ..RunOptions::default()
+    };
+
+    // No retry allowed: the cut batch is rolled back whole, ledger included.
+    let started = Instant::now();
+    let err = driver::run(
+        session.connection(),
+        backfill,
+        &RunOptions {
+            retries: 0,
+            ..options.clone()
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "cut at its timeout, not run to the end: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, BackfillError::RetriesExhausted { .. }),
+        "{err}"
+    );
+    assert_eq!(ledger_state(&conn).await, "failed");
+    assert!(
+        scalar_text(
+            &conn,
+            &format!("SELECT last_error FROM public.backfill_ledger WHERE name = '{BACKFILL}'")
+        )
+        .await
+        .contains("57014"),
+        "the statement timeout cut it"
+    );
+    assert_eq!(ledger_and_filled(&conn).await, (0, 0));
+    assert_eq!(ledger_i64(&conn, "batches").await, 0);
+
+    // With retries: cut, shrunk until a batch fits, then on to the end; no
+    // batch transaction, BEGIN to COMMIT, longer than the timeout.
+    let mut sizes = Vec::new();
+    let report = driver::run(
+        session.connection(),
+        backfill,
+        &RunOptions {
+            resume: true,
+            retries: 10,
+            ..options
+        },
+        &mut |progress| sizes.push(progress.batch_size),
+    )
+    .await
+    .unwrap();
+    let _ = session.close().await;
+    assert_eq!(
+        report.outcome,
+        migration_runner::backfill::Outcome::Finished
+    );
+    assert_eq!(report.rows, ROWS as u64);
+    assert_eq!(report.changed, ROWS as u64);
+    assert!(report.retries >= 1, "{report:?}");
+    assert!(
+        report.longest_batch <= timeout,
+        "the longest batch took {:?}, over its {timeout:?}",
+        report.longest_batch
+    );
+    assert!(
+        sizes.iter().all(|&size| size <= 1_000),
+        "retried smaller and stayed under what was cut: {sizes:?}"
+    );
+    assert_eq!(ledger_state(&conn).await, "finished");
+    assert_eq!(ledger_and_filled(&conn).await, (ROWS, ROWS));
+    assert_eq!(ledger_i64(&conn, "rows_changed").await, ROWS);
+    assert_eq!(
+        ledger_i64(&conn, "retries").await,
+        i64::try_from(report.retries).unwrap()
+    );
+    assert_eq!(
+        ledger_i64(&conn, "batches").await,
+        i64::try_from(report.batches).unwrap()
+    );
+}
+
+/// A backfill whose batch is not one plain statement (it returns rows), so
+/// the engine runs it and the ledger's advance as two statements.
+struct Returning;
+
+impl schema_core::backfill::Backfill for Returning {
+    fn name(&self) -> &'static str {
+        "academy_test_returning"
+    }
+    fn description(&self) -> &'static str {
+        "sets a capacity of 7, returning the ids"
+    }
+    fn table(&self) -> &'static str {
+        "academy.webinars"
+    }
+    fn batch_size(&self) -> u32 {
+        700
+    }
+    fn batch_sql(&self) -> &'static str {
+        "UPDATE academy.webinars SET capacity = 7 \
+          WHERE id BETWEEN $1::uuid AND $2::uuid AND capacity IS NULL RETURNING id"
+    }
+    fn has_work_sql(&self) -> &'static str {
+        "SELECT EXISTS (SELECT 1 FROM academy.webinars WHERE capacity IS NULL)"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_of_another_shape_runs_beside_its_ledger_advance_with_the_same_counts() {
+    use migration_runner::backfill::{Outcome, Registered, RunOptions, driver};
+
+    const ROWS: i64 = 5_000;
+    let (db, conn) = with_webinars("backfill_returning", ROWS).await;
+    // A third of the rows need nothing: walked, not changed.
+    conn.execute_unprepared(
+        "UPDATE academy.webinars SET capacity = 1 WHERE get_byte(decode(md5(id::text), 'hex'), 0) % 3 = 0",
+    )
+    .await
+    .unwrap();
+    let already = scalar_i64(
+        &conn,
+        "SELECT count(*) FROM academy.webinars WHERE capacity IS NOT NULL",
+    )
+    .await;
+    assert!(already > 0 && already < ROWS);
+    let backfill = Registered {
+        schema: "academy",
+        inner: Box::new(Returning),
+    };
+    let session = migration_runner::connect(&db.url, "backfill-returning-test")
+        .await
+        .unwrap();
+    let report = driver::run(
+        session.connection(),
+        &backfill,
+        &RunOptions {
+            sleep: Duration::ZERO,
+            ..RunOptions::default()
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let _ = session.close().await;
+    assert_eq!(report.outcome, Outcome::Finished);
+    assert_eq!(report.rows, ROWS as u64);
+    assert_eq!(report.changed, (ROWS - already) as u64);
+    let ledger = |column: &'static str| {
+        let conn = conn.clone();
+        async move {
+            scalar_i64(
+                &conn,
+                &format!(
+                    "SELECT {column}::bigint FROM public.backfill_ledger WHERE name = 'academy_test_returning'"
+                ),
+            )
+            .await
+        }
+    };
+    assert_eq!(ledger("rows_done").await, ROWS);
+    assert_eq!(ledger("rows_changed").await, ROWS - already);
+    assert_eq!(
+        ledger("batches").await,
+        i64::try_from(report.batches).unwrap()
+    );
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM academy.webinars WHERE capacity = 7"
+        )
+        .await,
+        ROWS - already
+    );
 }
