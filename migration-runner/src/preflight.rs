@@ -85,12 +85,6 @@ async fn check_queries<C: ConnectionTrait>(
     db: &C,
     plan: &[Planned],
 ) -> Result<PreflightReport, sea_orm::DbErr> {
-    let mut objects = Objects::default();
-    for planned in plan {
-        for statement in &planned.script.statements {
-            sql_objects::collect(&statement.sql, &mut objects);
-        }
-    }
     let who = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -114,6 +108,14 @@ async fn check_queries<C: ConnectionTrait>(
     };
     if superuser {
         return Ok(report);
+    }
+    // What the pending SQL creates, alters and points at: only its structure
+    // (a superuser, above, needs none of it).
+    let mut objects = Objects::default();
+    for planned in plan {
+        for statement in &planned.script.statements {
+            sql_objects::collect_structure(&statement.sql, &mut objects);
+        }
     }
     let grantee = quote(&role);
 

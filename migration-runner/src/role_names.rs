@@ -457,7 +457,7 @@ mod tests {
             ("1_{schema}", "starts with a digit"),
             ("pg_{schema}", "reserves names starting with `pg_`"),
             (
-                "a_very_long_deployment_prefix_for_the_roles_{schema}_readwrite",
+                "a_very_long_deployment_prefix_for_the_runtime_roles_{schema}_readwrite",
                 "66 bytes: PostgreSQL names are at most 63",
             ),
         ] {

@@ -89,6 +89,23 @@ pub fn objects(sql: &str) -> Objects {
 
 /// Adds what `sql` (one statement or several) touches to `objects`.
 pub fn collect(sql: &str, objects: &mut Objects) {
+    collect_with(sql, objects, Walk::Everything);
+}
+
+/// Adds only what `sql` creates, alters, drops, and points foreign keys at
+/// (the statements' own targets), skipping the walk of the whole tree for
+/// every name it mentions: what the preflight needs, at a fraction of the cost.
+pub fn collect_structure(sql: &str, objects: &mut Objects) {
+    collect_with(sql, objects, Walk::Structure);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    Everything,
+    Structure,
+}
+
+fn collect_with(sql: &str, objects: &mut Objects, walk: Walk) {
     // The parser's result builder indexes into lists it expects non-empty;
     // whatever happens inside, a migration's text must never crash the runner.
     let parsed = catch_unwind(AssertUnwindSafe(|| pg_query::parse(sql, 0)));
@@ -116,7 +133,9 @@ pub fn collect(sql: &str, objects: &mut Objects) {
                 default_schema: None,
             };
             walker.statement(node);
-            walker.names_anywhere(node);
+            if walk == Walk::Everything {
+                walker.names_anywhere(node);
+            }
         }
     }
 }
@@ -827,6 +846,29 @@ mod tests {
                 table("talent", "skills"),
             ])
         );
+    }
+
+    #[test]
+    fn the_structure_alone_is_what_the_full_walk_finds_for_it() {
+        let sql = [
+            "CREATE SCHEMA billing",
+            "CREATE TABLE billing.invoices (id uuid PRIMARY KEY, user_id uuid REFERENCES core.users (id))",
+            "ALTER TABLE academy.courses ADD COLUMN price int",
+            "CREATE INDEX invoices_user_idx ON billing.invoices (user_id)",
+            "DROP TABLE talent.old",
+            "INSERT INTO billing.invoices (id) SELECT id FROM core.users",
+        ];
+        let full = objects_of(&sql);
+        let mut structure = Objects::default();
+        for statement in sql {
+            collect_structure(statement, &mut structure);
+        }
+        assert_eq!(structure.created_schemas, full.created_schemas);
+        assert_eq!(structure.created_tables, full.created_tables);
+        assert_eq!(structure.altered_tables, full.altered_tables);
+        assert_eq!(structure.referenced_tables, full.referenced_tables);
+        assert_eq!(structure.foreign_keys, full.foreign_keys);
+        assert!(full.schemas.contains("core"));
     }
 
     #[test]
