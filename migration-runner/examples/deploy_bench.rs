@@ -77,6 +77,7 @@ fn main() -> ExitCode {
         sizes = vec![12, 500, 2000];
     }
     let figures = drive(sizes);
+    migration_dev::bench::write_figures(&as_figures(&figures));
     if let Some(path) = json {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).expect("create the JSON file's directory");
@@ -272,6 +273,85 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
         },
         "sizes": per_size,
     })
+}
+
+/// The figures in the shape `cargo xtask bench` reads (`$BENCH_JSON`).
+fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> {
+    use migration_dev::bench::{Figure, Floor};
+    let one = |what: &str,
+               n: u64,
+               runs: usize,
+               stats: &serde_json::Value,
+               floor: Option<(&str, &serde_json::Value)>,
+               target: &str| {
+        let number = |value: &serde_json::Value, key: &str| value[key].as_f64().unwrap_or_default();
+        Figure {
+            bench: "deploy".to_owned(),
+            what: what.to_owned(),
+            n,
+            unit: "ms".to_owned(),
+            median: number(stats, "median"),
+            min: number(stats, "min"),
+            max: number(stats, "max"),
+            runs,
+            ratio: floor.map(|(_, floor)| number(stats, "median") / number(floor, "median")),
+            floor: floor.map(|(what, floor)| Floor {
+                what: what.to_owned(),
+                median: number(floor, "median"),
+                min: number(floor, "min"),
+                max: number(floor, "max"),
+            }),
+            target: (!target.is_empty()).then(|| target.to_owned()),
+            note: None,
+        }
+    };
+    let mut out = vec![one(
+        "binary startup (--version)",
+        0,
+        RUNS,
+        &figures["startup"]["binary"],
+        Some(("psql --version", &figures["startup"]["psql"])),
+        "",
+    )];
+    for size in figures["sizes"].as_array().into_iter().flatten() {
+        let n = size["n"].as_u64().unwrap_or_default();
+        out.push(one(
+            "cold deploy",
+            n,
+            COLD_RUNS,
+            &size["cold_up"],
+            Some((
+                "psql -f, a transaction and history row per migration",
+                &size["cold_floor_psql_tx"],
+            )),
+            "<= 1.05",
+        ));
+        out.push(one(
+            "no-op deploy",
+            n,
+            RUNS,
+            &size["noop_up"],
+            Some(("psql reading the history once", &size["noop_floor_psql"])),
+            "<= 1.2",
+        ));
+        out.push(one(
+            "status",
+            n,
+            RUNS,
+            &size["status"],
+            Some(("the no-op deploy", &size["noop_up"])),
+            "<= 1.2",
+        ));
+        out.push(one(
+            "status --json",
+            n,
+            RUNS,
+            &size["status_json"],
+            Some(("the no-op deploy", &size["noop_up"])),
+            "",
+        ));
+    }
+    out
 }
 
 /// The plan with what the runner adds around each migration: a transaction
