@@ -230,7 +230,7 @@ impl Plan {
             Step {
                 package: "migration-runner",
                 example: "backfill_bench",
-                args: vec![self.backfill_rows.to_string()],
+                args: vec!["--rows".to_owned(), self.backfill_rows.to_string()],
                 label: format!(
                     "the capacity backfill over {} rows next to one UPDATE",
                     self.backfill_rows
