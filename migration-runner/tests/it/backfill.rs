@@ -852,3 +852,65 @@ async fn a_batch_of_another_shape_runs_beside_its_ledger_advance_with_the_same_c
         ROWS - already
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ledger_ahead_of_the_run_is_followed_without_counting_twice() {
+    use migration_runner::backfill::{Backfills, Outcome, RunOptions, driver, flags};
+
+    const ROWS: i64 = 4_000;
+    let (db, conn) = with_webinars("backfill_ahead", ROWS).await;
+    flags::set(&conn, FLAG, true, Some("test")).await.unwrap();
+    let backfills = Backfills::workspace().unwrap();
+    let backfill = backfills.get(BACKFILL).unwrap();
+    let session = migration_runner::connect(&db.url, "backfill-ahead-test")
+        .await
+        .unwrap();
+    let handle = tokio::runtime::Handle::current();
+    let mut first = true;
+    let report = driver::run(
+        session.connection(),
+        backfill,
+        &RunOptions {
+            batch_size: Some(1_000),
+            target_batch: Duration::from_secs(60),
+            sleep: Duration::ZERO,
+            ..RunOptions::default()
+        },
+        &mut |_| {
+            if std::mem::take(&mut first) {
+                // After the first batch, the next 1,000 rows are done and
+                // recorded behind the run's back (as a batch whose COMMIT
+                // succeeded but whose answer was lost with the connection).
+                let conn = conn.clone();
+                tokio::task::block_in_place(|| {
+                    handle.block_on(async move {
+                        conn.execute_unprepared(&format!(
+                            "WITH next AS (SELECT id FROM academy.webinars WHERE capacity IS NULL
+                                            ORDER BY id LIMIT 1000),
+                                  filled AS (UPDATE academy.webinars SET capacity = 100
+                                              WHERE id IN (SELECT id FROM next))
+                             UPDATE public.backfill_ledger
+                                SET cursor = (SELECT max(id::text) FROM next),
+                                    rows_done = rows_done + 1000, rows_changed = rows_changed + 1000
+                              WHERE name = '{BACKFILL}'"
+                        ))
+                        .await
+                        .unwrap();
+                    });
+                });
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let _ = session.close().await;
+    assert_eq!(report.outcome, Outcome::Finished);
+    assert_eq!(
+        report.rows,
+        (ROWS - 1_000) as u64,
+        "the run walked on from the ledger"
+    );
+    assert_eq!(ledger_state(&conn).await, "finished");
+    assert_eq!(ledger_and_filled(&conn).await, (ROWS, ROWS));
+    assert_eq!(ledger_i64(&conn, "rows_changed").await, ROWS);
+}
