@@ -129,6 +129,7 @@ pub async fn seed(args: SeedArgs, database_url: &str) -> Result<SeedReport, Seed
             check_migrations: true,
             progress: true,
             overwrite: args.overwrite,
+            ..SeedOptions::default()
         })
         .await;
     let closed = seeder.close().await;

@@ -31,7 +31,7 @@ use schema_core::seeding::{Batch, Column, Profile, SchemaSeed, TableSeed};
 use std::sync::Arc;
 
 use sea_orm::sqlx::pool::PoolConnection;
-use sea_orm::sqlx::postgres::{PgConnection, Postgres};
+use sea_orm::sqlx::postgres::{PgArguments, PgConnection, Postgres};
 use sea_orm::sqlx::{self, AssertSqlSafe, Row as _};
 use sea_orm::{DatabaseConnection, DbErr, RuntimeErr};
 use tokio::sync::mpsc;
@@ -69,7 +69,17 @@ pub struct SeedOptions {
     /// Reset present sample rows that differ to the seed's values (reference
     /// data is always kept equal to the code).
     pub overwrite: bool,
+    /// A table that is not empty and estimated at more rows than this is
+    /// staged with binary `COPY`; a smaller one with array parameters, one
+    /// statement per batch ([`COPY_FROM_ROWS`] by default).
+    pub copy_from_rows: u64,
 }
+
+/// Below this many rows, staging a table with array parameters beats
+/// `COPY`: each `COPY` ends with two writes in a row, and over TCP the
+/// second waits for the server's delayed ACK (about 40 ms; sqlx does not set
+/// `TCP_NODELAY`), more than arrays cost over this many rows.
+pub const COPY_FROM_ROWS: u64 = 250_000;
 
 impl Default for SeedOptions {
     fn default() -> Self {
@@ -80,6 +90,7 @@ impl Default for SeedOptions {
             check_migrations: true,
             progress: false,
             overwrite: false,
+            copy_from_rows: COPY_FROM_ROWS,
         }
     }
 }
@@ -278,8 +289,7 @@ async fn seed_schemas(
         execute(conn, WORK_MEM).await.map_err(schema_error)?;
         let mut reports = Vec::with_capacity(tables.len());
         for (table, statement) in tables {
-            let seeded =
-                seed_table(conn, schema, table, statement, map_empty, options.progress).await?;
+            let seeded = seed_table(conn, schema, table, statement, map_empty, options).await?;
             map_empty &= seeded.counts.adopted == 0;
             reports.push(seeded);
         }
@@ -412,9 +422,10 @@ async fn seed_table(
     mut table: TableSeed,
     statement: Upsert,
     map_empty: bool,
-    progress: bool,
+    options: &SeedOptions,
 ) -> Result<TableReport, SeedError> {
     let started = Instant::now();
+    let progress = options.progress;
     let at = At {
         schema,
         table: table.table,
@@ -432,9 +443,10 @@ async fn seed_table(
         empty
     };
     let mut written = 0_u64;
-    let (producer, outcome) = if statement.inline {
+    let by_arrays = statement.inline || (!direct && table.estimated_rows <= options.copy_from_rows);
+    let (producer, outcome) = if by_arrays {
         let (producer, receiver) = produce(&table, batches, encode_arrays);
-        let outcome = seed_inline(
+        let outcome = seed_arrays(
             conn,
             at,
             &statement,
@@ -479,10 +491,32 @@ async fn seed_table(
     })
 }
 
-/// One statement per batch, each column bound as one array: one round trip
-/// per batch and no staging table, for tables that fit in a batch or so.
+/// Binds one batch's arrays to `sql`, one parameter per column.
+fn bind_arrays(
+    sql: &str,
+    arrays: Vec<Array>,
+) -> sqlx::query::Query<'static, Postgres, PgArguments> {
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for array in arrays {
+        query = match array {
+            Array::Uuid(values) => query.bind(values),
+            Array::Text(values) => query.bind(values),
+            Array::SmallInt(values) => query.bind(values),
+            Array::Integer(values) => query.bind(values),
+            Array::BigInt(values) => query.bind(values),
+            Array::Boolean(values) => query.bind(values),
+            Array::TimestampTz(values) => query.bind(values),
+        };
+    }
+    query
+}
+
+/// Each batch bound as one array per column, one round trip per batch: a
+/// small table ([`Upsert::inline`]) is upserted (or, `direct`, inserted)
+/// batch by batch; a larger one is staged batch by batch, then upserted in
+/// one statement.
 #[allow(clippy::too_many_arguments)]
-async fn seed_inline(
+async fn seed_arrays(
     conn: &mut PgConnection,
     at: At<'_>,
     statement: &Upsert,
@@ -492,29 +526,25 @@ async fn seed_inline(
     written: &mut u64,
     bar: &indicatif::ProgressBar,
 ) -> Result<Outcome, SeedError> {
+    let staged = !statement.inline && !direct;
+    if staged {
+        execute(conn, &statement.create_stage)
+            .await
+            .map_err(at.failed(0))?;
+    }
     let mut total = Outcome::default();
     while let Some(batch) = receiver.recv().await {
         let batch = batch.map_err(|err| at.malformed(err))?;
         let rows = batch.rows;
-        let sql: &str = if direct {
-            &statement.insert_inline
-        } else {
-            statement.inline_statement(!map_empty)
-        };
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for array in batch.arrays {
-            query = match array {
-                Array::Uuid(values) => query.bind(values),
-                Array::Text(values) => query.bind(values),
-                Array::SmallInt(values) => query.bind(values),
-                Array::Integer(values) => query.bind(values),
-                Array::BigInt(values) => query.bind(values),
-                Array::Boolean(values) => query.bind(values),
-                Array::TimestampTz(values) => query.bind(values),
-            };
-        }
-        let outcome = if direct {
-            let inserted = query
+        let outcome = if staged {
+            bind_arrays(&statement.stage_insert, batch.arrays)
+                .persistent(false)
+                .execute(&mut *conn)
+                .await
+                .map_err(|err| at.failed(*written)(db_err(err)))?;
+            Outcome::default()
+        } else if direct {
+            let inserted = bind_arrays(&statement.insert_inline, batch.arrays)
                 .execute(&mut *conn)
                 .await
                 .map_err(|err| at.failed(*written)(db_err(err)))?
@@ -525,7 +555,7 @@ async fn seed_inline(
                 ..Outcome::default()
             }
         } else {
-            let row = query
+            let row = bind_arrays(statement.inline_statement(!map_empty), batch.arrays)
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(|err| at.failed(*written)(db_err(err)))?;
@@ -539,6 +569,11 @@ async fn seed_inline(
         total.adopted += outcome.adopted;
         *written += rows;
         bar.inc(rows);
+    }
+    if staged {
+        return upsert_staged(conn, statement, map_empty)
+            .await
+            .map_err(at.failed(*written));
     }
     Ok(total)
 }
@@ -611,12 +646,23 @@ async fn seed_copy(
             ..Outcome::default()
         });
     }
+    upsert_staged(conn, statement, map_empty)
+        .await
+        .map_err(at.failed(*written))
+}
+
+/// Moves the staged rows into the table, one statement, and reads its counts.
+async fn upsert_staged(
+    conn: &mut PgConnection,
+    statement: &Upsert,
+    map_empty: bool,
+) -> Result<Outcome, DbErr> {
     let row = sqlx::query(AssertSqlSafe(statement.statement(!map_empty)))
         .persistent(false)
         .fetch_one(&mut *conn)
         .await
-        .map_err(|err| at.failed(*written)(db_err(err)))?;
-    outcome(&row).map_err(at.failed(*written))
+        .map_err(db_err)?;
+    outcome(&row)
 }
 
 /// The counts an upsert returns.

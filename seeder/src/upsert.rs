@@ -140,6 +140,8 @@ pub struct Upsert {
     pub create_stage: String,
     /// Starts the binary `COPY` into the staging table.
     pub copy: String,
+    /// Stages one batch bound as one array per column (instead of `COPY`).
+    pub stage_insert: String,
     /// Whether the table's rows fit in one batch ([`BATCH_ROWS`]): then they
     /// travel as array parameters of one statement per batch (one round
     /// trip, no staging table) instead of a `COPY` stream.
@@ -300,6 +302,7 @@ impl Upsert {
             inline_sql: build(&unnest, &references),
             inline_direct_sql: build(&unnest, &[]),
             insert_inline: format!("INSERT INTO {target} ({all}) SELECT * FROM {unnest}"),
+            stage_insert: format!("INSERT INTO {stage} ({all}) SELECT * FROM {unnest}"),
             sql: build(&staged, &references),
             direct_sql: build(&staged, &[]),
             target,

@@ -1414,25 +1414,30 @@ async fn read_tricky_users(
 
 /// Tabs, newlines, backslashes, quotes, `\N`, unicode, empty strings, NULLs
 /// and timestamps on both sides of PostgreSQL's epoch arrive exactly as the
-/// seed says, both ways rows travel (`minimal` has one user: array
-/// parameters; `load` at 10,001 users spans two batches: binary `COPY`):
-/// straight into an empty table, compared equal with the stored rows on the
-/// next run (nothing differs, nothing is written), and upserted into a table
-/// that is not empty (through a staging table for `COPY`).
+/// seed says, every way rows travel (`minimal` has one user: array
+/// parameters, no staging; `load` at 10,001 users spans two batches: binary
+/// `COPY` into the empty table, then staged with arrays or with `COPY`):
+/// into an empty table, compared equal with the stored rows on the next run
+/// (nothing differs, nothing is written), and upserted into a table that is
+/// not empty.
 #[tokio::test]
 async fn tricky_values_round_trip_through_copy_and_staging() {
     let mut expected = tricky_users();
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     let extra = expected.len() as u64;
-    for (profile, users) in [
-        (Profile::Minimal, 1),
-        (Profile::Load { scale: 10_001 }, 10_001),
+    let load = Profile::Load { scale: 10_001 };
+    // (profile, users, tables staged with COPY above this many rows)
+    for (profile, users, copy_from_rows) in [
+        (Profile::Minimal, 1, 0),
+        (load, 10_001, seeder::run::COPY_FROM_ROWS),
+        (load, 10_001, 0),
     ] {
         let db = TestDatabase::migrated("seed_tricky").await;
         let seeder = seeder(&db, with_tricky_users()).await;
         let conn = seeder.connection().clone();
         let only_core = SeedOptions {
             schema: Some("core".to_owned()),
+            copy_from_rows,
             ..options(profile)
         };
         let inline = schema_core::seeds()
@@ -1608,7 +1613,11 @@ async fn failure_midway_leaves_no_partial_table_contents() {
         });
     });
     let failing = seeder(&db, bad_enrollment).await;
-    let err = failing.run(&options(staged)).await.unwrap_err();
+    let by_copy = SeedOptions {
+        copy_from_rows: 0,
+        ..options(staged)
+    };
+    let err = failing.run(&by_copy).await.unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, SeedError::Table { .. }), "{message}");
     for needle in [
@@ -1625,6 +1634,7 @@ async fn failure_midway_leaves_no_partial_table_contents() {
     assert_eq!(staging_tables(conn).await, 0);
     // The failed run's session is usable: the same run on it fails the
     // same way (not with a broken connection), and changes nothing either.
+    // The same through array parameters.
     let again = failing.run(&options(staged)).await.unwrap_err();
     assert!(
         again.to_string().contains("enrollments_status_check"),
@@ -1696,7 +1706,7 @@ async fn failure_midway_leaves_no_partial_table_contents() {
         });
     });
     let failing = seeder(&db, nul).await;
-    let err = failing.run(&options(staged)).await.unwrap_err();
+    let err = failing.run(&by_copy).await.unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, SeedError::InvalidRow { .. }), "{message}");
     assert!(
