@@ -59,7 +59,9 @@
 //!   two writes in a row (its data, then its end), and over TCP the second
 //!   waits for the server's delayed ACK (about 40 ms) because sqlx does not
 //!   set `TCP_NODELAY`: worth paying once for a large table, not for a small
-//!   one.
+//!   one. For the same reason the seeder fills the staging table of a
+//!   medium table ([`crate::run::COPY_FROM_ROWS`]) with
+//!   [`Upsert::stage_insert`], one array parameter per column per batch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
