@@ -129,8 +129,61 @@ async fn main() -> ExitCode {
             psql_cell.1,
             peak as f64 / 1024.0,
         );
+        figures(*scale, results);
     }
     ExitCode::SUCCESS
+}
+
+/// The figures `cargo xtask bench` reads (`$BENCH_JSON`): first seed and
+/// re-seed against the binary COPY floor, in rows per second.
+fn figures(scale: u64, results: &[Run]) {
+    use migration_dev::bench::{Figure, write_figures};
+    let rows = results[0].rows;
+    let per_second = |pick: fn(&Run) -> Duration| -> Vec<f64> {
+        results
+            .iter()
+            .map(|run| rows as f64 / pick(run).as_secs_f64())
+            .collect()
+    };
+    let copy = per_second(|run| run.copy);
+    let first = per_second(|run| run.first);
+    let peak = results.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0) as f64 / 1024.0;
+    let note = format!("scale {scale}, peak RSS {peak:.1} MiB");
+    let mut out = vec![
+        Figure::rate(
+            "seed",
+            "first seed (`load`)",
+            rows,
+            &first,
+            Some(("binary COPY of the same rows", &copy)),
+        )
+        .with_target("<= 1.11")
+        .with_note(&note),
+        Figure::rate(
+            "seed",
+            "re-seed, unchanged data",
+            rows,
+            &per_second(|run| run.reseed),
+            Some(("the first seed", &first)),
+        )
+        .with_target("<= 0.20")
+        .with_note(&note),
+    ];
+    let psql: Vec<f64> = results
+        .iter()
+        .filter_map(|run| run.psql)
+        .map(|elapsed| rows as f64 / elapsed.as_secs_f64())
+        .collect();
+    if !psql.is_empty() {
+        out.push(Figure::rate(
+            "seed",
+            "first seed (`load`), against psql \\copy",
+            rows,
+            &first,
+            Some(("one psql session's \\copy of the same rows as CSV", &psql)),
+        ));
+    }
+    write_figures(&out);
 }
 
 /// One run at `scale`: the seeder twice and the floors (the binary COPY

@@ -202,7 +202,7 @@ impl Plan {
 
     pub fn steps(&self) -> Vec<Step> {
         let list = |values: &[u64]| values.iter().map(u64::to_string).collect::<Vec<_>>();
-        vec![
+        let mut steps = vec![
             Step {
                 package: "migration-runner",
                 example: "deploy_bench",
@@ -218,25 +218,29 @@ impl Plan {
                 args: vec![self.check_size.to_string()],
                 label: format!("check --base on {} migrations", self.check_size),
             },
-            Step {
+        ];
+        // Three runs where a run takes seconds, one where it takes minutes.
+        for scale in &self.scales {
+            let runs = if *scale <= 100_000 { 3 } else { 1 };
+            steps.push(Step {
                 package: "seeder",
                 example: "load_bench",
-                args: list(&self.scales),
+                args: vec!["--runs".to_owned(), runs.to_string(), scale.to_string()],
                 label: format!(
-                    "seeding `load` at scale {}, first run and re-run, next to COPY",
-                    list(&self.scales).join(", ")
+                    "seeding `load` at scale {scale} ({runs} run(s)), first run and re-run, next to COPY"
                 ),
-            },
-            Step {
-                package: "migration-runner",
-                example: "backfill_bench",
-                args: vec!["--rows".to_owned(), self.backfill_rows.to_string()],
-                label: format!(
-                    "the capacity backfill over {} rows next to one UPDATE",
-                    self.backfill_rows
-                ),
-            },
-        ]
+            });
+        }
+        steps.push(Step {
+            package: "migration-runner",
+            example: "backfill_bench",
+            args: vec!["--rows".to_owned(), self.backfill_rows.to_string()],
+            label: format!(
+                "the capacity backfill over {} rows next to one UPDATE",
+                self.backfill_rows
+            ),
+        });
+        steps
     }
 }
 
@@ -297,7 +301,7 @@ pub fn run(workspace: &Path, plan: &Plan) -> Result<PathBuf, BenchError> {
             step.label,
             started.elapsed().as_secs_f64()
         );
-        let json = raw.join(format!("{}.json", step.example));
+        let json = raw.join(format!("{}-{}.json", i + 1, step.example));
         let binary = crate::local_pg::target_dir()
             .join("release/examples")
             .join(step.example);
