@@ -23,13 +23,22 @@ pub async fn compare(
     entities: Vec<(&'static str, Vec<EntityTable>)>,
 ) -> Result<Vec<Difference>> {
     let schemas: Vec<&str> = sources.iter().map(|s| s.schema).collect();
-    let migrated = Scratch::create(admin, target, "check_migrations").await?;
-    let from_migrations = replay(&migrated, sources, &schemas).await;
-    migrated.dispose().await;
+    // The two sides are independent: build them at once, each in its own
+    // throwaway database and session.
+    let migrations = async {
+        let migrated = Scratch::create(admin, target, "check_migrations").await?;
+        let model = replay(&migrated, sources, &schemas).await;
+        migrated.dispose().await;
+        model
+    };
+    let entities = async {
+        let materialised = Scratch::create(admin, target, "check_entities").await?;
+        let model = materialise(materialised.session.connection(), &entities, &schemas).await;
+        materialised.dispose().await;
+        model
+    };
+    let (from_migrations, from_entities) = tokio::join!(migrations, entities);
     let from_migrations = from_migrations?;
-    let materialised = Scratch::create(admin, target, "check_entities").await?;
-    let from_entities = materialise(materialised.session.connection(), &entities, &schemas).await;
-    materialised.dispose().await;
     Ok(SchemaModel::diff(&from_entities?, &from_migrations)
         .into_iter()
         .filter(|difference| !beyond_entities(difference))
