@@ -388,3 +388,59 @@ async fn backfills_run_on_a_distributed_schema() {
         "nothing applied"
     );
 }
+
+/// `db start --citus` starts a coordinator and two workers under the target
+/// directory, every command then uses it, and `db stop` stops all three.
+#[test]
+fn db_start_citus_is_the_local_cluster_until_db_start() {
+    let scratch = Scratch::new("citus-local");
+    let cwd = &scratch.0;
+    let no_env: [(&str, &str); 0] = [];
+    let out = xtask(cwd, &["db", "start", "--citus"], &no_env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("running (Citus coordinator and 2 workers)"),
+        "{}",
+        text(&out)
+    );
+    let out = xtask(cwd, &["db", "status"], &no_env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for node in ["coordinator", "worker-1", "worker-2"] {
+        assert!(
+            text(&out)
+                .lines()
+                .any(|line| line.contains(node) && line.contains("running: true")),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = xtask(cwd, &["db", "url"], &no_env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("postgres://postgres:***@127.0.0.1:"),
+        "{}",
+        text(&out)
+    );
+    let out = xtask(cwd, &["migrate"], &no_env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("the local Citus cluster's coordinator"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("now a distributed schema"),
+        "{}",
+        text(&out)
+    );
+
+    let out = xtask(cwd, &["db", "stop"], &no_env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("local Citus cluster: stopped"),
+        "{}",
+        text(&out)
+    );
+    let out = xtask(cwd, &["db", "status"], &no_env);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
