@@ -14,11 +14,12 @@
 
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
 use crate::capture::{Direction, Script};
 use crate::db_error::{self, Kind};
 use crate::error::{ApplyError, MigrateError, Result};
+use crate::held::Held;
 use crate::history::{self, NewRow, RowState};
 use crate::sql_objects::{self, Objects};
 
@@ -61,10 +62,11 @@ pub struct Done {
     pub attempts: u32,
 }
 
-/// Runs steps on the run's one connection, counting what it committed so a
+/// Runs steps on the run's one connection, held out of its pool while the
+/// executor lives (see [`crate::held`]), counting what it committed so a
 /// lost connection can say how far the run got.
-pub(crate) struct Executor<'s> {
-    db: &'s DatabaseConnection,
+pub(crate) struct Executor {
+    db: Held,
     limits: DdlLimits,
     committed: usize,
     /// On a Citus cluster: `core` tables a step creates become reference
@@ -88,14 +90,26 @@ struct Failure {
     source: DbErr,
 }
 
-impl<'s> Executor<'s> {
-    pub(crate) fn new(db: &'s DatabaseConnection, limits: DdlLimits) -> Self {
-        Self {
+impl Executor {
+    /// Takes the session's connection until the executor is dropped.
+    pub(crate) async fn hold(db: &DatabaseConnection, limits: DdlLimits) -> Result<Self> {
+        let db = Held::take(db)
+            .await
+            .map_err(|source| MigrateError::Database {
+                context: "the session's connection is gone",
+                source,
+            })?;
+        Ok(Self {
             db,
             limits,
             committed: 0,
             placing: None,
-        }
+        })
+    }
+
+    /// The held connection, for what the run does between steps.
+    pub(crate) fn connection(&self) -> &Held {
+        &self.db
     }
 
     /// The same executor for a Citus cluster.
@@ -163,7 +177,8 @@ impl<'s> Executor<'s> {
         }
     }
 
-    /// Statements and history change in one transaction.
+    /// Statements and history change in one transaction, opened together
+    /// with the first statement when it has no parameters.
     async fn in_transaction(&self, step: &Step<'_>) -> Result<Applied, Failure> {
         let history_failure = |source| Failure {
             index: 0,
@@ -171,29 +186,51 @@ impl<'s> Executor<'s> {
             source,
         };
         let started = Instant::now();
-        let txn = self.db.begin().await.map_err(history_failure)?;
-        if let Err(failure) = execute_all(&txn, step.script).await {
+        let fused = step
+            .script
+            .statements
+            .first()
+            .filter(|s| s.values.is_none());
+        let opened = match fused {
+            Some(first) => self
+                .db
+                .begin_with(&first.sql)
+                .await
+                .map_err(|source| Failure {
+                    index: 0,
+                    statement: first.to_string(),
+                    source,
+                }),
+            None => self.db.begin().await.map_err(history_failure),
+        };
+        if let Err(failure) = opened {
             // A lost connection cannot roll back; the server does it.
-            let _ = txn.rollback().await;
+            let _ = self.db.rollback().await;
             return Err(failure);
         }
-        let placed = match self.place(&txn, step).await {
+        if let Err(failure) =
+            execute_from(&self.db, step.script, usize::from(fused.is_some())).await
+        {
+            let _ = self.db.rollback().await;
+            return Err(failure);
+        }
+        let placed = match self.place(&self.db, step).await {
             Ok(placed) => placed,
             Err(failure) => {
-                let _ = txn.rollback().await;
+                let _ = self.db.rollback().await;
                 return Err(failure);
             }
         };
         let execution_ms = elapsed_ms(started);
         let written = match step.direction {
-            Direction::Up => history::record(&txn, applied_row(step, execution_ms)).await,
-            Direction::Down => history::delete(&txn, step.name).await,
+            Direction::Up => history::record(&self.db, applied_row(step, execution_ms)).await,
+            Direction::Down => history::delete(&self.db, step.name).await,
         };
         if let Err(err) = written {
-            let _ = txn.rollback().await;
+            let _ = self.db.rollback().await;
             return Err(history_failure(into_db(err)));
         }
-        txn.commit().await.map_err(history_failure)?;
+        self.db.commit().await.map_err(history_failure)?;
         Ok((execution_ms, placed))
     }
 
@@ -245,7 +282,7 @@ impl<'s> Executor<'s> {
         let started = Instant::now();
         match step.direction {
             Direction::Up => history::record(
-                self.db,
+                &self.db,
                 NewRow {
                     state: RowState::Running,
                     ..applied_row(step, 0)
@@ -254,7 +291,7 @@ impl<'s> Executor<'s> {
             .await
             .map_err(history_failure)?,
             Direction::Down => history::set_state(
-                self.db,
+                &self.db,
                 step.name,
                 RowState::Running,
                 0,
@@ -263,14 +300,14 @@ impl<'s> Executor<'s> {
             .await
             .map_err(history_failure)?,
         }
-        execute_all(self.db, step.script).await?;
-        let placed = self.place(self.db, step).await?;
+        execute_all(&self.db, step.script).await?;
+        let placed = self.place(&self.db, step).await?;
         let execution_ms = elapsed_ms(started);
         match step.direction {
             Direction::Up => {
-                history::set_state(self.db, step.name, RowState::Applied, execution_ms, None).await
+                history::set_state(&self.db, step.name, RowState::Applied, execution_ms, None).await
             }
-            Direction::Down => history::delete(self.db, step.name).await,
+            Direction::Down => history::delete(&self.db, step.name).await,
         }
         .map_err(history_failure)?;
         Ok((execution_ms, placed))
@@ -328,7 +365,7 @@ impl<'s> Executor<'s> {
             db_error::describe(&source)
         );
         if let Err(err) =
-            history::set_state(self.db, step.name, RowState::Failed, 0, Some(&note)).await
+            history::set_state(&self.db, step.name, RowState::Failed, 0, Some(&note)).await
         {
             return err;
         }
@@ -372,7 +409,16 @@ fn applied_row<'a>(step: &Step<'a>, execution_ms: i64) -> NewRow<'a> {
 }
 
 async fn execute_all<C: ConnectionTrait>(db: &C, script: &Script) -> Result<(), Failure> {
-    for (index, statement) in script.statements.iter().enumerate() {
+    execute_from(db, script, 0).await
+}
+
+/// The script's statements from index `first` on.
+async fn execute_from<C: ConnectionTrait>(
+    db: &C,
+    script: &Script,
+    first: usize,
+) -> Result<(), Failure> {
+    for (index, statement) in script.statements.iter().enumerate().skip(first) {
         execute(db, statement).await.map_err(|source| Failure {
             index,
             statement: statement.to_string(),

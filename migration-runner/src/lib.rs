@@ -24,6 +24,7 @@ pub mod error;
 pub mod executor;
 pub mod exit;
 pub mod grants;
+pub(crate) mod held;
 pub mod history;
 pub mod lint;
 pub mod lock;

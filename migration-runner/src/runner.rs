@@ -433,13 +433,18 @@ impl Runner {
             .find(|entry| entry.state == State::Applied)
             .map(|entry| entry.name.clone())
             .unwrap_or_default();
-        let mut executor = Executor::new(db, self.options.ddl);
+        let mut executor = Executor::hold(db, self.options.ddl).await?;
         if citus.is_some() {
             executor = executor.placing_on_citus();
         }
         executor.set_lock_timeout().await?;
         for planned in plan {
-            crate::backfill::gate::before_apply(db, &self.backfills, &planned.name).await?;
+            crate::backfill::gate::before_apply(
+                executor.connection(),
+                &self.backfills,
+                &planned.name,
+            )
+            .await?;
             let checksum = planned.script.checksum();
             let done = executor
                 .run(&Step {
@@ -461,6 +466,8 @@ impl Runner {
             });
         }
         report.placed = executor.placed();
+        // The session's connection goes back to its pool.
+        drop(executor);
         if placing {
             let after = report
                 .applied
@@ -547,7 +554,7 @@ impl Runner {
             });
         }
         let db = self.session.connection();
-        let mut executor = Executor::new(db, self.options.ddl);
+        let mut executor = Executor::hold(db, self.options.ddl).await?;
         if !options.dry_run && !planned_steps.is_empty() {
             executor.set_lock_timeout().await?;
         }

@@ -175,8 +175,8 @@ pub(crate) async fn refuse_waiting<C: ConnectionTrait>(
 
 /// Right before a contract migration applies: records its backfill finished
 /// when it had nothing to do, or refuses when rows now need it.
-pub(crate) async fn before_apply(
-    db: &sea_orm::DatabaseConnection,
+pub(crate) async fn before_apply<C: ConnectionTrait>(
+    db: &C,
     backfills: &Backfills,
     migration: &str,
 ) -> Result<(), BackfillError> {

@@ -5,7 +5,7 @@
 //! committed batch, nothing lost and nothing counted twice. Like the history
 //! table it lives in `public` and only the engine creates and writes it.
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use serde::Serialize;
 
 use super::error::BackfillError;
@@ -188,8 +188,9 @@ async fn installed<C: ConnectionTrait>(db: &C) -> Result<bool, BackfillError> {
         .unwrap_or(false))
 }
 
-/// Creates the ledger and flags tables when absent.
-pub(crate) async fn install(db: &sea_orm::DatabaseConnection) -> Result<(), BackfillError> {
+/// Creates the ledger and flags tables when absent (one simple query: its
+/// statements commit together).
+pub(crate) async fn install<C: ConnectionTrait>(db: &C) -> Result<(), BackfillError> {
     if installed(db).await? {
         return Ok(());
     }
@@ -200,9 +201,10 @@ pub(crate) async fn install(db: &sea_orm::DatabaseConnection) -> Result<(), Back
         },
         _ => BackfillError::db("cannot create the backfill ledger", source),
     };
-    let txn = db.begin().await.map_err(fail)?;
-    txn.execute_unprepared(INSTALL_SQL).await.map_err(fail)?;
-    txn.commit().await.map_err(fail)
+    db.execute_unprepared(INSTALL_SQL)
+        .await
+        .map(drop)
+        .map_err(fail)
 }
 
 /// Every ledger row (none when the table does not exist yet).

@@ -189,7 +189,7 @@ async fn kill_child_mid_migration(db: &TestDatabase, test_name: &str) {
     loop {
         let sleeping = scalar_i64(
             &conn,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'migration-runner-child' AND query LIKE 'SELECT pg_sleep%'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'migration-runner-child' AND query LIKE '%SELECT pg_sleep%'",
         )
         .await;
         if sleeping == 1 {

@@ -204,6 +204,71 @@ async fn constraints_reject_bad_rows_across_schemas() {
     );
 }
 
+/// The runner opens a migration's transaction together with its first
+/// statement: a failure there names that statement, rolls back, and leaves
+/// the run's connection usable (no transaction left open, no lock kept).
+#[tokio::test]
+async fn a_migration_failing_at_its_first_statement_rolls_back_and_keeps_the_session_usable() {
+    let db = TestDatabase::create("foundation_fail_first");
+    let broken = SqlMigration::new(
+        "m20990101_000000_academy_add_reviews",
+        &[
+            "CREATE TABLE academy.reviews (id uuid PRIMARY KEY, course_id uuid REFERENCES academy.no_such_table (id))",
+            "CREATE INDEX reviews_course ON academy.reviews (course_id)",
+        ],
+        &["DROP TABLE academy.reviews"],
+    );
+    let runner = runner(&db, workspace_plus(vec![("academy", Box::new(broken))])).await;
+    for attempt in 1..=2 {
+        let err = runner.up(&UpOptions::default()).await.unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(
+                err,
+                MigrateError::Apply(migration_runner::error::ApplyError::Failed {
+                    statement_index: 1,
+                    ..
+                })
+            ),
+            "attempt {attempt}: {message}"
+        );
+        assert!(
+            message.contains("no_such_table") && message.contains("42P01"),
+            "attempt {attempt}: {message}"
+        );
+        assert!(!message.contains("BEGIN"), "attempt {attempt}: {message}");
+        assert!(
+            !message.contains("current transaction is aborted"),
+            "attempt {attempt}: {message}"
+        );
+    }
+    let conn = connect(&db).await;
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM pg_class WHERE relname = 'reviews'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        )
+        .await,
+        0
+    );
+    // Every other migration of the run was applied, each in its own transaction.
+    assert_eq!(
+        history_names(&conn).await.len(),
+        migration_runner::Catalog::workspace()
+            .unwrap()
+            .migrations()
+            .len()
+    );
+}
+
 #[tokio::test]
 async fn a_failing_migration_leaves_no_trace_and_applies_once_fixed() {
     let db = TestDatabase::create("foundation_fail");

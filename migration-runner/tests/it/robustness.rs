@@ -333,7 +333,7 @@ async fn a_connection_lost_mid_run_names_the_migration_and_what_was_committed() 
             let killed = scalar_i64(
                 &killer_db,
                 "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE query LIKE 'SELECT pg_sleep(30)%' AND pid <> pg_backend_pid()) t",
+                 WHERE query LIKE '%SELECT pg_sleep(30)%' AND pid <> pg_backend_pid()) t",
             )
             .await;
             if killed > 0 || Instant::now() > deadline {
