@@ -178,7 +178,7 @@ impl Executor {
     }
 
     /// Statements and history change in one transaction, opened together
-    /// with the first statement when it has no parameters.
+    /// with the first statement when it has no parameters (not on Citus).
     async fn in_transaction(&self, step: &Step<'_>) -> Result<Applied, Failure> {
         let history_failure = |source| Failure {
             index: 0,
@@ -186,11 +186,16 @@ impl Executor {
             source,
         };
         let started = Instant::now();
-        let fused = step
-            .script
-            .statements
-            .first()
-            .filter(|s| s.values.is_none());
+        // Citus forwards a DDL statement's whole query text to the workers,
+        // which refuse the `BEGIN;` in front of it: there, `BEGIN` goes alone.
+        let fused = match self.placing {
+            None => step
+                .script
+                .statements
+                .first()
+                .filter(|s| s.values.is_none()),
+            Some(_) => None,
+        };
         let opened = match fused {
             Some(first) => self
                 .db
