@@ -257,8 +257,14 @@ impl RuntimeRoles<'_> {
             ));
         }
         // Roles belong to the server, not the database: another database on
-        // it may have created them already (or be creating them now).
-        let create = "  FOREACH role_name IN ARRAY ARRAY[app, reporting] LOOP\n\
+        // it may have created them already (or be creating them now), or its
+        // `down` may drop one between the check below and the first grant
+        // (`undefined_object`, "role … was concurrently dropped"): then the
+        // attempt is rolled back and made again, creating the role anew. Once
+        // granted something here, a role can no longer be dropped elsewhere.
+        let create = "  FOR attempt IN 1..5 LOOP\n\
+                      \x20 BEGIN\n\
+                      \x20 FOREACH role_name IN ARRAY ARRAY[app, reporting] LOOP\n\
                       \x20   IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = role_name) THEN\n\
                       \x20     BEGIN\n\
                       \x20       EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);\n\
@@ -266,7 +272,12 @@ impl RuntimeRoles<'_> {
                       \x20     END;\n\
                       \x20   END IF;\n\
                       \x20 END LOOP;\n";
-        vec![self.block(create, &grants, "")]
+        let retried = "  EXIT;\n\
+                       \x20 EXCEPTION WHEN undefined_object THEN\n\
+                       \x20   IF attempt = 5 THEN RAISE; END IF;\n\
+                       \x20 END;\n\
+                       \x20 END LOOP;\n";
+        vec![self.block(create, &grants, retried)]
     }
 
     /// The statements of [`drop_runtime_roles`], in order.

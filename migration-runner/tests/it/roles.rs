@@ -7,7 +7,7 @@
 //! with a prefix of its own and drops its roles at the end.
 
 use migration_dev::testing::TestDatabase;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::support::*;
 
@@ -469,5 +469,88 @@ async fn renaming_the_roles_as_the_runbook_says_passes_preflight_under_the_new_n
     );
     let refused = runner_binary(Some(&db.url), &["up", "--app-role-template", &old], &[]);
     assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
+    drop_roles(&conn, &prefix).await;
+}
+
+/// Roles belong to the server: a `down` in another database may drop a role
+/// between a deploy's check that it exists and its first grant to it. The
+/// deploy creates the role again rather than failing with "role … was
+/// concurrently dropped" (seen when parallel tests shared the default names).
+#[tokio::test]
+async fn a_role_another_database_drops_mid_deploy_is_created_again() {
+    let prefix = prefix();
+    let (app, reporting) = (
+        format!("{prefix}_{{schema}}_app"),
+        format!("{prefix}_{{schema}}_reporting"),
+    );
+    let templates = [
+        ("MIGRATION_APP_ROLE_TEMPLATE", app.as_str()),
+        ("MIGRATION_REPORTING_ROLE_TEMPLATE", reporting.as_str()),
+    ];
+    let db = TestDatabase::create("roles_dropped_mid_deploy");
+    let before = runner_binary(Some(&db.url), &["up", "--to", BEFORE_ROLES], &templates);
+    assert_eq!(before.status.code(), Some(0), "{}", all_output(&before));
+
+    // Another database's session drops `core`'s app role and has not
+    // committed yet: the deploy sees the role, skips creating it, and waits
+    // on it at its first grant.
+    let other = TestDatabase::create("roles_dropper");
+    let dropper = connect(&other).await;
+    let core_app = format!("{prefix}_core_app");
+    dropper
+        .execute_unprepared(&format!(
+            "CREATE ROLE {core_app} NOLOGIN; CREATE ROLE {prefix}_core_reporting NOLOGIN"
+        ))
+        .await
+        .unwrap();
+    let dropping = dropper.begin().await.unwrap();
+    dropping
+        .execute_unprepared(&format!("DROP ROLE {core_app}"))
+        .await
+        .unwrap();
+    let mut command = std::process::Command::new(runner_binary_path());
+    command
+        .args(["up", "--ddl-lock-timeout", "120"])
+        .env("DATABASE_URL", &db.url)
+        .env_remove("APP_ENV")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in templates {
+        command.env(key, value);
+    }
+    let child = command.spawn().unwrap();
+    let watcher = connect(&other).await;
+    let blocked = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
+           AND application_name = 'migration-runner' AND wait_event_type = 'Lock'",
+        db.name
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while scalar_i64(&watcher, &blocked).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy never waited on the role being dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    dropping.commit().await.unwrap();
+
+    let up = child.wait_with_output().unwrap();
+    assert_eq!(up.status.code(), Some(0), "{}", all_output(&up));
+    let conn = connect(&db).await;
+    assert_eq!(
+        texts(
+            &conn,
+            &format!(
+                "SELECT format('%s usage=%s select=%s', rolname, \
+                   has_schema_privilege(rolname, 'core', 'USAGE')::text, \
+                   has_table_privilege(rolname, 'core.users', 'SELECT')::text) \
+                   FROM pg_roles WHERE rolname = '{core_app}'"
+            ),
+        )
+        .await,
+        [format!("{core_app} usage=true select=true")]
+    );
     drop_roles(&conn, &prefix).await;
 }

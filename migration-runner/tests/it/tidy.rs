@@ -250,3 +250,68 @@ async fn the_sum_file_matches_the_code() {
         "the binary was built with another sum file"
     );
 }
+
+/// The subcommand words and `--flags` of every `migration-runner ...` command
+/// in `text` (code blocks and inline code alike): words up to the first
+/// argument, flags anywhere before a comment.
+fn documented_commands(text: &str) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let mut commands = Vec::new();
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(at) = rest.find("migration-runner ") {
+            let command = &rest[at + "migration-runner ".len()..];
+            let end = command.find(['#', '`', ';', ')']).unwrap_or(command.len());
+            let tokens: Vec<&str> = command[..end].split_whitespace().collect();
+            let words: Vec<String> = tokens
+                .iter()
+                .take_while(|t| {
+                    t.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !t.starts_with("--")
+                })
+                .map(|t| (*t).to_owned())
+                .collect();
+            let flags: Vec<String> = tokens
+                .iter()
+                .filter(|t| t.starts_with("--"))
+                .map(|t| (*t).to_owned())
+                .collect();
+            if !words.is_empty() {
+                commands.push((line.trim().to_owned(), words, flags));
+            }
+            rest = &command[end..];
+        }
+    }
+    commands
+}
+
+/// Invariant: every command of `docs/RUNBOOK.md` is one the tests run: its
+/// subcommand and each of its flags are arguments the test suites pass.
+#[test]
+fn every_runbook_command_is_one_the_tests_run() {
+    let runbook = read(&workspace().join("docs/RUNBOOK.md"));
+    let commands = documented_commands(&runbook);
+    assert!(
+        commands.len() >= 10,
+        "the runbook's commands were not found: {commands:?}"
+    );
+    let tests: String = [
+        workspace().join("migration-runner/tests"),
+        workspace().join("xtask/tests"),
+    ]
+    .iter()
+    .flat_map(|dir| sources(dir))
+    .map(|path| read(&path))
+    .collect();
+    let mut untested = Vec::new();
+    for (line, words, flags) in &commands {
+        for argument in words.iter().chain(flags) {
+            if !tests.contains(&format!("\"{argument}\"")) {
+                untested.push(format!("`{argument}` of: {line}"));
+            }
+        }
+    }
+    assert!(
+        untested.is_empty(),
+        "docs/RUNBOOK.md commands no test runs:\n{}",
+        untested.join("\n")
+    );
+}
