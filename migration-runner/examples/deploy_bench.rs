@@ -37,6 +37,16 @@ use generated::{generated_catalog, generated_sources};
 
 const RUNS: usize = 40;
 const COLD_RUNS: usize = 5;
+/// More cold deploys than [`COLD_RUNS`] on a noisy machine (each is seconds at 2,000).
+const COLD_RUNS_ENV: &str = "DEPLOY_BENCH_COLD_RUNS";
+
+fn cold_runs() -> usize {
+    std::env::var(COLD_RUNS_ENV)
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .filter(|runs| *runs > 0)
+        .unwrap_or(COLD_RUNS)
+}
 
 #[derive(Debug, Parser)]
 struct RunnerMode {
@@ -123,7 +133,8 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
     let exe = std::env::current_exe().unwrap();
     let psql = cluster.psql();
     println!(
-        "deploy benchmark: median [min-max] of {RUNS} whole-process runs (no-op, status, startup) and of {COLD_RUNS} cold deploys"
+        "deploy benchmark: median [min-max] of {RUNS} whole-process runs (no-op, status, startup) and of {} cold deploys",
+        cold_runs()
     );
     // The release binary itself (built beside this example by `cargo build --release`).
     let binary = exe
@@ -189,7 +200,7 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
         let mut cold_psql = Vec::new();
         let mut cold_psql_tx = Vec::new();
         let mut last_applied = None;
-        for _ in 0..COLD_RUNS {
+        for _ in 0..cold_runs() {
             // A checkpoint before each timed run, so none pays for another's writes.
             let (db, url) = fresh("cold");
             checkpoint(&psql, &url);
@@ -265,7 +276,7 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
     serde_json::json!({
         "unit": "ms",
         "runs": RUNS,
-        "cold_runs": COLD_RUNS,
+        "cold_runs": cold_runs(),
         "ratios": "noop_up to noop_floor_psql; status and status_json to noop_up; cold_up to cold_floor_psql_tx",
         "startup": {
             "binary": startup.json(Some(&psql_startup)),
@@ -318,7 +329,7 @@ fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> 
         out.push(one(
             "cold deploy",
             n,
-            COLD_RUNS,
+            cold_runs(),
             &size["cold_up"],
             Some((
                 "psql -f, a transaction and history row per migration",

@@ -287,7 +287,9 @@ pub fn run(workspace: &Path, plan: &Plan) -> Result<PathBuf, BenchError> {
     std::fs::create_dir_all(&raw).map_err(io(&raw))?;
     let steps = plan.steps();
     let total = steps.len() + 1;
-    eprintln!("[1/{total}] building the benchmarks (release)");
+    // The binaries too: deploy_bench times the release `migration-runner`
+    // itself, which `--examples` alone does not build on a fresh checkout.
+    eprintln!("[1/{total}] building the benchmarks and the binaries (release)");
     let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     build
         .args([
@@ -297,6 +299,7 @@ pub fn run(workspace: &Path, plan: &Plan) -> Result<PathBuf, BenchError> {
             "migration-runner",
             "-p",
             "seeder",
+            "--bins",
             "--examples",
         ])
         .current_dir(workspace);
