@@ -9,6 +9,13 @@ use crate::connect::{self, ConnectSettings, DatabaseTarget, Session};
 use crate::db_error::{self, Kind};
 use crate::error::{MigrateError, Result, VerifyError};
 
+/// How many transactional migrations a replay sends in one transaction. One
+/// transaction for a whole long history is slower than several: the catalog
+/// invalidations of every DDL statement pile up until commit (500 generated
+/// migrations replayed in about 505 ms as one transaction, 440 ms in
+/// transactions of 20; `check_bench`).
+const REPLAY_BATCH: usize = 20;
+
 /// A database that exists for one command.
 pub struct Scratch {
     pub target: DatabaseTarget,
@@ -105,11 +112,12 @@ impl Scratch {
     }
 
     /// Applies every migration of `catalog`, in order, to this throwaway
-    /// database as fast as the server allows: the statements of consecutive
-    /// transactional migrations go as one multi-statement query in one
-    /// transaction (one round trip), a migration that must run outside a
-    /// transaction on its own, statement by statement. No lock and no
-    /// history: this is a replay to read the schemas back, not a deploy.
+    /// database as fast as the server allows: the statements of up to
+    /// [`REPLAY_BATCH`] consecutive transactional migrations go as one
+    /// multi-statement query in one transaction (one round trip), a migration
+    /// that must run outside a transaction on its own, statement by
+    /// statement. No lock and no history: this is a replay to read the
+    /// schemas back, not a deploy.
     pub async fn replay(&self, catalog: &crate::catalog::Catalog) -> Result<()> {
         let capturer = crate::capture::Capturer::new().await?;
         let db = self.session.connection();
@@ -122,6 +130,7 @@ impl Scratch {
             source,
         };
         let mut batch = String::new();
+        let mut batched = 0;
         let flush = |batch: String| async move {
             if batch.is_empty() {
                 return Ok(());
@@ -139,8 +148,16 @@ impl Scratch {
                     batch.push_str(&line);
                     batch.push('\n');
                 }
+                batched += 1;
+                if batched == REPLAY_BATCH {
+                    batched = 0;
+                    flush(std::mem::take(&mut batch))
+                        .await
+                        .map_err(|source| failed("", source))?;
+                }
                 continue;
             }
+            batched = 0;
             flush(std::mem::take(&mut batch))
                 .await
                 .map_err(|source| failed("", source))?;
