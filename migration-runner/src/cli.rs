@@ -533,6 +533,7 @@ async fn up_command(runner: &Runner, up: UpArgs) -> Result<Exit> {
                 "dry run: {} migration(s) would be applied; nothing was changed",
                 report.planned.len()
             );
+            crate::render::print_role_templates(&report.planned, runner.role_templates());
             print_plan(&report.planned);
         }
     } else if report.applied.is_empty() {
@@ -720,6 +721,7 @@ async fn plan_command(runner: &Runner) -> Result<Exit> {
         say!("-- nothing pending (checked in {})", ms(started.elapsed()));
     } else {
         let waiting = runner.waiting(&plan).await?;
+        crate::render::print_role_templates(&plan, runner.role_templates());
         crate::render::print_plan_waiting(&plan, &waiting);
     }
     if let Some(placement) = runner.citus_placement(&plan).await? {

@@ -11,6 +11,32 @@ use crate::runner::Planned;
 use crate::say;
 use crate::status::{Inspection, State};
 
+/// When a pending migration of `plan` names the runtime roles: the name
+/// templates the runner sets on its session before it runs, as `SET` lines,
+/// so the plan applied by hand names the roles as `up` does.
+pub fn print_role_templates(plan: &[Planned], templates: &crate::role_names::RoleTemplates) {
+    let names_roles = plan
+        .iter()
+        .flat_map(|planned| &planned.script.statements)
+        .any(|statement| crate::role_names::RolesBlock::read(&statement.sql).is_some());
+    if !names_roles {
+        return;
+    }
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    say!("-- the runtime roles' name templates, set on the runner's session before it applies:");
+    say!(
+        "SET {} = {};",
+        crate::role_names::APP_ROLE_TEMPLATE_SETTING,
+        literal(&templates.app)
+    );
+    say!(
+        "SET {} = {};",
+        crate::role_names::REPORTING_ROLE_TEMPLATE_SETTING,
+        literal(&templates.reporting)
+    );
+    say!();
+}
+
 /// A duration in milliseconds, always in the same unit.
 pub fn ms(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)

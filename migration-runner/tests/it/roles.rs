@@ -554,3 +554,76 @@ async fn a_role_another_database_drops_mid_deploy_is_created_again() {
     );
     drop_roles(&conn, &prefix).await;
 }
+
+/// `plan` is SQL a DBA may review and apply by hand: before the runtime-roles
+/// migrations it sets the name templates in force, so applied by hand it
+/// names the roles as `up` would (without them the roles would get the
+/// default names).
+#[tokio::test]
+async fn the_plan_applied_by_hand_names_the_roles_as_up_would() {
+    let prefix = prefix();
+    let (app, reporting) = (
+        format!("{prefix}_{{schema}}_rw"),
+        format!("{prefix}_{{schema}}_ro"),
+    );
+    let db = TestDatabase::create("roles_plan_by_hand");
+    let plan = runner_binary(
+        Some(&db.url),
+        &["plan"],
+        &[
+            ("MIGRATION_APP_ROLE_TEMPLATE", &app),
+            ("MIGRATION_REPORTING_ROLE_TEMPLATE", &reporting),
+        ],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", all_output(&plan));
+    let sql = stdout(&plan);
+    assert!(
+        sql.contains(&format!(
+            "SET migration_runner.app_role_template = '{app}';\n\
+             SET migration_runner.reporting_role_template = '{reporting}';\n"
+        )),
+        "{sql}"
+    );
+
+    let conn = connect(&db).await;
+    conn.execute_unprepared(&sql).await.unwrap();
+    assert_eq!(
+        texts(
+            &conn,
+            &format!(
+                "SELECT rolname FROM pg_roles WHERE rolname LIKE '{prefix}\\_%' ORDER BY rolname"
+            ),
+        )
+        .await,
+        ["academy", "core", "talent", "vacancy"]
+            .iter()
+            .flat_map(|schema| [
+                format!("{prefix}_{schema}_ro"),
+                format!("{prefix}_{schema}_rw")
+            ])
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM pg_roles WHERE rolname = 'academy_app' \
+                   AND has_table_privilege(rolname, 'academy.courses', 'INSERT')"
+            ),
+        )
+        .await,
+        0,
+        "the default-named role got this database's grants"
+    );
+    assert!(
+        texts(
+            &conn,
+            &format!(
+                "SELECT has_table_privilege('{prefix}_academy_rw', 'academy.courses', 'INSERT')::text"
+            ),
+        )
+        .await
+            == ["true"]
+    );
+    drop_roles(&conn, &prefix).await;
+}
