@@ -606,10 +606,8 @@ async fn the_plan_applied_by_hand_names_the_roles_as_up_would() {
     assert_eq!(
         scalar_i64(
             &conn,
-            &format!(
-                "SELECT count(*) FROM pg_roles WHERE rolname = 'academy_app' \
-                   AND has_table_privilege(rolname, 'academy.courses', 'INSERT')"
-            ),
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'academy_app' \
+               AND has_table_privilege(rolname, 'academy.courses', 'INSERT')",
         )
         .await,
         0,
