@@ -5,35 +5,15 @@
 //! refuse non-empty targets and the deploy target, the runtime roles can do
 //! exactly what their migrations grant, and no output carries the password.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use migration_dev::testing::TestDatabase;
 use migration_runner::operations::manifest;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use crate::support::{all_output, connect, history_names, runner_binary, runner_binary_in, stdout};
-
-/// A directory for one test's archives.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(label: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("ops-{label}-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::support::{
+    Dir, all_output, connect, history_names, runner_binary, runner_binary_in, stdout,
+};
 
 /// Rows in every schema, as an application would write them.
 async fn fill(db: &DatabaseConnection) {

@@ -82,6 +82,36 @@ async fn no_command_prints_a_password_made_of_reserved_characters() {
             );
             assert_no_password(&output, &what);
         }
+        // The commands around a deploy, over the migrated database: drift,
+        // backfills and flags, and the backups (pg_dump and pg_restore get the
+        // password too, and must not echo it).
+        let dir = Dir::new("redaction");
+        let archive = dir.file("app.dump");
+        let archive = archive.as_str();
+        let restored = TestDatabase::create("redaction_restored");
+        let more: [(&[&str], i32); 6] = [
+            (&["drift"], 0),
+            (&["backfill", "list"], 0),
+            (&["flag", "list"], 0),
+            (&["db", "backup", "--out", archive], 0),
+            (&["db", "verify-backup", archive], 0),
+            (&["db", "restore", archive, "--into", &restored.name], 0),
+        ];
+        for (args, code) in more {
+            let output = runner_binary(Some(url), args, &[]);
+            let what = format!("{args:?}");
+            assert_eq!(
+                output.status.code(),
+                Some(code),
+                "{what}: {}",
+                all_output(&output)
+            );
+            assert_no_password(&output, &what);
+        }
+        let manifest = std::fs::read_to_string(format!("{archive}.manifest.json")).unwrap();
+        for marker in ["Zq9", "Secret", &encoded(PASSWORD)] {
+            assert!(!manifest.contains(marker), "the manifest holds `{marker}`");
+        }
         // Leave the database fresh for the next URL form.
         let output = runner_binary(
             Some(url),

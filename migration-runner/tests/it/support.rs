@@ -207,3 +207,25 @@ pub fn port_of(url: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A directory for one test's archives.
+pub struct Dir(pub std::path::PathBuf);
+
+impl Dir {
+    pub fn new(label: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("ops-{label}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn file(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
