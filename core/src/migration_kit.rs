@@ -192,6 +192,17 @@ impl RoleTemplates {
     pub fn reporting_role(&self, schema: &str) -> String {
         self.reporting.replace(SCHEMA_PLACEHOLDER, schema)
     }
+
+    /// The two `SET` statements that put these templates on a session, as the
+    /// runner does before the runtime-roles blocks run (for SQL applied by
+    /// hand: `plan`).
+    pub fn set_statements(&self) -> [String; 2] {
+        [
+            (APP_ROLE_TEMPLATE_SETTING, &self.app),
+            (REPORTING_ROLE_TEMPLATE_SETTING, &self.reporting),
+        ]
+        .map(|(setting, template)| format!("SET {setting} = {};", quoted_literal(template)))
+    }
 }
 
 /// The runtime roles of one schema (see [`create_runtime_roles`]).
@@ -210,6 +221,10 @@ pub struct RuntimeRoles<'a> {
     /// Tables of other schemas both roles may read (`("core", "users")`).
     pub reads: &'a [(&'a str, &'a str)],
 }
+
+/// How many times a runtime-roles block tries to create its roles and grant
+/// to them when another database drops one in between.
+const ROLE_ATTEMPTS: u32 = 5;
 
 /// Opens and closes every runtime-roles `DO` block ([`RolesBlock::read`]).
 const BLOCK_TAG: &str = "$runtime_roles$";
@@ -262,22 +277,26 @@ impl RuntimeRoles<'_> {
         // (`undefined_object`, "role … was concurrently dropped"): then the
         // attempt is rolled back and made again, creating the role anew. Once
         // granted something here, a role can no longer be dropped elsewhere.
-        let create = "  FOR attempt IN 1..5 LOOP\n\
-                      \x20 BEGIN\n\
-                      \x20 FOREACH role_name IN ARRAY ARRAY[app, reporting] LOOP\n\
-                      \x20   IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = role_name) THEN\n\
-                      \x20     BEGIN\n\
-                      \x20       EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);\n\
-                      \x20     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n\
-                      \x20     END;\n\
-                      \x20   END IF;\n\
-                      \x20 END LOOP;\n";
-        let retried = "  EXIT;\n\
-                       \x20 EXCEPTION WHEN undefined_object THEN\n\
-                       \x20   IF attempt = 5 THEN RAISE; END IF;\n\
-                       \x20 END;\n\
-                       \x20 END LOOP;\n";
-        vec![self.block(create, &grants, retried)]
+        let create = format!(
+            "  FOR attempt IN 1..{ROLE_ATTEMPTS} LOOP\n\
+             \x20 BEGIN\n\
+             \x20 FOREACH role_name IN ARRAY ARRAY[app, reporting] LOOP\n\
+             \x20   IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = role_name) THEN\n\
+             \x20     BEGIN\n\
+             \x20       EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);\n\
+             \x20     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n\
+             \x20     END;\n\
+             \x20   END IF;\n\
+             \x20 END LOOP;\n"
+        );
+        let retried = format!(
+            "  EXIT;\n\
+             \x20 EXCEPTION WHEN undefined_object THEN\n\
+             \x20   IF attempt = {ROLE_ATTEMPTS} THEN RAISE; END IF;\n\
+             \x20 END;\n\
+             \x20 END LOOP;\n"
+        );
+        vec![self.block(&create, &grants, &retried)]
     }
 
     /// The statements of [`drop_runtime_roles`], in order.

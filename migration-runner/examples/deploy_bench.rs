@@ -132,9 +132,9 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
     cluster.ensure_running().expect("start the test cluster");
     let exe = std::env::current_exe().unwrap();
     let psql = cluster.psql();
+    let cold_runs = cold_runs();
     println!(
-        "deploy benchmark: median [min-max] of {RUNS} whole-process runs (no-op, status, startup) and of {} cold deploys",
-        cold_runs()
+        "deploy benchmark: median [min-max] of {RUNS} whole-process runs (no-op, status, startup) and of {cold_runs} cold deploys"
     );
     // The release binary itself (built beside this example by `cargo build --release`).
     let binary = exe
@@ -200,7 +200,7 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
         let mut cold_psql = Vec::new();
         let mut cold_psql_tx = Vec::new();
         let mut last_applied = None;
-        for _ in 0..cold_runs() {
+        for _ in 0..cold_runs {
             // A checkpoint before each timed run, so none pays for another's writes.
             let (db, url) = fresh("cold");
             checkpoint(&psql, &url);
@@ -276,7 +276,7 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
     serde_json::json!({
         "unit": "ms",
         "runs": RUNS,
-        "cold_runs": cold_runs(),
+        "cold_runs": cold_runs,
         "ratios": "noop_up to noop_floor_psql; status and status_json to noop_up; cold_up to cold_floor_psql_tx",
         "startup": {
             "binary": startup.json(Some(&psql_startup)),
@@ -289,6 +289,8 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
 /// The figures in the shape `cargo xtask bench` reads (`$BENCH_JSON`).
 fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> {
     use migration_dev::bench::{Figure, Floor};
+    // As this run measured them (the environment may differ by now).
+    let cold_runs = figures["cold_runs"].as_u64().unwrap_or_default() as usize;
     let one = |what: &str,
                n: u64,
                runs: usize,
@@ -329,7 +331,7 @@ fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> 
         out.push(one(
             "cold deploy",
             n,
-            cold_runs(),
+            cold_runs,
             &size["cold_up"],
             Some((
                 "psql -f, a transaction and history row per migration",

@@ -15,25 +15,13 @@ use crate::status::{Inspection, State};
 /// templates the runner sets on its session before it runs, as `SET` lines,
 /// so the plan applied by hand names the roles as `up` does.
 pub fn print_role_templates(plan: &[Planned], templates: &crate::role_names::RoleTemplates) {
-    let names_roles = plan
-        .iter()
-        .flat_map(|planned| &planned.script.statements)
-        .any(|statement| crate::role_names::RolesBlock::read(&statement.sql).is_some());
-    if !names_roles {
+    if crate::role_names::blocks(plan).next().is_none() {
         return;
     }
-    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
     say!("-- the runtime roles' name templates, set on the runner's session before it applies:");
-    say!(
-        "SET {} = {};",
-        crate::role_names::APP_ROLE_TEMPLATE_SETTING,
-        literal(&templates.app)
-    );
-    say!(
-        "SET {} = {};",
-        crate::role_names::REPORTING_ROLE_TEMPLATE_SETTING,
-        literal(&templates.reporting)
-    );
+    for statement in templates.set_statements() {
+        say!("{statement}");
+    }
     say!();
 }
 

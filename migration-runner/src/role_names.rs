@@ -406,6 +406,13 @@ pub async fn in_session<C: ConnectionTrait>(db: &C) -> Result<RoleTemplates, DbE
     })
 }
 
+/// The runtime-roles `DO` blocks among the statements of `plan`.
+pub fn blocks(plan: &[crate::runner::Planned]) -> impl Iterator<Item = RolesBlock> + '_ {
+    plan.iter()
+        .flat_map(|planned| &planned.script.statements)
+        .filter_map(|statement| RolesBlock::read(&statement.sql))
+}
+
 /// The runtime roles the pending migrations of `plan` would create: those
 /// their `DO` blocks name, under the templates set on this session, that the
 /// server does not have yet.
@@ -413,12 +420,7 @@ pub async fn to_create<C: ConnectionTrait>(
     db: &C,
     plan: &[crate::runner::Planned],
 ) -> Result<Vec<String>, DbErr> {
-    let blocks: Vec<RolesBlock> = plan
-        .iter()
-        .flat_map(|planned| &planned.script.statements)
-        .filter_map(|statement| RolesBlock::read(&statement.sql))
-        .filter(|block| block.creates)
-        .collect();
+    let blocks: Vec<RolesBlock> = blocks(plan).filter(|block| block.creates).collect();
     if blocks.is_empty() {
         return Ok(Vec::new());
     }

@@ -129,8 +129,6 @@ impl Scratch {
             },
             source,
         };
-        let mut batch = String::new();
-        let mut batched = 0;
         let flush = |batch: String| async move {
             if batch.is_empty() {
                 return Ok(());
@@ -138,7 +136,10 @@ impl Scratch {
             db.execute_unprepared(&format!("BEGIN;\n{batch}COMMIT;"))
                 .await
                 .map(drop)
+                .map_err(|source| failed("", source))
         };
+        let mut batch = String::new();
+        let mut batched = 0;
         for migration in catalog.migrations() {
             let script = capturer
                 .record(migration, crate::capture::Direction::Up)
@@ -149,25 +150,21 @@ impl Scratch {
                     batch.push('\n');
                 }
                 batched += 1;
-                if batched == REPLAY_BATCH {
-                    batched = 0;
-                    flush(std::mem::take(&mut batch))
-                        .await
-                        .map_err(|source| failed("", source))?;
+                if batched < REPLAY_BATCH {
+                    continue;
                 }
-                continue;
             }
+            flush(std::mem::take(&mut batch)).await?;
             batched = 0;
-            flush(std::mem::take(&mut batch))
-                .await
-                .map_err(|source| failed("", source))?;
-            for statement in &script.statements {
-                db.execute_raw(statement.clone())
-                    .await
-                    .map_err(|source| failed(&migration.name, source))?;
+            if !migration.transactional() {
+                for statement in &script.statements {
+                    db.execute_raw(statement.clone())
+                        .await
+                        .map_err(|source| failed(&migration.name, source))?;
+                }
             }
         }
-        flush(batch).await.map_err(|source| failed("", source))
+        flush(batch).await
     }
 
     /// Drops the database if it was created here.
