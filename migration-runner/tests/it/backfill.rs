@@ -3,7 +3,7 @@
 //! queueing readers, guarded by a flag, and holding a contract migration back
 //! until they finish (or have nothing to do).
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use migration_dev::testing::TestDatabase;
@@ -103,14 +103,7 @@ fn flag_on(url: &str) {
 
 /// The release binary in the background.
 fn spawn_runner(url: &str, args: &[&str]) -> Child {
-    Command::new(crate::support::runner_binary_path())
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .env("DATABASE_URL", url)
-        .env_remove("APP_ENV")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    crate::support::runner_command(Some(url), args, &[])
         .spawn()
         .expect("spawn the release binary")
 }

@@ -238,22 +238,19 @@ async fn a_runner_killed_while_blocked_leaves_no_lock_behind() {
     open.execute_unprepared("SELECT count(*) FROM academy.webinars")
         .await
         .unwrap();
-    let mut child = std::process::Command::new(runner_binary_path())
-        .args(["up", "--ddl-lock-timeout", "120"])
-        .env("DATABASE_URL", &db.url)
-        .stdin(std::process::Stdio::null())
+    let mut child = runner_command(Some(&db.url), &["up", "--ddl-lock-timeout", "120"], &[])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let watcher = connect(&db).await;
-    let blocked = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migration-runner' \
-                   AND wait_event_type = 'Lock'";
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while scalar_i64(&watcher, blocked).await == 0 {
-        assert!(Instant::now() < deadline, "the runner never blocked");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        &watcher,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+           AND application_name = 'migration-runner' AND wait_event_type = 'Lock'",
+        "the runner never blocked",
+    )
+    .await;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGKILL,

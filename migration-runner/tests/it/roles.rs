@@ -19,6 +19,14 @@ fn prefix() -> String {
     format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
+/// The environment that names the runtime roles by `app` and `reporting`.
+fn template_env<'a>(app: &'a str, reporting: &'a str) -> [(&'static str, &'a str); 2] {
+    [
+        ("MIGRATION_APP_ROLE_TEMPLATE", app),
+        ("MIGRATION_REPORTING_ROLE_TEMPLATE", reporting),
+    ]
+}
+
 /// Drops every role named `<prefix>…` (this database's grants first).
 async fn drop_roles(conn: &DatabaseConnection, prefix: &str) {
     conn.execute_unprepared(&format!(
@@ -373,10 +381,7 @@ async fn roles_a_dba_created_beforehand_need_no_createrole() {
         .await
         .unwrap();
     let as_deployer = db.url_as(&deployer, "deploy-pw");
-    let env = [
-        ("MIGRATION_APP_ROLE_TEMPLATE", app.as_str()),
-        ("MIGRATION_REPORTING_ROLE_TEMPLATE", reporting.as_str()),
-    ];
+    let env = template_env(&app, &reporting);
 
     // Without the roles, preflight asks for CREATEROLE, naming them.
     let missing = runner_binary(Some(&as_deployer), &["preflight"], &env);
@@ -483,10 +488,7 @@ async fn a_role_another_database_drops_mid_deploy_is_created_again() {
         format!("{prefix}_{{schema}}_app"),
         format!("{prefix}_{{schema}}_reporting"),
     );
-    let templates = [
-        ("MIGRATION_APP_ROLE_TEMPLATE", app.as_str()),
-        ("MIGRATION_REPORTING_ROLE_TEMPLATE", reporting.as_str()),
-    ];
+    let templates = template_env(&app, &reporting);
     let db = TestDatabase::create("roles_dropped_mid_deploy");
     let before = runner_binary(Some(&db.url), &["up", "--to", BEFORE_ROLES], &templates);
     assert_eq!(before.status.code(), Some(0), "{}", all_output(&before));
@@ -508,32 +510,24 @@ async fn a_role_another_database_drops_mid_deploy_is_created_again() {
         .execute_unprepared(&format!("DROP ROLE {core_app}"))
         .await
         .unwrap();
-    let mut command = std::process::Command::new(runner_binary_path());
-    command
-        .args(["up", "--ddl-lock-timeout", "120"])
-        .env("DATABASE_URL", &db.url)
-        .env_remove("APP_ENV")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (key, value) in templates {
-        command.env(key, value);
-    }
-    let child = command.spawn().unwrap();
+    let child = runner_command(
+        Some(&db.url),
+        &["up", "--ddl-lock-timeout", "120"],
+        &templates,
+    )
+    .spawn()
+    .unwrap();
     let watcher = connect(&other).await;
-    let blocked = format!(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
-           AND application_name = 'migration-runner' AND wait_event_type = 'Lock'",
-        db.name
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while scalar_i64(&watcher, &blocked).await == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the deploy never waited on the role being dropped"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until(
+        &watcher,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
+               AND application_name = 'migration-runner' AND wait_event_type = 'Lock'",
+            db.name
+        ),
+        "the deploy never waited on the role being dropped",
+    )
+    .await;
     dropping.commit().await.unwrap();
 
     let up = child.wait_with_output().unwrap();
@@ -567,14 +561,7 @@ async fn the_plan_applied_by_hand_names_the_roles_as_up_would() {
         format!("{prefix}_{{schema}}_ro"),
     );
     let db = TestDatabase::create("roles_plan_by_hand");
-    let plan = runner_binary(
-        Some(&db.url),
-        &["plan"],
-        &[
-            ("MIGRATION_APP_ROLE_TEMPLATE", &app),
-            ("MIGRATION_REPORTING_ROLE_TEMPLATE", &reporting),
-        ],
-    );
+    let plan = runner_binary(Some(&db.url), &["plan"], &template_env(&app, &reporting));
     assert_eq!(plan.status.code(), Some(0), "{}", all_output(&plan));
     let sql = stdout(&plan);
     assert!(
@@ -613,15 +600,15 @@ async fn the_plan_applied_by_hand_names_the_roles_as_up_would() {
         0,
         "the default-named role got this database's grants"
     );
-    assert!(
+    assert_eq!(
         texts(
             &conn,
             &format!(
                 "SELECT has_table_privilege('{prefix}_academy_rw', 'academy.courses', 'INSERT')::text"
             ),
         )
-        .await
-            == ["true"]
+        .await,
+        ["true"]
     );
     drop_roles(&conn, &prefix).await;
 }

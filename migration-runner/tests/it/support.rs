@@ -167,6 +167,27 @@ pub fn runner_binary_in(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> std::process::Output {
+    runner_command_in(cwd, url, args, env)
+        .output()
+        .expect("run the release binary")
+}
+
+/// The command [`runner_binary`] runs, for a test that starts it and does
+/// something while it runs (its output is captured).
+pub fn runner_command(
+    url: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Command {
+    runner_command_in(&std::env::temp_dir(), url, args, env)
+}
+
+fn runner_command_in(
+    cwd: &std::path::Path,
+    url: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Command {
     let mut command = std::process::Command::new(runner_binary_path());
     command
         .args(args)
@@ -181,7 +202,20 @@ pub fn runner_binary_in(
     for (key, value) in env {
         command.env(key, value);
     }
-    command.output().expect("run the release binary")
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+/// Polls `sql` (a count) on `conn` until it is above zero; fails naming
+/// `what` after 30 s.
+pub async fn wait_until(conn: &DatabaseConnection, sql: &str, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while scalar_i64(conn, sql).await == 0 {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 pub fn stdout(output: &std::process::Output) -> String {
