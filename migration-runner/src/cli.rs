@@ -23,9 +23,11 @@ use crate::say;
 /// PostgreSQL's `lock_timeout` is an `int` of milliseconds.
 const MAX_WAIT_SECS: u64 = 2_147_483;
 
-/// `migrate [up] [--to NAME] [--dry-run]` and its subcommands.
+/// `migrate [up] [--to NAME] [--dry-run]` and its subcommands. The flags of
+/// `up` may stand before a subcommand too (`migrate --lock-timeout 5 up`);
+/// there they count for the subcommands that take them, and one that does
+/// not take a flag given there is a usage error naming where it belongs.
 #[derive(Debug, Clone, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct MigrateArgs {
     #[command(subcommand)]
     pub command: Option<MigrateCommand>,
@@ -78,49 +80,74 @@ pub struct ConnectArgs {
     pub connect_timeout: u64,
 }
 
-/// The migration lock.
-#[derive(Debug, Clone, Args)]
+/// How long a command waits for the migration lock, or for another
+/// session's lock on the history table.
+#[derive(Debug, Clone, Default, Args)]
 pub struct LockArgs {
-    /// Seconds to wait for another deploy's migration lock before giving up.
+    /// Seconds to wait for another deploy's migration lock, or for a lock another
+    /// session holds on the history table, before giving up [default: 60].
     #[arg(
         long,
         env = "MIGRATION_LOCK_TIMEOUT",
-        default_value_t = 60,
         value_name = "SECONDS",
         value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS)
     )]
-    pub lock_timeout: u64,
+    pub lock_timeout: Option<u64>,
+}
+
+impl LockArgs {
+    const DEFAULT_SECS: u64 = 60;
+
+    /// This command's value, else the one given before the subcommand.
+    fn or(&self, before: &LockArgs) -> LockArgs {
+        LockArgs {
+            lock_timeout: self.lock_timeout.or(before.lock_timeout),
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.lock_timeout.unwrap_or(Self::DEFAULT_SECS))
+    }
 }
 
 /// How long DDL may wait for table locks.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct DdlArgs {
     /// Seconds a migration's statement may wait for a table lock before the
-    /// migration is rolled back and retried (readers never queue behind it longer).
+    /// migration is rolled back and retried (readers never queue behind it longer) [default: 5].
     #[arg(
         long,
         env = "MIGRATION_DDL_LOCK_TIMEOUT",
-        default_value_t = 5,
         value_name = "SECONDS",
         value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS)
     )]
-    pub ddl_lock_timeout: u64,
-    /// How many times a migration that could not get its table locks is retried.
+    pub ddl_lock_timeout: Option<u64>,
+    /// How many times a migration that could not get its table locks is retried [default: 3].
     #[arg(
         long,
         env = "MIGRATION_DDL_RETRIES",
-        default_value_t = 3,
         value_name = "N",
         value_parser = clap::value_parser!(u32).range(0..=20)
     )]
-    pub ddl_retries: u32,
+    pub ddl_retries: Option<u32>,
 }
 
 impl DdlArgs {
+    /// This command's values, else the ones given before the subcommand.
+    fn or(&self, before: &DdlArgs) -> DdlArgs {
+        DdlArgs {
+            ddl_lock_timeout: self.ddl_lock_timeout.or(before.ddl_lock_timeout),
+            ddl_retries: self.ddl_retries.or(before.ddl_retries),
+        }
+    }
+
     fn limits(&self) -> DdlLimits {
+        let defaults = DdlLimits::default();
         DdlLimits {
-            lock_timeout: Duration::from_secs(self.ddl_lock_timeout),
-            retries: self.ddl_retries,
+            lock_timeout: self
+                .ddl_lock_timeout
+                .map_or(defaults.lock_timeout, Duration::from_secs),
+            retries: self.ddl_retries.unwrap_or(defaults.retries),
         }
     }
 }
@@ -140,6 +167,8 @@ pub enum MigrateCommand {
         /// Print every migration (without it, the newest applied ones and every one not applied).
         #[arg(long)]
         all: bool,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// The pull-request gate against a base branch: linear, untouched history, no parallel
     /// changes to the same tables, sum file current; exit 2 on any problem.
@@ -171,9 +200,14 @@ pub enum MigrateCommand {
         /// An empty database to replay into, when the role may not create one.
         #[arg(long, value_name = "URL")]
         shadow_url: Option<String>,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// The pending migrations in order, each with the exact SQL it will run.
-    Plan,
+    Plan {
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Roll back applied migrations (refused when APP_ENV=production without --allow-destructive).
     Down(DownArgs),
     /// Record a manual resolution in history.
@@ -183,6 +217,8 @@ pub enum MigrateCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Data changes run after deploy in short batches: list, run, status, pause, resume, cancel.
     Backfill(crate::backfill::cli::BackfillArgs),
@@ -207,6 +243,149 @@ pub struct UpArgs {
     pub lock: LockArgs,
     #[command(flatten)]
     pub ddl: DdlArgs,
+}
+
+impl UpArgs {
+    /// The flags of `up` given before a subcommand that takes none of them
+    /// (`--ddl-*` and `--lock-timeout` are checked by the subcommand).
+    fn up_only_flags(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if self.to.is_some() {
+            given.push("--to");
+        }
+        if self.dry_run {
+            given.push("--dry-run");
+        }
+        if self.allow_out_of_order {
+            given.push("--allow-out-of-order");
+        }
+        given
+    }
+
+    /// Every flag of `up` that was given (a usage error before a command
+    /// that is not the engine's: `migrate new`, `hash`, `renumber`).
+    pub fn given_flags(&self) -> Vec<&'static str> {
+        let mut given = self.up_only_flags();
+        if self.lock.lock_timeout.is_some() {
+            given.push("--lock-timeout");
+        }
+        if self.ddl.ddl_lock_timeout.is_some() {
+            given.push("--ddl-lock-timeout");
+        }
+        if self.ddl.ddl_retries.is_some() {
+            given.push("--ddl-retries");
+        }
+        given
+    }
+}
+
+/// A flag given before a subcommand that does not take it.
+pub fn misplaced_flag(flag: &str, command: &str) -> crate::error::MigrateError {
+    let belongs = match flag {
+        "--lock-timeout" => "`up`, `down`, `resolve`, `status`, `plan`, `drift` and `preflight`",
+        "--ddl-lock-timeout" | "--ddl-retries" => "`up` and `down`",
+        _ => "`up`",
+    };
+    crate::error::MigrateError::Usage(format!(
+        "`{flag}` is a flag of {belongs}, not of `{command}`: drop it, or write `migrate up {flag} …`"
+    ))
+}
+
+impl MigrateArgs {
+    /// The command to run, `up` by default, with the flags of `up` given
+    /// before it counted where the command takes them (its own win).
+    fn command_with_flags_before(&mut self) -> Result<MigrateCommand> {
+        let before = self.up.clone();
+        let Some(command) = self.command.take() else {
+            return Ok(MigrateCommand::Up(before));
+        };
+        let name = command_name(&command);
+        let takes_ddl = matches!(command, MigrateCommand::Up(_) | MigrateCommand::Down(_));
+        let takes_lock = takes_ddl
+            || matches!(
+                command,
+                MigrateCommand::Resolve(_)
+                    | MigrateCommand::Status { .. }
+                    | MigrateCommand::Drift { .. }
+                    | MigrateCommand::Plan { .. }
+                    | MigrateCommand::Preflight { .. }
+            );
+        let takes_up_only = matches!(command, MigrateCommand::Up(_));
+        for flag in before.given_flags() {
+            let taken = match flag {
+                "--lock-timeout" => takes_lock,
+                "--ddl-lock-timeout" | "--ddl-retries" => takes_ddl,
+                _ => takes_up_only,
+            };
+            if !taken {
+                return Err(misplaced_flag(flag, name));
+            }
+        }
+        Ok(match command {
+            MigrateCommand::Up(up) => MigrateCommand::Up(UpArgs {
+                to: up.to.or(before.to),
+                dry_run: up.dry_run || before.dry_run,
+                allow_out_of_order: up.allow_out_of_order || before.allow_out_of_order,
+                lock: up.lock.or(&before.lock),
+                ddl: up.ddl.or(&before.ddl),
+            }),
+            MigrateCommand::Down(down) => MigrateCommand::Down(DownArgs {
+                lock: down.lock.or(&before.lock),
+                ddl: down.ddl.or(&before.ddl),
+                ..down
+            }),
+            MigrateCommand::Resolve(resolve) => MigrateCommand::Resolve(ResolveArgs {
+                lock: resolve.lock.or(&before.lock),
+                ..resolve
+            }),
+            MigrateCommand::Status {
+                json,
+                drift,
+                all,
+                lock,
+            } => MigrateCommand::Status {
+                json,
+                drift,
+                all,
+                lock: lock.or(&before.lock),
+            },
+            MigrateCommand::Drift {
+                json,
+                shadow_url,
+                lock,
+            } => MigrateCommand::Drift {
+                json,
+                shadow_url,
+                lock: lock.or(&before.lock),
+            },
+            MigrateCommand::Plan { lock } => MigrateCommand::Plan {
+                lock: lock.or(&before.lock),
+            },
+            MigrateCommand::Preflight { json, lock } => MigrateCommand::Preflight {
+                json,
+                lock: lock.or(&before.lock),
+            },
+            other => other,
+        })
+    }
+}
+
+/// The subcommand as typed, for messages.
+fn command_name(command: &MigrateCommand) -> &'static str {
+    match command {
+        MigrateCommand::Up(_) => "up",
+        MigrateCommand::Status { .. } => "status",
+        MigrateCommand::Check { .. } => "check",
+        MigrateCommand::Lint { .. } => "lint",
+        MigrateCommand::Drift { .. } => "drift",
+        MigrateCommand::Plan { .. } => "plan",
+        MigrateCommand::Down(_) => "down",
+        MigrateCommand::Resolve(_) => "resolve",
+        MigrateCommand::Preflight { .. } => "preflight",
+        MigrateCommand::Backfill(_) => "backfill",
+        MigrateCommand::Flag(_) => "flag",
+        MigrateCommand::Db(_) => "db",
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -445,7 +624,9 @@ pub async fn run_with(
     args: MigrateArgs,
     target: &DatabaseTarget,
 ) -> Result<Exit> {
-    let command = match args.command.unwrap_or(MigrateCommand::Up(args.up)) {
+    let mut args = args;
+    let command = args.command_with_flags_before()?;
+    let command = match command {
         MigrateCommand::Backfill(backfill) => {
             return crate::backfill::cli::backfill(backfill, target, args.connect.connect_timeout)
                 .await;
@@ -460,14 +641,18 @@ pub async fn run_with(
         command => command,
     };
     let (lock, ddl) = match &command {
-        MigrateCommand::Up(up) => (Some(&up.lock), Some(&up.ddl)),
-        MigrateCommand::Down(down) => (Some(&down.lock), Some(&down.ddl)),
-        MigrateCommand::Resolve(resolve) => (Some(&resolve.lock), None),
-        _ => (None, None),
+        MigrateCommand::Up(up) => (up.lock.clone(), up.ddl.clone()),
+        MigrateCommand::Down(down) => (down.lock.clone(), down.ddl.clone()),
+        MigrateCommand::Resolve(resolve) => (resolve.lock.clone(), DdlArgs::default()),
+        MigrateCommand::Status { lock, .. }
+        | MigrateCommand::Drift { lock, .. }
+        | MigrateCommand::Plan { lock }
+        | MigrateCommand::Preflight { lock, .. } => (lock.clone(), DdlArgs::default()),
+        _ => (LockArgs::default(), DdlArgs::default()),
     };
     let options = RunnerOptions {
-        lock_timeout: Duration::from_secs(lock.map_or(60, |l| l.lock_timeout)),
-        ddl: ddl.map(DdlArgs::limits).unwrap_or_default(),
+        lock_timeout: lock.timeout(),
+        ddl: ddl.limits(),
         role_templates: crate::role_names::ConfiguredTemplates {
             app: args.roles.app_role_template,
             reporting: args.roles.reporting_role_template,
@@ -476,30 +661,67 @@ pub async fn run_with(
     let settings = ConnectSettings {
         application: "migration-runner".to_owned(),
         timeout: Duration::from_secs(args.connect.connect_timeout),
+        // Reading history waits for another session's lock on it no longer
+        // than for the migration lock.
+        lock_timeout: Some(options.lock_timeout),
     };
+    let waited_secs = options.lock_timeout.as_secs();
     let session = connect::open(target, &settings).await?;
-    let runner = Runner::new(session, catalog, options).await?;
+    let runner = match Runner::new(session.clone(), catalog, options).await {
+        Ok(runner) => runner,
+        Err(err) => return Err(name_history_lock_holder(err, &session, waited_secs).await),
+    };
     let outcome = match command {
         MigrateCommand::Up(up) => up_command(&runner, up).await,
-        MigrateCommand::Status { json, drift, all } => {
+        MigrateCommand::Status {
+            json, drift, all, ..
+        } => {
             let rows = if all { Rows::All } else { Rows::Summary };
             status_command(&runner, json, drift, rows, target, sources).await
         }
         MigrateCommand::Check { base, json } => check(&base, json, target).await,
         MigrateCommand::Lint { base, citus, json } => lint(base.as_deref(), citus, json).await,
-        MigrateCommand::Drift { json, shadow_url } => {
-            drift_command(&runner, json, shadow_url, target, sources).await
-        }
-        MigrateCommand::Plan => plan_command(&runner).await,
+        MigrateCommand::Drift {
+            json, shadow_url, ..
+        } => drift_command(&runner, json, shadow_url, target, sources).await,
+        MigrateCommand::Plan { .. } => plan_command(&runner).await,
         MigrateCommand::Down(down) => down_command(&runner, down).await,
         MigrateCommand::Resolve(resolve) => resolve_command(&runner, resolve.target).await,
-        MigrateCommand::Preflight { json } => preflight_command(&runner, json).await,
+        MigrateCommand::Preflight { json, .. } => preflight_command(&runner, json).await,
         MigrateCommand::Backfill(_) | MigrateCommand::Flag(_) | MigrateCommand::Db(_) => {
             unreachable!("dispatched above")
         }
     };
+    let outcome = match outcome {
+        Err(err) => Err(name_history_lock_holder(err, &session, waited_secs).await),
+        ok => ok,
+    };
     runner.close().await;
     outcome
+}
+
+/// A history read that waited out the lock timeout, told as the lock wait
+/// it was, naming the session that holds the table.
+async fn name_history_lock_holder(
+    err: crate::error::MigrateError,
+    session: &connect::Session,
+    waited_secs: u64,
+) -> crate::error::MigrateError {
+    match err.history_lock_timeout() {
+        Ok(source) => {
+            let holder =
+                crate::lock::describe_table_holder(session.connection(), crate::history::TABLE)
+                    .await
+                    .unwrap_or_else(|_| "another session".to_owned());
+            crate::error::LockError::HistoryLocked {
+                waited_secs,
+                holder,
+                source,
+            }
+            .into()
+        }
+        Err(other) => other,
+    }
 }
 
 async fn up_command(runner: &Runner, up: UpArgs) -> Result<Exit> {
@@ -764,6 +986,16 @@ async fn down_command(runner: &Runner, down: DownArgs) -> Result<Exit> {
             &mut announce,
         )
         .await?;
+    for kept in &report.kept_schemas {
+        say!(
+            "kept schema `{}`: `{}` did not create it (it is owned by `{}`, the migration was applied by `{}`), \
+             so rolling it back leaves it; drop it by hand if it should go",
+            kept.schema,
+            kept.migration,
+            connect::printable(&kept.owner),
+            connect::printable(&kept.applied_by)
+        );
+    }
     if down.dry_run {
         say!(
             "dry run: {} migration(s) would be rolled back; nothing was changed",
@@ -878,7 +1110,7 @@ async fn preflight_command(runner: &Runner, json: bool) -> Result<Exit> {
 
 /// The runtime roles' grants against the applied migrations' statements.
 async fn runtime_grants(runner: &Runner) -> Result<Vec<crate::grants::GrantMismatch>> {
-    let inspection = runner.inspect().await?;
+    let inspection = runner.inspect_history().await?;
     let capturer = crate::capture::Capturer::new().await?;
     let mut sql = Vec::new();
     for entry in &inspection.migrations {

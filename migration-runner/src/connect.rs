@@ -18,8 +18,10 @@ use sea_orm::{DatabaseConnection, SqlxPostgresConnector};
 /// Where the URL came from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UrlSource {
-    /// The `DATABASE_URL` environment variable (or `--database-url`).
+    /// The `DATABASE_URL` environment variable.
     Environment,
+    /// The release binary's `--database-url` flag.
+    Flag,
     /// `DATABASE_URL` in a `.env` file, at this line.
     DotEnv {
         path: std::path::PathBuf,
@@ -37,6 +39,7 @@ impl fmt::Display for UrlSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             UrlSource::Environment => f.write_str("DATABASE_URL in the environment"),
+            UrlSource::Flag => f.write_str("--database-url"),
             UrlSource::DotEnv { path, line } => {
                 write!(f, "DATABASE_URL in {} (line {line})", path.display())
             }
@@ -124,8 +127,18 @@ impl DatabaseTarget {
             redacted: redact_url(trimmed),
         };
         let normalized = normalize(trimmed).map_err(&malformed)?;
-        let options = PgConnectOptions::from_str(&normalized)
+        let mut options = PgConnectOptions::from_str(&normalized)
             .map_err(|err| malformed(scrub(&err.to_string(), trimmed)))?;
+        // An IPv6 literal keeps its URL brackets (`[::1]`), which no resolver
+        // takes: connect to the address inside them.
+        if let Some(address) = options
+            .get_host()
+            .strip_prefix('[')
+            .and_then(|host| host.strip_suffix(']'))
+        {
+            let address = address.to_owned();
+            options = options.host(&address);
+        }
         Ok(Self {
             url: trimmed.to_owned(),
             source,
@@ -142,6 +155,9 @@ impl DatabaseTarget {
     pub fn endpoint(&self) -> String {
         match self.options.get_socket() {
             Some(socket) => format!("socket {}", socket.display()),
+            None if self.options.get_host().contains(':') => {
+                format!("[{}]:{}", self.options.get_host(), self.options.get_port())
+            }
             None => format!("{}:{}", self.options.get_host(), self.options.get_port()),
         }
     }
@@ -234,9 +250,19 @@ fn normalize(url: &str) -> Result<String, String> {
             printable(scheme)
         ));
     }
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return Ok(url.to_owned());
+    // libpq takes an empty host (`postgres://user@/db?host=/run/postgresql`,
+    // a Unix socket); sqlx's parser wants one, and `host=` then wins.
+    let with_host = |host: &str| {
+        if host.starts_with('/') || host.starts_with('?') || host.is_empty() {
+            format!("localhost{host}")
+        } else {
+            host.to_owned()
+        }
     };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return Ok(format!("{scheme}://{}", with_host(rest)));
+    };
+    let host = with_host(host);
     let (user, password) = match userinfo.split_once(':') {
         Some((user, password)) => (user, Some(password)),
         None => (userinfo, None),
@@ -247,7 +273,7 @@ fn normalize(url: &str) -> Result<String, String> {
         out.push_str(&encode(password));
     }
     out.push('@');
-    out.push_str(host);
+    out.push_str(&host);
     Ok(out)
 }
 
@@ -385,6 +411,10 @@ pub struct ConnectSettings {
     pub application: String,
     /// How long to wait for the server to accept the connection.
     pub timeout: Duration,
+    /// The session's `lock_timeout` (`None`: the server's), set in the
+    /// startup packet: no round trip of its own, and `RESET lock_timeout`
+    /// returns to it.
+    pub lock_timeout: Option<Duration>,
 }
 
 impl ConnectSettings {
@@ -394,6 +424,7 @@ impl ConnectSettings {
         Self {
             application: application.to_owned(),
             timeout: Self::DEFAULT_TIMEOUT,
+            lock_timeout: None,
         }
     }
 }
@@ -510,11 +541,15 @@ pub async fn open(
             message: format!("the `sslrootcert` file {} does not exist", printable(&root)),
         });
     }
-    let options = target
+    let mut options = target
         .options
         .clone()
         .application_name(&settings.application)
         .disable_statement_logging();
+    if let Some(lock_timeout) = settings.lock_timeout {
+        let millis = lock_timeout.as_millis().clamp(1, i32::MAX as u128);
+        options = options.options([("lock_timeout", millis.to_string())]);
+    }
     // End a query whose client died (a runner killed with SIGKILL) within a
     // second, so it stops holding the migration lock: set in the startup
     // packet, no round trip of its own. A server older than 14 refuses the

@@ -49,9 +49,25 @@ pub enum MigrateError {
         #[source]
         source: DbErr,
     },
+    /// Flags that parse but do not fit together.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl MigrateError {
+    /// Reading or writing the history table waited out `lock_timeout`
+    /// (another session holds a lock on it).
+    pub fn history_lock_timeout(self) -> std::result::Result<DbErr, Self> {
+        match self {
+            MigrateError::History(HistoryError::Database { source, .. })
+                if db_error::kind(&source) == db_error::Kind::LockTimeout =>
+            {
+                Ok(source)
+            }
+            other => Err(other),
+        }
+    }
+
     /// The process exit code (the one table, [`Exit`]).
     pub fn exit(&self) -> Exit {
         match self {
@@ -63,7 +79,8 @@ impl MigrateError {
             MigrateError::History(_) => Exit::Failed,
             MigrateError::Verify(VerifyError::UnknownMigration { .. }) => Exit::Usage,
             MigrateError::Verify(_) => Exit::Refused,
-            MigrateError::Lock(LockError::Timeout { .. }) => Exit::Unavailable,
+            MigrateError::Lock(LockError::Timeout { .. })
+            | MigrateError::Lock(LockError::HistoryLocked { .. }) => Exit::Unavailable,
             MigrateError::Lock(_) => Exit::Failed,
             MigrateError::Apply(_) => Exit::Failed,
             MigrateError::Io { .. } => Exit::Failed,
@@ -73,6 +90,7 @@ impl MigrateError {
             MigrateError::Citus(_) => Exit::Failed,
             MigrateError::Operations(err) => err.exit(),
             MigrateError::RoleNames(err) => err.exit(),
+            MigrateError::Usage(_) => Exit::Usage,
             MigrateError::Database { source, .. } => {
                 if db_error::kind(source) == db_error::Kind::ConnectionLost {
                     Exit::Unavailable
@@ -272,6 +290,18 @@ pub enum LockError {
          running: wait for it, or raise the wait with `--lock-timeout SECONDS`"
     )]
     Timeout { waited_secs: u64, holder: String },
+
+    #[error(
+        "timed out after {waited_secs} s waiting for a lock on the history table `public.seaql_migrations` \
+         held by {holder}; nothing was changed: find what that session is doing \
+         (`SELECT * FROM pg_stat_activity WHERE pid = …`), or raise the wait with `--lock-timeout SECONDS`"
+    )]
+    HistoryLocked {
+        waited_secs: u64,
+        holder: String,
+        #[source]
+        source: DbErr,
+    },
 
     #[error("cannot take the migration lock: {}", db_error::describe(.0))]
     Database(#[source] DbErr),

@@ -92,14 +92,17 @@ async fn try_lock<C: ConnectionTrait>(db: &C) -> Result<bool> {
         .unwrap_or(false))
 }
 
+/// The session columns [`describe`] reads, from `pg_stat_activity a`.
+const HOLDER_COLUMNS: &str = "a.pid, coalesce(nullif(a.application_name, ''), 'unknown application') AS app, \
+     coalesce(a.usename::text, '?') AS usr, coalesce(host(a.client_addr), 'local socket') AS host, \
+     extract(epoch FROM now() - a.backend_start)::bigint AS secs";
+
 /// "pid 4242 (migration-runner from 10.0.0.7, user deploy, connected 12 s ago)".
 /// A role without `pg_read_all_stats` sees another role's session with its
 /// details blanked: the pid is still named.
 async fn describe_holder<C: ConnectionTrait>(db: &C) -> Result<String, DbErr> {
     let sql = format!(
-        "SELECT a.pid, coalesce(nullif(a.application_name, ''), 'unknown application') AS app, \
-                coalesce(a.usename::text, '?') AS usr, coalesce(host(a.client_addr), 'local socket') AS host, \
-                extract(epoch FROM now() - a.backend_start)::bigint AS secs \
+        "SELECT {HOLDER_COLUMNS} \
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
          WHERE l.locktype = 'advisory' AND l.granted \
            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
@@ -107,9 +110,31 @@ async fn describe_holder<C: ConnectionTrait>(db: &C) -> Result<String, DbErr> {
         high = (LOCK_KEY >> 32) as u32,
         low = LOCK_KEY as u32,
     );
-    let row = db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await?;
+    describe(db, Statement::from_string(DbBackend::Postgres, sql)).await
+}
+
+/// Who holds a lock on `table` (another session than this one), described
+/// as [`describe_holder`] does.
+pub async fn describe_table_holder<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+) -> Result<String, DbErr> {
+    let sql = format!(
+        "SELECT {HOLDER_COLUMNS} \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'relation' AND l.granted AND l.relation = to_regclass($1) \
+           AND l.pid <> pg_backend_pid() \
+         ORDER BY l.mode = 'AccessExclusiveLock' DESC LIMIT 1"
+    );
+    describe(
+        db,
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, [table.into()]),
+    )
+    .await
+}
+
+async fn describe<C: ConnectionTrait>(db: &C, query: Statement) -> Result<String, DbErr> {
+    let row = db.query_one_raw(query).await?;
     Ok(match row {
         Some(row) => {
             let pid = row.try_get::<i32>("", "pid")?;

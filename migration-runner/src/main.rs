@@ -47,7 +47,7 @@ async fn main() -> ExitCode {
         };
     }
     let target = match args.database_url.as_deref() {
-        Some(url) => DatabaseTarget::parse(url, UrlSource::Environment).map(Some),
+        Some(url) => DatabaseTarget::parse(url, UrlSource::Flag).map(Some),
         None => configured,
     };
     let target = match target {

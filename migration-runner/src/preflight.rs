@@ -28,6 +28,9 @@ pub enum Privilege {
     References,
     /// `CREATEROLE`, for a migration that creates the runtime roles.
     CreateRole,
+    /// `SELECT` on a backfill's table, read to see whether a pending
+    /// contract migration may apply.
+    BackfillTable,
 }
 
 /// One privilege the role lacks.
@@ -326,6 +329,68 @@ async fn check_queries<C: ConnectionTrait>(
         }
     }
     Ok(report)
+}
+
+/// `SELECT` on each table whose backfill a pending contract migration waits
+/// for (`up` reads it to decide whether the migration may apply), where the
+/// table exists and the role cannot read it. Added to `report` in one round
+/// with everything else.
+pub async fn backfill_tables<C: ConnectionTrait>(
+    db: &C,
+    plan: &[Planned],
+    backfills: &crate::backfill::Backfills,
+    report: &mut PreflightReport,
+) -> Result<()> {
+    if report.superuser {
+        return Ok(());
+    }
+    let mut seen = BTreeSet::new();
+    for planned in plan {
+        let Some(backfill) = backfills.required_by(&planned.name) else {
+            continue;
+        };
+        let table = backfill.inner.table();
+        if !seen.insert(table) {
+            continue;
+        }
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT to_regclass($1) IS NULL OR has_table_privilege(to_regclass($1), 'SELECT') AS readable",
+                [Value::from(crate::backfill::driver::quote_qualified(table))],
+            ))
+            .await
+            .map_err(database_error)?;
+        let readable = row
+            .map(|r| r.try_get::<bool>("", "readable"))
+            .transpose()
+            .map_err(database_error)?
+            .unwrap_or(true);
+        if !readable {
+            report.missing.push(MissingPrivilege {
+                kind: Privilege::BackfillTable,
+                what: format!(
+                    "SELECT on table `{table}` (`up` reads it to see whether backfill `{}` has work left \
+                     before `{}` applies)",
+                    backfill.inner.name(),
+                    planned.name
+                ),
+                fix: format!(
+                    "GRANT SELECT ON {} TO {};",
+                    table.split('.').map(quote).collect::<Vec<_>>().join("."),
+                    quote(&report.role)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn database_error(source: sea_orm::DbErr) -> MigrateError {
+    MigrateError::Database {
+        context: "checking the privileges of the pending migrations",
+        source,
+    }
 }
 
 /// Reading and writing `public.seaql_migrations`.

@@ -106,6 +106,19 @@ pub struct DownOptions {
 pub struct DownReport {
     pub rolled_back: Vec<AppliedMigration>,
     pub planned: Vec<Planned>,
+    /// Schemas a rolled-back migration would drop but the history did not
+    /// create (they existed, owned by another role, before it ran): kept.
+    pub kept_schemas: Vec<KeptSchema>,
+}
+
+/// A `DROP SCHEMA` left out of a `down`, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptSchema {
+    pub schema: String,
+    pub migration: String,
+    /// The schema's owner, and the role that applied the migration.
+    pub owner: String,
+    pub applied_by: String,
 }
 
 /// What `resolve` records.
@@ -219,6 +232,22 @@ impl Runner {
         }
     }
 
+    /// Each migration's state, without what `status` adds about backfills
+    /// (which reads their tables): for commands that need only the history.
+    pub(crate) async fn inspect_history(&self) -> Result<Inspection> {
+        match verify::inspect_unchanged(
+            self.connection(),
+            &self.catalog,
+            &self.capturer,
+            usize::MAX,
+        )
+        .await
+        {
+            Some(inspection) => Ok(inspection),
+            None => Ok(self.verified(Verification::Report).await?.inspection),
+        }
+    }
+
     /// [`Runner::inspect`] without the digest's shortcut: history read and
     /// compared in full.
     pub(crate) async fn inspect_in_full(&self) -> Result<Inspection> {
@@ -285,6 +314,7 @@ impl Runner {
         match self.plan().await {
             Ok(plan) => {
                 let mut report = preflight::check(db, &plan).await?;
+                preflight::backfill_tables(db, &plan, &self.backfills, &mut report).await?;
                 report.citus = self.citus_placement(&plan).await?;
                 Ok(report)
             }
@@ -382,14 +412,16 @@ impl Runner {
             }
             .into());
         }
-        let pending: Vec<&str> = plan.iter().map(|p| p.name.as_str()).collect();
-        crate::backfill::gate::refuse_waiting(db, &self.backfills, &pending).await?;
+        // Privileges first: the gate below reads the backfills' tables.
         if !plan.is_empty() {
-            let report = preflight::check(db, &plan).await?;
+            let mut report = preflight::check(db, &plan).await?;
+            preflight::backfill_tables(db, &plan, &self.backfills, &mut report).await?;
             if !report.missing.is_empty() {
                 return Err(VerifyError::Preflight(report.missing).into());
             }
         }
+        let pending: Vec<&str> = plan.iter().map(|p| p.name.as_str()).collect();
+        crate::backfill::gate::refuse_waiting(db, &self.backfills, &pending).await?;
         // On Citus, keys it would refuse are found before anything is applied.
         let citus = crate::citus::plan_placement(db, &plan, self.catalog.schemas()).await?;
         if let Some(placement) = &citus
@@ -554,6 +586,11 @@ impl Runner {
             });
         }
         let db = self.session.connection();
+        for planned in &mut planned_steps {
+            report
+                .kept_schemas
+                .extend(keep_schemas_not_created(db, planned).await?);
+        }
         let mut executor = Executor::hold(db, self.options.ddl).await?;
         if !options.dry_run && !planned_steps.is_empty() {
             executor.set_lock_timeout().await?;
@@ -701,4 +738,59 @@ pub async fn migrate_workspace(
     let report = runner.up(options).await;
     runner.close().await;
     report
+}
+
+/// Takes out of `planned` (a `down`) each `DROP SCHEMA` of a schema the
+/// history did not create: one owned by another role than the one that
+/// applied the migration existed before it (its `CREATE SCHEMA IF NOT
+/// EXISTS` did nothing), so rolling the migration back leaves it.
+async fn keep_schemas_not_created(
+    db: &sea_orm::DatabaseConnection,
+    planned: &mut Planned,
+) -> Result<Vec<KeptSchema>> {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    let mut kept = Vec::new();
+    let mut statements = Vec::with_capacity(planned.script.statements.len());
+    for statement in std::mem::take(&mut planned.script.statements) {
+        let dropped = crate::sql_objects::objects(&statement.to_string()).dropped_schemas;
+        let mut keep_statement = true;
+        for schema in dropped {
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_get_userbyid(n.nspowner)::text AS owner, h.applied_by \
+                       FROM pg_namespace n, public.seaql_migrations h \
+                      WHERE n.nspname = $1 AND h.version = $2",
+                    [schema.clone().into(), planned.name.clone().into()],
+                ))
+                .await
+                .map_err(|source| MigrateError::Database {
+                    context: "reading who owns a schema `down` would drop",
+                    source,
+                })?;
+            let Some(row) = row else { continue };
+            let read = |column: &str| {
+                row.try_get::<String>("", column)
+                    .map_err(|source| MigrateError::Database {
+                        context: "reading who owns a schema `down` would drop",
+                        source,
+                    })
+            };
+            let (owner, applied_by) = (read("owner")?, read("applied_by")?);
+            if owner != applied_by {
+                keep_statement = false;
+                kept.push(KeptSchema {
+                    schema,
+                    migration: planned.name.clone(),
+                    owner,
+                    applied_by,
+                });
+            }
+        }
+        if keep_statement {
+            statements.push(statement);
+        }
+    }
+    planned.script.statements = statements;
+    Ok(kept)
 }

@@ -49,6 +49,8 @@ pub struct Objects {
     /// The same foreign keys with their constraint names, when the SQL names
     /// them (an unnamed one gets PostgreSQL's generated name).
     pub named_foreign_keys: BTreeSet<ForeignKey>,
+    /// Schemas dropped with `DROP SCHEMA`.
+    pub dropped_schemas: BTreeSet<String>,
     /// Constraints dropped with `ALTER TABLE ... DROP CONSTRAINT`, as (table, name).
     pub dropped_constraints: BTreeSet<(TableName, String)>,
     /// Tables whose rows are written (INSERT, UPDATE, DELETE, MERGE, COPY,
@@ -366,6 +368,7 @@ impl Walker<'_> {
             if s.remove_type == ObjectType::ObjectSchema as i32 {
                 if let NodeEnum::String(schema) = node {
                     self.changed_schema(&schema.sval);
+                    self.objects.dropped_schemas.insert(schema.sval.clone());
                 }
                 continue;
             }

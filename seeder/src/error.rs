@@ -87,6 +87,16 @@ pub enum SeedError {
     #[error("applying pending migrations before seeding (`--migrate`): {0}")]
     Migrate(Box<MigrateError>),
 
+    #[error("checking the migration history before seeding: {0}")]
+    History(Box<MigrateError>),
+
+    #[error(
+        "refusing to seed: role `{role}` lacks privileges the seeds need; nothing was written: grant them \
+         (as the tables' owner or a superuser), then seed again:\n  {}",
+        fixes.join("\n  ")
+    )]
+    MissingPrivileges { role: String, fixes: Vec<String> },
+
     #[error(
         "seeding table `{table}` failed after {rows_written} of its rows were sent: {source}; the whole \
          `{schema}` schema was rolled back (schemas seeded before it stay committed): fix the seed or the data \
@@ -128,9 +138,15 @@ impl From<ConnectError> for SeedError {
     }
 }
 
-impl From<MigrateError> for SeedError {
-    fn from(err: MigrateError) -> Self {
+impl SeedError {
+    /// Applying pending migrations (`--migrate`) failed.
+    pub(crate) fn migrate(err: MigrateError) -> Self {
         SeedError::Migrate(Box::new(err))
+    }
+
+    /// Reading the history, to see whether migrations are pending, failed.
+    pub(crate) fn history(err: MigrateError) -> Self {
+        SeedError::History(Box::new(err))
     }
 }
 
@@ -151,10 +167,11 @@ impl SeedError {
             | SeedError::ForeignTable { .. }
             | SeedError::InvalidSeed { .. }
             | SeedError::PendingMigrations { .. }
+            | SeedError::MissingPrivileges { .. }
             | SeedError::MigrationHistory { .. } => Exit::Refused,
             SeedError::Connect(ConnectError::Config(_)) => Exit::Usage,
             SeedError::Connect(_) => Exit::Unavailable,
-            SeedError::Migrate(err) => err.exit(),
+            SeedError::Migrate(err) | SeedError::History(err) => err.exit(),
             SeedError::InvalidRow { .. }
             | SeedError::Table { .. }
             | SeedError::Schema { .. }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod foreign_keys;
 pub mod migrations;
 pub mod order;
+pub mod privileges;
 pub mod report;
 pub mod run;
 pub mod upsert;

@@ -11,11 +11,12 @@ use crate::error::SeedError;
 pub async fn ensure_applied(session: &Session) -> Result<(), SeedError> {
     let runner = Runner::new(
         session.clone(),
-        Catalog::workspace()?,
+        Catalog::workspace().map_err(SeedError::history)?,
         RunnerOptions::default(),
     )
-    .await?;
-    let inspection = runner.inspect().await?;
+    .await
+    .map_err(SeedError::history)?;
+    let inspection = runner.inspect().await.map_err(SeedError::history)?;
     if !inspection.problems.is_empty() {
         return Err(SeedError::MigrationHistory {
             problems: inspection
@@ -58,6 +59,7 @@ pub async fn apply_pending(database_url: &str) -> Result<usize, SeedError> {
         "seeder --migrate",
         &UpOptions::default(),
     )
-    .await?;
+    .await
+    .map_err(SeedError::migrate)?;
     Ok(report.applied.len())
 }

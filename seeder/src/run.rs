@@ -194,6 +194,16 @@ impl Seeder {
             }
         }
 
+        let seeded: Vec<(&'static str, schema_core::seeding::Ownership)> = plan
+            .iter()
+            .flat_map(|(_, tables)| {
+                tables
+                    .iter()
+                    .map(|(table, _)| (table.table, table.ownership))
+            })
+            .collect();
+        crate::privileges::check(&self.db, &seeded, options.overwrite).await?;
+
         let mut report = SeedReport {
             profile: options.profile,
             dry_run: options.dry_run,

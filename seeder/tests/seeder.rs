@@ -1726,3 +1726,74 @@ async fn workspace_seeder_run(db: &TestDatabase, profile: Profile) -> SeedReport
     seeder.close().await.unwrap();
     report
 }
+
+// ---------------------------------------------------------------------------
+// messages that say what to do
+
+#[tokio::test]
+async fn a_history_problem_without_migrate_is_not_blamed_on_migrate() {
+    let db = TestDatabase::create("seed_history_unreadable");
+    let conn = sea_orm::Database::connect(&db.url).await.unwrap();
+    // A table of that name that is no migration history.
+    exec(
+        &conn,
+        "CREATE TABLE public.seaql_migrations (something int)",
+    )
+    .await;
+    let err = seeder::cli::run(SeedArgs::default(), &db.url)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(!text.contains("--migrate"), "{text}");
+    assert!(!text.contains("applying pending migrations"), "{text}");
+    assert!(text.contains("checking the migration history"), "{text}");
+    assert!(text.contains("not a migration history"), "{text}");
+    assert_eq!(err.exit_code(), Exit::Refused.code(), "{err}");
+}
+
+#[tokio::test]
+async fn a_role_missing_table_privileges_is_refused_before_writing_with_every_grant() {
+    let db = TestDatabase::migrated("seed_privileges").await;
+    let conn = sea_orm::Database::connect(&db.url).await.unwrap();
+    let role = format!("seeder_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    // It may read the history and use the schemas, but write only some tables.
+    exec(
+        &conn,
+        &format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'seed-pw-1';
+             GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};
+             GRANT USAGE ON SCHEMA core, academy, talent, vacancy TO {role};
+             GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA core, academy, talent, vacancy TO {role};
+             REVOKE INSERT, UPDATE ON core.permissions FROM {role};
+             REVOKE INSERT ON talent.skills FROM {role};"
+        ),
+    )
+    .await;
+    let as_role = db.url_as(&role, "seed-pw-1");
+    let before = row_counts(&conn).await;
+    let err = seeder::cli::run(SeedArgs::default(), &as_role)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.exit_code(), Exit::Refused.code(), "{text}");
+    for grant in [
+        format!("GRANT INSERT, UPDATE ON core.permissions TO {role};"),
+        format!("GRANT INSERT ON talent.skills TO {role};"),
+    ] {
+        assert!(text.contains(&grant), "{grant}\n{text}");
+    }
+    assert!(!text.contains("academy."), "only what is missing: {text}");
+    assert_eq!(row_counts(&conn).await, before, "nothing was written");
+
+    // Granted what it said: it seeds.
+    exec(
+        &conn,
+        &format!(
+            "GRANT INSERT, UPDATE ON core.permissions TO {role}; GRANT INSERT ON talent.skills TO {role};"
+        ),
+    )
+    .await;
+    let seeded = seeder::cli::run(SeedArgs::default(), &as_role).await;
+    assert_eq!(seeded.unwrap(), Exit::Success.code());
+    exec(&conn, &format!("DROP OWNED BY {role}; DROP ROLE {role}")).await;
+}

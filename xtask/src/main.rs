@@ -78,7 +78,6 @@ enum SchemaCommand {
 /// `migrate`: the engine's commands, plus `new`, which writes source files
 /// and so exists only here, never in the release binary.
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 struct XtaskMigrateArgs {
     #[command(subcommand)]
     command: Option<XtaskMigrateCommand>,
@@ -234,6 +233,18 @@ async fn migrate(
     args: XtaskMigrateArgs,
     configured: Result<Option<DatabaseTarget>, connect::ConfigError>,
 ) -> ExitCode {
+    let source_command = match &args.command {
+        Some(XtaskMigrateCommand::New { .. }) => Some("new"),
+        Some(XtaskMigrateCommand::Hash) => Some("hash"),
+        Some(XtaskMigrateCommand::Renumber { .. }) => Some("renumber"),
+        _ => None,
+    };
+    if let Some(name) = source_command
+        && let Some(flag) = args.up.given_flags().first()
+    {
+        let err = migrate_cli::misplaced_flag(flag, name);
+        return migrate_cli::fail(&err.to_string(), None, err.exit());
+    }
     let command = match args.command {
         Some(XtaskMigrateCommand::New {
             schema,

@@ -194,6 +194,11 @@ impl LocalCluster {
         self.root.join("data")
     }
 
+    /// The directory of the server's Unix socket (`?host=` in a URL).
+    pub fn socket_dir(&self) -> PathBuf {
+        self.data_dir()
+    }
+
     fn log_file(&self) -> PathBuf {
         self.root.join("postgres.log")
     }
@@ -343,7 +348,7 @@ impl LocalCluster {
         // A throwaway development cluster: durability is traded for speed.
         let settings = format!(
             "\n# written by migration-runner's local cluster\n\
-             listen_addresses = '127.0.0.1'\n\
+             listen_addresses = '127.0.0.1, ::1'\n\
              unix_socket_directories = '{}'\n\
              max_connections = 300\n\
              fsync = off\n\

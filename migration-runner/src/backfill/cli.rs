@@ -135,6 +135,7 @@ async fn open(target: &DatabaseTarget, connect_timeout: u64) -> Result<Session> 
     let settings = ConnectSettings {
         application: "migration-runner backfill".to_owned(),
         timeout: Duration::from_secs(connect_timeout),
+        lock_timeout: None,
     };
     Ok(connect::open(target, &settings).await?)
 }
@@ -173,6 +174,10 @@ pub async fn backfill_with(
     }
     let session = open(target, connect_timeout).await?;
     let db = session.connection();
+    if let Err(err) = ledger::require_history(db).await {
+        let _ = session.close().await;
+        return Err(err.into());
+    }
     let outcome = match args.command {
         BackfillCommand::List { json } => list(db, backfills, json, None).await,
         BackfillCommand::Status { name, json } => list(db, backfills, json, name.as_deref()).await,
@@ -198,6 +203,10 @@ pub async fn flag(args: FlagArgs, target: &DatabaseTarget, connect_timeout: u64)
     let backfills = Backfills::workspace()?;
     let session = open(target, connect_timeout).await?;
     let db = session.connection();
+    if let Err(err) = ledger::require_history(db).await {
+        let _ = session.close().await;
+        return Err(err.into());
+    }
     let outcome = async {
         match args.command {
             FlagCommand::List { json } => {

@@ -219,14 +219,26 @@ async fn estimate(db: &DatabaseConnection, table: &str) -> Result<i64, BackfillE
     if estimated > 0 {
         return Ok(estimated);
     }
-    db.query_one_raw(Statement::from_string(
-        DbBackend::Postgres,
-        format!("SELECT count(*) FROM {quoted}"),
-    ))
-    .await
-    .map_err(|e| BackfillError::db("cannot count the table's rows", e))?
-    .map_or(Ok(0), |r| r.try_get_by_index::<i64>(0))
-    .map_err(|e| BackfillError::db("cannot count the table's rows", e))
+    let counted = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT count(*) FROM {quoted}"),
+        ))
+        .await;
+    match counted {
+        Ok(row) => row
+            .map_or(Ok(0), |r| r.try_get_by_index::<i64>(0))
+            .map_err(|e| BackfillError::db("cannot count the table's rows", e)),
+        // Only progress is estimated: a count cut by the run's limits (a
+        // large table never analysed, or one locked) leaves it unknown.
+        Err(e)
+            if db_error::kind(&e) == Kind::LockTimeout
+                || db_error::sqlstate(&e).as_deref() == Some("57014") =>
+        {
+            Ok(0)
+        }
+        Err(e) => Err(BackfillError::db("cannot count the table's rows", e)),
+    }
 }
 
 /// Takes the backfill's session lock, or names who holds it.
@@ -280,18 +292,30 @@ pub async fn run(
 ) -> Result<RunReport, BackfillError> {
     let name = backfill.inner.name();
     ledger::install(db).await?;
-    if let Some(flag) = backfill.inner.flag()
-        && !super::flags::is_on(db, flag).await?
-    {
-        return Err(BackfillError::FlagOff {
-            name: name.to_owned(),
-            flag: flag.to_owned(),
-        });
-    }
     lock(db, name).await?;
     let outcome = locked(db, backfill, options, progress).await;
     unlock(db, name).await;
     outcome
+}
+
+/// The run's lock and batch limits, on the session: in force before any
+/// statement of a batch can wait on the table (a lock is taken while a
+/// statement is parsed, before anything it sets takes effect).
+async fn set_limits(db: &DatabaseConnection, sql: &BatchSql) -> Result<(), BackfillError> {
+    db.execute_unprepared(&format!(
+        "SET lock_timeout = {}; SET statement_timeout = {}",
+        sql.lock_timeout_ms, sql.open_timeout_ms
+    ))
+    .await
+    .map_err(|e| BackfillError::db("cannot set the backfill's timeouts", e))?;
+    Ok(())
+}
+
+/// Back to the server's defaults once the batches are done.
+async fn reset_limits(db: &DatabaseConnection) {
+    let _ = db
+        .execute_unprepared("RESET lock_timeout; RESET statement_timeout")
+        .await;
 }
 
 async fn locked(
@@ -322,6 +346,7 @@ async fn locked(
         work_left_behind: false,
     };
     let note = match &row.state {
+        // Finished is finished, whatever the flag says now.
         LedgerState::Finished => return Ok(report),
         LedgerState::Pending => None,
         LedgerState::Running => Some("continued after an interrupted run"),
@@ -341,151 +366,222 @@ async fn locked(
             });
         }
     };
-    let mut batch_size = options
+    if let Some(flag) = inner.flag()
+        && !super::flags::is_on(db, flag).await?
+    {
+        return Err(BackfillError::FlagOff {
+            name: name.to_owned(),
+            flag: flag.to_owned(),
+        });
+    }
+    let batch_size = options
         .batch_size
         .unwrap_or_else(|| inner.batch_size())
         .clamp(1, MAX_BATCH);
-    let total = estimate(db, inner.table()).await?.max(row.rows_done);
-    report.rows_total = total;
-    ledger::start(db, name, total, batch_size, note).await?;
-
     let sql = BatchSql::new(
         &quote_qualified(inner.table()),
         &quote_ident(inner.key()),
         &key_type,
         inner.batch_sql(),
+        inner.flag(),
         options,
     );
-    let target = effective_target(options);
-    let mut failures = 0_u32;
-    let mut cursor = row.cursor.clone();
-    loop {
-        if let Some(max) = options.max_rows {
-            if report.rows >= max {
-                ledger::set_state(
-                    db,
-                    name,
-                    &LedgerState::Pending,
-                    Some(&format!("stopped after --max-rows {max}")),
-                )
-                .await?;
-                report.outcome = Outcome::MaxRows;
-                break;
-            }
-            let left = u32::try_from(max - report.rows).unwrap_or(u32::MAX);
-            batch_size = batch_size.min(left.max(1));
-        }
-        let batch_started = Instant::now();
-        let attempt = batch(db, name, &sql, cursor.as_deref(), batch_size).await;
-        match attempt {
-            Ok(Batch::Stopped(state)) => {
-                report.outcome = match state {
-                    LedgerState::Paused => Outcome::Paused,
-                    LedgerState::Cancelled => Outcome::Cancelled,
-                    _ => Outcome::MarkedFinished,
-                };
-                break;
-            }
-            Ok(Batch::End) => {
-                report.outcome = Outcome::Finished;
-                report.work_left_behind = has_work(db, inner.has_work_sql()).await.unwrap_or(false);
-                break;
-            }
-            Ok(Batch::Done {
-                last,
-                scanned,
-                changed,
-            }) => {
-                let took = batch_started.elapsed();
-                report.longest_batch = report.longest_batch.max(took);
-                failures = 0;
-                report.rows += scanned;
-                report.changed += changed;
-                report.batches += 1;
-                report.rows_done += i64::try_from(scanned).unwrap_or(i64::MAX);
-                cursor = Some(last);
-                batch_size = adapt(batch_size, took, target);
-                let elapsed = started.elapsed().as_secs_f64().max(1e-6);
-                progress(&Progress {
-                    name,
-                    rows_done: report.rows_done,
-                    rows_total: total.max(report.rows_done),
-                    batch_size,
-                    rate: report.rows as f64 / elapsed,
-                    retrying: None,
-                });
-                if !options.sleep.is_zero() {
-                    tokio::time::sleep(options.sleep).await;
-                }
-            }
-            Err(source) => {
-                let kind = db_error::kind(&source);
-                let timed_out = db_error::sqlstate(&source).as_deref() == Some("57014");
-                let transient = timed_out
-                    || matches!(
-                        kind,
-                        Kind::LockTimeout | Kind::Transient | Kind::ConnectionLost
-                    );
-                let cursor_text = cursor.clone().unwrap_or_else(|| "(start)".to_owned());
-                if !transient {
-                    let _ = ledger::record_failure(db, name, &db_error::describe(&source)).await;
-                    return Err(BackfillError::BatchFailed {
-                        name: name.to_owned(),
-                        cursor: cursor_text,
-                        source,
-                    });
-                }
-                failures += 1;
-                report.retries += 1;
-                if kind == Kind::ConnectionLost && failures <= options.retries {
-                    // The pool reconnects; the session lock went with the old session.
-                    tokio::time::sleep(backoff(failures)).await;
-                    match lock(db, name).await {
-                        Ok(()) => {}
-                        Err(busy @ BackfillError::Busy { .. }) => return Err(busy),
-                        Err(_) => continue,
-                    }
-                }
-                if failures > options.retries {
-                    let _ = ledger::record_failure(db, name, &db_error::describe(&source)).await;
-                    return Err(BackfillError::RetriesExhausted {
-                        name: name.to_owned(),
-                        table: inner.table().to_owned(),
-                        cursor: cursor_text,
-                        attempts: failures,
-                        lock_timeout_ms: options.lock_timeout.as_millis() as u64,
-                        statement_timeout_ms: options.statement_timeout.as_millis() as u64,
-                        source,
-                    });
-                }
-                if timed_out {
-                    // Cut at the budget: it ran at least that long, so the
-                    // rows it would do in the target time are at most this.
-                    batch_size = shrink(batch_size, target, options.statement_timeout);
-                } else if kind == Kind::LockTimeout {
-                    batch_size = (batch_size / 2).max(MIN_BATCH.min(batch_size));
-                }
-                let message = db_error::describe(&source);
-                let _ = ledger::record_retry(db, name, &message).await;
-                progress(&Progress {
-                    name,
-                    rows_done: report.rows_done,
-                    rows_total: total.max(report.rows_done),
-                    batch_size,
-                    rate: report.rows as f64 / started.elapsed().as_secs_f64().max(1e-6),
-                    retrying: Some(format!(
-                        "batch after key {cursor_text} retried ({failures} of {}): {message}",
-                        options.retries
-                    )),
-                });
-                if kind != Kind::ConnectionLost {
-                    tokio::time::sleep(backoff(failures)).await;
-                }
-            }
-        }
+    // From here on every statement may meet the table's locks.
+    set_limits(db, &sql).await?;
+    let walked = async {
+        let total = estimate(db, inner.table()).await?.max(row.rows_done);
+        report.rows_total = total;
+        ledger::start(db, name, total, batch_size, note).await?;
+        let walk = Walk {
+            sql: &sql,
+            cursor: row.cursor.clone(),
+            batch_size,
+            total,
+            started,
+        };
+        walk.run(db, backfill, options, progress, &mut report).await
+    }
+    .await;
+    reset_limits(db).await;
+    walked?;
+    if report.outcome == Outcome::Finished {
+        report.work_left_behind = has_work(db, inner.has_work_sql()).await.unwrap_or(false);
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Where a run's batches stand.
+struct Walk<'a> {
+    sql: &'a BatchSql,
+    cursor: Option<String>,
+    batch_size: u32,
+    /// The table's estimated size.
+    total: i64,
+    started: Instant,
+}
+
+impl Walk<'_> {
+    /// The batches, one after another, until the end, a stop, or a failure.
+    async fn run(
+        self,
+        db: &DatabaseConnection,
+        backfill: &Registered,
+        options: &RunOptions,
+        progress: &mut dyn FnMut(&Progress<'_>),
+        report: &mut RunReport,
+    ) -> Result<(), BackfillError> {
+        let Walk {
+            sql,
+            mut cursor,
+            mut batch_size,
+            total,
+            started,
+        } = self;
+        let inner = &backfill.inner;
+        let name = inner.name();
+        let target = effective_target(options);
+        let mut failures = 0_u32;
+        loop {
+            if let Some(max) = options.max_rows {
+                if report.rows >= max {
+                    ledger::set_state(
+                        db,
+                        name,
+                        &LedgerState::Pending,
+                        Some(&format!("stopped after --max-rows {max}")),
+                    )
+                    .await?;
+                    report.outcome = Outcome::MaxRows;
+                    break;
+                }
+                let left = u32::try_from(max - report.rows).unwrap_or(u32::MAX);
+                batch_size = batch_size.min(left.max(1));
+            }
+            let batch_started = Instant::now();
+            let attempt = batch(db, name, sql, cursor.as_deref(), batch_size).await;
+            match attempt {
+                Ok(Batch::FlagOff) => {
+                    let flag = inner.flag().unwrap_or_default().to_owned();
+                    return Err(BackfillError::FlagTurnedOff {
+                        name: name.to_owned(),
+                        flag,
+                        rows_done: report.rows_done,
+                    });
+                }
+                Ok(Batch::Stopped(state)) => {
+                    report.outcome = match state {
+                        LedgerState::Paused => Outcome::Paused,
+                        LedgerState::Cancelled => Outcome::Cancelled,
+                        _ => Outcome::MarkedFinished,
+                    };
+                    break;
+                }
+                Ok(Batch::End) => {
+                    report.outcome = Outcome::Finished;
+                    break;
+                }
+                Ok(Batch::Done {
+                    last,
+                    scanned,
+                    changed,
+                }) => {
+                    let took = batch_started.elapsed();
+                    report.longest_batch = report.longest_batch.max(took);
+                    failures = 0;
+                    report.rows += scanned;
+                    report.changed += changed;
+                    report.batches += 1;
+                    report.rows_done += i64::try_from(scanned).unwrap_or(i64::MAX);
+                    cursor = Some(last);
+                    batch_size = adapt(batch_size, took, target);
+                    let elapsed = started.elapsed().as_secs_f64().max(1e-6);
+                    progress(&Progress {
+                        name,
+                        rows_done: report.rows_done,
+                        rows_total: total.max(report.rows_done),
+                        batch_size,
+                        rate: report.rows as f64 / elapsed,
+                        retrying: None,
+                    });
+                    if !options.sleep.is_zero() {
+                        tokio::time::sleep(options.sleep).await;
+                    }
+                }
+                Err(source) => {
+                    let kind = db_error::kind(&source);
+                    let timed_out = db_error::sqlstate(&source).as_deref() == Some("57014");
+                    let transient = timed_out
+                        || matches!(
+                            kind,
+                            Kind::LockTimeout | Kind::Transient | Kind::ConnectionLost
+                        );
+                    let cursor_text = cursor.clone().unwrap_or_else(|| "(start)".to_owned());
+                    if !transient {
+                        let _ =
+                            ledger::record_failure(db, name, &db_error::describe(&source)).await;
+                        return Err(BackfillError::BatchFailed {
+                            name: name.to_owned(),
+                            cursor: cursor_text,
+                            source,
+                        });
+                    }
+                    failures += 1;
+                    report.retries += 1;
+                    if kind == Kind::ConnectionLost && failures <= options.retries {
+                        // The pool reconnects; the session lock went with the old session.
+                        tokio::time::sleep(backoff(failures)).await;
+                        match lock(db, name).await {
+                            Ok(()) => {}
+                            Err(busy @ BackfillError::Busy { .. }) => return Err(busy),
+                            Err(_) => continue,
+                        }
+                        // A new session: its limits too.
+                        if set_limits(db, sql).await.is_err() {
+                            continue;
+                        }
+                    }
+                    if failures > options.retries {
+                        let _ =
+                            ledger::record_failure(db, name, &db_error::describe(&source)).await;
+                        return Err(BackfillError::RetriesExhausted {
+                            name: name.to_owned(),
+                            table: inner.table().to_owned(),
+                            cursor: cursor_text,
+                            attempts: failures,
+                            lock_timeout_ms: options.lock_timeout.as_millis() as u64,
+                            statement_timeout_ms: options.statement_timeout.as_millis() as u64,
+                            source,
+                        });
+                    }
+                    if timed_out {
+                        // Cut at the budget: it ran at least that long, so the
+                        // rows it would do in the target time are at most this.
+                        batch_size = shrink(batch_size, target, options.statement_timeout);
+                    } else if kind == Kind::LockTimeout {
+                        batch_size = (batch_size / 2).max(MIN_BATCH.min(batch_size));
+                    }
+                    let message = db_error::describe(&source);
+                    let _ = ledger::record_retry(db, name, &message).await;
+                    progress(&Progress {
+                        name,
+                        rows_done: report.rows_done,
+                        rows_total: total.max(report.rows_done),
+                        batch_size,
+                        rate: report.rows as f64 / started.elapsed().as_secs_f64().max(1e-6),
+                        retrying: Some(format!(
+                            "batch after key {cursor_text} retried ({failures} of {}): {message}",
+                            options.retries
+                        )),
+                    });
+                    if kind != Kind::ConnectionLost {
+                        tokio::time::sleep(backoff(failures)).await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn backoff(failures: u32) -> Duration {
@@ -554,10 +650,22 @@ struct BatchSql {
     budget_ms: String,
     reserve_ms: String,
     lock_timeout_ms: String,
+    /// The session's statement timeout while batches run: a batch's first
+    /// statement is bounded by it before its own budget is set.
+    open_timeout_ms: String,
+    /// The backfill's kill switch (`$7`), read with the ledger row.
+    flag: Option<String>,
 }
 
 impl BatchSql {
-    fn new(table: &str, key: &str, key_type: &str, batch_sql: &str, options: &RunOptions) -> Self {
+    fn new(
+        table: &str,
+        key: &str,
+        key_type: &str,
+        batch_sql: &str,
+        flag: Option<&str>,
+        options: &RunOptions,
+    ) -> Self {
         let budget = options
             .statement_timeout
             .as_millis()
@@ -574,10 +682,12 @@ impl BatchSql {
         // ends its session, rolling the batch back).
         let open = |filter: &str| {
             format!(
-                "WITH l AS (SELECT state, cursor, set_config('lock_timeout', $2, true) AS lt \
+                "WITH l AS (SELECT state, cursor, set_config('lock_timeout', $2, true) AS lt, \
+                                   coalesce((SELECT f.enabled FROM public.feature_flags f WHERE f.name = $7), \
+                                            $7::text IS NULL) AS flag_on \
                               FROM public.backfill_ledger WHERE name = $1 FOR UPDATE), \
                       s AS (SELECT {key} AS k FROM {table} {filter} ORDER BY {key} LIMIT $6) \
-                 SELECT l.state, l.cursor, {RANGE_OF_S}, l.lt, \
+                 SELECT l.state, l.cursor, {RANGE_OF_S}, l.lt, l.flag_on, \
                         set_config('jit', 'off', true), \
                         set_config('idle_in_transaction_session_timeout', $3, true), \
                         set_config('statement_timeout', greatest(1, $3::int - $5::int \
@@ -600,6 +710,8 @@ impl BatchSql {
             budget_ms: budget.to_string(),
             reserve_ms: reserve.to_string(),
             lock_timeout_ms: lock.to_string(),
+            open_timeout_ms: (budget - reserve).max(1).to_string(),
+            flag: flag.map(str::to_owned),
         }
     }
 }
@@ -635,6 +747,8 @@ fn combinable(sql: &str) -> Option<String> {
 enum Batch {
     /// Another session changed the state: stop.
     Stopped(LedgerState),
+    /// The backfill's flag was turned off: recorded as paused, stop.
+    FlagOff,
     /// No row after the cursor: the ledger now says finished.
     End,
     Done {
@@ -672,6 +786,7 @@ async fn batch(
                     cursor.map(str::to_owned).into(),
                     sql.reserve_ms.clone().into(),
                     i64::from(size).into(),
+                    sql.flag.clone().into(),
                 ],
             )
         };
@@ -683,6 +798,18 @@ async fn batch(
         let state = LedgerState::parse(&row.try_get_by_index::<String>(0)?);
         if state != LedgerState::Running {
             return Ok(Batch::Stopped(state));
+        }
+        if !row.try_get_by_index::<bool>(6)? {
+            // The kill switch: nothing of this batch runs, and `resume`
+            // continues from the cursor once the flag is on again.
+            txn.execute_raw(stmt(
+                "UPDATE public.backfill_ledger SET state = 'paused', \
+                        note = 'stopped: its feature flag was turned off', updated_at = now() \
+                  WHERE name = $1",
+                vec![name.into()],
+            ))
+            .await?;
+            return Ok(Batch::FlagOff);
         }
         let ledger_cursor: Option<String> = row.try_get_by_index(1)?;
         if ledger_cursor.as_deref() != cursor {

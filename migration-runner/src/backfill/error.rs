@@ -39,6 +39,38 @@ pub enum BackfillError {
     FlagOff { name: String, flag: String },
 
     #[error(
+        "backfill `{name}` stopped after its current batch: its feature flag `{flag}` was turned off (the \
+         kill switch); its committed batches are kept ({rows_done} rows done, state `paused`): once the cause \
+         is fixed, `flag set {flag} on` and `backfill resume {name}` continues from there"
+    )]
+    FlagTurnedOff {
+        name: String,
+        flag: String,
+        rows_done: i64,
+    },
+
+    #[error(
+        "the connected role cannot read `{table}`, which is read to see whether backfill `{name}` has work \
+         left before `{migration}` applies: {}; grant it with `GRANT SELECT ON {table} TO <role>;` \
+         (`migrate preflight` lists every missing privilege at once)",
+        db_error::describe(.source)
+    )]
+    TableUnreadable {
+        name: String,
+        migration: String,
+        table: String,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error(
+        "this database was never migrated (it has no `public.seaql_migrations`), so it has no backfills or \
+         flags; nothing was created: run `migrate up` first (`cargo xtask migrate`, or `migration-runner \
+         up`), or check that DATABASE_URL names the right database"
+    )]
+    NotMigrated,
+
+    #[error(
         "backfill `{name}` is {state}; nothing was changed: `backfill resume {name}` continues it from where \
          it stopped{detail}"
     )]
@@ -144,6 +176,9 @@ impl BackfillError {
             BackfillError::Duplicate { .. }
             | BackfillError::NoTable { .. }
             | BackfillError::FlagOff { .. }
+            | BackfillError::FlagTurnedOff { .. }
+            | BackfillError::NotMigrated
+            | BackfillError::TableUnreadable { .. }
             | BackfillError::NotRunnable { .. }
             | BackfillError::AlreadyFinished { .. }
             | BackfillError::ContractWaiting { .. }

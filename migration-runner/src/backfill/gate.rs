@@ -96,7 +96,16 @@ pub(crate) async fn verdict<'a, C: ConnectionTrait>(
                     format!("SELECT EXISTS (SELECT 1 FROM {table})"),
                 ),
             )
-            .await?;
+            .await
+            .map_err(|err| match err {
+                BackfillError::PermissionDenied { source, .. } => BackfillError::TableUnreadable {
+                    name: name.to_owned(),
+                    migration: migration.to_owned(),
+                    table: table.clone(),
+                    source,
+                },
+                other => other,
+            })?;
             if rows && !earlier_pending.is_empty() {
                 hint = format!(
                     " after applying the migrations before it (`migrate up --to {}`)",

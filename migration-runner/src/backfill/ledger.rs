@@ -47,7 +47,32 @@ CREATE TABLE IF NOT EXISTS public.feature_flags (
     updated_by text NOT NULL DEFAULT current_user
 );
 COMMENT ON TABLE public.feature_flags IS
-    'Feature flags: read by the application (schema_core::flags), written by migration-runner flag set';";
+    'Feature flags: read by the application (schema_core::flags), written by migration-runner flag set';
+-- Application code reads the flags as its runtime role (`Flag::is_on`):
+-- readable by every role, as `public.migration_settings` is; written only
+-- by the roles that deploy.
+GRANT SELECT ON public.feature_flags TO PUBLIC;";
+
+/// Refuses a database that was never migrated: backfills and flags belong to
+/// the workspace's history, and nothing is created without it.
+pub(crate) async fn require_history<C: ConnectionTrait>(db: &C) -> Result<(), BackfillError> {
+    let migrated = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT to_regclass('public.seaql_migrations') IS NOT NULL",
+        ))
+        .await
+        .map_err(|e| BackfillError::db("cannot read the migration history", e))?
+        .map(|row| row.try_get_by_index::<bool>(0))
+        .transpose()
+        .map_err(|e| BackfillError::db("cannot read the migration history", e))?
+        .unwrap_or(false);
+    if migrated {
+        Ok(())
+    } else {
+        Err(BackfillError::NotMigrated)
+    }
+}
 
 /// Where a backfill stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

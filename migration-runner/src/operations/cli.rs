@@ -62,6 +62,7 @@ pub async fn run(
     let settings = ConnectSettings {
         application: "migration-runner db".to_owned(),
         timeout: Duration::from_secs(connect_timeout),
+        lock_timeout: None,
     };
     match operation {
         DbOperation::Backup { out } => {
@@ -105,7 +106,7 @@ pub async fn run(
                     report.tables,
                     report.rows,
                     report.migration_head.as_deref().unwrap_or("none"),
-                    report.status_exit_code,
+                    report.status_exit_code.unwrap_or_default(),
                     report.restore_ms as f64 / 1000.0,
                     report.elapsed_ms as f64 / 1000.0
                 );

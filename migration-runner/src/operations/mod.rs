@@ -66,10 +66,12 @@ pub enum OperationsError {
         source: std::io::Error,
     },
 
-    #[error("`{tool}` failed ({status}): {output}")]
+    #[error("`{tool}` failed ({status}){}: {output}", table.as_deref().map(|t| format!(" at table {t}")).unwrap_or_default())]
     ToolFailed {
         tool: &'static str,
         status: String,
+        /// The table it was dumping or restoring when it failed, when it said.
+        table: Option<String>,
         output: String,
     },
 
@@ -101,11 +103,25 @@ pub enum OperationsError {
     },
 
     #[error(
-        "database `{database}` at {endpoint} is the one commands deploy to (DATABASE_URL); restores never go \
-         there: restore into a new database (`db restore FILE --into {database}_restored`), check it, then \
-         point the application at it (see docs/RUNBOOK.md, \"Restore\")"
+        "database `{database}` at {endpoint} is the one commands deploy to (DATABASE_URL): the server says so \
+         (system identifier {system_identifier}, database oid {oid}), whatever host, socket or role the URL \
+         uses; restores never go there, not even with --force: restore into a new database (`db restore FILE \
+         --into {database}_restored`), check it, then point the application at it (see docs/RUNBOOK.md, \
+         \"Restore\")"
     )]
-    DeployTarget { database: String, endpoint: String },
+    DeployTarget {
+        database: String,
+        endpoint: String,
+        system_identifier: String,
+        oid: String,
+    },
+
+    #[error(
+        "cannot tell which server {endpoint} is ({reason}); a restore must know it is not the database \
+         commands deploy to: connect as a role that may run `pg_control_system()` (a superuser, or one \
+         granted `pg_monitor`)"
+    )]
+    IdentityUnknown { endpoint: String, reason: String },
 
     #[error("`--into {given}` is not a database name or a postgres:// URL: {problem}")]
     BadTarget { given: String, problem: String },
@@ -117,7 +133,8 @@ impl OperationsError {
             OperationsError::ToolMissing { .. }
             | OperationsError::ToolTooOld { .. }
             | OperationsError::TargetNotEmpty { .. }
-            | OperationsError::DeployTarget { .. } => Exit::Refused,
+            | OperationsError::DeployTarget { .. }
+            | OperationsError::IdentityUnknown { .. } => Exit::Refused,
             OperationsError::Spawn { .. } | OperationsError::ToolFailed { .. } => Exit::Failed,
             OperationsError::ArchiveMissing { .. }
             | OperationsError::ManifestUnreadable { .. }
@@ -397,6 +414,7 @@ async fn run_tool(
     let mut lines = tokio::io::BufReader::new(stderr).lines();
     let mut kept: Vec<String> = Vec::new();
     let mut reached = 0_usize;
+    let mut last_table: Option<String> = None;
     while let Ok(Some(line)) = lines.next_line().await {
         let line = target.scrub(&connect::printable(&line));
         if line.trim().is_empty() {
@@ -405,6 +423,7 @@ async fn run_tool(
         if let Some(rest) = line.split_once(marker).map(|(_, rest)| rest) {
             reached += 1;
             let table = rest.trim().trim_matches('"').replace('"', "");
+            last_table = Some(table.clone());
             if progress == Progress::Show {
                 let rows = figures
                     .iter()
@@ -450,6 +469,7 @@ async fn run_tool(
         return Err(OperationsError::ToolFailed {
             tool: tool.name,
             status: status.to_string(),
+            table: last_table,
             output: target.scrub(&output),
         }
         .into());
@@ -490,6 +510,7 @@ async fn restore_list(
         return Err(OperationsError::ToolFailed {
             tool: tool.name,
             status: output.status.to_string(),
+            table: None,
             output: target.scrub(&connect::printable(&String::from_utf8_lossy(
                 &output.stderr,
             ))),
@@ -584,7 +605,117 @@ async fn admin_session(configured: &DatabaseTarget, settings: &ConnectSettings) 
     }
 }
 
-/// `db restore FILE --into DATABASE [--force]`.
+/// A database as its server identifies it, whatever URL reached it: the
+/// cluster's system identifier and the database's oid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DatabaseIdentity {
+    system_identifier: String,
+    oid: i64,
+    name: String,
+}
+
+/// The identity of the database `db` is connected to.
+async fn identity_of<C: ConnectionTrait>(db: &C, endpoint: &str) -> Result<DatabaseIdentity> {
+    let unknown = |reason: String| OperationsError::IdentityUnknown {
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier, \
+                    d.oid::bigint AS oid, d.datname::text AS name \
+               FROM pg_database d WHERE d.datname = current_database()",
+        ))
+        .await
+        .map_err(|err| unknown(crate::db_error::describe(&err)))?
+        .ok_or_else(|| unknown("no answer".to_owned()))?;
+    let read = |column: &str| -> Result<String> {
+        Ok(row
+            .try_get::<String>("", column)
+            .map_err(|err| unknown(err.to_string()))?)
+    };
+    Ok(DatabaseIdentity {
+        system_identifier: read("system_identifier")?,
+        oid: row
+            .try_get::<i64>("", "oid")
+            .map_err(|err| unknown(err.to_string()))?,
+        name: read("name")?,
+    })
+}
+
+/// The configured database's identity; when it cannot be opened (lost), its
+/// server's identifier and its name, which a restore then must not take.
+async fn deploy_identity(configured: &DatabaseTarget, admin: &Session) -> Result<DatabaseIdentity> {
+    let found = identity_of(admin.connection(), &configured.endpoint()).await?;
+    let wanted = configured.database().unwrap_or_default();
+    if found.name == wanted || wanted.is_empty() {
+        Ok(found)
+    } else {
+        Ok(DatabaseIdentity {
+            oid: -1,
+            name: wanted.to_owned(),
+            ..found
+        })
+    }
+}
+
+/// Where a restore goes, once every precondition holds: the target's
+/// server, whether the database exists, and a session on the server for
+/// creating it.
+enum Destination {
+    /// The database exists: a session on it.
+    Existing(Session),
+    /// It does not: a session on its server's maintenance database.
+    Absent(Session),
+}
+
+/// Opens the restore's target, or its server when the database does not
+/// exist yet (SQLSTATE 3D000), and refuses the deploy target by identity.
+async fn destination(
+    target: &DatabaseTarget,
+    deploy: &DatabaseIdentity,
+    settings: &ConnectSettings,
+) -> Result<Destination> {
+    let refuse = |found: &DatabaseIdentity| OperationsError::DeployTarget {
+        database: found.name.clone(),
+        endpoint: target.endpoint(),
+        system_identifier: found.system_identifier.clone(),
+        oid: found.oid.to_string(),
+    };
+    match open(target, settings).await {
+        Ok(session) => {
+            let found = identity_of(session.connection(), &target.endpoint()).await?;
+            let same_server = found.system_identifier == deploy.system_identifier;
+            if same_server && (found.oid == deploy.oid || found.name == deploy.name) {
+                let _ = session.close().await;
+                return Err(refuse(&found).into());
+            }
+            Ok(Destination::Existing(session))
+        }
+        Err(MigrateError::Connect(connect::ConnectError::Refused { code, .. }))
+            if code == "3D000" =>
+        {
+            let server = open(&target.with_database("postgres"), settings).await?;
+            let found = identity_of(server.connection(), &target.endpoint()).await?;
+            let name = target.database().unwrap_or_default();
+            if found.system_identifier == deploy.system_identifier && name == deploy.name {
+                let _ = server.close().await;
+                return Err(refuse(&DatabaseIdentity {
+                    name: name.to_owned(),
+                    ..deploy.clone()
+                })
+                .into());
+            }
+            Ok(Destination::Absent(server))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `db restore FILE --into DATABASE [--force]`. Every refusal (the deploy
+/// target, a missing or old `pg_restore`, a non-empty database without
+/// `--force`) comes before anything is created or changed.
 pub async fn restore(
     configured: &DatabaseTarget,
     archive: &Path,
@@ -597,54 +728,52 @@ pub async fn restore(
     let manifest = read_manifest(archive)?;
     let target = restore_target(configured, into)?;
     let name = target.database().unwrap_or_default().to_owned();
-    if target.endpoint() == configured.endpoint() && target.database() == configured.database() {
-        return Err(OperationsError::DeployTarget {
-            database: name,
-            endpoint: target.endpoint(),
-        }
-        .into());
-    }
     let admin = admin_session(configured, settings).await?;
-    let exists = admin
-        .connection()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS present",
-            [sea_orm::Value::from(name.clone())],
-        ))
-        .await
-        .map_err(database_error("looking for the restore's database"))?
-        .map(|row| row.try_get::<bool>("", "present"))
-        .transpose()
-        .map_err(database_error("looking for the restore's database"))?
-        .unwrap_or(false);
-    // A URL may point at another server, where `admin` cannot tell.
-    let same_server = target.endpoint() == configured.endpoint();
-    let created = same_server && !exists;
+    let deploy = deploy_identity(configured, &admin).await;
+    let _ = admin.close().await;
+    let deploy = deploy?;
+    let destination = destination(&target, &deploy, settings).await?;
+    let session = match &destination {
+        Destination::Existing(session) | Destination::Absent(session) => session.clone(),
+    };
+    let checked = async {
+        let (server, server_major) = server_version(session.connection()).await?;
+        let pg_restore = tools::find("pg_restore", server_major, &server)?;
+        if let Destination::Existing(existing) = &destination
+            && let Some(what) = contents(existing.connection()).await?
+            && !force
+        {
+            return Err(OperationsError::TargetNotEmpty {
+                database: name.clone(),
+                endpoint: target.endpoint(),
+                what,
+            }
+            .into());
+        }
+        let list = restore_list(&pg_restore, archive, &target).await?;
+        Ok::<_, MigrateError>((pg_restore, list))
+    }
+    .await;
+    let (pg_restore, list) = match checked {
+        Ok(checked) => checked,
+        Err(err) => {
+            let _ = session.close().await;
+            return Err(err);
+        }
+    };
+    let created = matches!(destination, Destination::Absent(_));
     if created {
-        admin
+        let made = session
             .connection()
             .execute_unprepared(&format!("CREATE DATABASE {}", manifest::quote(&name)))
             .await
-            .map_err(database_error("creating the database to restore into"))?;
-    }
-    let _ = admin.close().await;
-    let session = open(&target, settings).await?;
-    let (server, server_major) = server_version(session.connection()).await?;
-    if !created
-        && let Some(what) = contents(session.connection()).await?
-        && !force
-    {
-        let _ = session.close().await;
-        return Err(OperationsError::TargetNotEmpty {
-            database: name,
-            endpoint: target.endpoint(),
-            what,
+            .map_err(database_error("creating the database to restore into"));
+        if let Err(err) = made {
+            let _ = session.close().await;
+            return Err(err);
         }
-        .into());
     }
     let _ = session.close().await;
-    let pg_restore = tools::find("pg_restore", server_major, &server)?;
     let mut args: Vec<String> = vec![
         "--no-password".into(),
         "--no-owner".into(),
@@ -657,7 +786,6 @@ pub async fn restore(
         args.push("--clean".into());
         args.push("--if-exists".into());
     }
-    let list = restore_list(&pg_restore, archive, &target).await?;
     args.push(format!("--use-list={}", list.path.display()));
     args.push(archive.display().to_string());
     run_tool(
@@ -731,8 +859,9 @@ pub struct VerifyReport {
     pub tables: usize,
     pub rows: i64,
     pub migration_head: Option<String>,
-    /// `migrate status`'s exit code on the restored database (0 or 1 pass).
-    pub status_exit_code: u8,
+    /// `migrate status`'s exit code on the restored database (0 or 1 pass);
+    /// `None` when the archive was not restored (it changed, or would not restore).
+    pub status_exit_code: Option<u8>,
     pub mismatches: Vec<Mismatch>,
     pub restore_ms: u128,
     pub elapsed_ms: u128,
@@ -755,24 +884,50 @@ pub async fn verify_backup(
     let started = Instant::now();
     let manifest = read_manifest(archive)?;
     let mut mismatches = Vec::new();
+    let unrestored = |mismatches: Vec<Mismatch>| VerifyReport {
+        archive: archive.to_owned(),
+        tables: manifest.tables.len(),
+        rows: manifest.rows(),
+        migration_head: manifest.migration_head.clone(),
+        status_exit_code: None,
+        mismatches,
+        restore_ms: 0,
+        elapsed_ms: started.elapsed().as_millis(),
+    };
+    // A file that is not the one backed up is not restored: what pg_restore
+    // would say of it (if anything) is not the finding.
     let (_, digest) = file_digest(archive)?;
     if digest != manifest.archive_sha256 {
-        mismatches.push(Mismatch {
+        return Ok(unrestored(vec![Mismatch {
             table: None,
             problem: format!(
-                "the archive's SHA-256 is {}, the manifest says {}: the file changed after the backup",
+                "the archive's SHA-256 is {}, the manifest says {}: the file changed after the backup \
+                 (not restored); take a new backup, or find the copy whose checksum matches",
                 &digest[..12],
-                manifest.archive_sha256.get(..12).unwrap_or(&manifest.archive_sha256)
+                manifest
+                    .archive_sha256
+                    .get(..12)
+                    .unwrap_or(&manifest.archive_sha256)
             ),
-        });
+        }]));
     }
     let admin = admin_session(configured, settings).await?;
+    let tool = async {
+        let (server, server_major) = server_version(admin.connection()).await?;
+        Ok::<_, MigrateError>(tools::find("pg_restore", server_major, &server)?)
+    }
+    .await;
+    let pg_restore = match tool {
+        Ok(tool) => tool,
+        Err(err) => {
+            let _ = admin.close().await;
+            return Err(err);
+        }
+    };
     let scratch =
         crate::scratch::Scratch::create(admin.connection(), configured, "verify_backup").await?;
     let name = scratch.target.database().unwrap_or_default().to_owned();
     let outcome = async {
-        let (server, server_major) = server_version(scratch.session.connection()).await?;
-        let pg_restore = tools::find("pg_restore", server_major, &server)?;
         let restore_started = Instant::now();
         // Grants name roles that belong to the source's server; the data,
         // not who may read it, is what is verified here.
@@ -793,7 +948,7 @@ pub async fn verify_backup(
                 archive.display().to_string(),
             ])
             .collect();
-        run_tool(
+        let restored = run_tool(
             &pg_restore,
             &args,
             &scratch.target,
@@ -802,7 +957,18 @@ pub async fn verify_backup(
             "processing data for table",
             &manifest.tables,
         )
-        .await?;
+        .await;
+        if let Err(MigrateError::Operations(failed)) = &restored
+            && let OperationsError::ToolFailed { table, output, .. } = failed.as_ref()
+        {
+            // The archive does not restore: that is the verification's finding.
+            mismatches.push(Mismatch {
+                table: table.clone(),
+                problem: format!("does not restore: {output}"),
+            });
+            return Ok::<_, MigrateError>((restore_started.elapsed().as_millis(), None));
+        }
+        restored?;
         let restore_ms = restore_started.elapsed().as_millis();
         let db = scratch.session.connection();
         db.execute_unprepared(manifest::STABLE_SETTINGS)
@@ -843,7 +1009,7 @@ pub async fn verify_backup(
                 problem: format!("migrate status: {problem}"),
             });
         }
-        Ok::<_, MigrateError>((restore_ms, status_exit_code))
+        Ok::<_, MigrateError>((restore_ms, Some(status_exit_code)))
     }
     .await;
     scratch.dispose().await;

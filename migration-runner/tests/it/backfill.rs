@@ -924,3 +924,276 @@ async fn a_ledger_ahead_of_the_run_is_followed_without_counting_twice() {
     assert_eq!(ledger_and_filled(&conn).await, (ROWS, ROWS));
     assert_eq!(ledger_i64(&conn, "rows_changed").await, ROWS);
 }
+
+/// The age of the backfill's open transaction, polled until `until` says
+/// stop; the oldest seen.
+async fn oldest_backfill_transaction(
+    conn: &DatabaseConnection,
+    until: impl Fn() -> bool,
+) -> Duration {
+    let mut oldest = Duration::ZERO;
+    while !until() {
+        let ms = scalar_i64(
+            conn,
+            "SELECT coalesce(max((extract(epoch FROM clock_timestamp() - xact_start) * 1000)::bigint), 0) \
+               FROM pg_stat_activity \
+              WHERE application_name = 'migration-runner backfill' AND xact_start IS NOT NULL",
+        )
+        .await;
+        oldest = oldest.max(Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    oldest
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exclusive_lock_on_the_table_never_keeps_a_batch_open_past_its_timeout() {
+    let (db, conn) = with_webinars("backfill_exclusive", 2_000).await;
+    flag_on(&db.url);
+    let holder = sea_orm::Database::connect(&db.url).await.unwrap();
+    let held = holder.begin().await.unwrap();
+    held.execute_unprepared("LOCK TABLE academy.webinars IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    // Lock 1 s, batch 2 s, two retries: it gives up (`failed`) while the lock is still held.
+    let mut runner = spawn_runner(
+        &db.url,
+        &[
+            "backfill",
+            "run",
+            BACKFILL,
+            "--lock-timeout",
+            "1000",
+            "--statement-timeout",
+            "2000",
+            "--retries",
+            "2",
+        ],
+    );
+    let started = Instant::now();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (oldest, status) = tokio::join!(
+        oldest_backfill_transaction(&conn, || done.load(std::sync::atomic::Ordering::SeqCst)
+            || started.elapsed() > Duration::from_secs(12)),
+        async {
+            let status = loop {
+                if let Some(status) = runner.try_wait().unwrap() {
+                    break Some(status);
+                }
+                if started.elapsed() > Duration::from_secs(12) {
+                    break None;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            status
+        }
+    );
+    if status.is_none() {
+        let _ = runner.kill();
+    }
+    let output = runner.wait_with_output().unwrap();
+    held.rollback().await.unwrap();
+    assert!(
+        oldest <= Duration::from_millis(2_300),
+        "a batch transaction stayed open {oldest:?} (batch timeout 2 s, lock timeout 1 s)"
+    );
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(3),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("gave up after 3 attempts"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(ledger_state(&conn).await, "failed");
+    assert_eq!(filled(&conn).await, 0);
+
+    let resumed = runner_binary(Some(&db.url), &["backfill", "resume", BACKFILL], &[]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert_eq!(ledger_state(&conn).await, "finished");
+    assert_eq!(filled(&conn).await, 2_000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn turning_the_flag_off_mid_run_stops_after_the_batch_and_resume_continues_once_on() {
+    const ROWS: i64 = 20_000;
+    let (db, conn) = with_webinars("backfill_kill_switch", ROWS).await;
+    flag_on(&db.url);
+    let runner = spawn_runner(
+        &db.url,
+        &[
+            "backfill",
+            "run",
+            BACKFILL,
+            "--batch-size",
+            "50",
+            "--target-batch-ms",
+            "1",
+            "--sleep",
+            "20",
+        ],
+    );
+    wait_for_progress(&conn, 200).await;
+    let off = runner_binary(Some(&db.url), &["flag", "set", FLAG, "off"], &[]);
+    assert_eq!(off.status.code(), Some(0), "{}", stderr(&off));
+    let output = runner.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("flag `{FLAG}` was turned off")),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains(&format!("backfill resume {BACKFILL}")),
+        "{}",
+        stderr(&output)
+    );
+    let (done, stopped_at) = ledger_and_filled(&conn).await;
+    assert_eq!(done, stopped_at, "the ledger counts what was committed");
+    assert!(stopped_at < ROWS, "it stopped before the end: {stopped_at}");
+    assert_eq!(ledger_state(&conn).await, "paused");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        filled(&conn).await,
+        stopped_at,
+        "nothing ran after it stopped"
+    );
+
+    // Still off: resume refuses; on: resume finishes.
+    let refused = runner_binary(Some(&db.url), &["backfill", "resume", BACKFILL], &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert_eq!(filled(&conn).await, stopped_at);
+    flag_on(&db.url);
+    let resumed = runner_binary(Some(&db.url), &["backfill", "resume", BACKFILL], &[]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert_eq!(filled(&conn).await, ROWS);
+    assert_eq!(ledger_state(&conn).await, "finished");
+}
+
+#[tokio::test]
+async fn a_finished_backfill_run_again_is_a_no_op_whatever_its_flag() {
+    let db = TestDatabase::migrated("backfill_finished_again").await;
+    let conn = connect(&db).await;
+    assert_eq!(ledger_state(&conn).await, "finished", "migrate recorded it");
+    let again = runner_binary(Some(&db.url), &["backfill", "run", BACKFILL], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("already finished"),
+        "{}",
+        stdout(&again)
+    );
+    let off = runner_binary(Some(&db.url), &["flag", "set", FLAG, "off"], &[]);
+    assert_eq!(off.status.code(), Some(0));
+    let again = runner_binary(Some(&db.url), &["backfill", "run", BACKFILL], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+}
+
+#[tokio::test]
+async fn backfill_and_flag_commands_refuse_a_database_never_migrated_and_create_nothing() {
+    let db = TestDatabase::create("backfill_never_migrated");
+    let conn = connect(&db).await;
+    for args in [
+        &["backfill", "run", BACKFILL][..],
+        &["backfill", "resume", BACKFILL],
+        &["backfill", "pause", BACKFILL],
+        &["backfill", "cancel", BACKFILL],
+        &["backfill", "mark-finished", BACKFILL, "--reason", "x"],
+        &["backfill", "status"],
+        &["backfill", "list"],
+        &["flag", "set", FLAG, "on"],
+        &["flag", "list"],
+    ] {
+        let output = runner_binary(Some(&db.url), args, &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("never migrated") && stderr(&output).contains("migrate up"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("flag `"),
+            "{args:?} blames the flag: {}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE n.nspname = 'public'"
+        )
+        .await,
+        0,
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn the_runtime_roles_read_the_flags_and_nothing_else_in_public() {
+    let db = TestDatabase::migrated("backfill_flags_readable").await;
+    let conn = connect(&db).await;
+    flag_on(&db.url);
+    for group in [
+        "academy_app",
+        "academy_reporting",
+        "core_app",
+        "vacancy_reporting",
+    ] {
+        let login = format!(
+            "flags_{}_{}",
+            group,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        conn.execute_unprepared(&format!(
+            "CREATE ROLE {login} LOGIN PASSWORD 'flag-reader-1'; GRANT {group} TO {login}"
+        ))
+        .await
+        .unwrap();
+        let as_login = sea_orm::Database::connect(db.url_as(&login, "flag-reader-1"))
+            .await
+            .unwrap();
+        assert!(
+            schema_core::flags::Flag::new(FLAG)
+                .is_on(&as_login)
+                .await
+                .unwrap_or_else(|err| panic!("{group} reads the flags: {err}")),
+            "{group}"
+        );
+        for table in [
+            "public.seaql_migrations",
+            "public.backfill_ledger",
+            "public.seaql_migrations_digest",
+        ] {
+            let denied = as_login
+                .execute_unprepared(&format!("SELECT count(*) FROM {table}"))
+                .await
+                .expect_err(table)
+                .to_string();
+            assert!(
+                denied.contains("permission denied"),
+                "{group} {table}: {denied}"
+            );
+        }
+        assert!(
+            as_login
+                .execute_unprepared("UPDATE public.feature_flags SET enabled = false")
+                .await
+                .is_err(),
+            "{group} may not write the flags"
+        );
+        as_login.close().await.unwrap();
+        conn.execute_unprepared(&format!("DROP ROLE {login}"))
+            .await
+            .unwrap();
+    }
+}

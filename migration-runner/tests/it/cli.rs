@@ -175,3 +175,109 @@ async fn database_url_is_read_from_a_dot_env_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn global_flags_are_accepted_before_the_subcommand() {
+    let db = TestDatabase::migrated("cli_global_flags").await;
+    let before_subcommand = [
+        &["--database-url", db.url.as_str(), "status"][..],
+        &["--lock-timeout", "5", "up"],
+        &["--lock-timeout", "5", "status"],
+        &["--connect-timeout", "5", "plan"],
+        &["--ddl-lock-timeout", "2", "--ddl-retries", "1", "up"],
+        &["status", "--lock-timeout", "5"],
+        &["up", "--lock-timeout", "5"],
+        &["--lock-timeout", "5"],
+    ];
+    for args in before_subcommand {
+        // `--database-url` alone names the database here.
+        let url = (args[0] != "--database-url").then_some(db.url.as_str());
+        let output = runner_binary(url, args, &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            all_output(&output)
+        );
+    }
+    // A flag of `up` before another command is a usage error saying where it belongs.
+    let misplaced = runner_binary(Some(&db.url), &["--to", "x", "status"], &[]);
+    assert_eq!(
+        misplaced.status.code(),
+        Some(64),
+        "{}",
+        all_output(&misplaced)
+    );
+    assert!(
+        stderr(&misplaced).contains("`--to` is a flag of `up`"),
+        "{}",
+        stderr(&misplaced)
+    );
+}
+
+#[test]
+fn a_url_given_with_database_url_is_named_as_the_flag_in_errors() {
+    let output = runner_binary(
+        None,
+        &[
+            "--database-url",
+            "postgres://deploy:s3cret-pw@127.0.0.1:1/app",
+            "--connect-timeout",
+            "2",
+            "status",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", all_output(&output));
+    let text = stderr(&output);
+    assert!(text.contains("--database-url"), "{text}");
+    assert!(!text.contains("DATABASE_URL in the environment"), "{text}");
+    assert!(!all_output(&output).contains("s3cret-pw"));
+}
+
+#[tokio::test]
+async fn status_waits_for_a_locked_history_at_most_its_lock_timeout_and_names_the_holder() {
+    let db = TestDatabase::migrated("cli_status_locked").await;
+    // One connection: the lock and the pid are the same session's.
+    let session = migration_runner::connect(&db.url, "history-lock-holder")
+        .await
+        .unwrap();
+    let holder = session.connection();
+    let pid = scalar_i64(holder, "SELECT pg_backend_pid()::bigint").await;
+    holder
+        .execute_unprepared("BEGIN; LOCK TABLE public.seaql_migrations IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    for args in [
+        &["status", "--lock-timeout", "1"][..],
+        &["--lock-timeout", "1", "status", "--json"],
+    ] {
+        let mut child = runner_command(Some(&db.url), args, &[]).spawn().unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 20 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let waited = started.elapsed();
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            waited < std::time::Duration::from_secs(10),
+            "{args:?} waited {waited:?} for the locked history"
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "{args:?}: {}",
+            all_output(&output)
+        );
+        let text = stderr(&output);
+        assert!(text.contains("public.seaql_migrations"), "{args:?}: {text}");
+        assert!(text.contains(&format!("pid {pid}")), "{args:?}: {text}");
+    }
+    // Nothing pending: `plan` answers from the history's digest, not the locked table.
+    let plan = runner_binary(Some(&db.url), &["plan", "--lock-timeout", "1"], &[]);
+    assert_eq!(plan.status.code(), Some(0), "{}", all_output(&plan));
+    holder.execute_unprepared("ROLLBACK").await.unwrap();
+    let status = runner_binary(Some(&db.url), &["status", "--lock-timeout", "1"], &[]);
+    assert_eq!(status.status.code(), Some(0), "{}", all_output(&status));
+}

@@ -139,6 +139,24 @@ async fn verify_backup_passes_on_a_good_archive_and_names_the_table_of_a_tampere
         format!("{tampered}.manifest.json"),
     )
     .unwrap();
+    // The archive is not the one the manifest describes: said, not restored.
+    let refused = runner_binary(Some(&source.url), &["db", "verify-backup", &tampered], &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
+    let report = stdout(&refused);
+    assert!(report.contains("the archive's SHA-256"), "{report}");
+    assert!(!report.contains("table "), "{report}");
+    // With the checksum made to agree, the restore names the table whose rows differ.
+    let tampered_manifest = format!("{tampered}.manifest.json");
+    let mut manifest: manifest::Manifest =
+        serde_json::from_str(&std::fs::read_to_string(&tampered_manifest).unwrap()).unwrap();
+    let bytes = std::fs::read(&tampered).unwrap();
+    use sha2::Digest as _;
+    manifest.archive_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    std::fs::write(
+        &tampered_manifest,
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
     let refused = runner_binary(Some(&source.url), &["db", "verify-backup", &tampered], &[]);
     assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
     let report = stdout(&refused);
@@ -491,4 +509,193 @@ async fn preflight_reports_missing_and_extra_grants_of_the_runtime_roles() {
     let json = runner_binary(Some(&db.url), &["preflight", "--json"], &[]);
     let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(value["grants"].as_array().unwrap().len(), 3, "{value}");
+}
+
+/// The deploy target's URL spelled another way: another host alias, the
+/// Unix socket, or another login role.
+fn aliases_of(db: &TestDatabase, other_login: &str) -> Vec<(&'static str, String)> {
+    let port = crate::support::port_of(&db.url);
+    let swap_host = |host: &str| db.url.replace("127.0.0.1", host);
+    let socket = db.cluster().socket_dir();
+    vec![
+        ("localhost", swap_host("localhost")),
+        ("[::1]", swap_host("[::1]")),
+        (
+            "the Unix socket",
+            format!(
+                "postgres://postgres@/{}?host={}&port={port}",
+                db.name,
+                socket.display()
+            ),
+        ),
+        (
+            "another login role",
+            db.url_as(other_login, "other-login-1"),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn restore_refuses_the_deploy_target_however_its_url_names_it_even_with_force() {
+    let source = TestDatabase::migrated("ops_alias").await;
+    let conn = connect(&source).await;
+    fill(&conn).await;
+    let dir = Dir::new("alias");
+    let archive = dir.file("app.dump");
+    backup(&source.url, &archive);
+    // Written after the backup: a restore over the live database would lose it.
+    conn.execute_unprepared(
+        "INSERT INTO core.users (id, email, display_name) VALUES (md5('late')::uuid, 'late@example.com', 'Late')",
+    )
+    .await
+    .unwrap();
+    let login = format!(
+        "ops_other_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    conn.execute_unprepared(&format!(
+        "CREATE ROLE {login} LOGIN SUPERUSER PASSWORD 'other-login-1'"
+    ))
+    .await
+    .unwrap();
+    let before = figures(&conn).await;
+
+    for (how, alias) in aliases_of(&source, &login) {
+        let refused = runner_binary(
+            Some(&source.url),
+            &["db", "restore", &archive, "--into", &alias, "--force"],
+            &[],
+        );
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{how}: {}",
+            all_output(&refused)
+        );
+        assert!(
+            all_output(&refused).contains("the one commands deploy to"),
+            "{how}: {}",
+            all_output(&refused)
+        );
+        assert!(!all_output(&refused).contains("other-login-1"));
+        assert_eq!(figures(&conn).await, before, "{how}: nothing changed");
+    }
+    // The other way round: DATABASE_URL by the socket, --into by name.
+    let by_socket = aliases_of(&source, &login)[2].1.clone();
+    let refused = runner_binary(
+        Some(&by_socket),
+        &["db", "restore", &archive, "--into", &source.name, "--force"],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
+    assert_eq!(figures(&conn).await, before);
+    assert_eq!(
+        crate::support::scalar_i64(
+            &conn,
+            "SELECT count(*) FROM core.users WHERE email = 'late@example.com'"
+        )
+        .await,
+        1
+    );
+    conn.execute_unprepared(&format!("DROP ROLE {login}"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_restore_creates_no_database() {
+    let source = TestDatabase::migrated("ops_refused_nothing").await;
+    let dir = Dir::new("refused-nothing");
+    let archive = dir.file("app.dump");
+    backup(&source.url, &archive);
+    let empty = dir.0.join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let wanted = format!("{}_new", source.name);
+    let refused = runner_binary(
+        Some(&source.url),
+        &["db", "restore", &archive, "--into", &wanted],
+        &[("PG_BIN_DIR", &empty.display().to_string())],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
+    assert!(
+        all_output(&refused).contains("`pg_restore` not found"),
+        "{}",
+        all_output(&refused)
+    );
+    let conn = connect(&source).await;
+    assert_eq!(
+        crate::support::scalar_i64(
+            &conn,
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{wanted}'")
+        )
+        .await,
+        0,
+        "the refused restore left its database behind"
+    );
+}
+
+/// Flips one byte of `archive` at three quarters of its length: in the data
+/// of its largest table, past the table of contents.
+fn corrupt(archive: &str) {
+    let mut bytes = std::fs::read(archive).unwrap();
+    let at = bytes.len() * 3 / 4;
+    bytes[at] ^= 0xff;
+    std::fs::write(archive, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn verify_backup_of_a_corrupted_archive_names_the_checksum_and_then_the_table() {
+    let source = TestDatabase::migrated("ops_corrupt").await;
+    let conn = connect(&source).await;
+    fill(&conn).await;
+    // Enough incompressible rows that most of the archive is one table's data.
+    conn.execute_unprepared(
+        "INSERT INTO core.users (id, email, display_name)
+              SELECT md5('x' || g)::uuid, 'x' || g || '@example.com', md5('n' || g) || md5('m' || g)
+                FROM generate_series(1, 20000) g",
+    )
+    .await
+    .unwrap();
+    let dir = Dir::new("corrupt");
+    let archive = dir.file("app.dump");
+    backup(&source.url, &archive);
+    corrupt(&archive);
+
+    let refused = runner_binary(Some(&source.url), &["db", "verify-backup", &archive], &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
+    let report = all_output(&refused);
+    assert!(report.contains("SHA-256"), "{report}");
+    assert!(
+        report.contains("the file changed after the backup"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("could not uncompress"),
+        "restored anyway: {report}"
+    );
+
+    // The manifest made to agree with the damaged file: the restore fails,
+    // and the report names the table it was restoring.
+    let manifest_path = format!("{archive}.manifest.json");
+    let mut written: manifest::Manifest =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    let bytes = std::fs::read(&archive).unwrap();
+    use sha2::Digest as _;
+    written.archive_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_string_pretty(&written).unwrap(),
+    )
+    .unwrap();
+    let failed = runner_binary(Some(&source.url), &["db", "verify-backup", &archive], &[]);
+    assert_eq!(failed.status.code(), Some(2), "{}", all_output(&failed));
+    let report = stdout(&failed);
+    assert!(report.contains("verify-backup FAILED"), "{report}");
+    assert!(
+        written
+            .tables
+            .iter()
+            .any(|t| report.contains(&format!("table {}: ", t.table))),
+        "names a table of the archive: {report}"
+    );
 }

@@ -281,3 +281,60 @@ async fn a_history_written_by_sea_orms_own_migrator_is_adopted() {
         .unwrap();
     assert_eq!(runner.inspect().await.unwrap().exit_code(), 2);
 }
+
+#[tokio::test]
+async fn down_keeps_a_schema_that_another_role_created_before_the_history() {
+    let db = TestDatabase::create("down_keeps_schema");
+    let conn = connect(&db).await;
+    let other = format!(
+        "schema_maker_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    // A DBA made `core` (empty) before the first deploy, as another role.
+    conn.execute_unprepared(&format!(
+        "CREATE ROLE {other} NOLOGIN; CREATE SCHEMA core AUTHORIZATION {other}; \
+         GRANT USAGE, CREATE ON SCHEMA core TO postgres"
+    ))
+    .await
+    .unwrap();
+    let first = "m20250101_000000_core_create_schema";
+    db.migrate(Some(first.to_owned())).await;
+    let down = runner_binary(Some(&db.url), &["down", "--yes"], &[]);
+    assert_eq!(down.status.code(), Some(0), "{}", all_output(&down));
+    assert!(
+        stdout(&down).contains("kept schema `core`"),
+        "{}",
+        stdout(&down)
+    );
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'core'"
+        )
+        .await,
+        1,
+        "down dropped a schema the history did not create"
+    );
+    assert!(
+        history_names(&conn).await.is_empty(),
+        "the migration is rolled back"
+    );
+
+    // A schema the history did create is dropped by the same down.
+    let fresh = TestDatabase::create("down_drops_own_schema");
+    fresh.migrate(Some(first.to_owned())).await;
+    let down = runner_binary(Some(&fresh.url), &["down", "--yes"], &[]);
+    assert_eq!(down.status.code(), Some(0), "{}", all_output(&down));
+    let fresh_conn = connect(&fresh).await;
+    assert_eq!(
+        scalar_i64(
+            &fresh_conn,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'core'"
+        )
+        .await,
+        0
+    );
+    conn.execute_unprepared(&format!("DROP SCHEMA core; DROP ROLE {other}"))
+        .await
+        .unwrap();
+}

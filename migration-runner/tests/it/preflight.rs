@@ -232,3 +232,82 @@ async fn altering_a_table_owned_by_someone_else_needs_its_ownership() {
     drop(runner);
     drop_role(&db, &role).await;
 }
+
+#[tokio::test]
+async fn a_role_that_cannot_read_a_backfills_table_gets_that_grant_with_every_other_in_one_round() {
+    let db = TestDatabase::create("preflight_backfill_table");
+    // Up to the nullable capacity: the contract migration (and what follows) is pending.
+    db.migrate(Some(
+        "m20251008_120000_academy_add_webinar_capacity".to_owned(),
+    ))
+    .await;
+    let admin = connect(&db).await;
+    admin
+        .execute_unprepared(
+            "INSERT INTO core.users (id, email, display_name) VALUES (md5('h')::uuid, 'h@example.com', 'H');
+             INSERT INTO academy.webinars (id, slug, title, host_id, starts_at)
+                  SELECT md5('w' || g)::uuid, 'w' || g, 'W', md5('h')::uuid, now() FROM generate_series(1, 5) g;",
+        )
+        .await
+        .unwrap();
+    let role = create_role(&admin, "deployer_bf").await;
+    admin
+        .execute_unprepared(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON public.seaql_migrations, public.seaql_migrations_digest TO {0};
+             GRANT USAGE ON SCHEMA core, academy, talent, vacancy TO {0};",
+            role.name
+        ))
+        .await
+        .unwrap();
+    let as_role = TestDatabase::url_as(&db, &role.name, &role.password);
+    let output = runner_binary(Some(&as_role), &["preflight"], &[]);
+    let text = all_output(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        !text.contains("cannot use the backfill tables"),
+        "blames the backfill tables: {text}"
+    );
+    let wanted = format!("GRANT SELECT ON academy.webinars TO {};", role.name);
+    assert!(text.contains(&wanted), "{wanted}\n{text}");
+    // The other fixes come in the same round: the table the contract alters is not the role's.
+    assert!(
+        text.contains(&format!(
+            "ALTER TABLE academy.webinars OWNER TO {};",
+            role.name
+        )),
+        "{text}"
+    );
+    let json = runner_binary(Some(&as_role), &["preflight", "--json"], &[]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let fixes: Vec<&str> = report["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["fix"].as_str())
+        .collect();
+    assert!(fixes.contains(&wanted.as_str()), "{fixes:?}");
+    assert!(
+        fixes.len() > 2,
+        "every missing privilege at once: {fixes:?}"
+    );
+
+    // Granted exactly what it said: that line is gone, the others stay.
+    admin
+        .execute_unprepared(&format!(
+            "GRANT SELECT ON academy.webinars TO {};",
+            role.name
+        ))
+        .await
+        .unwrap();
+    let again = runner_binary(Some(&as_role), &["preflight", "--json"], &[]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&again)).unwrap();
+    let after: Vec<&str> = report["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["fix"].as_str())
+        .collect();
+    assert!(!after.contains(&wanted.as_str()), "{after:?}");
+    assert_eq!(after.len(), fixes.len() - 1, "{fixes:?} then {after:?}");
+    drop_role(&db, &role).await;
+}
