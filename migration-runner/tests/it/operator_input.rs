@@ -64,8 +64,14 @@ fn flags_postgresql_would_reject_are_refused_when_parsed() {
         (&["up", "--ddl-lock-timeout", "0"], "--ddl-lock-timeout"),
         (&["down", "--lock-timeout", "abc"], "--lock-timeout"),
         (&["up", "--connect-timeout", "0"], "--connect-timeout"),
-        // `status` takes no lock, so it offers no lock timeout.
-        (&["status", "--lock-timeout", "5"], "--lock-timeout"),
+        // `lint` reads no database, so it offers no lock timeout.
+        (&["lint", "--lock-timeout", "5"], "--lock-timeout"),
+        // A flag of `up` only, before another command.
+        (&["--dry-run", "status"], "`--dry-run` is a flag of `up`"),
+        (
+            &["--ddl-retries", "2", "status"],
+            "`--ddl-retries` is a flag of `up` and `down`",
+        ),
         // Scaffolding is developer tooling: the release binary has no `new`.
         (&["new", "academy", "add", "things"], "new"),
     ] {
