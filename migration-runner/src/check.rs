@@ -16,6 +16,10 @@ use std::process::Command;
 
 use serde::Serialize;
 
+use crate::catalog::{Catalog, SchemaSource};
+use crate::connect::DatabaseTarget;
+use crate::error::{MigrateError, Result};
+use crate::exit::Exit;
 use crate::sum::{self, SumEntry, SumFile};
 
 /// One reason the branch may not merge as it is.
@@ -313,4 +317,106 @@ pub fn find_workspace(start: &Path) -> Option<PathBuf> {
         .ancestors()
         .find(|dir| dir.join(sum::PATH).is_file())
         .map(Path::to_path_buf)
+}
+
+/// What `check` found.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// How many migrations the branch adds over the base.
+    pub added: usize,
+    /// Every reason the branch may not merge as it is.
+    pub problems: Vec<CheckProblem>,
+}
+
+impl CheckReport {
+    /// What `check` prints without `--json`, line by line.
+    pub fn text(&self, base: &str) -> Vec<String> {
+        if self.problems.is_empty() {
+            return vec![format!(
+                "check passed against `{base}`: {} new migration(s), history linear and untouched",
+                self.added
+            )];
+        }
+        let mut lines = vec![format!(
+            "check failed against `{base}`: {} problem(s):",
+            self.problems.len()
+        )];
+        lines.extend(self.problems.iter().map(|problem| format!("  - {problem}")));
+        lines
+    }
+
+    /// 0 when the branch may merge, 2 with any problem.
+    pub fn exit(&self) -> Exit {
+        if self.problems.is_empty() {
+            Exit::Success
+        } else {
+            Exit::Refused
+        }
+    }
+}
+
+/// Everything `check` needs from the branch: its code (`catalog`, and the
+/// same migrations again as `sources` for the replay), its entities, and the
+/// checkout (`workspace`) whose git history holds the base.
+pub struct Branch<'a> {
+    pub workspace: &'a Path,
+    pub catalog: &'a Catalog,
+    pub sources: Vec<SchemaSource>,
+    pub entities: Vec<(&'static str, Vec<schema_core::schema_crate::EntityTable>)>,
+}
+
+/// Runs every check of the branch against `base` (its `sides`, read first:
+/// a base that cannot be read needs no database); the throwaway databases
+/// are made on `target`'s server, through `admin`.
+pub async fn run(
+    branch: Branch<'_>,
+    sides: &Sides,
+    admin: &sea_orm::DatabaseConnection,
+    target: &DatabaseTarget,
+) -> Result<CheckReport> {
+    let workspace = branch.workspace;
+    let catalog = branch.catalog;
+    let code = sum::compute(catalog).await?;
+    let path = workspace.join(sum::PATH);
+    let text = std::fs::read_to_string(&path).map_err(|source| MigrateError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut problems = match SumFile::parse(&text) {
+        Ok(working) => compare(sides, &code, &working),
+        Err(err) => vec![CheckProblem::SumFile {
+            detail: err.to_string(),
+        }],
+    };
+    let differences =
+        crate::entity_check::compare(admin, target, branch.sources, branch.entities).await?;
+    problems.extend(
+        differences
+            .into_iter()
+            .map(|difference| CheckProblem::Entity {
+                table: difference.key.table().to_owned(),
+                detail: difference.describe("entity says", "migrations give"),
+            }),
+    );
+    let added_names: Vec<String> = added_over(sides, &code)
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let findings =
+        crate::lint::lint_catalog(catalog, workspace, crate::lint::Target::Plain, |name| {
+            added_names.iter().any(|added| added == name)
+        })
+        .await?;
+    problems.extend(
+        findings
+            .iter()
+            .filter(|finding| finding.blocks())
+            .map(|finding| CheckProblem::Lint {
+                detail: finding.to_string(),
+            }),
+    );
+    Ok(CheckReport {
+        added: added_names.len(),
+        problems,
+    })
 }
