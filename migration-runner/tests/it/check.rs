@@ -404,3 +404,21 @@ async fn status_refuses_a_sum_file_that_disagrees_with_the_code() {
     assert!(inspection.sum[0].contains("m20990101_000000_academy_added_without_hash"));
     assert!(inspection.sum[0].contains("cargo xtask migrate hash"));
 }
+
+/// Writes `<module>.rs` among crate `krate`'s migrations in `workspace` and
+/// registers it last in the crate's `migrations/mod.rs`, as `migrate new` does.
+pub(crate) fn write_migration(workspace: &Path, krate: &str, module: &str, source: &str) {
+    let dir = workspace.join(krate).join("src/migrations");
+    std::fs::write(dir.join(format!("{module}.rs")), source).unwrap();
+    let registry = std::fs::read_to_string(dir.join("mod.rs")).unwrap();
+    let last_mod = registry.rfind("\nmod ").unwrap();
+    let end_of_mod = last_mod + 1 + registry[last_mod + 1..].find('\n').unwrap();
+    let mut registry = format!(
+        "{}\nmod {module};{}",
+        &registry[..end_of_mod],
+        &registry[end_of_mod..]
+    );
+    let close = registry.rfind("    ]").unwrap();
+    registry.insert_str(close, &format!("        Box::new({module}::Migration),\n"));
+    std::fs::write(dir.join("mod.rs"), registry).unwrap();
+}
