@@ -646,21 +646,23 @@ async fn drift_command(
         );
     } else if report.is_clean() {
         say!(
-            "no drift: schemas {} match their {} applied migrations{}",
+            "no drift: schemas {} match their {} applied migrations{}{}",
             report.schemas.join(", "),
             report.applied,
             if report.placement.is_some() {
                 ", and their placement on Citus is the runner's"
             } else {
                 ""
-            }
+            },
+            report.pending_note()
         );
     } else {
         let lines = report.lines();
         say!(
-            "drift: {} difference(s) between the database and its {} applied migrations:",
+            "drift: {} difference(s) between the database and its {} applied migrations{}:",
             lines.len(),
-            report.applied
+            report.applied,
+            report.pending_note()
         );
         for line in lines {
             say!("  - {line}");

@@ -1,7 +1,8 @@
 //! Throwaway databases on the target's server, for replaying history
 //! (`drift`) and materialising entities (`check`): created with a random
 //! name, dropped afterwards whatever the outcome. A role that may not create
-//! databases is told to pass `--shadow-url`.
+//! databases is told to pass `--shadow-url`; that database is emptied
+//! afterwards of what the replay put there.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -22,6 +23,10 @@ pub struct Scratch {
     pub session: Session,
     /// Created here (and so dropped here), rather than given by `--shadow-url`.
     created: Option<(DatabaseConnection, String)>,
+    /// Given by `--shadow-url`: the `DROP` statements of what it held before
+    /// the replay; whatever else it holds afterwards is dropped, so it is
+    /// left as it was given and serves the next run.
+    given_with: Option<Vec<String>>,
 }
 
 impl Scratch {
@@ -68,6 +73,7 @@ impl Scratch {
             target: scratch_target,
             session,
             created: Some((admin.clone(), name)),
+            given_with: None,
         })
     }
 
@@ -104,10 +110,18 @@ impl Scratch {
             }
             .into());
         }
+        let given_with =
+            droppable(session.connection())
+                .await
+                .map_err(|source| MigrateError::Database {
+                    context: "reading the shadow database",
+                    source,
+                })?;
         Ok(Self {
             target,
             session,
             created: None,
+            given_with: Some(given_with),
         })
     }
 
@@ -167,15 +181,94 @@ impl Scratch {
         flush(batch).await
     }
 
-    /// Drops the database if it was created here.
+    /// Drops the database if it was created here; empties a given one of
+    /// what the command put there.
     pub async fn dispose(self) {
+        let _ = self.finish().await;
+    }
+
+    /// [`Scratch::dispose`], saying when a given database could not be emptied.
+    pub async fn finish(self) -> Result<()> {
+        let emptied = match &self.given_with {
+            Some(before) => self.empty(before).await,
+            None => Ok(()),
+        };
         let _ = self.session.close().await;
         if let Some((admin, name)) = self.created {
             let _ = admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                 .await;
         }
+        emptied
     }
+
+    /// Drops, in one transaction, what the database holds that it did not hold `before`.
+    async fn empty(&self, before: &[String]) -> Result<()> {
+        let failed = |source| MigrateError::Database {
+            context: "emptying the shadow database after the replay (drop what the replay created by hand)",
+            source,
+        };
+        let db = self.session.connection();
+        let added: Vec<String> = droppable(db)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .filter(|drop| !before.contains(drop))
+            .collect();
+        if added.is_empty() {
+            return Ok(());
+        }
+        if let Err(source) = db
+            .execute_unprepared(&format!("BEGIN; {}; COMMIT", added.join("; ")))
+            .await
+        {
+            let _ = db.execute_unprepared("ROLLBACK").await;
+            return Err(failed(source));
+        }
+        Ok(())
+    }
+}
+
+/// A `DROP ... IF EXISTS ... CASCADE` for every schema, extension, and
+/// table, sequence, view, routine and type of `public` the database holds
+/// (what a replay can create), in an order where each may run after the
+/// ones before it dropped their dependents.
+async fn droppable(db: &DatabaseConnection) -> std::result::Result<Vec<String>, sea_orm::DbErr> {
+    const SQL: &str = r#"
+        SELECT statement FROM (
+          SELECT 1 AS rank, format('DROP EXTENSION IF EXISTS %I CASCADE', extname) AS statement
+            FROM pg_extension WHERE extname <> 'plpgsql'
+          UNION ALL
+          SELECT 2, format('DROP SCHEMA IF EXISTS %I CASCADE', nspname) FROM pg_namespace
+           WHERE nspname NOT LIKE 'pg\_%' AND nspname NOT IN ('information_schema', 'public')
+          UNION ALL
+          SELECT 3, format('DROP %s IF EXISTS %s CASCADE',
+                           CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                          WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                          ELSE 'TABLE' END,
+                           c.oid::regclass)
+            FROM pg_class c
+           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('e', 'a', 'i'))
+          UNION ALL
+          SELECT 4, format('DROP ROUTINE IF EXISTS %s CASCADE', p.oid::regprocedure) FROM pg_proc p
+           WHERE p.pronamespace = 'public'::regnamespace
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+          UNION ALL
+          SELECT 5, format('DROP TYPE IF EXISTS %s CASCADE', t.oid::regtype) FROM pg_type t
+           WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd', 'r', 'm')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
+        ) objects
+        ORDER BY rank, statement"#;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            SQL,
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "statement"))
+        .collect()
 }
 
 fn random_suffix() -> String {
