@@ -144,7 +144,7 @@ pub fn status_counts(inspection: &Inspection) -> String {
         "{} applied, {} pending, {} problem(s)",
         inspection.applied_count(),
         inspection.pending().count(),
-        inspection.problems.len()
+        inspection.problem_count()
     )
 }
 
@@ -174,7 +174,7 @@ pub fn write_status_json(
         inspection.exit_code(),
         inspection.applied_count(),
         inspection.pending().count(),
-        inspection.problems.len(),
+        inspection.problem_count(),
     )?;
     for (index, entry) in inspection.migrations.iter().enumerate() {
         out.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use migration_dev::testing::TestDatabase;
 use migration_runner::check::{self, CheckProblem};
 use migration_runner::sum::{self, SumEntry, SumFile};
 
@@ -421,4 +422,44 @@ pub(crate) fn write_migration(workspace: &Path, krate: &str, module: &str, sourc
     let close = registry.rfind("    ]").unwrap();
     registry.insert_str(close, &format!("        Box::new({module}::Migration),\n"));
     std::fs::write(dir.join("mod.rs"), registry).unwrap();
+}
+
+/// `status` counts a sum-file problem among its problems (it exits 2 for it).
+#[tokio::test]
+async fn status_counts_a_sum_file_problem_among_its_problems() {
+    let db = TestDatabase::create("check_status_count");
+    let unhashed = SqlMigration::new(
+        "m20990101_000000_academy_added_without_hash",
+        &["ALTER TABLE academy.webinars ADD COLUMN notes text"],
+        &["ALTER TABLE academy.webinars DROP COLUMN notes"],
+    );
+    let catalog =
+        migration_runner::Catalog::new(workspace_plus(vec![("academy", Box::new(unhashed))]))
+            .unwrap()
+            .with_expected_sum(SumFile::parse(sum::BUILT_WITH).unwrap());
+    let pending = catalog.migrations().len();
+    let session = migration_runner::connect(&db.url, "sum-test")
+        .await
+        .unwrap();
+    let runner = migration_runner::Runner::new(session, catalog, Default::default())
+        .await
+        .unwrap();
+    let inspection = runner.inspect().await.unwrap();
+    assert_eq!(inspection.exit_code(), 2);
+    assert_eq!(
+        migration_runner::render::status_counts(&inspection),
+        format!("0 applied, {pending} pending, 1 problem(s)")
+    );
+    let target = migration_runner::DatabaseTarget::parse(
+        &db.url,
+        migration_runner::connect::UrlSource::Given,
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&migration_runner::render::status_json(
+        &inspection,
+        &target,
+        None,
+    ))
+    .unwrap();
+    assert_eq!(json["summary"]["problems"], 1, "{json:#}");
 }
