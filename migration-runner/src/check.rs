@@ -5,7 +5,8 @@
 //!
 //! It refuses, each problem naming the migration, its crate and the fix:
 //! - a branch migration that sorts before a base migration (history must stay linear);
-//! - a base migration edited, renamed or deleted on the branch (compared by checksum);
+//! - a base migration edited, renamed or deleted on the branch (compared by checksum;
+//!   one the base gained since the merge-base is not a deletion: the base moved on);
 //! - branch and base both adding, since their merge-base, migrations that touch a same table;
 //! - a sum file in the working tree that disagrees with the code;
 //! - lint errors in the branch's new migrations, ownership included (see `lint`).
@@ -42,6 +43,9 @@ pub enum CheckProblem {
     },
     /// A migration on the base is gone from the branch.
     Deleted { name: String, schema: String },
+    /// A migration the base gained after the branch left it, which the
+    /// branch (not rebased) does not have yet.
+    BaseMovedOn { name: String, schema: String },
     /// Both sides added migrations touching the same tables since they parted.
     ParallelTables {
         name: String,
@@ -64,6 +68,7 @@ impl CheckProblem {
             | CheckProblem::Edited { name, .. }
             | CheckProblem::Renamed { name, .. }
             | CheckProblem::Deleted { name, .. }
+            | CheckProblem::BaseMovedOn { name, .. }
             | CheckProblem::ParallelTables { name, .. } => Some(name),
             CheckProblem::SumFile { .. }
             | CheckProblem::Entity { .. }
@@ -100,6 +105,12 @@ impl fmt::Display for CheckProblem {
                 f,
                 "migration `{name}` (crate `{schema}`) exists on the base but was deleted here: databases \
                  that applied it would refuse every deploy; restore it (undo its effect with a new migration)"
+            ),
+            CheckProblem::BaseMovedOn { name, schema } => write!(
+                f,
+                "migration `{name}` (crate `{schema}`) was added on the base after this branch left it, and this \
+                 branch does not have it yet: the base moved on; rebase onto the base (`git rebase <base>`, then \
+                 `cargo xtask migrate hash` if the sum file conflicts), nothing here needs restoring or undoing"
             ),
             CheckProblem::ParallelTables {
                 name,
@@ -145,6 +156,18 @@ pub enum CheckError {
     BaseSum { base: String, problem: String },
     #[error("{}: {problem}", sum::PATH)]
     WorkingSum { problem: String },
+    #[error(
+        "cannot find where this branch left `{base}`: this checkout is a shallow clone (only the newest \
+         commits were fetched), so git has no common ancestor of `{base}` and HEAD; fetch the whole history \
+         (`git fetch --unshallow`, or `fetch-depth: 0` in the CI workflow's checkout step) and run the check \
+         again"
+    )]
+    ShallowClone { base: String },
+    #[error(
+        "`{base}` and HEAD have no common ancestor: this branch does not come from `{base}`; pass the \
+         branch it was made from as `--base`"
+    )]
+    Unrelated { base: String },
 }
 
 /// The sum files `check` compares.
@@ -158,7 +181,7 @@ pub struct Sides {
 
 /// Reads the base's and the merge-base's sum files from git in `repo`.
 pub fn read_sides(repo: &Path, base: &str) -> Result<Sides, CheckError> {
-    let merge_base = git(repo, &["merge-base", base, "HEAD"])?;
+    let merge_base = merge_base(repo, base)?;
     let read = |rev: &str| -> Result<SumFile, CheckError> {
         let text =
             git(repo, &["show", &format!("{}:{}", rev.trim(), sum::PATH)]).map_err(|err| {
@@ -176,6 +199,28 @@ pub fn read_sides(repo: &Path, base: &str) -> Result<Sides, CheckError> {
         base: read(base)?,
         merge_base: read(merge_base.trim())?,
     })
+}
+
+/// Where HEAD left `base`. `git merge-base` fails without a word when
+/// there is none: on a shallow clone (the history is not fetched) or for
+/// unrelated histories; each gets its own explanation.
+fn merge_base(repo: &Path, base: &str) -> Result<String, CheckError> {
+    match git(repo, &["merge-base", base, "HEAD"]) {
+        Ok(found) => Ok(found),
+        Err(CheckError::Git { message, .. }) if message.is_empty() => {
+            let shallow = git(repo, &["rev-parse", "--is-shallow-repository"])?;
+            Err(if shallow.trim() == "true" {
+                CheckError::ShallowClone {
+                    base: base.to_owned(),
+                }
+            } else {
+                CheckError::Unrelated {
+                    base: base.to_owned(),
+                }
+            })
+        }
+        Err(err) => Err(err),
+    }
 }
 
 fn git(repo: &Path, args: &[&str]) -> Result<String, CheckError> {
@@ -226,6 +271,13 @@ pub fn compare(sides: &Sides, code: &SumFile, working: &SumFile) -> Vec<CheckPro
                 name: entry.name.clone(),
                 schema: entry.schema.clone(),
             }),
+            // Not deleted here: the branch left the base before it was added.
+            None if sides.merge_base.get(&entry.name).is_none() => {
+                problems.push(CheckProblem::BaseMovedOn {
+                    name: entry.name.clone(),
+                    schema: entry.schema.clone(),
+                })
+            }
             None => match code
                 .entries
                 .iter()

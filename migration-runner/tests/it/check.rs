@@ -131,11 +131,11 @@ fn a_branch_migration_older_than_the_base_s_newest_is_not_linear() {
     let mut branch = base_history();
     branch.push(entry(M3_BRANCH, "ccc", &["talent.profiles"]));
     let problems = check_branch(vec![entry(M4_BASE, "ddd", &["core.roles"])], branch);
-    // The branch also lacks M4 (not rebased): deleted from its point of view.
+    // The branch also lacks M4: not rebased, so the base moved on (not a deletion).
     assert_eq!(
         kinds(&problems),
         vec![
-            format!("deleted {M4_BASE}"),
+            format!("base_moved_on {M4_BASE}"),
             format!("not_linear {M3_BRANCH}")
         ]
     );
@@ -406,6 +406,37 @@ async fn status_refuses_a_sum_file_that_disagrees_with_the_code() {
     assert!(inspection.sum[0].contains("cargo xtask migrate hash"));
 }
 
+/// main gains a migration after the branch point and the branch, not
+/// rebased, adds its own: the base moved on (rebase), never "deleted" (which
+/// would have the developer write a migration undoing it). A migration the
+/// merge-base had and the branch lacks is still a deletion.
+#[test]
+fn a_migration_the_base_gained_after_the_branch_point_asks_for_a_rebase_not_an_undo() {
+    let mut branch = base_history();
+    branch.push(entry(
+        "m20250105_000000_talent_create_profiles",
+        "ccc",
+        &["talent.profiles"],
+    ));
+    let problems = check_branch(vec![entry(M4_BASE, "ddd", &["core.roles"])], branch);
+    assert_eq!(kinds(&problems), vec![format!("base_moved_on {M4_BASE}")]);
+    assert_eq!(
+        problems[0].to_string(),
+        format!(
+            "migration `{M4_BASE}` (crate `core`) was added on the base after this branch left it, and this \
+             branch does not have it yet: the base moved on; rebase onto the base (`git rebase <base>`, then \
+             `cargo xtask migrate hash` if the sum file conflicts), nothing here needs restoring or undoing"
+        )
+    );
+
+    let deleted = vec![base_history()[0].clone()];
+    let problems = check_branch(vec![entry(M4_BASE, "ddd", &["core.roles"])], deleted);
+    assert_eq!(
+        kinds(&problems),
+        vec![format!("deleted {M2}"), format!("base_moved_on {M4_BASE}")]
+    );
+}
+
 /// Writes `<module>.rs` among crate `krate`'s migrations in `workspace` and
 /// registers it last in the crate's `migrations/mod.rs`, as `migrate new` does.
 pub(crate) fn write_migration(workspace: &Path, krate: &str, module: &str, source: &str) {
@@ -422,6 +453,81 @@ pub(crate) fn write_migration(workspace: &Path, krate: &str, module: &str, sourc
     let close = registry.rfind("    ]").unwrap();
     registry.insert_str(close, &format!("        Box::new({module}::Migration),\n"));
     std::fs::write(dir.join("mod.rs"), registry).unwrap();
+}
+
+/// On a shallow clone the base ref exists but git cannot find where the
+/// branch left it: `check` says so and how to fetch the history (exit 64).
+#[tokio::test]
+async fn check_on_a_shallow_clone_says_how_to_fetch_the_history() {
+    let server = TestDatabase::create("check_shallow");
+    let origin = Repo::new("shallow-origin");
+    origin.commit(&SumFile::new(base_history()), "base");
+    origin.git(&["checkout", "-q", "-b", "feature"]);
+    let mut branch = base_history();
+    branch.push(entry(
+        "m20250105_000000_talent_create_profiles",
+        "ccc",
+        &["talent.profiles"],
+    ));
+    origin.commit(&SumFile::new(branch), "feature work");
+    origin.git(&["checkout", "-q", "main"]);
+    let mut moved = base_history();
+    moved.push(entry(M4_BASE, "ddd", &["core.roles"]));
+    origin.commit(&SumFile::new(moved), "main moves on");
+    let clone = Repo(std::env::temp_dir().join(format!(
+        "check-shallow-clone-{}",
+        uuid::Uuid::new_v4().simple()
+    )));
+    let cloned = Command::new("git")
+        .args([
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--no-single-branch",
+            "--branch",
+            "feature",
+        ])
+        .arg(format!("file://{}", origin.path().display()))
+        .arg(clone.path())
+        .output()
+        .unwrap();
+    assert!(
+        cloned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cloned.stderr)
+    );
+
+    let expected = "cannot find where this branch left `origin/main`: this checkout is a shallow clone \
+                    (only the newest commits were fetched), so git has no common ancestor of `origin/main` \
+                    and HEAD; fetch the whole history (`git fetch --unshallow`, or `fetch-depth: 0` in the \
+                    CI workflow's checkout step) and run the check again";
+    let err = check::read_sides(clone.path(), "origin/main").unwrap_err();
+    assert_eq!(err.to_string(), expected);
+    let output = runner_binary_in(
+        clone.path(),
+        Some(&server.url),
+        &["check", "--base", "origin/main"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(64), "{}", all_output(&output));
+    assert_eq!(stderr(&output), format!("error: {expected}\n"));
+}
+
+/// A base with no history in common with HEAD is named as such, not with
+/// git's silence.
+#[test]
+fn a_base_with_no_common_history_is_named() {
+    let repo = Repo::new("unrelated");
+    repo.commit(&SumFile::new(base_history()), "base");
+    repo.git(&["checkout", "-q", "--orphan", "elsewhere"]);
+    repo.commit(&SumFile::new(base_history()), "another history");
+    let err = check::read_sides(repo.path(), "main").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`main` and HEAD have no common ancestor: this branch does not come from `main`; pass the branch \
+         it was made from as `--base`"
+    );
 }
 
 /// `status` counts a sum-file problem among its problems (it exits 2 for it).
