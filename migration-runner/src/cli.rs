@@ -288,6 +288,7 @@ pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Ex
                 "base": base,
                 "added": added,
                 "problems": problems.iter().map(|p| serde_json::json!({"detail": p, "message": p.to_string()})).collect::<Vec<_>>(),
+                "warnings": report.warnings,
             }))
             .unwrap_or_default()
         );

@@ -135,50 +135,74 @@ impl Scratch {
     pub async fn replay(&self, catalog: &crate::catalog::Catalog) -> Result<()> {
         let capturer = crate::capture::Capturer::new().await?;
         let db = self.session.connection();
-        let failed = |name: &str, source| MigrateError::Database {
-            context: if name.is_empty() {
-                "replaying the migrations into a throwaway database"
-            } else {
-                "replaying a non-transactional migration into a throwaway database"
-            },
-            source,
-        };
-        let flush = |batch: String| async move {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            db.execute_unprepared(&format!("BEGIN;\n{batch}COMMIT;"))
-                .await
-                .map(drop)
-                .map_err(|source| failed("", source))
-        };
-        let mut batch = String::new();
-        let mut batched = 0;
+        let mut batch = Vec::new();
         for migration in catalog.migrations() {
             let script = capturer
                 .record(migration, crate::capture::Direction::Up)
                 .await?;
             if migration.transactional() {
-                for line in script.sql_lines() {
-                    batch.push_str(&line);
-                    batch.push('\n');
-                }
-                batched += 1;
-                if batched < REPLAY_BATCH {
+                batch.push((migration, script));
+                if batch.len() < REPLAY_BATCH {
                     continue;
                 }
+                self.flush(std::mem::take(&mut batch)).await?;
+                continue;
             }
-            flush(std::mem::take(&mut batch)).await?;
-            batched = 0;
-            if !migration.transactional() {
-                for statement in &script.statements {
-                    db.execute_raw(statement.clone())
-                        .await
-                        .map_err(|source| failed(&migration.name, source))?;
-                }
+            self.flush(std::mem::take(&mut batch)).await?;
+            for (index, statement) in script.statements.iter().enumerate() {
+                db.execute_raw(statement.clone())
+                    .await
+                    .map_err(|source| ReplayError::new(migration, index, statement, source))?;
             }
         }
-        flush(batch).await
+        self.flush(batch).await
+    }
+
+    /// Runs a batch of transactional migrations in one transaction, one
+    /// round trip. When it fails, the server does not say which statement
+    /// did: the batch is run again statement by statement, in a transaction
+    /// rolled back afterwards, to name it.
+    async fn flush(
+        &self,
+        batch: Vec<(&crate::catalog::Migration, crate::capture::Script)>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let db = self.session.connection();
+        let mut sql = String::from("BEGIN;\n");
+        for (_, script) in &batch {
+            for line in script.sql_lines() {
+                sql.push_str(&line);
+                sql.push('\n');
+            }
+        }
+        sql.push_str("COMMIT;");
+        let Err(source) = db.execute_unprepared(&sql).await else {
+            return Ok(());
+        };
+        // The failed multi-statement query leaves its transaction open and aborted.
+        let _ = db.execute_unprepared("ROLLBACK").await;
+        let located = async {
+            db.execute_unprepared("BEGIN").await.ok()?;
+            for (migration, script) in &batch {
+                for (index, statement) in script.statements.iter().enumerate() {
+                    if let Err(source) = db.execute_raw(statement.clone()).await {
+                        return Some(ReplayError::new(migration, index, statement, source));
+                    }
+                }
+            }
+            None
+        }
+        .await;
+        let _ = db.execute_unprepared("ROLLBACK").await;
+        Err(match located {
+            Some(failed) => failed.into(),
+            None => MigrateError::Database {
+                context: "replaying the migrations into a throwaway database",
+                source,
+            },
+        })
     }
 
     /// Drops the database if it was created here; empties a given one of
@@ -269,6 +293,42 @@ async fn droppable(db: &DatabaseConnection) -> std::result::Result<Vec<String>, 
     rows.iter()
         .map(|row| row.try_get::<String>("", "statement"))
         .collect()
+}
+
+/// A migration's statement failed while history was replayed into a
+/// throwaway database (a deploy would fail the same way).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "migration `{name}` (crate `{schema}`) fails when the history is replayed into a throwaway database, at \
+     statement {}: {}\n  statement: {statement}\n  fix the migration (a deploy would fail the same way)",
+    .statement_index + 1,
+    db_error::describe(.source)
+)]
+pub struct ReplayError {
+    pub name: String,
+    pub schema: String,
+    /// 0-based, in the migration's recorded script.
+    pub statement_index: usize,
+    pub statement: String,
+    #[source]
+    pub source: sea_orm::DbErr,
+}
+
+impl ReplayError {
+    fn new(
+        migration: &crate::catalog::Migration,
+        statement_index: usize,
+        statement: &sea_orm::Statement,
+        source: sea_orm::DbErr,
+    ) -> Self {
+        Self {
+            name: migration.name.clone(),
+            schema: migration.schema.to_owned(),
+            statement_index,
+            statement: statement.to_string(),
+            source,
+        }
+    }
 }
 
 fn random_suffix() -> String {
