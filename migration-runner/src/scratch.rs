@@ -253,12 +253,16 @@ impl Scratch {
     }
 }
 
-/// A `DROP ... IF EXISTS ... CASCADE` for every schema, extension, and
-/// table, sequence, view, routine and type of `public` the database holds
-/// (what a replay can create), in an order where each may run after the
-/// ones before it dropped their dependents.
+/// A `DROP ... IF EXISTS ... CASCADE` for every schema and extension the
+/// database holds, and every table, sequence, view, routine and type in its
+/// schemas (`public` included, and a schema that was there before the
+/// replay): what a replay can create. Ordered so that each may run after
+/// the ones before it dropped it with their dependents (`IF EXISTS`).
 async fn droppable(db: &DatabaseConnection) -> std::result::Result<Vec<String>, sea_orm::DbErr> {
     const SQL: &str = r#"
+        WITH user_schemas AS (
+          SELECT oid FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema'
+        )
         SELECT statement FROM (
           SELECT 1 AS rank, format('DROP EXTENSION IF EXISTS %I CASCADE', extname) AS statement
             FROM pg_extension WHERE extname <> 'plpgsql'
@@ -272,15 +276,15 @@ async fn droppable(db: &DatabaseConnection) -> std::result::Result<Vec<String>, 
                                           ELSE 'TABLE' END,
                            c.oid::regclass)
             FROM pg_class c
-           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+           WHERE c.relnamespace IN (SELECT oid FROM user_schemas) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('e', 'a', 'i'))
           UNION ALL
           SELECT 4, format('DROP ROUTINE IF EXISTS %s CASCADE', p.oid::regprocedure) FROM pg_proc p
-           WHERE p.pronamespace = 'public'::regnamespace
+           WHERE p.pronamespace IN (SELECT oid FROM user_schemas)
              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
           UNION ALL
           SELECT 5, format('DROP TYPE IF EXISTS %s CASCADE', t.oid::regtype) FROM pg_type t
-           WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd', 'r', 'm')
+           WHERE t.typnamespace IN (SELECT oid FROM user_schemas) AND t.typtype IN ('e', 'd', 'r', 'm')
              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
         ) objects
         ORDER BY rank, statement"#;

@@ -136,9 +136,20 @@ async fn a_role_that_cannot_create_databases_is_told_to_pass_a_shadow_url() {
     assert_eq!(again.status.code(), Some(0), "{}", all_output(&again));
     assert!(stdout(&again).contains("no drift"), "{}", stdout(&again));
     assert_eq!(shadow_objects(&shadow_conn).await, Vec::<String>::new());
+    // A shadow that held an (empty) owned schema before keeps just that.
+    shadow_conn
+        .execute_unprepared("CREATE SCHEMA academy")
+        .await
+        .unwrap();
+    let kept = runner_binary(Some(&url), &["drift", "--shadow-url", &shadow.url], &[]);
+    assert_eq!(kept.status.code(), Some(0), "{}", all_output(&kept));
+    assert_eq!(
+        shadow_objects(&shadow_conn).await,
+        vec!["schema academy".to_owned()]
+    );
     // A shadow that holds an owned schema's tables is refused, and kept as it was.
     shadow_conn
-        .execute_unprepared("CREATE SCHEMA academy; CREATE TABLE academy.leftover (id int)")
+        .execute_unprepared("CREATE TABLE academy.leftover (id int)")
         .await
         .unwrap();
     let refused = runner_binary(Some(&url), &["drift", "--shadow-url", &shadow.url], &[]);
