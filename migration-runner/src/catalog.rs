@@ -2,6 +2,7 @@
 //! migrations merged into one order. Only this module knows that order.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use sea_orm_migration::MigrationTrait;
 
@@ -45,6 +46,9 @@ pub struct Migration {
     /// The schema (and crate) that owns it.
     pub schema: &'static str,
     pub timestamp: String,
+    /// Its place (0-based) in its crate's `migrations()` list, which is its
+    /// place in the crate's registry, `src/migrations/mod.rs`.
+    pub registered: usize,
     pub inner: Box<dyn MigrationTrait>,
 }
 
@@ -128,6 +132,7 @@ impl Catalog {
                     name,
                     schema: source.schema,
                     timestamp: parsed.timestamp,
+                    registered: index,
                     inner,
                 });
             }
@@ -171,6 +176,29 @@ impl Catalog {
         self.crate_dirs.get(schema).copied()
     }
 
+    /// Where `migration`'s source is, relative to `workspace`: the module
+    /// its crate's registry (`<crate>/src/migrations/mod.rs`) lists in its
+    /// place, whatever the file is called; `<name>.rs` when the registry
+    /// cannot say. `None` when there is no such file.
+    pub fn source_file(&self, workspace: &Path, migration: &Migration) -> Option<PathBuf> {
+        let dir = Path::new(self.crate_dir(migration.schema)?).join("src/migrations");
+        let registry = std::fs::read_to_string(workspace.join(&dir).join("mod.rs")).ok();
+        let registered = registry.as_deref().and_then(|registry| {
+            let module = registered_modules(registry)
+                .into_iter()
+                .nth(migration.registered)
+                .flatten()?;
+            module_files(registry, &module)
+                .into_iter()
+                .map(|file| dir.join(file))
+                .find(|file| workspace.join(file).is_file())
+        });
+        registered.or_else(|| {
+            Some(dir.join(format!("{}.rs", migration.name)))
+                .filter(|file| workspace.join(file).is_file())
+        })
+    }
+
     pub fn position(&self, name: &str) -> Option<usize> {
         self.migrations.iter().position(|m| m.name == name)
     }
@@ -191,6 +219,60 @@ impl Catalog {
     }
 }
 
+/// The module of each `Box::new(<module>::Migration)` of a crate's registry,
+/// in order (`None` for an entry not written that way), comment lines skipped.
+fn registered_modules(registry: &str) -> Vec<Option<String>> {
+    let mut modules = Vec::new();
+    for line in registry
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+    {
+        for (at, _) in line.match_indices("Box::new(") {
+            let rest = line[at + "Box::new(".len()..].trim_start();
+            let module: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let qualified = rest[module.len()..].starts_with("::");
+            modules.push((!module.is_empty() && qualified).then_some(module));
+        }
+    }
+    modules
+}
+
+/// The files `mod <module>;` may be in: its `#[path = "..."]`, else
+/// `<module>.rs` or `<module>/mod.rs`.
+fn module_files(registry: &str, module: &str) -> Vec<PathBuf> {
+    let mut path_attribute = None;
+    for line in registry.lines().map(str::trim) {
+        if let Some(path) = line
+            .strip_prefix("#[path")
+            .and_then(|rest| rest.split('"').nth(1))
+        {
+            path_attribute = Some(path.to_owned());
+            continue;
+        }
+        let declared = line
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub ")
+            .strip_prefix("mod ")
+            .and_then(|rest| rest.strip_suffix(';'))
+            .map(str::trim);
+        if declared == Some(module)
+            && let Some(path) = path_attribute.take()
+        {
+            return vec![PathBuf::from(path)];
+        }
+        if !line.starts_with("#[") {
+            path_attribute = None;
+        }
+    }
+    vec![
+        PathBuf::from(format!("{module}.rs")),
+        Path::new(module).join("mod.rs"),
+    ]
+}
+
 /// "did you mean" for an unknown migration name.
 pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
     let needle = name.trim_start_matches('m');
@@ -202,5 +284,47 @@ pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>)
         "no migration has that name; `cargo xtask migrate status` lists them all".to_owned()
     } else {
         format!("did you mean {}?", close.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_says_which_file_each_registered_migration_is_in() {
+        let registry = "\
+mod m20250101_000000_core_create_schema;
+#[path = \"older/identity.rs\"]
+#[allow(dead_code)]
+mod identity;
+mod renamed;
+
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![
+        // Box::new(commented_out::Migration),
+        Box::new(m20250101_000000_core_create_schema::Migration),
+        Box::new(identity::Migration), Box::new(renamed::Migration),
+        Box::new(Inline),
+    ]
+}
+";
+        assert_eq!(
+            registered_modules(registry),
+            vec![
+                Some("m20250101_000000_core_create_schema".to_owned()),
+                Some("identity".to_owned()),
+                Some("renamed".to_owned()),
+                None,
+            ]
+        );
+        assert_eq!(
+            module_files(registry, "identity"),
+            vec![PathBuf::from("older/identity.rs")]
+        );
+        assert_eq!(
+            module_files(registry, "renamed"),
+            vec![PathBuf::from("renamed.rs"), PathBuf::from("renamed/mod.rs")]
+        );
     }
 }

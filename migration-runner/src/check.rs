@@ -5,10 +5,13 @@
 //!
 //! It refuses, each problem naming the migration, its crate and the fix:
 //! - a branch migration that sorts before a base migration (history must stay linear);
-//! - a base migration edited, renamed or deleted on the branch (compared by checksum);
+//! - a base migration edited, renamed or deleted on the branch (compared by checksum;
+//!   one the base gained since the merge-base is not a deletion: the base moved on);
 //! - branch and base both adding, since their merge-base, migrations that touch a same table;
 //! - a sum file in the working tree that disagrees with the code;
-//! - lint errors in the branch's new migrations, ownership included (see `lint`).
+//! - a migration that fails when the history is replayed (for the entity check);
+//! - lint errors in the branch's new migrations, ownership included (see `lint`);
+//!   their warnings are shown, never failing.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,6 +19,10 @@ use std::process::Command;
 
 use serde::Serialize;
 
+use crate::catalog::{Catalog, SchemaSource};
+use crate::connect::DatabaseTarget;
+use crate::error::{MigrateError, Result};
+use crate::exit::Exit;
 use crate::sum::{self, SumEntry, SumFile};
 
 /// One reason the branch may not merge as it is.
@@ -29,7 +36,20 @@ pub enum CheckProblem {
         newest_on_base: String,
     },
     /// A migration on the base emits other SQL on the branch.
-    Edited { name: String, schema: String },
+    Edited {
+        name: String,
+        schema: String,
+        /// Its source, relative to the workspace, when found.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        /// The base ref, for the advice.
+        #[serde(skip)]
+        base: Option<String>,
+        /// When its file is the base's: the files this branch changed (code
+        /// it calls is among them).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        calls_changed: Option<Vec<String>>,
+    },
     /// A migration on the base is gone from the branch, its SQL now under another name.
     Renamed {
         name: String,
@@ -38,6 +58,9 @@ pub enum CheckProblem {
     },
     /// A migration on the base is gone from the branch.
     Deleted { name: String, schema: String },
+    /// A migration the base gained after the branch left it, which the
+    /// branch (not rebased) does not have yet.
+    BaseMovedOn { name: String, schema: String },
     /// Both sides added migrations touching the same tables since they parted.
     ParallelTables {
         name: String,
@@ -47,6 +70,17 @@ pub enum CheckProblem {
     },
     /// The working tree's sum file disagrees with the code.
     SumFile { detail: String },
+    /// A migration's statement fails when history is replayed.
+    ReplayFailed {
+        name: String,
+        schema: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        /// 1-based, in its recorded script.
+        statement_number: usize,
+        statement: String,
+        reason: String,
+    },
     /// An entity does not describe what the migrations build.
     Entity { table: String, detail: String },
     /// A lint error in a migration the branch adds.
@@ -60,7 +94,9 @@ impl CheckProblem {
             | CheckProblem::Edited { name, .. }
             | CheckProblem::Renamed { name, .. }
             | CheckProblem::Deleted { name, .. }
-            | CheckProblem::ParallelTables { name, .. } => Some(name),
+            | CheckProblem::BaseMovedOn { name, .. }
+            | CheckProblem::ParallelTables { name, .. }
+            | CheckProblem::ReplayFailed { name, .. } => Some(name),
             CheckProblem::SumFile { .. }
             | CheckProblem::Entity { .. }
             | CheckProblem::Lint { .. } => None,
@@ -81,11 +117,37 @@ impl fmt::Display for CheckProblem {
                  a database that applied the base would refuse it as out of order; rebase onto the base and \
                  give it a newer timestamp (`cargo xtask migrate renumber --base <ref>` does it)"
             ),
-            CheckProblem::Edited { name, schema } => write!(
+            CheckProblem::Edited {
+                name,
+                schema,
+                file: Some(file),
+                calls_changed: Some(changed),
+                ..
+            } => write!(
+                f,
+                "migration `{name}` (crate `{schema}`) exists on the base and emits other SQL here, though its \
+                 file ({file}) is unchanged: code it calls changed (this branch changed {}); applied SQL must \
+                 never change: undo the change to what it calls and add a new helper for new migrations instead",
+                if changed.is_empty() {
+                    "no file of this checkout: a dependency's new version may emit other SQL"
+                        .to_owned()
+                } else {
+                    changed.join(", ")
+                }
+            ),
+            CheckProblem::Edited {
+                name,
+                schema,
+                file,
+                base,
+                ..
+            } => write!(
                 f,
                 "migration `{name}` (crate `{schema}`) exists on the base but emits other SQL here: applied \
-                 history never changes; restore it (`git checkout <base> -- <its file>`) and put the change \
-                 in a new migration (`cargo xtask migrate new {schema} <what>`)"
+                 history never changes; restore it (`git checkout {} -- {}`) and put the change in a new \
+                 migration (`cargo xtask migrate new {schema} <what>`)",
+                base.as_deref().unwrap_or("<base>"),
+                file.as_deref().unwrap_or("<its file>")
             ),
             CheckProblem::Renamed { name, schema, now } => write!(
                 f,
@@ -96,6 +158,12 @@ impl fmt::Display for CheckProblem {
                 f,
                 "migration `{name}` (crate `{schema}`) exists on the base but was deleted here: databases \
                  that applied it would refuse every deploy; restore it (undo its effect with a new migration)"
+            ),
+            CheckProblem::BaseMovedOn { name, schema } => write!(
+                f,
+                "migration `{name}` (crate `{schema}`) was added on the base after this branch left it, and this \
+                 branch does not have it yet: the base moved on; rebase onto the base (`git rebase <base>`, then \
+                 `cargo xtask migrate hash` if the sum file conflicts), nothing here needs restoring or undoing"
             ),
             CheckProblem::ParallelTables {
                 name,
@@ -112,6 +180,23 @@ impl fmt::Display for CheckProblem {
                     .map(|t| format!("`{t}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
+            ),
+            CheckProblem::ReplayFailed {
+                name,
+                schema,
+                file,
+                statement_number,
+                statement,
+                reason,
+            } => write!(
+                f,
+                "migration `{name}` (crate `{schema}`{}) fails when the history is replayed into a throwaway \
+                 database, at statement {statement_number}: {reason}\n      statement: {statement}\n    fix \
+                 the migration (a deploy would fail the same way); the entities could not be compared with the \
+                 migrations until it replays",
+                file.as_deref()
+                    .map(|file| format!(", {file}"))
+                    .unwrap_or_default()
             ),
             CheckProblem::SumFile { detail } => write!(f, "sum file: {detail}"),
             CheckProblem::Lint { detail } => write!(f, "lint: {detail}"),
@@ -141,11 +226,27 @@ pub enum CheckError {
     BaseSum { base: String, problem: String },
     #[error("{}: {problem}", sum::PATH)]
     WorkingSum { problem: String },
+    #[error(
+        "cannot find where this branch left `{base}`: this checkout is a shallow clone (only the newest \
+         commits were fetched), so git has no common ancestor of `{base}` and HEAD; fetch the whole history \
+         (`git fetch --unshallow`, or `fetch-depth: 0` in the CI workflow's checkout step) and run the check \
+         again"
+    )]
+    ShallowClone { base: String },
+    #[error(
+        "`{base}` and HEAD have no common ancestor: this branch does not come from `{base}`; pass the \
+         branch it was made from as `--base`"
+    )]
+    Unrelated { base: String },
 }
 
 /// The sum files `check` compares.
 #[derive(Debug, Clone)]
 pub struct Sides {
+    /// The base ref as given (`origin/main`).
+    pub base_ref: String,
+    /// The merge-base's commit.
+    pub merge_base_rev: String,
     /// The base branch's tip.
     pub base: SumFile,
     /// Where the branch left the base.
@@ -154,7 +255,7 @@ pub struct Sides {
 
 /// Reads the base's and the merge-base's sum files from git in `repo`.
 pub fn read_sides(repo: &Path, base: &str) -> Result<Sides, CheckError> {
-    let merge_base = git(repo, &["merge-base", base, "HEAD"])?;
+    let merge_base = merge_base(repo, base)?;
     let read = |rev: &str| -> Result<SumFile, CheckError> {
         let text =
             git(repo, &["show", &format!("{}:{}", rev.trim(), sum::PATH)]).map_err(|err| {
@@ -169,9 +270,33 @@ pub fn read_sides(repo: &Path, base: &str) -> Result<Sides, CheckError> {
         })
     };
     Ok(Sides {
+        base_ref: base.to_owned(),
+        merge_base_rev: merge_base.trim().to_owned(),
         base: read(base)?,
         merge_base: read(merge_base.trim())?,
     })
+}
+
+/// Where HEAD left `base`. `git merge-base` fails without a word when
+/// there is none: on a shallow clone (the history is not fetched) or for
+/// unrelated histories; each gets its own explanation.
+fn merge_base(repo: &Path, base: &str) -> Result<String, CheckError> {
+    match git(repo, &["merge-base", base, "HEAD"]) {
+        Ok(found) => Ok(found),
+        Err(CheckError::Git { message, .. }) if message.is_empty() => {
+            let shallow = git(repo, &["rev-parse", "--is-shallow-repository"])?;
+            Err(if shallow.trim() == "true" {
+                CheckError::ShallowClone {
+                    base: base.to_owned(),
+                }
+            } else {
+                CheckError::Unrelated {
+                    base: base.to_owned(),
+                }
+            })
+        }
+        Err(err) => Err(err),
+    }
 }
 
 fn git(repo: &Path, args: &[&str]) -> Result<String, CheckError> {
@@ -221,7 +346,17 @@ pub fn compare(sides: &Sides, code: &SumFile, working: &SumFile) -> Vec<CheckPro
             Some(_) => problems.push(CheckProblem::Edited {
                 name: entry.name.clone(),
                 schema: entry.schema.clone(),
+                file: None,
+                base: None,
+                calls_changed: None,
             }),
+            // Not deleted here: the branch left the base before it was added.
+            None if sides.merge_base.get(&entry.name).is_none() => {
+                problems.push(CheckProblem::BaseMovedOn {
+                    name: entry.name.clone(),
+                    schema: entry.schema.clone(),
+                })
+            }
             None => match code
                 .entries
                 .iter()
@@ -313,4 +448,219 @@ pub fn find_workspace(start: &Path) -> Option<PathBuf> {
         .ancestors()
         .find(|dir| dir.join(sum::PATH).is_file())
         .map(Path::to_path_buf)
+}
+
+/// What `check` found.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// How many migrations the branch adds over the base.
+    pub added: usize,
+    /// Every reason the branch may not merge as it is.
+    pub problems: Vec<CheckProblem>,
+    /// Lint warnings of the migrations the branch adds: shown, never failing.
+    pub warnings: Vec<crate::lint::Finding>,
+}
+
+impl CheckReport {
+    /// What `check` prints without `--json`, line by line.
+    pub fn text(&self, base: &str) -> Vec<String> {
+        let warned = self.warnings.len();
+        let mut lines = if self.problems.is_empty() {
+            vec![format!(
+                "check passed against `{base}`: {} new migration(s), history linear and untouched{}",
+                self.added,
+                if warned == 0 {
+                    String::new()
+                } else {
+                    format!("; {warned} lint warning(s):")
+                }
+            )]
+        } else {
+            let mut lines = vec![format!(
+                "check failed against `{base}`: {} problem(s):",
+                self.problems.len()
+            )];
+            lines.extend(self.problems.iter().map(|problem| format!("  - {problem}")));
+            if warned > 0 {
+                lines.push(format!(
+                    "and {warned} lint warning(s), which do not fail the check:"
+                ));
+            }
+            lines
+        };
+        lines.extend(self.warnings.iter().map(|finding| format!("  - {finding}")));
+        lines
+    }
+
+    /// 0 when the branch may merge, 2 with any problem.
+    pub fn exit(&self) -> Exit {
+        if self.problems.is_empty() {
+            Exit::Success
+        } else {
+            Exit::Refused
+        }
+    }
+}
+
+/// Everything `check` needs from the branch: its code (`catalog`, and the
+/// same migrations again as `sources` for the replay), its entities, and the
+/// checkout (`workspace`) whose git history holds the base.
+pub struct Branch<'a> {
+    pub workspace: &'a Path,
+    pub catalog: &'a Catalog,
+    pub sources: Vec<SchemaSource>,
+    pub entities: Vec<(&'static str, Vec<schema_core::schema_crate::EntityTable>)>,
+}
+
+/// Runs every check of the branch against `base` (its `sides`, read first:
+/// a base that cannot be read needs no database); the throwaway databases
+/// are made on `target`'s server, through `admin`.
+pub async fn run(
+    branch: Branch<'_>,
+    sides: &Sides,
+    admin: &sea_orm::DatabaseConnection,
+    target: &DatabaseTarget,
+) -> Result<CheckReport> {
+    let workspace = branch.workspace;
+    let catalog = branch.catalog;
+    let code = sum::compute(catalog).await?;
+    let path = workspace.join(sum::PATH);
+    let text = std::fs::read_to_string(&path).map_err(|source| MigrateError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut problems = match SumFile::parse(&text) {
+        Ok(working) => compare(sides, &code, &working),
+        Err(err) => vec![CheckProblem::SumFile {
+            detail: err.to_string(),
+        }],
+    };
+    explain_edits(&mut problems, workspace, sides, catalog);
+    let source_file = |name: &str| {
+        catalog
+            .get(name)
+            .and_then(|migration| catalog.source_file(workspace, migration))
+            .map(|file| file.display().to_string())
+    };
+    match crate::entity_check::compare(admin, target, branch.sources, branch.entities).await {
+        Ok(differences) => {
+            problems.extend(
+                differences
+                    .into_iter()
+                    .map(|difference| CheckProblem::Entity {
+                        table: difference.key.table().to_owned(),
+                        detail: difference.describe("entity says", "migrations give"),
+                    }),
+            )
+        }
+        // A migration that does not replay is the branch's problem, not
+        // check's: reported with the rest.
+        Err(MigrateError::Replay(failed)) => problems.push(CheckProblem::ReplayFailed {
+            file: source_file(&failed.name),
+            reason: crate::db_error::describe(&failed.source),
+            name: failed.name,
+            schema: failed.schema,
+            statement_number: failed.statement_index + 1,
+            statement: failed.statement,
+        }),
+        Err(other) => return Err(other),
+    }
+    let added_names: Vec<String> = added_over(sides, &code)
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let findings =
+        crate::lint::lint_catalog(catalog, workspace, crate::lint::Target::Plain, |name| {
+            added_names.iter().any(|added| added == name)
+        })
+        .await?;
+    problems.extend(
+        findings
+            .iter()
+            .filter(|finding| finding.blocks())
+            .map(|finding| CheckProblem::Lint {
+                detail: finding.to_string(),
+            }),
+    );
+    let warnings = findings
+        .into_iter()
+        .filter(|finding| !finding.blocks() && finding.allowed.is_none())
+        .collect();
+    Ok(CheckReport {
+        added: added_names.len(),
+        problems,
+        warnings,
+    })
+}
+
+/// Says, for each edited migration, where its file is and whether the file
+/// itself changed: when it is the base's, the SQL changed through code it
+/// calls (a `migration_kit` helper), and restoring the file would not help.
+fn explain_edits(
+    problems: &mut [CheckProblem],
+    workspace: &Path,
+    sides: &Sides,
+    catalog: &Catalog,
+) {
+    let mut branch_changed: Option<Vec<String>> = None;
+    for problem in problems {
+        let CheckProblem::Edited {
+            name,
+            file,
+            base,
+            calls_changed,
+            ..
+        } = problem
+        else {
+            continue;
+        };
+        *base = Some(sides.base_ref.clone());
+        let Some(path) = catalog
+            .get(name)
+            .and_then(|migration| catalog.source_file(workspace, migration))
+        else {
+            continue;
+        };
+        let path = path.display().to_string();
+        let as_on_base = git(
+            workspace,
+            &["cat-file", "-e", &format!("{}:{path}", sides.base_ref)],
+        )
+        .is_ok()
+            && git(
+                workspace,
+                &["diff", "--quiet", &sides.base_ref, "--", &path],
+            )
+            .is_ok();
+        if as_on_base {
+            *calls_changed = Some(
+                branch_changed
+                    .get_or_insert_with(|| changed_files(workspace, &sides.merge_base_rev))
+                    .clone(),
+            );
+        }
+        *file = Some(path);
+    }
+}
+
+/// The files this branch changed since it left the base, committed or not
+/// (the sum file aside: it only follows the code).
+fn changed_files(workspace: &Path, merge_base: &str) -> Vec<String> {
+    let mut files: Vec<String> = [
+        git(workspace, &["diff", "--name-only", merge_base]),
+        git(workspace, &["ls-files", "--others", "--exclude-standard"]),
+    ]
+    .into_iter()
+    .flat_map(|listed| {
+        listed
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    })
+    .filter(|file| file != sum::PATH)
+    .collect();
+    files.sort();
+    files.dedup();
+    files
 }

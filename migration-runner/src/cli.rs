@@ -444,51 +444,22 @@ pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Ex
     let workspace = workspace_around_cwd()?;
     let sides = crate::check::read_sides(&workspace, base)?;
     let catalog = Catalog::workspace()?;
-    let code = crate::sum::compute(&catalog).await?;
-    let path = workspace.join(crate::sum::PATH);
-    let text = std::fs::read_to_string(&path).map_err(|source| crate::error::MigrateError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let mut problems = match crate::sum::SumFile::parse(&text) {
-        Ok(working) => crate::check::compare(&sides, &code, &working),
-        Err(err) => vec![crate::check::CheckProblem::SumFile {
-            detail: err.to_string(),
-        }],
-    };
     let admin = connect::open(target, &ConnectSettings::new("migration-runner check")).await?;
-    let differences = crate::entity_check::compare(
+    let report = crate::check::run(
+        crate::check::Branch {
+            workspace: &workspace,
+            catalog: &catalog,
+            sources: crate::catalog::workspace_sources(),
+            entities: crate::registry::entity_sources(),
+        },
+        &sides,
         admin.connection(),
         target,
-        crate::catalog::workspace_sources(),
-        crate::registry::entity_sources(),
     )
     .await;
     let _ = admin.close().await;
-    problems.extend(differences?.into_iter().map(|difference| {
-        crate::check::CheckProblem::Entity {
-            table: difference.key.table().to_owned(),
-            detail: difference.describe("entity says", "migrations give"),
-        }
-    }));
-    let added_names: Vec<String> = crate::check::added_over(&sides, &code)
-        .iter()
-        .map(|e| e.name.clone())
-        .collect();
-    let findings =
-        crate::lint::lint_catalog(&catalog, &workspace, crate::lint::Target::Plain, |name| {
-            added_names.iter().any(|added| added == name)
-        })
-        .await?;
-    problems.extend(
-        findings
-            .iter()
-            .filter(|finding| finding.blocks())
-            .map(|finding| crate::check::CheckProblem::Lint {
-                detail: finding.to_string(),
-            }),
-    );
-    let added = added_names.len();
+    let report = report?;
+    let (added, problems) = (report.added, &report.problems);
     if json {
         say!(
             "{}",
@@ -496,27 +467,16 @@ pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Ex
                 "base": base,
                 "added": added,
                 "problems": problems.iter().map(|p| serde_json::json!({"detail": p, "message": p.to_string()})).collect::<Vec<_>>(),
+                "warnings": report.warnings,
             }))
             .unwrap_or_default()
         );
-    } else if problems.is_empty() {
-        say!(
-            "check passed against `{base}`: {added} new migration(s), history linear and untouched"
-        );
     } else {
-        say!(
-            "check failed against `{base}`: {} problem(s):",
-            problems.len()
-        );
-        for problem in &problems {
-            say!("  - {problem}");
+        for line in report.text(base) {
+            say!("{line}");
         }
     }
-    Ok(if problems.is_empty() {
-        Exit::Success
-    } else {
-        Exit::Refused
-    })
+    Ok(report.exit())
 }
 
 /// The commands that read only the code and git: run without a database.
@@ -909,21 +869,23 @@ async fn drift_command(
         );
     } else if report.is_clean() {
         say!(
-            "no drift: schemas {} match their {} applied migrations{}",
+            "no drift: schemas {} match their {} applied migrations{}{}",
             report.schemas.join(", "),
             report.applied,
             if report.placement.is_some() {
                 ", and their placement on Citus is the runner's"
             } else {
                 ""
-            }
+            },
+            report.pending_note()
         );
     } else {
         let lines = report.lines();
         say!(
-            "drift: {} difference(s) between the database and its {} applied migrations:",
+            "drift: {} difference(s) between the database and its {} applied migrations{}:",
             lines.len(),
-            report.applied
+            report.applied,
+            report.pending_note()
         );
         for line in lines {
             say!("  - {line}");

@@ -28,6 +28,8 @@ pub enum Shadow {
 pub struct DriftReport {
     pub schemas: Vec<String>,
     pub applied: usize,
+    /// Migrations of the code not applied yet: not compared.
+    pub pending: usize,
     pub differences: Vec<Difference>,
     /// On Citus: how the placement differs from the runner's intent
     /// (reference tables, distributed schemas, its recorded steps).
@@ -44,6 +46,19 @@ impl DriftReport {
             .map(|d| d.describe("migrations give", "the database has"))
             .chain(self.placement.iter().flatten().cloned())
             .collect()
+    }
+
+    /// What is said of the pending migrations, which are not compared: empty
+    /// when there are none.
+    pub fn pending_note(&self) -> String {
+        if self.pending == 0 {
+            String::new()
+        } else {
+            format!(
+                "; {} pending migration(s) are not applied yet, so not compared (`migrate up` applies them)",
+                self.pending
+            )
+        }
     }
 
     /// Whether the database matches its migrations (and, on Citus, its placement).
@@ -69,6 +84,7 @@ impl Runner {
             .filter(|e| e.state == State::Applied)
             .map(|e| e.name.clone())
             .collect();
+        let pending = compared.inspection.pending().count();
         let schemas: Vec<&str> = self.catalog().schemas().to_vec();
         let live = SchemaModel::read(self.connection(), &schemas, Detail::Full)
             .await
@@ -90,12 +106,14 @@ impl Runner {
             ..RunnerOptions::default()
         };
         let replayed = replay(&scratch, sources, &applied, &schemas, options).await;
-        scratch.dispose().await;
+        let disposed = scratch.finish().await;
         let replayed = replayed?;
+        disposed?;
         let placement = crate::citus::placement_drift(self.connection(), &schemas).await?;
         Ok(DriftReport {
             schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
             applied: applied.len(),
+            pending,
             differences: SchemaModel::diff(&replayed, &live),
             placement,
         })

@@ -37,6 +37,8 @@ pub enum MigrateError {
     Operations(Box<crate::operations::OperationsError>),
     #[error(transparent)]
     RoleNames(#[from] crate::role_names::RoleNamesError),
+    #[error(transparent)]
+    Replay(#[from] crate::scratch::ReplayError),
     #[error("cannot use `{}`: {source}", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -91,6 +93,7 @@ impl MigrateError {
             MigrateError::Operations(err) => err.exit(),
             MigrateError::RoleNames(err) => err.exit(),
             MigrateError::Usage(_) => Exit::Usage,
+            MigrateError::Replay(_) => Exit::Refused,
             MigrateError::Database { source, .. } => {
                 if db_error::kind(source) == db_error::Kind::ConnectionLost {
                     Exit::Unavailable

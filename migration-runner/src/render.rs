@@ -120,12 +120,7 @@ pub fn print_status(inspection: &Inspection, rows: Rows) {
         say!("({hidden} earlier applied migration(s) not shown; `status --all` lists every one)");
     }
     say!("{table}");
-    say!(
-        "{} applied, {} pending, {} problem(s)",
-        applied,
-        inspection.pending().count(),
-        inspection.problems.len()
-    );
+    say!("{}", status_counts(inspection));
     for entry in inspection.migrations.iter().filter(|e| e.unwritten) {
         say!(
             "  warning: `{}` is not written yet (no statements); `up` refuses it until it has content",
@@ -141,6 +136,16 @@ pub fn print_status(inspection: &Inspection, rows: Rows) {
     for disagreement in &inspection.sum {
         say!("  - sum file: {disagreement}");
     }
+}
+
+/// The count line under `status`'s table.
+pub fn status_counts(inspection: &Inspection) -> String {
+    format!(
+        "{} applied, {} pending, {} problem(s)",
+        inspection.applied_count(),
+        inspection.pending().count(),
+        inspection.problem_count()
+    )
 }
 
 /// The documented `status --json` shape, as one string.
@@ -169,7 +174,7 @@ pub fn write_status_json(
         inspection.exit_code(),
         inspection.applied_count(),
         inspection.pending().count(),
-        inspection.problems.len(),
+        inspection.problem_count(),
     )?;
     for (index, entry) in inspection.migrations.iter().enumerate() {
         out.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;

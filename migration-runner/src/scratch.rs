@@ -1,7 +1,8 @@
 //! Throwaway databases on the target's server, for replaying history
 //! (`drift`) and materialising entities (`check`): created with a random
 //! name, dropped afterwards whatever the outcome. A role that may not create
-//! databases is told to pass `--shadow-url`.
+//! databases is told to pass `--shadow-url`; that database is emptied
+//! afterwards of what the replay put there.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -22,6 +23,10 @@ pub struct Scratch {
     pub session: Session,
     /// Created here (and so dropped here), rather than given by `--shadow-url`.
     created: Option<(DatabaseConnection, String)>,
+    /// Given by `--shadow-url`: the `DROP` statements of what it held before
+    /// the replay; whatever else it holds afterwards is dropped, so it is
+    /// left as it was given and serves the next run.
+    given_with: Option<Vec<String>>,
 }
 
 impl Scratch {
@@ -68,6 +73,7 @@ impl Scratch {
             target: scratch_target,
             session,
             created: Some((admin.clone(), name)),
+            given_with: None,
         })
     }
 
@@ -104,10 +110,18 @@ impl Scratch {
             }
             .into());
         }
+        let given_with =
+            droppable(session.connection())
+                .await
+                .map_err(|source| MigrateError::Database {
+                    context: "reading the shadow database",
+                    source,
+                })?;
         Ok(Self {
             target,
             session,
             created: None,
+            given_with: Some(given_with),
         })
     }
 
@@ -121,59 +135,202 @@ impl Scratch {
     pub async fn replay(&self, catalog: &crate::catalog::Catalog) -> Result<()> {
         let capturer = crate::capture::Capturer::new().await?;
         let db = self.session.connection();
-        let failed = |name: &str, source| MigrateError::Database {
-            context: if name.is_empty() {
-                "replaying the migrations into a throwaway database"
-            } else {
-                "replaying a non-transactional migration into a throwaway database"
-            },
-            source,
-        };
-        let flush = |batch: String| async move {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            db.execute_unprepared(&format!("BEGIN;\n{batch}COMMIT;"))
-                .await
-                .map(drop)
-                .map_err(|source| failed("", source))
-        };
-        let mut batch = String::new();
-        let mut batched = 0;
+        let mut batch = Vec::new();
         for migration in catalog.migrations() {
             let script = capturer
                 .record(migration, crate::capture::Direction::Up)
                 .await?;
             if migration.transactional() {
-                for line in script.sql_lines() {
-                    batch.push_str(&line);
-                    batch.push('\n');
-                }
-                batched += 1;
-                if batched < REPLAY_BATCH {
+                batch.push((migration, script));
+                if batch.len() < REPLAY_BATCH {
                     continue;
                 }
+                self.flush(std::mem::take(&mut batch)).await?;
+                continue;
             }
-            flush(std::mem::take(&mut batch)).await?;
-            batched = 0;
-            if !migration.transactional() {
-                for statement in &script.statements {
-                    db.execute_raw(statement.clone())
-                        .await
-                        .map_err(|source| failed(&migration.name, source))?;
-                }
+            self.flush(std::mem::take(&mut batch)).await?;
+            for (index, statement) in script.statements.iter().enumerate() {
+                db.execute_raw(statement.clone())
+                    .await
+                    .map_err(|source| ReplayError::new(migration, index, statement, source))?;
             }
         }
-        flush(batch).await
+        self.flush(batch).await
     }
 
-    /// Drops the database if it was created here.
+    /// Runs a batch of transactional migrations in one transaction, one
+    /// round trip. When it fails, the server does not say which statement
+    /// did: the batch is run again statement by statement, in a transaction
+    /// rolled back afterwards, to name it.
+    async fn flush(
+        &self,
+        batch: Vec<(&crate::catalog::Migration, crate::capture::Script)>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let db = self.session.connection();
+        let mut sql = String::from("BEGIN;\n");
+        for (_, script) in &batch {
+            for line in script.sql_lines() {
+                sql.push_str(&line);
+                sql.push('\n');
+            }
+        }
+        sql.push_str("COMMIT;");
+        let Err(source) = db.execute_unprepared(&sql).await else {
+            return Ok(());
+        };
+        // The failed multi-statement query leaves its transaction open and aborted.
+        let _ = db.execute_unprepared("ROLLBACK").await;
+        let located = async {
+            db.execute_unprepared("BEGIN").await.ok()?;
+            for (migration, script) in &batch {
+                for (index, statement) in script.statements.iter().enumerate() {
+                    if let Err(source) = db.execute_raw(statement.clone()).await {
+                        return Some(ReplayError::new(migration, index, statement, source));
+                    }
+                }
+            }
+            None
+        }
+        .await;
+        let _ = db.execute_unprepared("ROLLBACK").await;
+        Err(match located {
+            Some(failed) => failed.into(),
+            None => MigrateError::Database {
+                context: "replaying the migrations into a throwaway database",
+                source,
+            },
+        })
+    }
+
+    /// Drops the database if it was created here; empties a given one of
+    /// what the command put there.
     pub async fn dispose(self) {
+        let _ = self.finish().await;
+    }
+
+    /// [`Scratch::dispose`], saying when a given database could not be emptied.
+    pub async fn finish(self) -> Result<()> {
+        let emptied = match &self.given_with {
+            Some(before) => self.empty(before).await,
+            None => Ok(()),
+        };
         let _ = self.session.close().await;
         if let Some((admin, name)) = self.created {
             let _ = admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                 .await;
+        }
+        emptied
+    }
+
+    /// Drops, in one transaction, what the database holds that it did not hold `before`.
+    async fn empty(&self, before: &[String]) -> Result<()> {
+        let failed = |source| MigrateError::Database {
+            context: "emptying the shadow database after the replay (drop what the replay created by hand)",
+            source,
+        };
+        let db = self.session.connection();
+        let added: Vec<String> = droppable(db)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .filter(|drop| !before.contains(drop))
+            .collect();
+        if added.is_empty() {
+            return Ok(());
+        }
+        if let Err(source) = db
+            .execute_unprepared(&format!("BEGIN; {}; COMMIT", added.join("; ")))
+            .await
+        {
+            let _ = db.execute_unprepared("ROLLBACK").await;
+            return Err(failed(source));
+        }
+        Ok(())
+    }
+}
+
+/// A `DROP ... IF EXISTS ... CASCADE` for every schema and extension the
+/// database holds, and every table, sequence, view, routine and type in its
+/// schemas (`public` included, and a schema that was there before the
+/// replay): what a replay can create. Ordered so that each may run after
+/// the ones before it dropped it with their dependents (`IF EXISTS`).
+async fn droppable(db: &DatabaseConnection) -> std::result::Result<Vec<String>, sea_orm::DbErr> {
+    const SQL: &str = r#"
+        WITH user_schemas AS (
+          SELECT oid FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema'
+        )
+        SELECT statement FROM (
+          SELECT 1 AS rank, format('DROP EXTENSION IF EXISTS %I CASCADE', extname) AS statement
+            FROM pg_extension WHERE extname <> 'plpgsql'
+          UNION ALL
+          SELECT 2, format('DROP SCHEMA IF EXISTS %I CASCADE', nspname) FROM pg_namespace
+           WHERE nspname NOT LIKE 'pg\_%' AND nspname NOT IN ('information_schema', 'public')
+          UNION ALL
+          SELECT 3, format('DROP %s IF EXISTS %s CASCADE',
+                           CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                          WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                          ELSE 'TABLE' END,
+                           c.oid::regclass)
+            FROM pg_class c
+           WHERE c.relnamespace IN (SELECT oid FROM user_schemas) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('e', 'a', 'i'))
+          UNION ALL
+          SELECT 4, format('DROP ROUTINE IF EXISTS %s CASCADE', p.oid::regprocedure) FROM pg_proc p
+           WHERE p.pronamespace IN (SELECT oid FROM user_schemas)
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+          UNION ALL
+          SELECT 5, format('DROP TYPE IF EXISTS %s CASCADE', t.oid::regtype) FROM pg_type t
+           WHERE t.typnamespace IN (SELECT oid FROM user_schemas) AND t.typtype IN ('e', 'd', 'r', 'm')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
+        ) objects
+        ORDER BY rank, statement"#;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            SQL,
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "statement"))
+        .collect()
+}
+
+/// A migration's statement failed while history was replayed into a
+/// throwaway database (a deploy would fail the same way).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "migration `{name}` (crate `{schema}`) fails when the history is replayed into a throwaway database, at \
+     statement {}: {}\n  statement: {statement}\n  fix the migration (a deploy would fail the same way)",
+    .statement_index + 1,
+    db_error::describe(.source)
+)]
+pub struct ReplayError {
+    pub name: String,
+    pub schema: String,
+    /// 0-based, in the migration's recorded script.
+    pub statement_index: usize,
+    pub statement: String,
+    #[source]
+    pub source: sea_orm::DbErr,
+}
+
+impl ReplayError {
+    fn new(
+        migration: &crate::catalog::Migration,
+        statement_index: usize,
+        statement: &sea_orm::Statement,
+        source: sea_orm::DbErr,
+    ) -> Self {
+        Self {
+            name: migration.name.clone(),
+            schema: migration.schema.to_owned(),
+            statement_index,
+            statement: statement.to_string(),
+            source,
         }
     }
 }

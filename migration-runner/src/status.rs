@@ -302,6 +302,12 @@ impl Inspection {
             .count()
     }
 
+    /// The integrity problems and the sum file's disagreements with the code:
+    /// everything that makes the exit code 2.
+    pub fn problem_count(&self) -> usize {
+        self.problems.len() + self.sum.len()
+    }
+
     /// 0: every migration applied and intact; 1: only pending migrations remain; 2: any integrity problem.
     pub fn exit_code(&self) -> u8 {
         if !self.problems.is_empty() || !self.sum.is_empty() {

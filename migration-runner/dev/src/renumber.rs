@@ -113,6 +113,7 @@ pub fn renumber(
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
     use std::process::Command;
 
     use super::*;
@@ -139,8 +140,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn out_of_order_branch_migrations_get_fresh_names_everywhere() {
+    /// A checkout whose branch `feature` (checked out) adds
+    /// `m20250103_000000_academy_add_rooms`, while `main` gained
+    /// `m20260101_000000_core_newer_on_main` since: not rebased.
+    fn unrebased_checkout() -> (PathBuf, PathBuf, &'static str) {
         let dir = std::env::temp_dir().join(format!("renumber-{}", uuid::Uuid::new_v4().simple()));
         let migrations = dir.join("academy/src/migrations");
         fs::create_dir_all(&migrations).unwrap();
@@ -184,7 +187,12 @@ mod tests {
         fs::write(dir.join(sum::PATH), SumFile::new(moved_on).render()).unwrap();
         git(&dir, &["commit", "-q", "-am", "main moves on"]);
         git(&dir, &["checkout", "-q", "feature"]);
+        (dir, migrations, old)
+    }
 
+    #[test]
+    fn out_of_order_branch_migrations_get_fresh_names_everywhere() {
+        let (dir, migrations, old) = unrebased_checkout();
         let catalog = Catalog::workspace().unwrap();
         let renamed = renumber(&dir, &catalog, "main").unwrap();
         assert_eq!(renamed.len(), 1);
@@ -216,6 +224,33 @@ mod tests {
         crate::scaffold::assert_rustfmt_clean(&registry);
         // Nothing left to do the second time.
         assert!(renumber(&dir, &catalog, "main").unwrap().is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Renumbering a branch that was not rebased works; what `check` says
+    /// then of main's newer migration is that the base moved on (rebase),
+    /// never that it was deleted here and must be undone.
+    #[test]
+    fn a_branch_renumbered_without_a_rebase_is_told_to_rebase_not_to_undo() {
+        let (dir, _, _) = unrebased_checkout();
+        let catalog = Catalog::workspace().unwrap();
+        assert_eq!(renumber(&dir, &catalog, "main").unwrap().len(), 1);
+        let file = SumFile::parse(&fs::read_to_string(dir.join(sum::PATH)).unwrap()).unwrap();
+        let sides = check::read_sides(&dir, "main").unwrap();
+        let said: Vec<String> = check::compare(&sides, &file, &file)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            said,
+            vec![
+                "migration `m20260101_000000_core_newer_on_main` (crate `core`) was added on the base after \
+                 this branch left it, and this branch does not have it yet: the base moved on; rebase onto the \
+                 base (`git rebase <base>`, then `cargo xtask migrate hash` if the sum file conflicts), nothing \
+                 here needs restoring or undoing"
+                    .to_owned()
+            ]
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -38,15 +38,10 @@ pub async fn lint_catalog(
             continue;
         }
         let statements = &scripts[position];
-        let source = catalog.crate_dir(migration.schema).and_then(|dir| {
-            std::fs::read_to_string(
-                workspace
-                    .join(dir)
-                    .join("src/migrations")
-                    .join(format!("{}.rs", migration.name)),
-            )
-            .ok()
-        });
+        // Through the crate's registry: the file may be named otherwise.
+        let source = catalog
+            .source_file(workspace, migration)
+            .and_then(|file| std::fs::read_to_string(workspace.join(file)).ok());
         let declared = source.as_deref().map(declared_schemas).unwrap_or_default();
         let mut found = lint(&LintInput {
             name: &migration.name,

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use migration_dev::testing::TestDatabase;
 use migration_runner::check::{self, CheckProblem};
 use migration_runner::sum::{self, SumEntry, SumFile};
 
@@ -130,11 +131,11 @@ fn a_branch_migration_older_than_the_base_s_newest_is_not_linear() {
     let mut branch = base_history();
     branch.push(entry(M3_BRANCH, "ccc", &["talent.profiles"]));
     let problems = check_branch(vec![entry(M4_BASE, "ddd", &["core.roles"])], branch);
-    // The branch also lacks M4 (not rebased): deleted from its point of view.
+    // The branch also lacks M4: not rebased, so the base moved on (not a deletion).
     assert_eq!(
         kinds(&problems),
         vec![
-            format!("deleted {M4_BASE}"),
+            format!("base_moved_on {M4_BASE}"),
             format!("not_linear {M3_BRANCH}")
         ]
     );
@@ -403,4 +404,384 @@ async fn status_refuses_a_sum_file_that_disagrees_with_the_code() {
     assert_eq!(inspection.sum.len(), 1, "{:?}", inspection.sum);
     assert!(inspection.sum[0].contains("m20990101_000000_academy_added_without_hash"));
     assert!(inspection.sum[0].contains("cargo xtask migrate hash"));
+}
+
+/// main gains a migration after the branch point and the branch, not
+/// rebased, adds its own: the base moved on (rebase), never "deleted" (which
+/// would have the developer write a migration undoing it). A migration the
+/// merge-base had and the branch lacks is still a deletion.
+#[test]
+fn a_migration_the_base_gained_after_the_branch_point_asks_for_a_rebase_not_an_undo() {
+    let mut branch = base_history();
+    branch.push(entry(
+        "m20250105_000000_talent_create_profiles",
+        "ccc",
+        &["talent.profiles"],
+    ));
+    let problems = check_branch(vec![entry(M4_BASE, "ddd", &["core.roles"])], branch);
+    assert_eq!(kinds(&problems), vec![format!("base_moved_on {M4_BASE}")]);
+    assert_eq!(
+        problems[0].to_string(),
+        format!(
+            "migration `{M4_BASE}` (crate `core`) was added on the base after this branch left it, and this \
+             branch does not have it yet: the base moved on; rebase onto the base (`git rebase <base>`, then \
+             `cargo xtask migrate hash` if the sum file conflicts), nothing here needs restoring or undoing"
+        )
+    );
+
+    let deleted = vec![base_history()[0].clone()];
+    let problems = check_branch(vec![entry(M4_BASE, "ddd", &["core.roles"])], deleted);
+    assert_eq!(
+        kinds(&problems),
+        vec![format!("deleted {M2}"), format!("base_moved_on {M4_BASE}")]
+    );
+}
+
+/// A throwaway checkout of the workspace's migrations (each schema crate's
+/// `src/migrations/`, `core/src/migration_kit.rs`) and its sum file,
+/// committed on `main`.
+fn workspace_checkout(label: &str) -> Repo {
+    let repo = Repo::new(label);
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for krate in ["core", "academy", "talent", "vacancy"] {
+        let dir = Path::new(krate).join("src/migrations");
+        std::fs::create_dir_all(repo.path().join(&dir)).unwrap();
+        for file in std::fs::read_dir(real.join(&dir)).unwrap() {
+            let file = file.unwrap().path();
+            std::fs::copy(
+                &file,
+                repo.path().join(&dir).join(file.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    let kit = "core/src/migration_kit.rs";
+    std::fs::copy(real.join(kit), repo.path().join(kit)).unwrap();
+    repo.commit(&SumFile::parse(sum::BUILT_WITH).unwrap(), "base");
+    repo
+}
+
+/// Writes `<module>.rs` among crate `krate`'s migrations in `workspace` and
+/// registers it last in the crate's `migrations/mod.rs`, as `migrate new` does.
+pub(crate) fn write_migration(workspace: &Path, krate: &str, module: &str, source: &str) {
+    let dir = workspace.join(krate).join("src/migrations");
+    std::fs::write(dir.join(format!("{module}.rs")), source).unwrap();
+    let registry = std::fs::read_to_string(dir.join("mod.rs")).unwrap();
+    let last_mod = registry.rfind("\nmod ").unwrap();
+    let end_of_mod = last_mod + 1 + registry[last_mod + 1..].find('\n').unwrap();
+    let mut registry = format!(
+        "{}\nmod {module};{}",
+        &registry[..end_of_mod],
+        &registry[end_of_mod..]
+    );
+    let close = registry.rfind("    ]").unwrap();
+    registry.insert_str(close, &format!("        Box::new({module}::Migration),\n"));
+    std::fs::write(dir.join("mod.rs"), registry).unwrap();
+}
+
+type Extra = fn() -> Vec<(&'static str, Box<dyn sea_orm_migration::MigrationTrait>)>;
+
+/// Commits the branch `feature` of `repo` with the sum file of the
+/// workspace's code plus `extra`, then runs `check --base main` on that code.
+async fn check_feature(repo: &Repo, extra: Extra, server: &TestDatabase) -> check::CheckReport {
+    let catalog = migration_runner::Catalog::new(workspace_plus(extra())).unwrap();
+    let code = sum::compute(&catalog).await.unwrap();
+    repo.commit(&code, "feature work");
+    let sides = check::read_sides(repo.path(), "main").unwrap();
+    let admin = migration_runner::connect(&server.url, "check-test")
+        .await
+        .unwrap();
+    let target = migration_runner::DatabaseTarget::parse(
+        &server.url,
+        migration_runner::connect::UrlSource::Given,
+    )
+    .unwrap();
+    check::run(
+        check::Branch {
+            workspace: repo.path(),
+            catalog: &catalog,
+            sources: workspace_plus(extra()),
+            entities: migration_runner::registry::entity_sources(),
+        },
+        &sides,
+        admin.connection(),
+        &target,
+    )
+    .await
+    .unwrap_or_else(|err| panic!("check ran into an error instead of a report: {err}"))
+}
+
+const COURSE_NOTES: &str = "m20990101_000000_academy_add_course_notes";
+
+/// A migration whose SQL fails in check's replay (a table named without
+/// its schema) is a problem naming the migration, its file and the failing
+/// statement (exit 2), and every other finding is still reported.
+#[tokio::test]
+async fn a_migration_that_fails_in_the_replay_is_named_with_its_file_and_statement() {
+    let server = TestDatabase::create("check_replay_fails");
+    let repo = workspace_checkout("replay");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    write_migration(
+        repo.path(),
+        "academy",
+        COURSE_NOTES,
+        "//! Adds notes to courses.\n",
+    );
+    let report = check_feature(
+        &repo,
+        || {
+            vec![(
+                "academy",
+                Box::new(SqlMigration::new(
+                    COURSE_NOTES,
+                    &["ALTER TABLE courses ADD COLUMN notes text"],
+                    &["ALTER TABLE courses DROP COLUMN notes"],
+                )),
+            )]
+        },
+        &server,
+    )
+    .await;
+    assert_eq!(report.exit(), migration_runner::Exit::Refused);
+    let kinds = kinds(&report.problems);
+    assert_eq!(
+        kinds,
+        vec![format!("replay_failed {COURSE_NOTES}"), "lint -".to_owned()],
+        "{:#?}",
+        report.problems
+    );
+    assert_eq!(
+        report.problems[0].to_string(),
+        format!(
+            "migration `{COURSE_NOTES}` (crate `academy`, academy/src/migrations/{COURSE_NOTES}.rs) fails when \
+             the history is replayed into a throwaway database, at statement 1: relation \"courses\" does not \
+             exist (SQLSTATE 42P01)\n      statement: ALTER TABLE courses ADD COLUMN notes text\n    fix the \
+             migration (a deploy would fail the same way); the entities could not be compared with the \
+             migrations until it replays"
+        )
+    );
+    assert!(
+        report.problems[1]
+            .to_string()
+            .contains("error[unqualified-table]"),
+        "{}",
+        report.problems[1]
+    );
+}
+
+/// Editing a shared helper changes the SQL of applied migrations whose files
+/// nobody touched: `check` says code they call changed (naming the changed
+/// files), not "restore it"; a migration whose own file changed is still
+/// told to restore that file.
+#[tokio::test]
+async fn a_changed_helper_is_blamed_on_the_code_that_changed_not_on_untouched_migrations() {
+    let server = TestDatabase::create("check_changed_helper");
+    const WEBINARS: &str = "m20250215_090000_academy_create_webinars";
+    const CAPACITY: &str = "m20251008_120000_academy_add_webinar_capacity";
+    let repo = workspace_checkout("helper");
+    // On the base, the two migrations emitted other SQL than the code does now.
+    let mut base = SumFile::parse(sum::BUILT_WITH).unwrap();
+    for line in &mut base.entries {
+        if line.name == WEBINARS || line.name == CAPACITY {
+            line.checksum = "0".repeat(64);
+        }
+    }
+    repo.commit(&base, "the base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let append = |file: &str| {
+        let path = repo.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}// changed on the branch\n")).unwrap();
+    };
+    append("core/src/migration_kit.rs");
+    let capacity_file = format!("academy/src/migrations/{CAPACITY}.rs");
+    append(&capacity_file);
+    let report = check_feature(&repo, Vec::new, &server).await;
+    assert_eq!(
+        kinds(&report.problems),
+        vec![format!("edited {WEBINARS}"), format!("edited {CAPACITY}")],
+        "{:#?}",
+        report.problems
+    );
+    let webinars = report.problems[0].to_string();
+    assert_eq!(
+        webinars,
+        format!(
+            "migration `{WEBINARS}` (crate `academy`) exists on the base and emits other SQL here, though its \
+             file (academy/src/migrations/{WEBINARS}.rs) is unchanged: code it calls changed (this branch \
+             changed {capacity_file}, core/src/migration_kit.rs); applied SQL must never change: undo the \
+             change to what it calls and add a new helper for new migrations instead"
+        )
+    );
+    assert!(!webinars.contains("git checkout"), "{webinars}");
+    assert_eq!(
+        report.problems[1].to_string(),
+        format!(
+            "migration `{CAPACITY}` (crate `academy`) exists on the base but emits other SQL here: applied \
+             history never changes; restore it (`git checkout main -- {capacity_file}`) and put the change \
+             in a new migration (`cargo xtask migrate new academy <what>`)"
+        )
+    );
+}
+
+/// Lint warnings of the branch's migrations are shown by `check`, which
+/// still passes; errors alone fail it.
+#[tokio::test]
+async fn check_shows_the_lint_warnings_of_new_migrations_and_still_passes() {
+    const RELINK: &str = "m20990101_000000_vacancy_relink_applications_to_profiles";
+    let server = TestDatabase::create("check_lint_warnings");
+    let repo = workspace_checkout("warnings");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    write_migration(
+        repo.path(),
+        "vacancy",
+        RELINK,
+        "//! Links applications to talent profiles again.\n// migrate: touches talent\n",
+    );
+    let report = check_feature(
+        &repo,
+        || {
+            vec![(
+                "vacancy",
+                Box::new(SqlMigration::new(
+                    RELINK,
+                    &["ALTER TABLE vacancy.applications ADD CONSTRAINT applications_profile_id_fkey \
+                       FOREIGN KEY (profile_id) REFERENCES talent.profiles (id) ON DELETE SET NULL NOT VALID"],
+                    &["ALTER TABLE vacancy.applications DROP CONSTRAINT applications_profile_id_fkey"],
+                )),
+            )]
+        },
+        &server,
+    )
+    .await;
+    assert_eq!(report.problems, Vec::new());
+    assert_eq!(report.exit(), migration_runner::Exit::Success);
+    let text = report.text("main");
+    assert_eq!(
+        text[0],
+        "check passed against `main`: 1 new migration(s), history linear and untouched; 1 lint warning(s):",
+        "{text:#?}"
+    );
+    assert_eq!(text.len(), 2, "{text:#?}");
+    assert!(
+        text[1].starts_with(&format!(
+            "  - warning[cross-schema-foreign-key] {RELINK} (statement 1): "
+        )),
+        "{text:#?}"
+    );
+}
+
+/// On a shallow clone the base ref exists but git cannot find where the
+/// branch left it: `check` says so and how to fetch the history (exit 64).
+#[tokio::test]
+async fn check_on_a_shallow_clone_says_how_to_fetch_the_history() {
+    let server = TestDatabase::create("check_shallow");
+    let origin = Repo::new("shallow-origin");
+    origin.commit(&SumFile::new(base_history()), "base");
+    origin.git(&["checkout", "-q", "-b", "feature"]);
+    let mut branch = base_history();
+    branch.push(entry(
+        "m20250105_000000_talent_create_profiles",
+        "ccc",
+        &["talent.profiles"],
+    ));
+    origin.commit(&SumFile::new(branch), "feature work");
+    origin.git(&["checkout", "-q", "main"]);
+    let mut moved = base_history();
+    moved.push(entry(M4_BASE, "ddd", &["core.roles"]));
+    origin.commit(&SumFile::new(moved), "main moves on");
+    let clone = Repo(std::env::temp_dir().join(format!(
+        "check-shallow-clone-{}",
+        uuid::Uuid::new_v4().simple()
+    )));
+    let cloned = Command::new("git")
+        .args([
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--no-single-branch",
+            "--branch",
+            "feature",
+        ])
+        .arg(format!("file://{}", origin.path().display()))
+        .arg(clone.path())
+        .output()
+        .unwrap();
+    assert!(
+        cloned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cloned.stderr)
+    );
+
+    let expected = "cannot find where this branch left `origin/main`: this checkout is a shallow clone \
+                    (only the newest commits were fetched), so git has no common ancestor of `origin/main` \
+                    and HEAD; fetch the whole history (`git fetch --unshallow`, or `fetch-depth: 0` in the \
+                    CI workflow's checkout step) and run the check again";
+    let err = check::read_sides(clone.path(), "origin/main").unwrap_err();
+    assert_eq!(err.to_string(), expected);
+    let output = runner_binary_in(
+        clone.path(),
+        Some(&server.url),
+        &["check", "--base", "origin/main"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(64), "{}", all_output(&output));
+    assert_eq!(stderr(&output), format!("error: {expected}\n"));
+}
+
+/// A base with no history in common with HEAD is named as such, not with
+/// git's silence.
+#[test]
+fn a_base_with_no_common_history_is_named() {
+    let repo = Repo::new("unrelated");
+    repo.commit(&SumFile::new(base_history()), "base");
+    repo.git(&["checkout", "-q", "--orphan", "elsewhere"]);
+    repo.commit(&SumFile::new(base_history()), "another history");
+    let err = check::read_sides(repo.path(), "main").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`main` and HEAD have no common ancestor: this branch does not come from `main`; pass the branch \
+         it was made from as `--base`"
+    );
+}
+
+/// `status` counts a sum-file problem among its problems (it exits 2 for it).
+#[tokio::test]
+async fn status_counts_a_sum_file_problem_among_its_problems() {
+    let db = TestDatabase::create("check_status_count");
+    let unhashed = SqlMigration::new(
+        "m20990101_000000_academy_added_without_hash",
+        &["ALTER TABLE academy.webinars ADD COLUMN notes text"],
+        &["ALTER TABLE academy.webinars DROP COLUMN notes"],
+    );
+    let catalog =
+        migration_runner::Catalog::new(workspace_plus(vec![("academy", Box::new(unhashed))]))
+            .unwrap()
+            .with_expected_sum(SumFile::parse(sum::BUILT_WITH).unwrap());
+    let pending = catalog.migrations().len();
+    let session = migration_runner::connect(&db.url, "sum-test")
+        .await
+        .unwrap();
+    let runner = migration_runner::Runner::new(session, catalog, Default::default())
+        .await
+        .unwrap();
+    let inspection = runner.inspect().await.unwrap();
+    assert_eq!(inspection.exit_code(), 2);
+    assert_eq!(
+        migration_runner::render::status_counts(&inspection),
+        format!("0 applied, {pending} pending, 1 problem(s)")
+    );
+    let target = migration_runner::DatabaseTarget::parse(
+        &db.url,
+        migration_runner::connect::UrlSource::Given,
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&migration_runner::render::status_json(
+        &inspection,
+        &target,
+        None,
+    ))
+    .unwrap();
+    assert_eq!(json["summary"]["problems"], 1, "{json:#}");
 }

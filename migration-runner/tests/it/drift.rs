@@ -124,14 +124,99 @@ async fn a_role_that_cannot_create_databases_is_told_to_pass_a_shadow_url() {
     let given = runner_binary(Some(&url), &["drift", "--shadow-url", &shadow.url], &[]);
     assert_eq!(given.status.code(), Some(0), "{}", all_output(&given));
     assert!(stdout(&given).contains("no drift"), "{}", stdout(&given));
-    // The shadow now holds a replay: a second use must refuse to mix with it.
-    let again = runner_binary(Some(&url), &["drift", "--shadow-url", &shadow.url], &[]);
-    assert_eq!(again.status.code(), Some(2), "{}", all_output(&again));
-    assert!(
-        stderr(&again).contains("is not empty"),
-        "{}",
-        stderr(&again)
+    // The replay is gone from the shadow afterwards: it is as empty as it was,
+    // so the same `--shadow-url` serves the next run.
+    let shadow_conn = sea_orm::Database::connect(&shadow.url).await.unwrap();
+    assert_eq!(
+        shadow_objects(&shadow_conn).await,
+        Vec::<String>::new(),
+        "the shadow was left with the replay"
     );
+    let again = runner_binary(Some(&url), &["drift", "--shadow-url", &shadow.url], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", all_output(&again));
+    assert!(stdout(&again).contains("no drift"), "{}", stdout(&again));
+    assert_eq!(shadow_objects(&shadow_conn).await, Vec::<String>::new());
+    // A shadow that held an (empty) owned schema before keeps just that.
+    shadow_conn
+        .execute_unprepared("CREATE SCHEMA academy")
+        .await
+        .unwrap();
+    let kept = runner_binary(Some(&url), &["drift", "--shadow-url", &shadow.url], &[]);
+    assert_eq!(kept.status.code(), Some(0), "{}", all_output(&kept));
+    assert_eq!(
+        shadow_objects(&shadow_conn).await,
+        vec!["schema academy".to_owned()]
+    );
+    // A shadow that holds an owned schema's tables is refused, and kept as it was.
+    shadow_conn
+        .execute_unprepared("CREATE TABLE academy.leftover (id int)")
+        .await
+        .unwrap();
+    let refused = runner_binary(Some(&url), &["drift", "--shadow-url", &shadow.url], &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
+    assert!(
+        stderr(&refused).contains("is not empty"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        shadow_objects(&shadow_conn).await,
+        vec![
+            "schema academy".to_owned(),
+            "table academy.leftover".to_owned()
+        ]
+    );
+}
+
+/// Every schema, table, function and extension a database holds beyond a
+/// fresh one's.
+async fn shadow_objects(conn: &sea_orm::DatabaseConnection) -> Vec<String> {
+    texts(
+        conn,
+        "SELECT 'schema ' || nspname FROM pg_namespace
+          WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'public')
+         UNION ALL
+         SELECT 'table ' || n.nspname || '.' || c.relname FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+         UNION ALL
+         SELECT 'function ' || p.proname FROM pg_proc p
+           JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+         UNION ALL
+         SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql'
+         ORDER BY 1",
+    )
+    .await
+}
+
+/// `drift` on a database with pending migrations says how many it did not
+/// compare, beside the applied ones it did.
+#[tokio::test]
+async fn drift_names_the_pending_migrations_it_did_not_compare() {
+    let db = TestDatabase::create("drift_pending");
+    db.migrate(Some("m20250215_090000_academy_create_webinars".to_owned()))
+        .await;
+    let catalog = migration_runner::Catalog::workspace().unwrap();
+    let applied = catalog
+        .position("m20250215_090000_academy_create_webinars")
+        .unwrap()
+        + 1;
+    let pending = catalog.migrations().len() - applied;
+    assert!(pending > 0);
+    let output = runner_binary(Some(&db.url), &["drift"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", all_output(&output));
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "no drift: schemas core, academy, talent, vacancy match their {applied} applied migrations; \
+             {pending} pending migration(s) are not applied yet, so not compared (`migrate up` applies them)\n"
+        )
+    );
+    let json = runner_binary(Some(&db.url), &["drift", "--json"], &[]);
+    assert_eq!(json.status.code(), Some(0), "{}", all_output(&json));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["applied"], applied);
+    assert_eq!(report["pending"], pending);
 }
 
 #[tokio::test]

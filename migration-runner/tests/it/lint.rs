@@ -13,7 +13,7 @@ use migration_runner::lint::{
 };
 use sea_orm::ConnectionTrait;
 
-use crate::support::connect;
+use crate::support::{SqlMigration, connect, workspace_plus};
 
 /// One migration of crate `academy` to lint.
 struct Case {
@@ -793,5 +793,50 @@ async fn the_workspace_history_lints_clean_with_its_reasoned_exceptions() {
                 "adding-foreign-key-constraint"
             ),
         ]
+    );
+}
+
+/// A migration's source is found through its crate's registry
+/// (`migrations/mod.rs`), not by its name: after its file is renamed (its
+/// name kept), a full `lint` still reads its allow-comments.
+#[tokio::test]
+async fn a_renamed_migration_file_keeps_its_allow_comments() {
+    const NAME: &str = "m20990101_000000_academy_drop_webinar_titles";
+    let workspace =
+        std::env::temp_dir().join(format!("lint-renamed-{}", uuid::Uuid::new_v4().simple()));
+    let migrations = workspace.join("academy/src/migrations");
+    std::fs::create_dir_all(&migrations).unwrap();
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../academy/src/migrations/mod.rs");
+    std::fs::copy(real, migrations.join("mod.rs")).unwrap();
+    crate::check::write_migration(
+        &workspace,
+        "academy",
+        "drop_webinar_titles",
+        "//! Titles moved to the course.\n\
+         // lint: allow ban-drop-column -- nothing reads `title` since release 41\n",
+    );
+    let catalog = Catalog::new(workspace_plus(vec![(
+        "academy",
+        Box::new(SqlMigration::new(
+            NAME,
+            &["ALTER TABLE academy.webinars DROP COLUMN title"],
+            &["ALTER TABLE academy.webinars ADD COLUMN title text"],
+        )),
+    )]))
+    .unwrap();
+    let findings = lint::lint_catalog(&catalog, &workspace, Target::Plain, |name| name == NAME)
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&workspace).unwrap();
+    let found: Vec<(&str, Option<&str>)> = findings
+        .iter()
+        .map(|f| (f.rule, f.allowed.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![(
+            "ban-drop-column",
+            Some("nothing reads `title` since release 41")
+        )]
     );
 }
