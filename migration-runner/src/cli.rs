@@ -226,6 +226,11 @@ pub enum MigrateCommand {
     Flag(crate::backfill::cli::FlagArgs),
     /// Backups: backup, restore, verify-backup (see docs/RUNBOOK.md).
     Db(crate::operations::cli::DbArgs),
+    /// Print a completion script for a shell: `source <(migration-runner completions bash)`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -385,6 +390,7 @@ fn command_name(command: &MigrateCommand) -> &'static str {
         MigrateCommand::Backfill(_) => "backfill",
         MigrateCommand::Flag(_) => "flag",
         MigrateCommand::Db(_) => "db",
+        MigrateCommand::Completions { .. } => "completions",
     }
 }
 
@@ -598,6 +604,11 @@ pub async fn run_with(
             return crate::operations::cli::run(db.command, target, args.connect.connect_timeout)
                 .await;
         }
+        MigrateCommand::Completions { .. } => {
+            return Err(crate::error::MigrateError::Usage(
+                "`completions` is answered by the binary itself, before any database".to_owned(),
+            ));
+        }
         command => command,
     };
     let (lock, ddl) = match &command {
@@ -648,7 +659,10 @@ pub async fn run_with(
         MigrateCommand::Down(down) => down_command(&runner, down).await,
         MigrateCommand::Resolve(resolve) => resolve_command(&runner, resolve.target).await,
         MigrateCommand::Preflight { json, .. } => preflight_command(&runner, json).await,
-        MigrateCommand::Backfill(_) | MigrateCommand::Flag(_) | MigrateCommand::Db(_) => {
+        MigrateCommand::Backfill(_)
+        | MigrateCommand::Flag(_)
+        | MigrateCommand::Db(_)
+        | MigrateCommand::Completions { .. } => {
             unreachable!("dispatched above")
         }
     };
@@ -1092,4 +1106,12 @@ async fn runtime_grants(runner: &Runner) -> Result<Vec<crate::grants::GrantMisma
             context: "reading the runtime roles' grants (preflight)",
             source,
         })
+}
+
+/// Writes `shell`'s completion script for `command` (named `name` on the
+/// command line) to stdout: clap's own generator, so it always matches the flags.
+pub fn print_completions(shell: clap_complete::Shell, command: &mut clap::Command, name: &str) {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, command, name, &mut script);
+    crate::output::text(String::from_utf8_lossy(&script).into_owned());
 }

@@ -40,6 +40,11 @@ async fn main() -> ExitCode {
         Ok(args) => args,
         Err(err) => return usage(&err),
     };
+    if let Some(cli::MigrateCommand::Completions { shell }) = &args.migrate.command {
+        use clap::CommandFactory as _;
+        cli::print_completions(*shell, &mut Cli::command(), "migration-runner");
+        return Exit::Success.into();
+    }
     if let Some(outcome) = cli::run_offline(args.migrate.command.as_ref()).await {
         return match outcome {
             Ok(exit) => exit.into(),

@@ -63,6 +63,12 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Print a completion script for a shell, for `xtask` as an alias of `cargo xtask`:
+    /// `alias xtask='cargo xtask'; source <(cargo xtask completions bash)`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +175,15 @@ fn main() -> ExitCode {
         .build()
         .expect("a tokio runtime");
     match cli.command {
+        Command::Completions { shell }
+        | Command::Migrate(XtaskMigrateArgs {
+            command: Some(XtaskMigrateCommand::Engine(MigrateCommand::Completions { shell })),
+            ..
+        }) => {
+            use clap::CommandFactory as _;
+            migrate_cli::print_completions(shell, &mut Cli::command(), "xtask");
+            Exit::Success.into()
+        }
         Command::Migrate(args) => runtime.block_on(migrate(args, configured)),
         Command::Seed(args) => runtime.block_on(seed(args, configured)),
         Command::Db {

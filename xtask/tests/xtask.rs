@@ -165,6 +165,30 @@ fn version_is_answered() {
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("cargo xtask "));
     let bad = xtask(&scratch.0, &["migrate", "lint", "--lock-timeout", "3"], &[]);
     assert_eq!(bad.status.code(), Some(64), "{}", text(&bad));
+    // Completion scripts, from clap's generator, for `xtask` (an alias of `cargo xtask`).
+    let bash = xtask(&scratch.0, &["completions", "bash"], &[]);
+    assert_eq!(bash.status.code(), Some(0), "{}", text(&bash));
+    let script = String::from_utf8_lossy(&bash.stdout);
+    for word in [
+        "complete -F",
+        "xtask",
+        "migrate",
+        "seed",
+        "backfill",
+        "--profile",
+    ] {
+        assert!(script.contains(word), "bash completions lack {word}");
+    }
+    let fish = xtask(&scratch.0, &["completions", "fish"], &[]);
+    assert!(String::from_utf8_lossy(&fish.stdout).contains("complete -c xtask"));
+    // A flag of `up` before a command that only writes files says where it belongs.
+    let misplaced = xtask(&scratch.0, &["migrate", "--to", "x", "hash"], &[]);
+    assert_eq!(misplaced.status.code(), Some(64), "{}", text(&misplaced));
+    assert!(
+        text(&misplaced).contains("`--to` is a flag of `up`"),
+        "{}",
+        text(&misplaced)
+    );
 }
 
 #[tokio::test]

@@ -281,3 +281,45 @@ async fn status_waits_for_a_locked_history_at_most_its_lock_timeout_and_names_th
     let status = runner_binary(Some(&db.url), &["status", "--lock-timeout", "1"], &[]);
     assert_eq!(status.status.code(), Some(0), "{}", all_output(&status));
 }
+
+#[test]
+fn completions_come_from_clap_and_load_in_the_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef migration-runner"),
+        ("fish", "complete -c migration-runner"),
+    ] {
+        let output = runner_binary(None, &["completions", shell], &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{shell}: {}",
+            all_output(&output)
+        );
+        let script = stdout(&output);
+        for word in [marker, "backfill", "verify-backup", "lock-timeout"] {
+            assert!(script.contains(word), "{shell} lacks {word}");
+        }
+    }
+    // bash takes it: the function is registered for the command.
+    let script = stdout(&runner_binary(None, &["completions", "bash"], &[]));
+    let loaded = Command::new("bash")
+        .args(["-c", "source /dev/stdin; complete -p migration-runner"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(script.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(loaded.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&loaded.stdout).contains("migration-runner"),
+        "{}",
+        String::from_utf8_lossy(&loaded.stdout)
+    );
+    let unknown = runner_binary(None, &["completions", "tcsh"], &[]);
+    assert_eq!(unknown.status.code(), Some(64), "{}", all_output(&unknown));
+}
