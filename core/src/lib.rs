@@ -2,13 +2,16 @@
 //! (users, roles, permissions) that every app schema builds on.
 //!
 //! This crate owns everything about that schema: its SeaORM entities, its
-//! migrations and, later, its seeds and backfills. It also hosts
-//! [`migration_kit`], the helpers every schema crate's migrations share, so
-//! the app crates do not repeat one another.
+//! migrations and its seeds. It also owns the contracts every schema crate
+//! shares: [`migration_kit`] (the helpers their migrations use, so the app
+//! crates do not repeat one another), [`seeding`], [`backfill`], [`flags`]
+//! and [`schema_crate`](mod@schema_crate).
 //!
-//! It depends only on `sea-orm` and `sea-orm-migration`. It must never depend
-//! on the migration runner, the seeder or an app schema crate: they all depend
-//! on it, and `core` has to stay at the bottom of that graph.
+//! It depends only on `sea-orm`, `sea-orm-migration` and the small libraries
+//! its migrations, entities and seeds use (`async-trait`, `uuid`, `chrono`,
+//! `fake`, `rand`). It must never depend on the migration runner, the seeder
+//! or an app schema crate: they all depend on it, and `core` has to stay at
+//! the bottom of that graph.
 
 /// The PostgreSQL schema this crate owns.
 pub const SCHEMA: &str = "core";

@@ -183,18 +183,20 @@ pub enum CatalogError {
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     #[error(
-        "`public.seaql_migrations` exists but is not a migration history (its columns are {}); it \
-         belongs to something else: rename that table, or deploy into another database",
+        "`{}` exists but is not a migration history (its columns are {}); it belongs to something else: \
+         rename that table, or deploy into another database",
+        crate::history::TABLE,
         columns.join(", ")
     )]
     Foreign { columns: Vec<String> },
 
     #[error(
-        "the connected role cannot {action} the history table `public.seaql_migrations`: {}; grant it \
-         with `GRANT SELECT, INSERT, UPDATE, DELETE ON public.seaql_migrations TO <role>;` (and \
+        "the connected role cannot {action} the history table `{table}`: {}; grant it \
+         with `GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO <role>;` (and \
          `GRANT USAGE, CREATE ON SCHEMA public TO <role>;` if the table does not exist yet), run as its \
          owner; `migrate preflight` lists every missing privilege",
-        db_error::describe(.source)
+        db_error::describe(.source),
+        table = crate::history::TABLE
     )]
     PermissionDenied {
         action: &'static str,
@@ -202,7 +204,7 @@ pub enum HistoryError {
         source: DbErr,
     },
 
-    #[error("cannot {action} the history table `public.seaql_migrations`: {}", db_error::describe(.source))]
+    #[error("cannot {action} the history table `{}`: {}", crate::history::TABLE, db_error::describe(.source))]
     Database {
         action: &'static str,
         #[source]
@@ -295,9 +297,10 @@ pub enum LockError {
     Timeout { waited_secs: u64, holder: String },
 
     #[error(
-        "timed out after {waited_secs} s waiting for a lock on the history table `public.seaql_migrations` \
-         held by {holder}; nothing was changed: find what that session is doing \
-         (`SELECT * FROM pg_stat_activity WHERE pid = …`), or raise the wait with `--lock-timeout SECONDS`"
+        "timed out after {waited_secs} s waiting for a lock on the history table `{}` held by {holder}; \
+         nothing was changed: find what that session is doing (`SELECT * FROM pg_stat_activity WHERE \
+         pid = …`), or raise the wait with `--lock-timeout SECONDS`",
+        crate::history::TABLE
     )]
     HistoryLocked {
         waited_secs: u64,

@@ -12,7 +12,11 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Transactio
 use crate::connect::printable;
 use crate::error::{HistoryError, Result};
 
+/// The history table, qualified; every other module names it through this
+/// constant (or [`TABLE_NAME`]), never as a literal.
 pub const TABLE: &str = "public.seaql_migrations";
+/// The history table's name within `public`.
+pub const TABLE_NAME: &str = "seaql_migrations";
 
 /// Creates the table (first run) and adds our columns to a table that
 /// sea-orm's own migrator created (adopting an existing database).

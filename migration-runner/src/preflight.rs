@@ -144,7 +144,7 @@ async fn check_queries<C: ConnectionTrait>(
             [Value::from(schemas.into_iter().collect::<Vec<String>>())],
         ))
         .await?;
-    let history_present = table_exists(db, "public", "seaql_migrations").await?;
+    let history_present = table_exists(db, "public", crate::history::TABLE_NAME).await?;
     let mut schemas_to_create = Vec::new();
     for row in rows {
         let schema: String = row.try_get("", "name")?;
@@ -205,13 +205,12 @@ async fn check_queries<C: ConnectionTrait>(
 
     if history_present {
         let row = db
-            .query_one_raw(Statement::from_string(
+            .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 // A list of privileges means "any of them": check each one.
-                "SELECT has_table_privilege('public.seaql_migrations', 'SELECT') \
-                    AND has_table_privilege('public.seaql_migrations', 'INSERT') \
-                    AND has_table_privilege('public.seaql_migrations', 'UPDATE') \
-                    AND has_table_privilege('public.seaql_migrations', 'DELETE') AS ok",
+                "SELECT has_table_privilege($1, 'SELECT') AND has_table_privilege($1, 'INSERT') \
+                    AND has_table_privilege($1, 'UPDATE') AND has_table_privilege($1, 'DELETE') AS ok",
+                [Value::from(crate::history::TABLE)],
             ))
             .await?;
         if !row
@@ -397,9 +396,13 @@ fn database_error(source: sea_orm::DbErr) -> MigrateError {
 pub fn history_access(role: &str) -> MissingPrivilege {
     MissingPrivilege {
         kind: Privilege::HistoryAccess,
-        what: "read and write access to the history table `public.seaql_migrations`".to_owned(),
+        what: format!(
+            "read and write access to the history table `{}`",
+            crate::history::TABLE
+        ),
         fix: format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON public.seaql_migrations TO {};",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {};",
+            crate::history::TABLE,
             quote(role)
         ),
     }

@@ -758,9 +758,12 @@ async fn keep_schemas_not_created(
             let row = db
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
-                    "SELECT pg_get_userbyid(n.nspowner)::text AS owner, h.applied_by \
-                       FROM pg_namespace n, public.seaql_migrations h \
-                      WHERE n.nspname = $1 AND h.version = $2",
+                    format!(
+                        "SELECT pg_get_userbyid(n.nspowner)::text AS owner, h.applied_by \
+                           FROM pg_namespace n, {} h \
+                          WHERE n.nspname = $1 AND h.version = $2",
+                        crate::history::TABLE
+                    ),
                     [schema.clone().into(), planned.name.clone().into()],
                 ))
                 .await

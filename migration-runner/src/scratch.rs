@@ -94,9 +94,10 @@ impl Scratch {
         })?;
         let history = session
             .connection()
-            .query_one_raw(sea_orm::Statement::from_string(
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::Postgres,
-                "SELECT to_regclass('public.seaql_migrations') IS NOT NULL AS present",
+                "SELECT to_regclass($1) IS NOT NULL AS present",
+                [crate::history::TABLE.into()],
             ))
             .await
             .ok()

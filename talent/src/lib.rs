@@ -1,10 +1,11 @@
 //! The `talent` PostgreSQL schema: user profiles and the skills they list.
 //!
 //! This crate owns everything about that schema: its SeaORM entities, its
-//! migrations and, later, its seeds and backfills.
+//! migrations, its seeds and its backfills.
 //!
-//! It depends only on `sea-orm`, `sea-orm-migration` and `schema-core` (whose
-//! users it references). It must never depend on the migration runner, the
+//! It depends only on `sea-orm`, `sea-orm-migration`, `schema-core` (whose
+//! users it references) and the small libraries its migrations, entities and
+//! seeds use (`async-trait`, `uuid`, `chrono`, `fake`, `rand`). It must never depend on the migration runner, the
 //! seeder or another app schema crate, so app schemas stay independently
 //! deployable and the runner alone decides how histories interleave.
 

@@ -2,12 +2,13 @@
 //! the applications users send.
 //!
 //! This crate owns everything about that schema: its SeaORM entities, its
-//! migrations and, later, its seeds and backfills. One of its migrations also
+//! migrations, its seeds and its backfills. One of its migrations also
 //! adds a column to `talent.profiles`; that migration restates the `talent`
 //! identifiers it needs instead of importing them.
 //!
-//! It depends only on `sea-orm`, `sea-orm-migration` and `schema-core` (whose
-//! users it references). It must never depend on the migration runner, the
+//! It depends only on `sea-orm`, `sea-orm-migration`, `schema-core` (whose
+//! users it references) and the small libraries its migrations, entities and
+//! seeds use (`async-trait`, `uuid`, `chrono`, `fake`, `rand`). It must never depend on the migration runner, the
 //! seeder or another app schema crate (`schema-talent` included), so app
 //! schemas stay independently deployable and the runner alone decides how
 //! histories interleave.

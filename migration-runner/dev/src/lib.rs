@@ -1,5 +1,5 @@
 //! Developer tooling around the migration engine, kept out of the release
-//! binary: the local PostgreSQL cluster used when `DATABASE_URL` is unset
+//! binary. It owns the local PostgreSQL cluster used when `DATABASE_URL` is unset
 //! (`local_pg`) and the local Citus cluster (`local_citus`), a fresh database
 //! per test (`testing`), writing new source files (`scaffold`: `migrate new`;
 //! `new_schema`: `schema new`), and the benchmarks' figures and harness

@@ -240,9 +240,9 @@ fn lib_rs(name: &str) -> String {
 //! This crate owns everything about that schema: its SeaORM entities, its
 //! migrations and its seeds.
 //!
-//! It depends only on `sea-orm`, `sea-orm-migration` and `schema-core` (whose
-//! users it may reference). It must never depend on the migration runner, the
-//! seeder or another app schema crate.
+//! It depends only on `sea-orm`, `sea-orm-migration`, `async-trait` and
+//! `schema-core` (whose users it may reference). It must never depend on the
+//! migration runner, the seeder or another app schema crate.
 
 /// The PostgreSQL schema this crate owns.
 pub const SCHEMA: &str = "{name}";

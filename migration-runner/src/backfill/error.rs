@@ -64,9 +64,10 @@ pub enum BackfillError {
     },
 
     #[error(
-        "this database was never migrated (it has no `public.seaql_migrations`), so it has no backfills or \
-         flags; nothing was created: run `migrate up` first (`cargo xtask migrate`, or `migration-runner \
-         up`), or check that DATABASE_URL names the right database"
+        "this database was never migrated (it has no `{}`), so it has no backfills or flags; nothing was \
+         created: run `migrate up` first (`cargo xtask migrate`, or `migration-runner up`), or check that \
+         DATABASE_URL names the right database",
+        crate::history::TABLE
     )]
     NotMigrated,
 

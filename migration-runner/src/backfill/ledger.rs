@@ -57,9 +57,10 @@ GRANT SELECT ON public.feature_flags TO PUBLIC;";
 /// the workspace's history, and nothing is created without it.
 pub(crate) async fn require_history<C: ConnectionTrait>(db: &C) -> Result<(), BackfillError> {
     let migrated = db
-        .query_one_raw(Statement::from_string(
+        .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT to_regclass('public.seaql_migrations') IS NOT NULL",
+            "SELECT to_regclass($1) IS NOT NULL",
+            [crate::history::TABLE.into()],
         ))
         .await
         .map_err(|e| BackfillError::db("cannot read the migration history", e))?

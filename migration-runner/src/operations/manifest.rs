@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// the runner's settings: the runtime roles' name templates, and on Citus
 /// the placement steps it took).
 pub const KEPT_PUBLIC_TABLES: [&str; 5] = [
-    "seaql_migrations",
+    crate::history::TABLE_NAME,
     "backfill_ledger",
     "feature_flags",
     crate::role_names::SETTINGS_TABLE,
@@ -121,21 +121,28 @@ pub async fn figures<C: ConnectionTrait>(
 /// The applied migrations in history (empty without a history table).
 pub async fn applied<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
     let present = db
-        .query_one_raw(Statement::from_string(
+        .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT to_regclass('public.seaql_migrations') IS NOT NULL AS present, \
+            "SELECT to_regclass($1) IS NOT NULL AS present, \
                     EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' \
-                             AND table_name = 'seaql_migrations' AND column_name = 'state') AS has_state",
+                             AND table_name = $2 AND column_name = 'state') AS has_state",
+            [
+                crate::history::TABLE.into(),
+                crate::history::TABLE_NAME.into(),
+            ],
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("no answer reading history".into()))?;
     if !present.try_get::<bool>("", "present")? {
         return Ok(Vec::new());
     }
+    let table = crate::history::TABLE;
     let sql = if present.try_get::<bool>("", "has_state")? {
-        "SELECT version FROM public.seaql_migrations WHERE state IS NULL OR state = 'applied' ORDER BY version"
+        format!(
+            "SELECT version FROM {table} WHERE state IS NULL OR state = 'applied' ORDER BY version"
+        )
     } else {
-        "SELECT version FROM public.seaql_migrations ORDER BY version"
+        format!("SELECT version FROM {table} ORDER BY version")
     };
     let rows = db
         .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))

@@ -105,6 +105,52 @@ fn the_engine_does_not_depend_on_developer_tooling() {
     }
 }
 
+/// `text` as SQL reads it: lowercase, identifiers unquoted, and any run of
+/// white space, escaped line breaks or tabs one space, so no spelling of a
+/// statement hides it.
+fn sql_words(text: &str) -> String {
+    let unquoted: String = text
+        .to_lowercase()
+        .chars()
+        .filter(|c| *c != '"')
+        .map(|c| {
+            if matches!(c, '\\' | '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    unquoted.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `words` (from [`sql_words`]) holds `phrase` as whole words.
+fn says(words: &str, phrase: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    words.match_indices(phrase).any(|(at, _)| {
+        !word(words[..at].chars().next_back()) && !word(words[at + phrase.len()..].chars().next())
+    })
+}
+
+#[test]
+fn sql_words_sees_every_spelling_of_a_write() {
+    for spelling in [
+        "INSERT INTO public.seaql_migrations",
+        "insert  into\n   public.seaql_migrations (version)",
+        "INSERT INTO \"public\".\"seaql_migrations\"",
+        "execute(\"INSERT INTO \\\n public.seaql_migrations\".into())",
+    ] {
+        assert!(
+            says(&sql_words(spelling), "insert into public.seaql_migrations"),
+            "{spelling}"
+        );
+    }
+    assert!(!says(
+        &sql_words("INSERT INTO public.seaql_migrations_digest"),
+        "insert into public.seaql_migrations"
+    ));
+}
+
 /// Invariant: only the runner writes the history table.
 #[test]
 fn only_the_runner_writes_the_history_table() {
@@ -115,18 +161,50 @@ fn only_the_runner_writes_the_history_table() {
         ("migration-dev", root.join("migration-runner/dev")),
     ]) {
         for source in sources(&dir.join("src")) {
-            let text = read(&source).to_lowercase();
+            let text = sql_words(&read(&source));
             for verb in [
-                "insert into public.seaql_migrations",
-                "update public.seaql_migrations",
-                "delete from public.seaql_migrations",
+                "insert into",
+                "update",
+                "delete from",
+                "truncate",
+                "truncate table",
             ] {
-                assert!(
-                    !text.contains(verb),
-                    "{} ({schema}) writes the history table (`{verb}`): only migration-runner does",
-                    source.display()
-                );
+                for table in ["public.seaql_migrations", "seaql_migrations"] {
+                    let write = format!("{verb} {table}");
+                    assert!(
+                        !says(&text, &write),
+                        "{} ({schema}) writes the history table (`{write}`): only migration-runner does",
+                        source.display()
+                    );
+                }
             }
+        }
+    }
+}
+
+/// Invariant: the history table is named in one place, `history::TABLE`
+/// (and `TABLE_NAME`): no other module of the engine spells it (comments
+/// aside), so it cannot drift apart between the writer and its readers.
+#[test]
+fn the_history_table_is_named_only_by_its_constant() {
+    let root = workspace().join("migration-runner/src");
+    for source in sources(&root) {
+        if source == root.join("history.rs") {
+            continue;
+        }
+        for (number, line) in read(&source).lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            let spelled = line
+                .match_indices("seaql_migrations")
+                .any(|(at, name)| !line[at + name.len()..].starts_with('_'));
+            assert!(
+                !spelled,
+                "{}:{}: names the history table as a literal; use `crate::history::TABLE`",
+                source.display(),
+                number + 1
+            );
         }
     }
 }
@@ -207,17 +285,93 @@ fn every_library_opens_with_its_doc() {
             "{} does not open with a `//!` doc",
             lib.display()
         );
-        let doc: String = text
-            .lines()
-            .take_while(|l| l.starts_with("//!"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let doc = crate_doc(&text);
         assert!(
-            doc.contains("depend"),
-            "{}: its doc must say what it must not depend on",
+            doc.contains("owns"),
+            "{}: its doc must say what the crate owns",
+            lib.display()
+        );
+        assert!(
+            doc.contains("never") && doc.contains("depend"),
+            "{}: its doc must say what the crate must never depend on",
+            lib.display()
+        );
+        assert!(
+            !doc.contains("later,"),
+            "{}: its doc promises what is \"later\": say what the crate holds now",
             lib.display()
         );
     }
+    // A schema crate's doc names every crate it depends on, and they are its only ones.
+    for (schema, dir) in schema_crate_dirs() {
+        let doc = crate_doc(&read(&dir.join("src/lib.rs")));
+        for dependency in dependencies(&read(&dir.join("Cargo.toml"))) {
+            assert!(
+                doc.contains(&format!("`{dependency}`")),
+                "{schema}/src/lib.rs: its doc does not name `{dependency}`, which its manifest depends on"
+            );
+        }
+    }
+}
+
+/// The `//!` lines a file opens with, as one text.
+fn crate_doc(text: &str) -> String {
+    text.lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| l.trim_start_matches("//!").trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Invariant: the code map of docs/ARCHITECTURE.md names every module: each
+/// source file of the engine, `migration-dev`, the seeder, xtask and
+/// `schema-core`'s shared modules by its file name, each folder module by its
+/// folder (the schema crates' `entities/` and `migrations/` hold one file per
+/// table or migration, named by their folders).
+#[test]
+fn the_code_map_names_every_module() {
+    let root = workspace();
+    let map = read(&root.join("docs/ARCHITECTURE.md"));
+    let mut unnamed = Vec::new();
+    for dir in [
+        "migration-runner/src",
+        "migration-runner/dev/src",
+        "seeder/src",
+        "xtask/src",
+        "core/src",
+    ] {
+        for source in sources(&root.join(dir)) {
+            let relative = source.strip_prefix(root.join(dir)).unwrap();
+            if relative
+                .components()
+                .any(|c| matches!(c.as_os_str().to_str(), Some("entities" | "migrations")))
+            {
+                continue;
+            }
+            let file = relative.file_name().unwrap().to_string_lossy().into_owned();
+            let wanted = match file.as_str() {
+                "lib.rs" | "main.rs" => continue,
+                "mod.rs" => format!(
+                    "`{}/`",
+                    relative
+                        .parent()
+                        .unwrap()
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                ),
+                _ => format!("`{file}`"),
+            };
+            if !map.contains(&wanted) {
+                unnamed.push(format!("{wanted} ({dir}/{})", relative.display()));
+            }
+        }
+    }
+    assert!(
+        unnamed.is_empty(),
+        "docs/ARCHITECTURE.md's code map does not name these modules: {}",
+        unnamed.join(", ")
+    );
 }
 
 /// Invariant: an applied migration's SQL never changes, so `migration_kit` is
