@@ -317,56 +317,32 @@ pub enum LockError {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error(
-        "migration `{name}` (schema `{schema}`) failed in its `{}` step at statement {statement_index} and \
-         was rolled back (no changes and no history change were kept): {}\n  statement: {statement}\n  fix \
-         the migration and run the command again",
-        direction.as_str(),
-        db_error::describe(.source)
+        "migration `{}` (schema `{}`) failed in its `{}` step at statement {} and was rolled back (no \
+         changes and no history change were kept): {}\n  statement: {}\n  fix the migration and run the \
+         command again",
+        .0.name, .0.schema, .0.direction.as_str(), .0.statement_index, db_error::describe(&.0.source),
+        .0.statement
     )]
-    Failed {
-        name: String,
-        schema: String,
-        direction: Direction,
-        statement_index: usize,
-        statement: String,
-        #[source]
-        source: DbErr,
-    },
+    Failed(#[source] StatementFailure),
 
     #[error(
-        "migration `{name}` (schema `{schema}`) was refused a privilege in its `{}` step at statement \
-         {statement_index} and was rolled back: {}\n  statement: {statement}\n  the connected role lacks a \
-         privilege the migration needs: `cargo xtask migrate preflight` lists the GRANTs to run",
-        direction.as_str(),
-        db_error::describe(.source)
+        "migration `{}` (schema `{}`) was refused a privilege in its `{}` step at statement {} and was \
+         rolled back: {}\n  statement: {}\n  the connected role lacks a privilege the migration needs: \
+         `cargo xtask migrate preflight` lists the GRANTs to run",
+        .0.name, .0.schema, .0.direction.as_str(), .0.statement_index, db_error::describe(&.0.source),
+        .0.statement
     )]
-    PermissionDenied {
-        name: String,
-        schema: String,
-        direction: Direction,
-        statement_index: usize,
-        statement: String,
-        #[source]
-        source: DbErr,
-    },
+    PermissionDenied(#[source] StatementFailure),
 
     #[error(
-        "non-transactional migration `{name}` (schema `{schema}`) failed in its `{}` step at statement \
-         {statement_index}: {}\n  statement: {statement}\n  its earlier statements stay applied and history \
-         marks it `failed`: repair the database by hand, then `cargo xtask migrate resolve --rolled-back \
-         {name}` to retry it or `--applied {name}` if you completed it",
-        direction.as_str(),
-        db_error::describe(.source)
+        "non-transactional migration `{}` (schema `{}`) failed in its `{}` step at statement {}: {}\n  \
+         statement: {}\n  its earlier statements stay applied and history marks it `failed`: repair the \
+         database by hand, then `cargo xtask migrate resolve --rolled-back {}` to retry it or `--applied \
+         {}` if you completed it",
+        .0.name, .0.schema, .0.direction.as_str(), .0.statement_index, db_error::describe(&.0.source),
+        .0.statement, .0.name, .0.name
     )]
-    NonTransactionalFailed {
-        name: String,
-        schema: String,
-        direction: Direction,
-        statement_index: usize,
-        statement: String,
-        #[source]
-        source: DbErr,
-    },
+    NonTransactionalFailed(#[source] StatementFailure),
 
     #[error(
         "migration `{name}` (schema `{schema}`) waited more than {lock_timeout_ms} ms for a lock on {tables} \
@@ -400,6 +376,27 @@ pub enum ApplyError {
         #[source]
         source: DbErr,
     },
+}
+
+/// Which statement of which migration's step failed, and why: what the
+/// three ways a statement fails ([`ApplyError::Failed`],
+/// [`ApplyError::PermissionDenied`], [`ApplyError::NonTransactionalFailed`])
+/// have in common.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "statement {statement_index} of `{name}`'s `{}` step: {}",
+    direction.as_str(),
+    db_error::describe(.source)
+)]
+pub struct StatementFailure {
+    pub name: String,
+    pub schema: String,
+    pub direction: Direction,
+    /// Counted from 1.
+    pub statement_index: usize,
+    pub statement: String,
+    #[source]
+    pub source: DbErr,
 }
 
 fn format_lines<T: std::fmt::Display>(lines: &[T]) -> String {

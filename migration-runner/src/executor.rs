@@ -18,7 +18,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
 use crate::capture::{Direction, Script};
 use crate::db_error::{self, Kind};
-use crate::error::{ApplyError, MigrateError, Result};
+use crate::error::{ApplyError, MigrateError, Result, StatementFailure};
 use crate::held::Held;
 use crate::history::{self, NewRow, RowState};
 use crate::sql_objects::{self, Objects};
@@ -341,48 +341,34 @@ impl Executor {
             }
             .into();
         }
-        if step.transactional && db_error::kind(&source) == Kind::PermissionDenied {
-            return ApplyError::PermissionDenied {
-                name: step.name.to_owned(),
-                schema: step.schema.to_owned(),
-                direction: step.direction,
-                statement_index: index + 1,
-                statement,
-                source,
-            }
-            .into();
-        }
-        if step.transactional {
-            return ApplyError::Failed {
-                name: step.name.to_owned(),
-                schema: step.schema.to_owned(),
-                direction: step.direction,
-                statement_index: index + 1,
-                statement,
-                source,
-            }
-            .into();
-        }
         let note = format!(
             "{} failed at statement {}: {}",
             step.direction.as_str(),
             index + 1,
             db_error::describe(&source)
         );
-        if let Err(err) =
-            history::set_state(&self.db, step.name, RowState::Failed, 0, Some(&note)).await
-        {
-            return err;
-        }
-        ApplyError::NonTransactionalFailed {
+        let failure = StatementFailure {
             name: step.name.to_owned(),
             schema: step.schema.to_owned(),
             direction: step.direction,
             statement_index: index + 1,
             statement,
             source,
+        };
+        if step.transactional {
+            return if db_error::kind(&failure.source) == Kind::PermissionDenied {
+                ApplyError::PermissionDenied(failure)
+            } else {
+                ApplyError::Failed(failure)
+            }
+            .into();
         }
-        .into()
+        if let Err(err) =
+            history::set_state(&self.db, step.name, RowState::Failed, 0, Some(&note)).await
+        {
+            return err;
+        }
+        ApplyError::NonTransactionalFailed(failure).into()
     }
 
     fn lock_timeout(&self, step: &Step<'_>, failure: Failure, attempts: u32) -> MigrateError {

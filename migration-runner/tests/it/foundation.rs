@@ -225,10 +225,12 @@ async fn a_migration_failing_at_its_first_statement_rolls_back_and_keeps_the_ses
         assert!(
             matches!(
                 err,
-                MigrateError::Apply(migration_runner::error::ApplyError::Failed {
-                    statement_index: 1,
-                    ..
-                })
+                MigrateError::Apply(migration_runner::error::ApplyError::Failed(
+                    migration_runner::error::StatementFailure {
+                        statement_index: 1,
+                        ..
+                    }
+                ))
             ),
             "attempt {attempt}: {message}"
         );
@@ -289,10 +291,12 @@ async fn a_failing_migration_leaves_no_trace_and_applies_once_fixed() {
     assert!(
         matches!(
             err,
-            MigrateError::Apply(migration_runner::error::ApplyError::Failed {
-                statement_index: 2,
-                ..
-            })
+            MigrateError::Apply(migration_runner::error::ApplyError::Failed(
+                migration_runner::error::StatementFailure {
+                    statement_index: 2,
+                    ..
+                }
+            ))
         ),
         "{message}"
     );

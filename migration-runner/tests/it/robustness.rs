@@ -67,7 +67,7 @@ async fn a_failed_non_transactional_rollback_reads_as_failed() {
     assert!(
         matches!(
             err,
-            MigrateError::Apply(ApplyError::NonTransactionalFailed { .. })
+            MigrateError::Apply(ApplyError::NonTransactionalFailed(_))
         ),
         "{err}"
     );
