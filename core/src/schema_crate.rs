@@ -1,7 +1,7 @@
 //! The descriptor every schema crate exposes: what the runner, the seeder and
 //! xtask need to know of it, in one value. The workspace's list of these
-//! (`migration_runner::registry`) is the single source of which schema crates
-//! exist.
+//! (the `schema-registry` crate) is the single source of which schema crates
+//! exist; the engine sees it as a [`Workspace`], the projections it runs.
 
 use sea_orm::sea_query::{IndexCreateStatement, TableCreateStatement};
 use sea_orm::{DbBackend, EntityTrait, Schema};
@@ -50,5 +50,44 @@ impl std::fmt::Debug for SchemaCrate {
             .field("schema", &self.schema)
             .field("crate_dir", &self.crate_dir)
             .finish_non_exhaustive()
+    }
+}
+
+/// One schema crate's migrations, as the engine sees it.
+pub struct MigrationSource {
+    pub schema: &'static str,
+    pub crate_dir: &'static str,
+    pub migrations: Vec<Box<dyn MigrationTrait>>,
+}
+
+/// One schema crate's backfills, as the engine sees them.
+pub struct BackfillSource {
+    pub schema: &'static str,
+    pub backfills: Vec<Box<dyn Backfill>>,
+}
+
+/// One schema crate's entities' tables, as the engine sees them.
+#[derive(Debug, Clone)]
+pub struct EntitySource {
+    pub schema: &'static str,
+    pub tables: Vec<EntityTable>,
+}
+
+/// The workspace as the engine knows it (as sqlx's migrator knows its
+/// `MigrationSource`): what the registry projects of every schema crate, so
+/// the engine depends on no schema crate and the release binary links no
+/// seed code.
+#[derive(Clone, Copy)]
+pub struct Workspace {
+    pub migrations: fn() -> Vec<MigrationSource>,
+    pub backfills: fn() -> Vec<BackfillSource>,
+    pub entities: fn() -> Vec<EntitySource>,
+    /// The sum file the workspace was built with.
+    pub sum_file: &'static str,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace").finish_non_exhaustive()
     }
 }

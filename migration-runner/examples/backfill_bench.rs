@@ -164,7 +164,7 @@ async fn probed<T>(
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let Args { rows, json } = args();
-    let backfills = Backfills::workspace().expect("backfills");
+    let backfills = Backfills::workspace(&schema_registry::workspace()).expect("backfills");
     let backfill = backfills.get(BACKFILL).expect("the capacity backfill");
     let batch_sql = backfill.inner.batch_sql();
     assert!(

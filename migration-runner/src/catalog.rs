@@ -1,6 +1,7 @@
 //! The global history as the code declares it: every schema crate's
 //! migrations merged into one order. Only this module knows that order.
 
+use schema_core::schema_crate::Workspace;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -32,9 +33,9 @@ impl SchemaSource {
     }
 }
 
-/// The workspace's schema crates, from the registry.
-pub fn workspace_sources() -> Vec<SchemaSource> {
-    crate::registry::migration_sources()
+/// The workspace's schema crates, as the registry projects them.
+pub fn workspace_sources(workspace: &Workspace) -> Vec<SchemaSource> {
+    (workspace.migrations)()
         .into_iter()
         .map(|source| SchemaSource::new(source.schema, source.crate_dir, source.migrations))
         .collect()
@@ -77,6 +78,7 @@ fn sort_key<'a>(
 pub struct Catalog {
     /// The sum file the code must agree with (the workspace's, compiled in).
     expected_sum: Option<Result<crate::sum::SumFile, crate::sum::SumError>>,
+    workspace: Option<Workspace>,
     migrations: Vec<Migration>,
     schemas: Vec<&'static str>,
     crate_dirs: HashMap<&'static str, &'static str>,
@@ -140,17 +142,27 @@ impl Catalog {
         migrations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         Ok(Self {
             expected_sum: None,
+            workspace: None,
             migrations,
             schemas,
             crate_dirs,
         })
     }
 
-    /// The workspace's catalog, held to the sum file it was built with.
-    pub fn workspace() -> Result<Self> {
-        let mut catalog = Self::new(workspace_sources())?;
-        catalog.expected_sum = Some(crate::sum::SumFile::parse(crate::sum::BUILT_WITH));
+    /// The workspace's catalog, held to the sum file it was built with; it
+    /// keeps the workspace for what else the engine reads of it (backfills,
+    /// entities).
+    pub fn workspace(workspace: &Workspace) -> Result<Self> {
+        let mut catalog = Self::new(workspace_sources(workspace))?;
+        catalog.expected_sum = Some(crate::sum::SumFile::parse(workspace.sum_file));
+        catalog.workspace = Some(*workspace);
         Ok(catalog)
+    }
+
+    /// The workspace this catalog was built from (`None`: a test's or a
+    /// benchmark's own migrations).
+    pub fn source(&self) -> Option<&Workspace> {
+        self.workspace.as_ref()
     }
 
     /// Holds the catalog to `sum` (a tool's or a test's own sum file).

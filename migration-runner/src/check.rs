@@ -509,7 +509,7 @@ pub struct Branch<'a> {
     pub workspace: &'a Path,
     pub catalog: &'a Catalog,
     pub sources: Vec<SchemaSource>,
-    pub entities: Vec<(&'static str, Vec<schema_core::schema_crate::EntityTable>)>,
+    pub entities: Vec<schema_core::schema_crate::EntitySource>,
 }
 
 /// Runs every check of the branch against `base` (its `sides`, read first:

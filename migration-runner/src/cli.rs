@@ -19,6 +19,7 @@ use crate::render::{
 };
 use crate::runner::{DownOptions, Planned, Resolution, Runner, RunnerOptions, UpOptions};
 use crate::say;
+use schema_core::schema_crate::Workspace;
 
 /// PostgreSQL's `lock_timeout` is an `int` of milliseconds.
 const MAX_WAIT_SECS: u64 = 2_147_483;
@@ -446,17 +447,22 @@ pub fn fail(message: &str, target: Option<&DatabaseTarget>, exit: Exit) -> std::
 
 /// `migrate check`: compares the code with the base branch, read from git in
 /// the checkout around the current directory.
-pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Exit> {
+pub async fn check(
+    base: &str,
+    json: bool,
+    target: &DatabaseTarget,
+    registry: &Workspace,
+) -> Result<Exit> {
     let workspace = workspace_around_cwd()?;
     let sides = crate::check::read_sides(&workspace, base)?;
-    let catalog = Catalog::workspace()?;
+    let catalog = Catalog::workspace(registry)?;
     let admin = connect::open(target, &ConnectSettings::new("migration-runner check")).await?;
     let report = crate::check::run(
         crate::check::Branch {
             workspace: &workspace,
             catalog: &catalog,
-            sources: crate::catalog::workspace_sources(),
-            entities: crate::registry::entity_sources(),
+            sources: crate::catalog::workspace_sources(registry),
+            entities: (registry.entities)(),
         },
         &sides,
         admin.connection(),
@@ -487,19 +493,27 @@ pub async fn check(base: &str, json: bool, target: &DatabaseTarget) -> Result<Ex
 
 /// The commands that read only the code and git: run without a database.
 /// `None` for every other command.
-pub async fn run_offline(command: Option<&MigrateCommand>) -> Option<Result<Exit>> {
+pub async fn run_offline(
+    command: Option<&MigrateCommand>,
+    registry: &Workspace,
+) -> Option<Result<Exit>> {
     match command {
         Some(MigrateCommand::Lint { base, citus, json }) => {
-            Some(lint(base.as_deref(), *citus, *json).await)
+            Some(lint(base.as_deref(), *citus, *json, registry).await)
         }
         _ => None,
     }
 }
 
 /// `migrate lint`: every migration (or those added over `base`), no database needed.
-pub async fn lint(base: Option<&str>, citus: bool, json: bool) -> Result<Exit> {
+pub async fn lint(
+    base: Option<&str>,
+    citus: bool,
+    json: bool,
+    registry: &Workspace,
+) -> Result<Exit> {
     let workspace = workspace_around_cwd()?;
-    let catalog = Catalog::workspace()?;
+    let catalog = Catalog::workspace(registry)?;
     let added: Option<Vec<String>> = match base {
         Some(base) => {
             let sides = crate::check::read_sides(&workspace, base)?;
@@ -571,15 +585,11 @@ fn workspace_around_cwd() -> Result<std::path::PathBuf> {
     )
 }
 
-/// Runs one command on the workspace's migrations.
-pub async fn run(args: MigrateArgs, target: &DatabaseTarget) -> Result<Exit> {
-    run_with(
-        Catalog::workspace()?,
-        &crate::catalog::workspace_sources,
-        args,
-        target,
-    )
-    .await
+/// Runs one command on the workspace's migrations (`registry`: what the
+/// registry crate projects of the schema crates).
+pub async fn run(args: MigrateArgs, target: &DatabaseTarget, registry: &Workspace) -> Result<Exit> {
+    let sources = || crate::catalog::workspace_sources(registry);
+    run_with(Catalog::workspace(registry)?, &sources, args, target).await
 }
 
 /// Runs one command on any catalog (the benchmark's generated history uses
@@ -592,17 +602,27 @@ pub async fn run_with(
 ) -> Result<Exit> {
     let mut args = args;
     let command = args.command_with_flags_before()?;
+    // Backfills, flags, backups, check and lint read more of the workspace
+    // than its migrations: a catalog of other migrations has none of it.
+    let source = catalog.source().copied();
+    let registry = || {
+        source.ok_or_else(|| {
+            crate::error::MigrateError::Usage(
+                "this command needs the workspace's schema crates, and this catalog is not the workspace's"
+                    .to_owned(),
+            )
+        })
+    };
+    let timeout = args.connect.connect_timeout;
     let command = match command {
         MigrateCommand::Backfill(backfill) => {
-            return crate::backfill::cli::backfill(backfill, target, args.connect.connect_timeout)
-                .await;
+            return crate::backfill::cli::backfill(&registry()?, backfill, target, timeout).await;
         }
         MigrateCommand::Flag(flag) => {
-            return crate::backfill::cli::flag(flag, target, args.connect.connect_timeout).await;
+            return crate::backfill::cli::flag(&registry()?, flag, target, timeout).await;
         }
         MigrateCommand::Db(db) => {
-            return crate::operations::cli::run(db.command, target, args.connect.connect_timeout)
-                .await;
+            return crate::operations::cli::run(&registry()?, db.command, target, timeout).await;
         }
         MigrateCommand::Completions { .. } => {
             return Err(crate::error::MigrateError::Usage(
@@ -629,6 +649,21 @@ pub async fn run_with(
             reporting: args.roles.reporting_role_template,
         },
     };
+    // The names the templates give each schema, before anything connects.
+    for (which, template) in [
+        (
+            crate::role_names::Template::App,
+            &options.role_templates.app,
+        ),
+        (
+            crate::role_names::Template::Reporting,
+            &options.role_templates.reporting,
+        ),
+    ] {
+        if let Some(template) = template {
+            crate::role_names::validate(which, template, catalog.schemas())?;
+        }
+    }
     let settings = ConnectSettings {
         application: "migration-runner".to_owned(),
         timeout: Duration::from_secs(args.connect.connect_timeout),
@@ -650,8 +685,10 @@ pub async fn run_with(
             let rows = if all { Rows::All } else { Rows::Summary };
             status_command(&runner, json, drift, rows, target, sources).await
         }
-        MigrateCommand::Check { base, json } => check(&base, json, target).await,
-        MigrateCommand::Lint { base, citus, json } => lint(base.as_deref(), citus, json).await,
+        MigrateCommand::Check { base, json } => check(&base, json, target, &registry()?).await,
+        MigrateCommand::Lint { base, citus, json } => {
+            lint(base.as_deref(), citus, json, &registry()?).await
+        }
         MigrateCommand::Drift {
             json, shadow_url, ..
         } => drift_command(&runner, json, shadow_url, target, sources).await,

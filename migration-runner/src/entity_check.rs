@@ -13,14 +13,14 @@ use crate::connect::DatabaseTarget;
 use crate::error::{MigrateError, Result};
 use crate::schema_model::{Detail, Difference, Key, SchemaModel};
 use crate::scratch::Scratch;
-use schema_core::schema_crate::EntityTable;
+use schema_core::schema_crate::{EntitySource, EntityTable};
 
 /// Every difference between the entities and the migrations, per schema.
 pub async fn compare(
     admin: &DatabaseConnection,
     target: &DatabaseTarget,
     sources: Vec<SchemaSource>,
-    entities: Vec<(&'static str, Vec<EntityTable>)>,
+    entities: Vec<EntitySource>,
 ) -> Result<Vec<Difference>> {
     let schemas: Vec<&str> = sources.iter().map(|s| s.schema).collect();
     // The two sides are independent: build them at once, each in its own
@@ -81,7 +81,7 @@ async fn replay(
 /// not created yet wait for a later round.
 async fn materialise(
     db: &DatabaseConnection,
-    entities: &[(&'static str, Vec<EntityTable>)],
+    entities: &[EntitySource],
     schemas: &[&str],
 ) -> Result<SchemaModel> {
     let failed = |source| MigrateError::Database {
@@ -93,7 +93,8 @@ async fn materialise(
             .await
             .map_err(failed)?;
     }
-    let mut waiting: Vec<&EntityTable> = entities.iter().flat_map(|(_, tables)| tables).collect();
+    let mut waiting: Vec<&EntityTable> =
+        entities.iter().flat_map(|source| &source.tables).collect();
     while !waiting.is_empty() {
         let mut next = Vec::new();
         let mut last_error = None;

@@ -5,10 +5,12 @@
 //!
 //! It owns the global order (nothing else knows it), the history table (only
 //! it writes there), the lock, and the operator's commands shared by
-//! `cargo xtask migrate` and the release binary. It depends on the schema
-//! crates and never on the seeder, xtask, or developer tooling: the local
-//! cluster, test databases and scaffolding live in `migration-dev`, so the
-//! release binary carries none of them.
+//! `cargo xtask migrate` and the release binary. It knows the workspace only
+//! as the `Workspace` (from `schema-core`) its callers hand it: it depends on
+//! `schema-core` and never on a schema crate, the registry (`schema-registry`,
+//! which only its release binary uses), the seeder, xtask, or developer
+//! tooling: the local cluster, test databases and scaffolding live in
+//! `migration-dev`, so the release binary carries none of them.
 
 pub mod backfill;
 pub mod capture;
@@ -32,7 +34,6 @@ pub mod name;
 pub mod operations;
 pub mod output;
 pub mod preflight;
-pub mod registry;
 pub mod render;
 pub mod role_names;
 pub mod runner;
@@ -48,4 +49,5 @@ pub use connect::{DatabaseTarget, Session, connect, redact_url};
 pub use error::{MigrateError, Result};
 pub use exit::Exit;
 pub use runner::{DownOptions, Resolution, Runner, RunnerOptions, UpOptions, migrate_workspace};
+pub use schema_core::schema_crate::Workspace;
 pub use status::{Inspection, State};

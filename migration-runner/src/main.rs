@@ -45,7 +45,8 @@ async fn main() -> ExitCode {
         cli::print_completions(*shell, &mut Cli::command(), "migration-runner");
         return Exit::Success.into();
     }
-    if let Some(outcome) = cli::run_offline(args.migrate.command.as_ref()).await {
+    let registry = schema_registry::workspace();
+    if let Some(outcome) = cli::run_offline(args.migrate.command.as_ref(), &registry).await {
         return match outcome {
             Ok(exit) => exit.into(),
             Err(err) => cli::fail(&err.to_string(), None, err.exit()),
@@ -62,7 +63,7 @@ async fn main() -> ExitCode {
         }
         Err(err) => return cli::fail(&err.to_string(), None, Exit::Usage),
     };
-    match cli::run(args.migrate, &target).await {
+    match cli::run(args.migrate, &target, &registry).await {
         Ok(exit) => exit.into(),
         Err(err) => cli::fail(&err.to_string(), Some(&target), err.exit()),
     }

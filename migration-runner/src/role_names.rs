@@ -139,26 +139,29 @@ pub fn validate(which: Template, template: &str, schemas: &[&str]) -> Result<(),
             "it must contain `{schema}`, or every schema's roles would share one name".to_owned(),
         ));
     }
+    // A schema's name is itself a plain lowercase identifier, so what the
+    // template adds decides the characters and the start of every name.
+    if let Some(c) = template
+        .replace(SCHEMA_PLACEHOLDER, "")
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        return Err(invalid(format!(
+            "`{c}` is not allowed in a role name here (lowercase letters, digits and `_`)"
+        )));
+    }
+    if template.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(invalid(
+            "every name it gives starts with a digit".to_owned(),
+        ));
+    }
+    if template.starts_with("pg_") {
+        return Err(invalid(
+            "PostgreSQL reserves names starting with `pg_` for itself".to_owned(),
+        ));
+    }
     for schema in schemas {
         let name = template.replace(SCHEMA_PLACEHOLDER, schema);
-        if let Some(c) = name
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
-        {
-            return Err(invalid(format!(
-                "it gives `{name}` for schema `{schema}`, and `{c}` is not allowed in a role name here"
-            )));
-        }
-        if name.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(invalid(format!(
-                "it gives `{name}` for schema `{schema}`, which starts with a digit"
-            )));
-        }
-        if name.starts_with("pg_") {
-            return Err(invalid(format!(
-                "it gives `{name}` for schema `{schema}`, and PostgreSQL reserves names starting with `pg_`"
-            )));
-        }
         if name.len() > MAX_IDENTIFIER_BYTES {
             return Err(invalid(format!(
                 "it gives `{name}` for schema `{schema}`, {} bytes: PostgreSQL names are at most {MAX_IDENTIFIER_BYTES}",
@@ -186,15 +189,12 @@ pub fn validate_both(templates: &RoleTemplates, schemas: &[&str]) -> Result<(), 
     Ok(())
 }
 
-/// A clap value parser for the two flags: the template checked against the
-/// registry's schemas.
+/// A clap value parser for the two flags: the template's own shape (the
+/// names it gives each schema are checked against the catalog's schemas
+/// before anything connects: `validate_both`).
 pub fn parse_template(which: Template) -> impl Fn(&str) -> Result<String, String> + Clone {
     move |template: &str| {
-        let schemas = crate::registry::schema_crates()
-            .iter()
-            .map(|c| c.schema)
-            .collect::<Vec<_>>();
-        validate(which, template, &schemas)
+        validate(which, template, &[])
             .map(|()| template.to_owned())
             .map_err(|err| err.to_string())
     }

@@ -156,7 +156,8 @@ impl Runner {
     /// ```no_run
     /// # async fn f(session: migration_runner::Session) {
     /// use migration_runner::{Catalog, Runner};
-    /// let runner = Runner::new(session, Catalog::workspace().unwrap(), Default::default()).await;
+    /// let catalog = Catalog::workspace(&schema_registry::workspace()).unwrap();
+    /// let runner = Runner::new(session, catalog, Default::default()).await;
     /// # }
     /// ```
     ///
@@ -165,10 +166,12 @@ impl Runner {
     /// ```compile_fail
     /// # async fn f(pool: sea_orm::DatabaseConnection) {
     /// use migration_runner::{Catalog, Runner};
-    /// let runner = Runner::new(pool, Catalog::workspace().unwrap(), Default::default()).await;
+    /// let catalog = Catalog::workspace(&schema_registry::workspace()).unwrap();
+    /// let runner = Runner::new(pool, catalog, Default::default()).await;
     /// # }
     /// ```
     pub async fn new(session: Session, catalog: Catalog, options: RunnerOptions) -> Result<Self> {
+        let backfills = crate::backfill::Backfills::of(&catalog)?;
         // Refuses templates that differ from the recorded ones, and sets the
         // ones in force on the session for the runtime-roles migrations.
         let role_templates = crate::role_names::resolve(
@@ -182,7 +185,7 @@ impl Runner {
             session,
             capturer: Capturer::new().await?,
             options,
-            backfills: crate::backfill::Backfills::workspace()?,
+            backfills,
             role_templates,
         })
     }
@@ -732,9 +735,15 @@ pub async fn migrate_workspace(
     url: &str,
     application: &str,
     options: &UpOptions,
+    workspace: &schema_core::schema_crate::Workspace,
 ) -> Result<UpReport> {
     let session = crate::connect::connect(url, application).await?;
-    let runner = Runner::new(session, Catalog::workspace()?, RunnerOptions::default()).await?;
+    let runner = Runner::new(
+        session,
+        Catalog::workspace(workspace)?,
+        RunnerOptions::default(),
+    )
+    .await?;
     let report = runner.up(options).await;
     runner.close().await;
     report

@@ -21,9 +21,6 @@ use crate::sql_objects::{self, Objects};
 /// Where the sum file lives, relative to the workspace root.
 pub const PATH: &str = "migration-runner/migrations.sum";
 
-/// The sum file this binary was built with.
-pub const BUILT_WITH: &str = include_str!("../migrations.sum");
-
 const HEADER: &str = "\
 # migration-runner sum file: every migration in global order (name, schema, SHA-256 of its SQL,
 # tables it touches), then the hash of all those lines. Written by `cargo xtask migrate hash`;

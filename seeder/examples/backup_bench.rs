@@ -87,14 +87,26 @@ async fn main() {
 
     let archive = dir.join("engine.dump");
     let started = Instant::now();
-    let report = operations::backup(&target, Some(&archive), &settings, Progress::Quiet)
-        .await
-        .expect("backup");
+    let report = operations::backup(
+        &schema_registry::workspace(),
+        &target,
+        Some(&archive),
+        &settings,
+        Progress::Quiet,
+    )
+    .await
+    .expect("backup");
     let backup = started.elapsed();
     let started = Instant::now();
-    let verified = operations::verify_backup(&target, &archive, &settings, Progress::Quiet)
-        .await
-        .expect("verify-backup");
+    let verified = operations::verify_backup(
+        &schema_registry::workspace(),
+        &target,
+        &archive,
+        &settings,
+        Progress::Quiet,
+    )
+    .await
+    .expect("verify-backup");
     let verify = started.elapsed();
     assert!(verified.passed(), "{:?}", verified.mismatches);
 

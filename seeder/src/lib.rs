@@ -32,7 +32,7 @@ pub use schema_core::seeding::{Profile, SchemaSeed, TableSeed};
 /// extends). The order they run in comes from their `depends_on` (ties by
 /// name), never from that list.
 pub fn workspace_seeds() -> Vec<Box<dyn SchemaSeed>> {
-    migration_runner::registry::schema_crates()
+    schema_registry::schema_crates()
         .into_iter()
         .map(|krate| (krate.seeds)())
         .collect()

@@ -11,7 +11,7 @@ use crate::error::SeedError;
 pub async fn ensure_applied(session: &Session) -> Result<(), SeedError> {
     let runner = Runner::new(
         session.clone(),
-        Catalog::workspace().map_err(SeedError::history)?,
+        Catalog::workspace(&schema_registry::workspace()).map_err(SeedError::history)?,
         RunnerOptions::default(),
     )
     .await
@@ -58,6 +58,7 @@ pub async fn apply_pending(database_url: &str) -> Result<usize, SeedError> {
         database_url,
         "seeder --migrate",
         &UpOptions::default(),
+        &schema_registry::workspace(),
     )
     .await
     .map_err(SeedError::migrate)?;

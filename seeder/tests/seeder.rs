@@ -609,7 +609,7 @@ async fn failure_midway_keeps_earlier_schemas_and_rerun_completes() {
 #[tokio::test]
 async fn pending_migrations_are_refused() {
     let db = TestDatabase::create("seed_pending");
-    let catalog = Catalog::workspace().unwrap();
+    let catalog = Catalog::workspace(&schema_registry::workspace()).unwrap();
     let names: Vec<String> = catalog
         .migrations()
         .iter()

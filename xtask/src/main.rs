@@ -170,6 +170,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    let registry = schema_registry::workspace();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -194,7 +195,8 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let timeout = connect::ConnectSettings::DEFAULT_TIMEOUT.as_secs();
-            let done = migration_runner::operations::cli::run(operation, &target, timeout);
+            let done =
+                migration_runner::operations::cli::run(&registry, operation, &target, timeout);
             finish(done.await, &target)
         }),
         Command::Db { command } => db(command, configured),
@@ -206,8 +208,12 @@ fn main() -> ExitCode {
                 Ok(target) => target,
                 Err(code) => return code,
             };
-            let done =
-                migration_runner::backfill::cli::backfill(args, &target, connect.connect_timeout);
+            let done = migration_runner::backfill::cli::backfill(
+                &registry,
+                args,
+                &target,
+                connect.connect_timeout,
+            );
             finish(done.await, &target)
         }),
         Command::Bench { quick } => {
@@ -229,8 +235,12 @@ fn main() -> ExitCode {
                 Ok(target) => target,
                 Err(code) => return code,
             };
-            let done =
-                migration_runner::backfill::cli::flag(args, &target, connect.connect_timeout);
+            let done = migration_runner::backfill::cli::flag(
+                &registry,
+                args,
+                &target,
+                connect.connect_timeout,
+            );
             finish(done.await, &target)
         }),
     }
@@ -268,7 +278,9 @@ async fn migrate(
         Some(XtaskMigrateCommand::Hash) => return hash().await,
         Some(XtaskMigrateCommand::Renumber { base }) => return renumber(&base),
         Some(XtaskMigrateCommand::Engine(command)) => {
-            if let Some(outcome) = migrate_cli::run_offline(Some(&command)).await {
+            if let Some(outcome) =
+                migrate_cli::run_offline(Some(&command), &schema_registry::workspace()).await
+            {
                 return match outcome {
                     Ok(exit) => exit.into(),
                     Err(err) => migrate_cli::fail(&err.to_string(), None, err.exit()),
@@ -288,14 +300,14 @@ async fn migrate(
         connect: args.connect,
         roles: args.roles,
     };
-    match migrate_cli::run(args, &target).await {
+    match migrate_cli::run(args, &target, &schema_registry::workspace()).await {
         Ok(exit) => exit.into(),
         Err(err) => migrate_cli::fail(&err.to_string(), Some(&target), err.exit()),
     }
 }
 
 fn renumber(base: &str) -> ExitCode {
-    let catalog = match Catalog::workspace() {
+    let catalog = match Catalog::workspace(&schema_registry::workspace()) {
         Ok(catalog) => catalog,
         Err(err) => return migrate_cli::fail(&err.to_string(), None, err.exit()),
     };
@@ -330,7 +342,7 @@ async fn hash() -> ExitCode {
 }
 
 fn new_migration(schema: &str, description: &str) -> ExitCode {
-    let catalog = match Catalog::workspace() {
+    let catalog = match Catalog::workspace(&schema_registry::workspace()) {
         Ok(catalog) => catalog,
         Err(err) => return migrate_cli::fail(&err.to_string(), None, err.exit()),
     };

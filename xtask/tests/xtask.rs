@@ -355,12 +355,26 @@ async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
     );
     std::fs::write(&manifest, renamed).unwrap();
 
+    let engine_manifest =
+        std::fs::read_to_string(copy.join("migration-runner/Cargo.toml")).unwrap();
     let written = migration_dev::new_schema::new_schema(&copy, "billing")
         .await
         .unwrap();
     assert!(written.crate_dir.join("src/lib.rs").is_file());
-    let registry = std::fs::read_to_string(copy.join("migration-runner/src/registry.rs")).unwrap();
+    let registry =
+        std::fs::read_to_string(copy.join("migration-runner/registry/src/lib.rs")).unwrap();
     assert!(registry.contains("    schema_billing,\n}"), "{registry}");
+    assert!(
+        std::fs::read_to_string(copy.join("migration-runner/registry/Cargo.toml"))
+            .unwrap()
+            .contains("schema-billing.workspace = true"),
+        "the registry crate depends on the new crate"
+    );
+    assert_eq!(
+        std::fs::read_to_string(copy.join("migration-runner/Cargo.toml")).unwrap(),
+        engine_manifest,
+        "a new team never edits the engine's manifest"
+    );
     let again = migration_dev::new_schema::new_schema(&copy, "billing")
         .await
         .unwrap_err();
@@ -398,7 +412,7 @@ async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
             "--edition",
             "2024",
             "--check",
-            "migration-runner/src/registry.rs",
+            "migration-runner/registry/src/lib.rs",
         ])
         .current_dir(&copy)
         .output()

@@ -1,8 +1,9 @@
 //! `cargo xtask schema new <name>`: writes a new schema crate (manifest,
 //! `lib.rs` with its doc, the migration that creates the schema, empty
-//! entities and seeds) and registers it in the workspace manifest, the
-//! engine's manifest and the one registry, so the workspace builds, migrates
-//! and seeds with no hand edit. Everything it writes is `cargo fmt`-clean.
+//! entities and seeds) and registers it in the workspace manifest and the
+//! registry crate (its manifest and its one list), so the workspace builds,
+//! migrates and seeds with no hand edit; the engine's manifest is never
+//! touched. Everything it writes is `cargo fmt`-clean.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -75,8 +76,8 @@ pub async fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, Scaff
     // Edit the registrations in memory first: if one cannot be edited,
     // nothing is written.
     let workspace_manifest = workspace.join("Cargo.toml");
-    let engine_manifest = workspace.join("migration-runner/Cargo.toml");
-    let registry = workspace.join("migration-runner/src/registry.rs");
+    let registry_manifest = workspace.join("migration-runner/registry/Cargo.toml");
+    let registry = workspace.join("migration-runner/registry/src/lib.rs");
     let edits = [
         (
             workspace_manifest.clone(),
@@ -86,9 +87,9 @@ pub async fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, Scaff
             ),
         ),
         (
-            engine_manifest.clone(),
-            register_in_engine(
-                &fs::read_to_string(&engine_manifest).map_err(io(&engine_manifest))?,
+            registry_manifest.clone(),
+            register_in_registry_manifest(
+                &fs::read_to_string(&registry_manifest).map_err(io(&registry_manifest))?,
                 name,
             ),
         ),
@@ -184,7 +185,8 @@ fn register_in_workspace(manifest: &str, name: &str) -> Result<String, String> {
     Ok(out)
 }
 
-fn register_in_engine(manifest: &str, name: &str) -> Result<String, String> {
+/// The registry crate depends on every schema crate (the engine on none).
+fn register_in_registry_manifest(manifest: &str, name: &str) -> Result<String, String> {
     let anchor = "schema-core.workspace = true\n";
     if !manifest.contains(anchor) {
         return Err("expected `schema-core.workspace = true` under [dependencies]".to_owned());

@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn out_of_order_branch_migrations_get_fresh_names_everywhere() {
         let (dir, migrations, old) = unrebased_checkout();
-        let catalog = Catalog::workspace().unwrap();
+        let catalog = Catalog::workspace(&schema_registry::workspace()).unwrap();
         let renamed = renumber(&dir, &catalog, "main").unwrap();
         assert_eq!(renamed.len(), 1);
         let (from, to) = &renamed[0];
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn a_branch_renumbered_without_a_rebase_is_told_to_rebase_not_to_undo() {
         let (dir, _, _) = unrebased_checkout();
-        let catalog = Catalog::workspace().unwrap();
+        let catalog = Catalog::workspace(&schema_registry::workspace()).unwrap();
         assert_eq!(renumber(&dir, &catalog, "main").unwrap().len(), 1);
         let file = SumFile::parse(&fs::read_to_string(dir.join(sum::PATH)).unwrap()).unwrap();
         let sides = check::read_sides(&dir, "main").unwrap();

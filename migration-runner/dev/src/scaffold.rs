@@ -257,7 +257,7 @@ mod tests {
     #[test]
     fn two_migrations_in_the_same_second_get_distinct_ordered_names() {
         let workspace = scratch_workspace();
-        let catalog = Catalog::workspace().unwrap();
+        let catalog = Catalog::workspace(&schema_registry::workspace()).unwrap();
         let first = new_migration(&catalog, &workspace, "academy", "add rooms").unwrap();
         let second = new_migration(&catalog, &workspace, "academy", "add rooms").unwrap();
         let third = new_migration(&catalog, &workspace, "academy", "add\nrooms\tagain").unwrap();
@@ -290,7 +290,7 @@ mod tests {
     #[test]
     fn an_unknown_schema_or_an_empty_description_is_refused() {
         let workspace = scratch_workspace();
-        let catalog = Catalog::workspace().unwrap();
+        let catalog = Catalog::workspace(&schema_registry::workspace()).unwrap();
         let unknown = new_migration(&catalog, &workspace, "billing", "x").unwrap_err();
         assert!(
             unknown.to_string().contains("unknown schema `billing`"),

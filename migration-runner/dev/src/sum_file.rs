@@ -16,7 +16,7 @@ pub struct Written {
 
 /// Rewrites the sum file of `workspace` from the compiled-in catalog.
 pub async fn write(workspace: &Path) -> Result<Written, MigrateError> {
-    let catalog = Catalog::workspace()?;
+    let catalog = Catalog::workspace(&schema_registry::workspace())?;
     let file = sum::compute(&catalog).await?;
     let path = workspace.join(sum::PATH);
     std::fs::write(&path, file.render()).map_err(|err| io_error(&path, err))?;

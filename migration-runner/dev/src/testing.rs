@@ -55,9 +55,14 @@ impl TestDatabase {
             to,
             ..UpOptions::default()
         };
-        migration_runner::migrate_workspace(&self.url, "test-migrate", &options)
-            .await
-            .unwrap_or_else(|err| panic!("migrating {}: {err}", self.name));
+        migration_runner::migrate_workspace(
+            &self.url,
+            "test-migrate",
+            &options,
+            &schema_registry::workspace(),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("migrating {}: {err}", self.name));
     }
 
     /// A fresh database with every workspace migration applied.

@@ -142,11 +142,12 @@ async fn open(target: &DatabaseTarget, connect_timeout: u64) -> Result<Session> 
 
 /// Runs one `backfill` command on the workspace's backfills.
 pub async fn backfill(
+    registry: &schema_core::schema_crate::Workspace,
     args: BackfillArgs,
     target: &DatabaseTarget,
     connect_timeout: u64,
 ) -> Result<Exit> {
-    let backfills = Backfills::workspace()?;
+    let backfills = Backfills::workspace(registry)?;
     backfill_with(&backfills, args, target, connect_timeout).await
 }
 
@@ -196,11 +197,16 @@ pub async fn backfill_with(
 }
 
 /// Runs one `flag` command.
-pub async fn flag(args: FlagArgs, target: &DatabaseTarget, connect_timeout: u64) -> Result<Exit> {
+pub async fn flag(
+    registry: &schema_core::schema_crate::Workspace,
+    args: FlagArgs,
+    target: &DatabaseTarget,
+    connect_timeout: u64,
+) -> Result<Exit> {
     if let FlagCommand::Set { name, .. } = &args.command {
         super::flags::validate(name)?;
     }
-    let backfills = Backfills::workspace()?;
+    let backfills = Backfills::workspace(registry)?;
     let session = open(target, connect_timeout).await?;
     let db = session.connection();
     if let Err(err) = ledger::require_history(db).await {

@@ -33,7 +33,9 @@ pub struct Backfills {
 
 impl Backfills {
     /// Refuses a name declared twice.
-    pub fn new(sources: Vec<crate::registry::BackfillSource>) -> Result<Self, BackfillError> {
+    pub fn new(
+        sources: Vec<schema_core::schema_crate::BackfillSource>,
+    ) -> Result<Self, BackfillError> {
         let mut items: Vec<Registered> = Vec::new();
         for source in sources {
             for inner in source.backfills {
@@ -54,9 +56,22 @@ impl Backfills {
         Ok(Self { items })
     }
 
-    /// The workspace's backfills, from the registry.
-    pub fn workspace() -> Result<Self, BackfillError> {
-        Self::new(crate::registry::backfill_sources())
+    /// The workspace's backfills, as the registry projects them.
+    pub fn workspace(
+        workspace: &schema_core::schema_crate::Workspace,
+    ) -> Result<Self, BackfillError> {
+        Self::new((workspace.backfills)())
+    }
+
+    /// No backfills: a catalog of a test's or a benchmark's own migrations.
+    pub fn none() -> Self {
+        Self { items: Vec::new() }
+    }
+
+    /// The backfills of the workspace `catalog` was built from (none for a
+    /// catalog of other migrations).
+    pub fn of(catalog: &crate::catalog::Catalog) -> Result<Self, BackfillError> {
+        catalog.source().map_or(Ok(Self::none()), Self::workspace)
     }
 
     pub fn all(&self) -> &[Registered] {

@@ -55,6 +55,7 @@ pub enum DbOperation {
 
 /// Runs one operation against `target` (DATABASE_URL, or the local cluster for xtask).
 pub async fn run(
+    registry: &schema_core::schema_crate::Workspace,
     operation: DbOperation,
     target: &DatabaseTarget,
     connect_timeout: u64,
@@ -66,7 +67,8 @@ pub async fn run(
     };
     match operation {
         DbOperation::Backup { out } => {
-            let report = super::backup(target, out.as_deref(), &settings, Progress::Show).await?;
+            let report =
+                super::backup(registry, target, out.as_deref(), &settings, Progress::Show).await?;
             say!(
                 "backed up {} tables ({} rows, migration head {}) to {} in {:.1} s",
                 report.manifest.tables.len(),
@@ -93,7 +95,8 @@ pub async fn run(
             Ok(Exit::Success)
         }
         DbOperation::VerifyBackup { file, json } => {
-            let report = super::verify_backup(target, &file, &settings, Progress::Show).await?;
+            let report =
+                super::verify_backup(registry, target, &file, &settings, Progress::Show).await?;
             if json {
                 say!(
                     "{}",

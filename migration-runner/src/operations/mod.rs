@@ -30,6 +30,7 @@ use crate::connect::{self, ConnectSettings, DatabaseTarget, Session};
 use crate::error::{MigrateError, Result};
 use crate::exit::Exit;
 use manifest::{Manifest, TableFigures};
+use schema_core::schema_crate::Workspace;
 
 /// Why a backup, restore or verification could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -197,8 +198,8 @@ pub struct BackupReport {
 }
 
 /// The owned schemas: every schema crate's.
-pub fn owned_schemas() -> Vec<String> {
-    crate::registry::migration_sources()
+pub fn owned_schemas(registry: &Workspace) -> Vec<String> {
+    (registry.migrations)()
         .iter()
         .map(|source| source.schema.to_owned())
         .collect()
@@ -206,6 +207,7 @@ pub fn owned_schemas() -> Vec<String> {
 
 /// `db backup`: the default archive is `backups/<database>-<UTC time>.dump`.
 pub async fn backup(
+    registry: &Workspace,
     target: &DatabaseTarget,
     out: Option<&Path>,
     settings: &ConnectSettings,
@@ -231,7 +233,7 @@ pub async fn backup(
             source,
         })?;
     }
-    let schemas = owned_schemas();
+    let schemas = owned_schemas(registry);
     // One snapshot for the figures and for pg_dump.
     let snapshot = db
         .begin_with_config(
@@ -264,7 +266,7 @@ pub async fn backup(
     let applied = manifest::applied(&snapshot)
         .await
         .map_err(database_error("reading the migration history"))?;
-    let catalog = Catalog::workspace()?;
+    let catalog = Catalog::workspace(registry)?;
     let head = manifest::head(&applied, &catalog);
 
     let mut args: Vec<String> = vec![
@@ -876,6 +878,7 @@ impl VerifyReport {
 /// `db verify-backup FILE`: restores into a throwaway database on the
 /// configured server and compares it with the manifest.
 pub async fn verify_backup(
+    registry: &Workspace,
     configured: &DatabaseTarget,
     archive: &Path,
     settings: &ConnectSettings,
@@ -984,7 +987,7 @@ pub async fn verify_backup(
         let applied = manifest::applied(db)
             .await
             .map_err(database_error("reading the restored history"))?;
-        let catalog = Catalog::workspace()?;
+        let catalog = Catalog::workspace(registry)?;
         let head = manifest::head(&applied, &catalog);
         if head != manifest.migration_head || applied.len() != manifest.applied_migrations {
             mismatches.push(Mismatch {

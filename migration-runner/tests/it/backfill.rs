@@ -619,8 +619,9 @@ async fn rows_that_already_satisfy_the_backfill_let_the_contract_apply_without_i
 
 #[test]
 fn every_backfill_names_contract_migrations_that_exist() {
-    let backfills = migration_runner::backfill::Backfills::workspace().unwrap();
-    let catalog = migration_runner::Catalog::workspace().unwrap();
+    let backfills =
+        migration_runner::backfill::Backfills::workspace(&schema_registry::workspace()).unwrap();
+    let catalog = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
     assert!(!backfills.all().is_empty());
     for backfill in backfills.all() {
         for migration in backfill.inner.required_by() {
@@ -674,7 +675,7 @@ async fn a_batch_that_would_outrun_its_timeout_is_cut_rolled_back_and_retried_sm
     let (db, conn) = with_webinars("backfill_cut", ROWS).await;
     slow_updates(&conn).await;
     flags::set(&conn, FLAG, true, Some("test")).await.unwrap();
-    let backfills = Backfills::workspace().unwrap();
+    let backfills = Backfills::workspace(&schema_registry::workspace()).unwrap();
     let backfill = backfills.get(BACKFILL).unwrap();
     let session = migration_runner::connect(&db.url, "backfill-cut-test")
         .await
@@ -870,7 +871,7 @@ async fn a_ledger_ahead_of_the_run_is_followed_without_counting_twice() {
     const ROWS: i64 = 4_000;
     let (db, conn) = with_webinars("backfill_ahead", ROWS).await;
     flags::set(&conn, FLAG, true, Some("test")).await.unwrap();
-    let backfills = Backfills::workspace().unwrap();
+    let backfills = Backfills::workspace(&schema_registry::workspace()).unwrap();
     let backfill = backfills.get(BACKFILL).unwrap();
     let session = migration_runner::connect(&db.url, "backfill-ahead-test")
         .await

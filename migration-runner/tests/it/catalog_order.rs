@@ -25,7 +25,7 @@ fn names(catalog: &Catalog) -> Vec<&str> {
 
 #[test]
 fn the_workspace_history_is_in_the_documented_order() {
-    let catalog = Catalog::workspace().unwrap();
+    let catalog = Catalog::workspace(&schema_registry::workspace()).unwrap();
     assert_eq!(
         names(&catalog),
         [

@@ -300,7 +300,7 @@ async fn an_entity_that_does_not_describe_the_migrations_is_reported() {
         admin.connection(),
         &target,
         workspace_plus(vec![("academy", Box::new(extra))]),
-        migration_runner::registry::entity_sources(),
+        schema_registry::entity_sources(),
     )
     .await
     .unwrap();
@@ -316,8 +316,8 @@ async fn an_entity_that_does_not_describe_the_migrations_is_reported() {
     let clean = migration_runner::entity_check::compare(
         admin.connection(),
         &target,
-        migration_runner::catalog::workspace_sources(),
-        migration_runner::registry::entity_sources(),
+        migration_runner::catalog::workspace_sources(&schema_registry::workspace()),
+        schema_registry::entity_sources(),
     )
     .await
     .unwrap();
@@ -372,8 +372,8 @@ fn the_workspace_history_passes_lint_on_plain_postgresql_and_citus() {
 #[tokio::test]
 async fn status_refuses_a_sum_file_that_disagrees_with_the_code() {
     let db = migration_dev::testing::TestDatabase::create("check_status_sum");
-    let built_with = SumFile::parse(sum::BUILT_WITH).unwrap();
-    let intact = migration_runner::Catalog::workspace().unwrap();
+    let built_with = SumFile::parse(schema_registry::SUM_FILE).unwrap();
+    let intact = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
     let session = migration_runner::connect(&db.url, "sum-test")
         .await
         .unwrap();
@@ -457,7 +457,7 @@ fn workspace_checkout(label: &str) -> Repo {
     }
     let kit = "core/src/migration_kit.rs";
     std::fs::copy(real.join(kit), repo.path().join(kit)).unwrap();
-    repo.commit(&SumFile::parse(sum::BUILT_WITH).unwrap(), "base");
+    repo.commit(&SumFile::parse(schema_registry::SUM_FILE).unwrap(), "base");
     repo
 }
 
@@ -501,7 +501,7 @@ async fn check_feature(repo: &Repo, extra: Extra, server: &TestDatabase) -> chec
             workspace: repo.path(),
             catalog: &catalog,
             sources: workspace_plus(extra()),
-            entities: migration_runner::registry::entity_sources(),
+            entities: schema_registry::entity_sources(),
         },
         &sides,
         admin.connection(),
@@ -580,7 +580,7 @@ async fn a_changed_helper_is_blamed_on_the_code_that_changed_not_on_untouched_mi
     const CAPACITY: &str = "m20251008_120000_academy_add_webinar_capacity";
     let repo = workspace_checkout("helper");
     // On the base, the two migrations emitted other SQL than the code does now.
-    let mut base = SumFile::parse(sum::BUILT_WITH).unwrap();
+    let mut base = SumFile::parse(schema_registry::SUM_FILE).unwrap();
     for line in &mut base.entries {
         if line.name == WEBINARS || line.name == CAPACITY {
             line.checksum = "0".repeat(64);
@@ -758,7 +758,7 @@ async fn status_counts_a_sum_file_problem_among_its_problems() {
     let catalog =
         migration_runner::Catalog::new(workspace_plus(vec![("academy", Box::new(unhashed))]))
             .unwrap()
-            .with_expected_sum(SumFile::parse(sum::BUILT_WITH).unwrap());
+            .with_expected_sum(SumFile::parse(schema_registry::SUM_FILE).unwrap());
     let pending = catalog.migrations().len();
     let session = migration_runner::connect(&db.url, "sum-test")
         .await

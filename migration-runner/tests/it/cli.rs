@@ -11,7 +11,7 @@ use crate::support::*;
 async fn the_release_binary_reports_each_state_with_its_exit_code() {
     let db = TestDatabase::create("cli_exit_codes");
     let url = Some(db.url.as_str());
-    let total = migration_runner::Catalog::workspace()
+    let total = migration_runner::Catalog::workspace(&schema_registry::workspace())
         .unwrap()
         .migrations()
         .len();

@@ -16,7 +16,8 @@ async fn eight_concurrent_runners_apply_each_migration_exactly_once() {
     for _ in 0..8 {
         let url = db.url.clone();
         tasks.push(tokio::spawn(async move {
-            let catalog = migration_runner::Catalog::workspace().unwrap();
+            let catalog =
+                migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
             let conn = migration_runner::connect(&url, "migration-runner-test")
                 .await
                 .unwrap();
@@ -31,7 +32,7 @@ async fn eight_concurrent_runners_apply_each_migration_exactly_once() {
         let report = task.await.unwrap().expect("every runner succeeds");
         applied += report.applied.len();
     }
-    let expected = migration_runner::Catalog::workspace()
+    let expected = migration_runner::Catalog::workspace(&schema_registry::workspace())
         .unwrap()
         .migrations()
         .len();
@@ -67,7 +68,7 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
         .unwrap();
     let runner = runner_with(
         &db,
-        migration_runner::catalog::workspace_sources(),
+        migration_runner::catalog::workspace_sources(&schema_registry::workspace()),
         RunnerOptions {
             lock_timeout: Duration::from_secs(1),
             ..RunnerOptions::default()
@@ -115,7 +116,7 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
     });
     let patient = runner_with(
         &db,
-        migration_runner::catalog::workspace_sources(),
+        migration_runner::catalog::workspace_sources(&schema_registry::workspace()),
         RunnerOptions {
             lock_timeout: Duration::from_secs(20),
             ..RunnerOptions::default()

@@ -196,7 +196,7 @@ async fn drift_names_the_pending_migrations_it_did_not_compare() {
     let db = TestDatabase::create("drift_pending");
     db.migrate(Some("m20250215_090000_academy_create_webinars".to_owned()))
         .await;
-    let catalog = migration_runner::Catalog::workspace().unwrap();
+    let catalog = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
     let applied = catalog
         .position("m20250215_090000_academy_create_webinars")
         .unwrap()

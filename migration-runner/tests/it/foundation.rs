@@ -33,7 +33,7 @@ async fn up_creates_every_schema_table_key_and_constraint() {
         .up(&UpOptions::default())
         .await
         .unwrap();
-    let expected = migration_runner::Catalog::workspace()
+    let expected = migration_runner::Catalog::workspace(&schema_registry::workspace())
         .unwrap()
         .migrations()
         .len();
@@ -264,7 +264,7 @@ async fn a_migration_failing_at_its_first_statement_rolls_back_and_keeps_the_ses
     // Every other migration of the run was applied, each in its own transaction.
     assert_eq!(
         history_names(&conn).await.len(),
-        migration_runner::Catalog::workspace()
+        migration_runner::Catalog::workspace(&schema_registry::workspace())
             .unwrap()
             .migrations()
             .len()
@@ -319,7 +319,7 @@ async fn a_failing_migration_leaves_no_trace_and_applies_once_fixed() {
     assert!(!history.iter().any(|n| n.contains("add_reviews")));
     assert_eq!(
         history.len(),
-        migration_runner::Catalog::workspace()
+        migration_runner::Catalog::workspace(&schema_registry::workspace())
             .unwrap()
             .migrations()
             .len()

@@ -748,7 +748,8 @@ async fn the_safe_alternatives_run_on_postgres() {
 #[tokio::test]
 async fn the_workspace_history_lints_clean_with_its_reasoned_exceptions() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let catalog = Catalog::workspace().expect("the workspace's catalog");
+    let catalog =
+        Catalog::workspace(&schema_registry::workspace()).expect("the workspace's catalog");
     assert!(!catalog.migrations().is_empty());
     let findings = lint::lint_catalog(&catalog, &workspace, Target::Plain, |_| true)
         .await

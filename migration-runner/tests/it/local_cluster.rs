@@ -58,7 +58,7 @@ async fn a_cluster_initialises_starts_stops_and_restarts_on_demand() {
 
     // The application database exists and migrates.
     let conn = connect(&url, "lifecycle-test").await.unwrap();
-    let catalog = migration_runner::Catalog::workspace().unwrap();
+    let catalog = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
     let runner = migration_runner::Runner::new(conn, catalog, Default::default())
         .await
         .unwrap();

@@ -36,7 +36,7 @@ async fn figures(db: &DatabaseConnection) -> Vec<manifest::TableFigures> {
     db.execute_unprepared(manifest::STABLE_SETTINGS)
         .await
         .unwrap();
-    let schemas = migration_runner::operations::owned_schemas();
+    let schemas = migration_runner::operations::owned_schemas(&schema_registry::workspace());
     let tables = manifest::tables(db, &schemas).await.unwrap();
     manifest::figures(db, &tables).await.unwrap()
 }

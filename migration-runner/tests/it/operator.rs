@@ -192,7 +192,7 @@ fn migrate_new_writes_a_registered_file_with_a_fresh_timestamp() {
     let real =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../academy/src/migrations/mod.rs");
     std::fs::copy(&real, migrations.join("mod.rs")).unwrap();
-    let catalog = Catalog::workspace().unwrap();
+    let catalog = Catalog::workspace(&schema_registry::workspace()).unwrap();
 
     let path = migration_dev::scaffold::new_migration(
         &catalog,

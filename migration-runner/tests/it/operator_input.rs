@@ -345,7 +345,7 @@ async fn up_prints_the_durations_history_records() {
         .collect();
     assert_eq!(
         lines.len(),
-        migration_runner::Catalog::workspace()
+        migration_runner::Catalog::workspace(&schema_registry::workspace())
             .unwrap()
             .migrations()
             .len()

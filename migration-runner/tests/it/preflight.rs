@@ -53,7 +53,7 @@ async fn a_role_without_privileges_gets_every_missing_grant_then_passes() {
         ..Default::default()
     };
     let role_runner = || async {
-        let catalog = migration_runner::Catalog::workspace().unwrap();
+        let catalog = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
         let conn = migration_runner::connect(&as_role, "preflight-test")
             .await
             .unwrap();
@@ -124,7 +124,7 @@ async fn a_role_without_privileges_gets_every_missing_grant_then_passes() {
     let applied = role_runner().await.up(&UpOptions::default()).await.unwrap();
     assert_eq!(
         applied.applied.len(),
-        migration_runner::Catalog::workspace()
+        migration_runner::Catalog::workspace(&schema_registry::workspace())
             .unwrap()
             .migrations()
             .len()

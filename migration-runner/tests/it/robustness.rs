@@ -107,7 +107,7 @@ async fn a_non_superuser_waits_for_the_lock_then_names_its_holder() {
         .unwrap();
     let runner = migration_runner::Runner::new(
         session,
-        migration_runner::Catalog::workspace().unwrap(),
+        migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap(),
         RunnerOptions {
             lock_timeout: Duration::from_secs(1),
             ..RunnerOptions::default()
@@ -341,7 +341,7 @@ async fn a_connection_lost_mid_run_names_the_migration_and_what_was_committed() 
     });
     let err = runner.up(&UpOptions::default()).await.unwrap_err();
     killer.await.unwrap();
-    let total = migration_runner::Catalog::workspace()
+    let total = migration_runner::Catalog::workspace(&schema_registry::workspace())
         .unwrap()
         .migrations()
         .len();

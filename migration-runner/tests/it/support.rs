@@ -59,7 +59,7 @@ impl MigrationTrait for SqlMigration {
 
 /// The workspace's sources with extra migrations added to the named schemas' crates.
 pub fn workspace_plus(extra: Vec<(&'static str, Box<dyn MigrationTrait>)>) -> Vec<SchemaSource> {
-    let mut sources = migration_runner::catalog::workspace_sources();
+    let mut sources = migration_runner::catalog::workspace_sources(&schema_registry::workspace());
     for (schema, migration) in extra {
         sources
             .iter_mut()
@@ -90,7 +90,11 @@ pub async fn runner_with(
 }
 
 pub async fn workspace_runner(db: &TestDatabase) -> Runner {
-    runner(db, migration_runner::catalog::workspace_sources()).await
+    runner(
+        db,
+        migration_runner::catalog::workspace_sources(&schema_registry::workspace()),
+    )
+    .await
 }
 
 /// A plain connection for assertions (separate from the runner's).

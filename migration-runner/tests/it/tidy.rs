@@ -49,7 +49,7 @@ fn sources(dir: &Path) -> Vec<PathBuf> {
 
 /// The schema crates' directories, from the one registry.
 fn schema_crate_dirs() -> Vec<(&'static str, PathBuf)> {
-    migration_runner::registry::schema_crates()
+    schema_registry::schema_crates()
         .into_iter()
         .map(|krate| (krate.schema, workspace().join(krate.crate_dir)))
         .collect()
@@ -149,6 +149,55 @@ fn sql_words_sees_every_spelling_of_a_write() {
         &sql_words("INSERT INTO public.seaql_migrations_digest"),
         "insert into public.seaql_migrations"
     ));
+}
+
+/// Invariant: the engine knows the workspace only as the `Workspace` its
+/// callers hand it: its library depends on no schema crate but `schema-core`
+/// (the contracts), and only the release binary reads the registry crate.
+#[test]
+fn the_engine_library_knows_no_schema_crate() {
+    let root = workspace();
+    let manifest = read(&root.join("migration-runner/Cargo.toml"));
+    let schema_crates: Vec<String> = schema_registry::schema_crates()
+        .iter()
+        .map(|krate| format!("schema-{}", krate.schema.replace('_', "-")))
+        .collect();
+    for dependency in dependencies(&manifest) {
+        assert!(
+            dependency == "schema-core" || !schema_crates.contains(&dependency),
+            "migration-runner depends on `{dependency}`: the engine knows schema crates only through \
+             the registry crate, which its callers (the release binary, the seeder, xtask) use"
+        );
+    }
+    assert!(
+        manifest.contains("schema-registry = { workspace = true, optional = true }"),
+        "the registry is the release binary's optional dependency, not the library's"
+    );
+    for source in sources(&root.join("migration-runner/src")) {
+        if source == root.join("migration-runner/src/main.rs") {
+            continue;
+        }
+        // The library's code: doc examples and its unit tests (at the end of
+        // a file, after `#[cfg(test)]`) may use the workspace, as tests do.
+        let text: String = read(&source)
+            .lines()
+            .take_while(|line| line.trim() != "#[cfg(test)]")
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for crate_name in schema_crates
+            .iter()
+            .filter(|name| *name != "schema-core")
+            .map(|name| name.replace('-', "_"))
+            .chain(["schema_registry".to_owned()])
+        {
+            assert!(
+                !text.contains(&format!("{crate_name}::")),
+                "{} uses `{crate_name}`: the engine library is handed the workspace, it does not import it",
+                source.display()
+            );
+        }
+    }
 }
 
 /// Invariant: only the runner writes the history table.
@@ -276,6 +325,7 @@ fn every_library_opens_with_its_doc() {
     libs.extend([
         root.join("migration-runner/src/lib.rs"),
         root.join("migration-runner/dev/src/lib.rs"),
+        root.join("migration-runner/registry/src/lib.rs"),
         root.join("seeder/src/lib.rs"),
     ]);
     for lib in libs {
@@ -383,7 +433,7 @@ async fn the_sum_file_matches_the_code() {
     let path = workspace().join(migration_runner::sum::PATH);
     let file =
         migration_runner::sum::SumFile::parse(&read(&path)).unwrap_or_else(|err| panic!("{err}"));
-    let catalog = migration_runner::Catalog::workspace().unwrap();
+    let catalog = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
     let code = migration_runner::sum::compute(&catalog).await.unwrap();
     let mismatches = migration_runner::sum::compare(&code, &file);
     assert!(
@@ -399,7 +449,7 @@ async fn the_sum_file_matches_the_code() {
             .join("; ")
     );
     assert_eq!(
-        migration_runner::sum::BUILT_WITH,
+        schema_registry::SUM_FILE,
         read(&path),
         "the binary was built with another sum file"
     );
