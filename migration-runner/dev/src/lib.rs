@@ -1,6 +1,7 @@
 //! Developer tooling around the migration engine, kept out of the release
 //! binary. It owns the local PostgreSQL cluster used when `DATABASE_URL` is unset
-//! (`local_pg`) and the local Citus cluster (`local_citus`), a fresh database
+//! (`local_pg`) and the local Citus cluster (`local_citus`), and their
+//! commands (`cluster_cli`: `cargo xtask db start|stop|status|url|psql|reset`), a fresh database
 //! per test (`testing`), writing new source files (`scaffold`: `migrate new`;
 //! `new_schema`: `schema new`), and the benchmarks' figures and harness
 //! (`bench`: `cargo xtask bench`).
@@ -9,6 +10,7 @@
 //! depends on it; xtask and the tests do.
 
 pub mod bench;
+pub mod cluster_cli;
 pub mod local_citus;
 pub mod local_pg;
 pub mod new_schema;
