@@ -119,10 +119,15 @@ pub enum OperationsError {
 
     #[error(
         "cannot tell which server {endpoint} is ({reason}); a restore must know it is not the database \
-         commands deploy to: connect as a role that may run `pg_control_system()` (a superuser, or one \
-         granted `pg_monitor`)"
+         commands deploy to, and asks the server (`pg_control_system()`): every role may run it unless it \
+         was revoked; grant it back with `GRANT EXECUTE ON FUNCTION pg_control_system() TO {role};` in \
+         that database, or restore as a superuser"
     )]
-    IdentityUnknown { endpoint: String, reason: String },
+    IdentityUnknown {
+        endpoint: String,
+        role: String,
+        reason: String,
+    },
 
     #[error("`--into {given}` is not a database name or a postgres:// URL: {problem}")]
     BadTarget { given: String, problem: String },
@@ -617,9 +622,14 @@ struct DatabaseIdentity {
 }
 
 /// The identity of the database `db` is connected to.
-async fn identity_of<C: ConnectionTrait>(db: &C, endpoint: &str) -> Result<DatabaseIdentity> {
+async fn identity_of<C: ConnectionTrait>(
+    db: &C,
+    endpoint: &str,
+    role: &str,
+) -> Result<DatabaseIdentity> {
     let unknown = |reason: String| OperationsError::IdentityUnknown {
         endpoint: endpoint.to_owned(),
+        role: role.to_owned(),
         reason,
     };
     let row = db
@@ -649,7 +659,12 @@ async fn identity_of<C: ConnectionTrait>(db: &C, endpoint: &str) -> Result<Datab
 /// The configured database's identity; when it cannot be opened (lost), its
 /// server's identifier and its name, which a restore then must not take.
 async fn deploy_identity(configured: &DatabaseTarget, admin: &Session) -> Result<DatabaseIdentity> {
-    let found = identity_of(admin.connection(), &configured.endpoint()).await?;
+    let found = identity_of(
+        admin.connection(),
+        &configured.endpoint(),
+        configured.user(),
+    )
+    .await?;
     let wanted = configured.database().unwrap_or_default();
     if found.name == wanted || wanted.is_empty() {
         Ok(found)
@@ -687,7 +702,8 @@ async fn destination(
     };
     match open(target, settings).await {
         Ok(session) => {
-            let found = identity_of(session.connection(), &target.endpoint()).await?;
+            let found =
+                identity_of(session.connection(), &target.endpoint(), target.user()).await?;
             let same_server = found.system_identifier == deploy.system_identifier;
             if same_server && (found.oid == deploy.oid || found.name == deploy.name) {
                 let _ = session.close().await;
@@ -699,7 +715,7 @@ async fn destination(
             if code == "3D000" =>
         {
             let server = open(&target.with_database("postgres"), settings).await?;
-            let found = identity_of(server.connection(), &target.endpoint()).await?;
+            let found = identity_of(server.connection(), &target.endpoint(), target.user()).await?;
             let name = target.database().unwrap_or_default();
             if found.system_identifier == deploy.system_identifier && name == deploy.name {
                 let _ = server.close().await;

@@ -699,3 +699,65 @@ async fn verify_backup_of_a_corrupted_archive_names_the_checksum_and_then_the_ta
         "names a table of the archive: {report}"
     );
 }
+
+#[tokio::test]
+async fn a_restore_that_cannot_ask_the_server_who_it_is_is_refused_with_the_grant_that_fixes_it() {
+    let source = TestDatabase::migrated("ops_identity").await;
+    let conn = connect(&source).await;
+    let dir = Dir::new("identity");
+    let archive = dir.file("app.dump");
+    backup(&source.url, &archive);
+    let role = format!(
+        "restorer_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    conn.execute_unprepared(&format!(
+        "CREATE ROLE {role} LOGIN CREATEDB PASSWORD 'restore-pw-1';
+         REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC;"
+    ))
+    .await
+    .unwrap();
+    let as_role = source.url_as(&role, "restore-pw-1");
+    let wanted = format!("{}_r", source.name);
+    let refused = runner_binary(
+        Some(&as_role),
+        &["db", "restore", &archive, "--into", &wanted],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
+    let fix = format!("GRANT EXECUTE ON FUNCTION pg_control_system() TO {role};");
+    assert!(
+        all_output(&refused).contains(&fix),
+        "{}",
+        all_output(&refused)
+    );
+    let exists = |conn: &DatabaseConnection, name: &str| {
+        let sql = format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'");
+        let conn = conn.clone();
+        async move { crate::support::scalar_i64(&conn, &sql).await }
+    };
+    assert_eq!(exists(&conn, &wanted).await, 0, "nothing was created");
+
+    // The advice, followed, answers the identity check. The archive's default
+    // privileges belong to the role that deployed (here `postgres`), which a
+    // role restores only as a member of it (the runbook says so).
+    conn.execute_unprepared(&fix).await.unwrap();
+    conn.execute_unprepared(&format!("GRANT postgres TO {role}"))
+        .await
+        .unwrap();
+    let restored = runner_binary(
+        Some(&as_role),
+        &["db", "restore", &archive, "--into", &wanted],
+        &[],
+    );
+    assert_eq!(restored.status.code(), Some(0), "{}", all_output(&restored));
+    assert_eq!(exists(&conn, &wanted).await, 1);
+    for cleanup in [
+        format!("DROP DATABASE \"{wanted}\" WITH (FORCE)"),
+        "GRANT EXECUTE ON FUNCTION pg_control_system() TO PUBLIC".to_owned(),
+        format!("DROP OWNED BY {role}"),
+        format!("DROP ROLE {role}"),
+    ] {
+        conn.execute_unprepared(&cleanup).await.unwrap();
+    }
+}
