@@ -295,6 +295,28 @@ fn declared(sql: &[String]) -> Declared {
     declared
 }
 
+/// What `sql` declares, one line per fact and per "every table of the
+/// schema" rule, sorted: the grants as the parser corpus pins them.
+#[cfg(test)]
+pub(crate) fn declared_lines(sql: &[String]) -> Vec<String> {
+    let declared = declared(sql);
+    let facts = declared.facts.iter().flat_map(|(role, facts)| {
+        facts
+            .iter()
+            .map(move |fact| format!("{role}: {}", fact.describe()))
+    });
+    let rules = declared
+        .all_in_schema
+        .iter()
+        .map(|(role, schema, sequence, privilege)| {
+            format!(
+                "{role}: {privilege} on every {} of schema {schema}",
+                if *sequence { "sequence" } else { "table" }
+            )
+        });
+    facts.chain(rules).collect()
+}
+
 /// Compares the runtime roles (every role the applied migrations grant
 /// something to) with the catalog. `sql`: the applied migrations' statements,
 /// in order; `templates`: the role names in force, which the runtime-roles

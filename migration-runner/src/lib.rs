@@ -31,6 +31,8 @@ pub mod lock;
 pub mod name;
 pub mod operations;
 pub mod output;
+#[cfg(test)]
+mod parser_corpus;
 pub mod preflight;
 pub mod registry;
 pub mod render;

@@ -719,7 +719,7 @@ impl BatchSql {
 /// The batch SQL's one statement when it is a plain `UPDATE`, `DELETE` or
 /// `INSERT` without `RETURNING` (read with PostgreSQL's parser), so it can
 /// run together with the ledger's advance; `None` otherwise.
-fn combinable(sql: &str) -> Option<String> {
+pub(crate) fn combinable(sql: &str) -> Option<String> {
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pg_query::parse(sql, 0)))
         .ok()?
         .ok()?;
