@@ -10,9 +10,10 @@
 //! migration-runner parser_corpus` rewrites it; the diff is the review.
 //!
 //! Inputs: every migration of the workspace's history (its recorded `up` and
-//! `down`), and every SQL string literal of the tests of the linter, the SQL
+//! `down`), every SQL string literal of the tests of the linter, the SQL
 //! readers, the grants and the backfill driver (a bracketed list of them is
-//! also linted as one migration).
+//! also linted as one migration), and the constructs of
+//! `tests/corpus/constructs.sql` (each also linted as a migration).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,8 +30,11 @@ use crate::sql_objects::{self, Objects, TableName};
 
 const FIXTURE: &str = "tests/corpus/sql_objects.json";
 
+/// PostgreSQL constructs beyond the workspace's, one text per block.
+const CONSTRUCTS: &str = "tests/corpus/constructs.sql";
+
 /// Test sources whose SQL string literals are part of the corpus, relative
-/// to the crate.
+/// to the crate (a module may be one file or a folder: both are listed).
 const TEST_SOURCES: [&str; 9] = [
     "tests/it/lint.rs",
     "tests/it/roles.rs",
@@ -307,7 +311,7 @@ fn rust_files(path: &Path) -> Vec<PathBuf> {
             .collect();
         files.sort();
         files
-    } else if path.extension().is_some_and(|e| e == "rs") {
+    } else if path.is_file() && path.extension().is_some_and(|e| e == "rs") {
         vec![path.to_owned()]
     } else {
         Vec::new()
@@ -396,8 +400,9 @@ async fn corpus() -> Value {
                 continue;
             }
             let text = std::fs::read_to_string(&file).expect("a readable test source");
-            let tokens = TokenStream::from_str(&text).expect("a test source that tokenizes");
-            let tested = if source.starts_with("tests/") {
+            let tokens =
+                TokenStream::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let tested = if source.starts_with("tests/") || file.ends_with("tests.rs") {
                 vec![tokens]
             } else {
                 test_modules(tokens)
@@ -423,8 +428,24 @@ async fn corpus() -> Value {
         })
         .collect();
 
+    let constructs_text =
+        std::fs::read_to_string(crate_dir().join(CONSTRUCTS)).expect("the constructs file");
+    let constructs: serde_json::Map<String, Value> = constructs_text
+        .split("\n====\n")
+        .map(|block| block.trim_matches('\n'))
+        .filter(|block| {
+            !block.trim().is_empty() && !block.lines().all(|l| l.trim_start().starts_with("--"))
+        })
+        .map(|sql| {
+            let mut entry = statement_json(sql);
+            entry["lint"] = lint_json(&[sql.to_owned()]);
+            (sql.to_owned(), entry)
+        })
+        .collect();
+
     json!({
         "migrations": migrations,
+        "constructs": constructs,
         "history_grants": crate::grants::declared_lines(&expand_roles_blocks(&history_up)),
         "history_findings": history_findings,
         "backfills": backfills,
@@ -508,12 +529,28 @@ fn compare(path: &str, pinned: &Value, actual: &Value, out: &mut Vec<String>) {
                 compare(&here, x, y, out);
             }
         }
+        // A key only one side has: each of its entries is a difference.
+        (Value::Null, Value::Object(_)) => compare(path, &json!({}), actual, out),
+        (Value::Object(_), Value::Null) => compare(path, pinned, &json!({}), out),
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
             for (index, (x, y)) in a.iter().zip(b).enumerate() {
                 compare(&format!("{path}[{index}]"), x, y, out);
             }
         }
         _ if pinned == actual => {}
-        _ => out.push(format!("{path}: pinned {pinned}, now {actual}")),
+        _ => {
+            let shorten = |value: &Value| {
+                let text = value.to_string();
+                match text.char_indices().nth(300) {
+                    Some((end, _)) => format!("{}...", &text[..end]),
+                    None => text,
+                }
+            };
+            out.push(format!(
+                "{path}: pinned {}, now {}",
+                shorten(pinned),
+                shorten(actual)
+            ));
+        }
     }
 }
