@@ -50,7 +50,11 @@ const TEST_SOURCES: [&str; 9] = [
 /// Where a statement the corpus pins differs on purpose from what the
 /// `pg_query` readers answered: `(sql, what differs)`. Each entry is
 /// documented in docs/ARCHITECTURE.md ("The SQL parser").
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
+    "CREATE SCHEMA AUTHORIZATION joe",
+    "the schema it creates is named after its owner, `joe`, as PostgreSQL names it (pg_query's \
+     tree left the name empty): created, changed and named, so schema-ownership reports it",
+)];
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
