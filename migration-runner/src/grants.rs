@@ -1,6 +1,6 @@
 //! The runtime roles' grants: what the applied migrations declare (their
 //! `GRANT`, `REVOKE` and `ALTER DEFAULT PRIVILEGES` statements, read with
-//! PostgreSQL's own parser and folded in order) against what the database's
+//! the parser of `sql_objects` and folded in order) against what the database's
 //! catalog says those roles hold. `preflight` reports every privilege missing
 //! and every one extra, each with the statement that fixes it, and the roles'
 //! own attributes (a group that can log in, a superuser, a member of another
@@ -13,11 +13,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use pg_query::NodeEnum;
-use pg_query::protobuf::{GrantStmt, GrantTargetType, ObjectType};
 use schema_core::migration_kit::{RoleTemplates, RolesBlock};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use serde::Serialize;
+use squawk_syntax::{SyntaxKind as K, SyntaxNode};
+
+use crate::sql_objects::syntax::{self, child, first_name, name_of};
 
 /// One privilege a runtime role lacks or holds beyond what migrations declare.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -141,37 +142,134 @@ const TABLE_PRIVILEGES: [&str; 7] = [
 const SEQUENCE_PRIVILEGES: [&str; 3] = ["USAGE", "SELECT", "UPDATE"];
 const SCHEMA_PRIVILEGES: [&str; 2] = ["USAGE", "CREATE"];
 
-fn privileges(statement: &GrantStmt, all: &[&str]) -> Vec<String> {
-    if statement.privileges.is_empty() {
-        return all.iter().map(|p| (*p).to_owned()).collect();
-    }
-    statement
-        .privileges
-        .iter()
-        .filter_map(|node| match &node.node {
-            Some(NodeEnum::AccessPriv(p)) => Some(p.priv_name.to_ascii_uppercase()),
-            _ => None,
-        })
-        .collect()
+/// What a privilege statement is about, as PostgreSQL's grammar classes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ObjectKind {
+    Schema,
+    Sequence,
+    /// Tables, and everything else (functions, types...), whose privileges
+    /// the catalog comparison reads as table privileges.
+    Other,
 }
 
-fn grantees(statement: &GrantStmt) -> Vec<String> {
-    statement
-        .grantees
-        .iter()
-        .filter_map(|node| match &node.node {
-            Some(NodeEnum::RoleSpec(role)) if !role.rolename.is_empty() => {
-                Some(role.rolename.clone())
-            }
-            _ => None,
+/// One `GRANT` or `REVOKE` (of privileges, not of roles), or the action of
+/// an `ALTER DEFAULT PRIVILEGES`.
+#[derive(Debug)]
+struct PrivilegeStatement {
+    is_grant: bool,
+    kind: ObjectKind,
+    /// Upper case; empty for `ALL [PRIVILEGES]`.
+    privileges: Vec<String>,
+    /// `ON ALL TABLES IN SCHEMA` (or sequences, functions...).
+    all_in_schema: bool,
+    /// The schemas named (`ON SCHEMA s`, `IN SCHEMA s`).
+    schemas: Vec<String>,
+    /// The tables or sequences named, as `(schema, name)`.
+    relations: Vec<(String, String)>,
+    /// Named roles (not `PUBLIC`, `CURRENT_USER`...).
+    grantees: Vec<String>,
+}
+
+impl PrivilegeStatement {
+    /// Reads a `GRANT`/`REVOKE` or a default-privileges action; `None` for
+    /// anything else (a grant of a role included).
+    fn read(node: &SyntaxNode) -> Option<Self> {
+        let is_grant = match node.kind() {
+            K::GRANT | K::GRANT_DEFAULT_PRIVILEGES => true,
+            K::REVOKE | K::REVOKE_DEFAULT_PRIVILEGES => false,
+            _ => return None,
+        };
+        let target = match node.kind() {
+            K::GRANT | K::REVOKE => child(node, K::ON_PRIVILEGE_OBJECTS_CLAUSE)?
+                .children()
+                .next()?,
+            _ => node.children().find(|c| {
+                matches!(
+                    c.kind(),
+                    K::PRIVILEGE_TARGET_TABLES
+                        | K::PRIVILEGE_TARGET_SEQUENCES
+                        | K::PRIVILEGE_TARGET_SCHEMAS
+                        | K::PRIVILEGE_TARGET_FUNCTIONS
+                        | K::PRIVILEGE_TARGET_ROUTINES
+                        | K::PRIVILEGE_TARGET_TYPES
+                        | K::PRIVILEGE_TARGET_LARGE_OBJECTS
+                )
+            })?,
+        };
+        let kind = match target.kind() {
+            K::PRIVILEGE_SCHEMA | K::PRIVILEGE_TARGET_SCHEMAS => ObjectKind::Schema,
+            K::PRIVILEGE_SEQUENCE
+            | K::PRIVILEGE_ALL_SEQUENCES_IN_SCHEMA
+            | K::PRIVILEGE_TARGET_SEQUENCES => ObjectKind::Sequence,
+            _ => ObjectKind::Other,
+        };
+        let all_in_schema = matches!(
+            target.kind(),
+            K::PRIVILEGE_ALL_TABLES_IN_SCHEMA
+                | K::PRIVILEGE_ALL_SEQUENCES_IN_SCHEMA
+                | K::PRIVILEGE_ALL_FUNCTIONS_IN_SCHEMA
+                | K::PRIVILEGE_ALL_PROCEDURES_IN_SCHEMA
+                | K::PRIVILEGE_ALL_ROUTINES_IN_SCHEMA
+        );
+        let schemas = target
+            .children()
+            .filter(|c| c.kind() == K::SCHEMA_REF)
+            .filter_map(|schema| name_of(&schema).pop())
+            .collect();
+        let relations = match target.kind() {
+            K::PRIVILEGE_DEFAULT | K::PRIVILEGE_TABLE | K::PRIVILEGE_SEQUENCE => target
+                .children()
+                .filter_map(|relation| match &name_of(&relation)[..] {
+                    [.., schema, name] => Some((schema.clone(), name.clone())),
+                    [name] => Some(("public".to_owned(), name.clone())),
+                    [] => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let privileges = child(node, K::REVOKE_COMMAND_LIST)
+            .map(|list| {
+                list.children()
+                    .filter(|c| c.kind() == K::REVOKE_COMMAND)
+                    .filter_map(|command| first_name(&command))
+                    .map(|privilege| privilege.to_ascii_uppercase())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let grantees = child(node, K::ROLE_REF_LIST)
+            .map(|list| {
+                list.children()
+                    .filter_map(|role| child(&role, K::ROLE_NAME_REF))
+                    .filter_map(|role| first_name(&role))
+                    // `PUBLIC` is every role, not one of the runtime roles.
+                    .filter(|role| role != "public")
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Self {
+            is_grant,
+            kind,
+            privileges,
+            all_in_schema,
+            schemas,
+            relations,
+            grantees,
         })
-        .collect()
+    }
+
+    /// The privileges granted or revoked, `ALL` spelled out.
+    fn privileges(&self, all: &[&str]) -> Vec<String> {
+        if self.privileges.is_empty() {
+            return all.iter().map(|p| (*p).to_owned()).collect();
+        }
+        self.privileges.clone()
+    }
 }
 
 impl Declared {
-    fn apply(&mut self, statement: &GrantStmt, default_schemas: Option<&[String]>) {
-        let sequence = statement.objtype == ObjectType::ObjectSequence as i32;
-        let on_schema = statement.objtype == ObjectType::ObjectSchema as i32;
+    fn apply(&mut self, statement: &PrivilegeStatement, default_schemas: Option<&[String]>) {
+        let sequence = statement.kind == ObjectKind::Sequence;
+        let on_schema = statement.kind == ObjectKind::Schema;
         let all = if on_schema {
             &SCHEMA_PRIVILEGES[..]
         } else if sequence {
@@ -179,8 +277,8 @@ impl Declared {
         } else {
             &TABLE_PRIVILEGES[..]
         };
-        let privileges = privileges(statement, all);
-        for role in grantees(statement) {
+        let privileges = statement.privileges(all);
+        for role in &statement.grantees {
             let mut changes: Vec<Fact> = Vec::new();
             let mut rules: Vec<(String, String, bool, String)> = Vec::new();
             if let Some(schemas) = default_schemas {
@@ -193,46 +291,31 @@ impl Declared {
                         });
                     }
                 }
-            } else if statement.targtype == GrantTargetType::AclTargetAllInSchema as i32 {
-                for object in &statement.objects {
-                    if let Some(NodeEnum::String(schema)) = &object.node {
-                        for privilege in &privileges {
-                            rules.push((
-                                role.clone(),
-                                schema.sval.clone(),
-                                sequence,
-                                privilege.clone(),
-                            ));
-                        }
+            } else if statement.all_in_schema {
+                for schema in &statement.schemas {
+                    for privilege in &privileges {
+                        rules.push((role.clone(), schema.clone(), sequence, privilege.clone()));
                     }
                 }
             } else {
-                for object in &statement.objects {
-                    match &object.node {
-                        Some(NodeEnum::String(schema)) if on_schema => {
-                            for privilege in &privileges {
-                                changes.push(Fact::Schema {
-                                    schema: schema.sval.clone(),
-                                    privilege: privilege.clone(),
-                                });
-                            }
+                if on_schema {
+                    for schema in &statement.schemas {
+                        for privilege in &privileges {
+                            changes.push(Fact::Schema {
+                                schema: schema.clone(),
+                                privilege: privilege.clone(),
+                            });
                         }
-                        Some(NodeEnum::RangeVar(relation)) => {
-                            let schema = if relation.schemaname.is_empty() {
-                                "public".to_owned()
-                            } else {
-                                relation.schemaname.clone()
-                            };
-                            for privilege in &privileges {
-                                changes.push(Fact::Relation {
-                                    schema: schema.clone(),
-                                    name: relation.relname.clone(),
-                                    sequence,
-                                    privilege: privilege.clone(),
-                                });
-                            }
-                        }
-                        _ => {}
+                    }
+                }
+                for (schema, name) in &statement.relations {
+                    for privilege in &privileges {
+                        changes.push(Fact::Relation {
+                            schema: schema.clone(),
+                            name: name.clone(),
+                            sequence,
+                            privilege: privilege.clone(),
+                        });
                     }
                 }
             }
@@ -259,33 +342,33 @@ impl Declared {
 fn declared(sql: &[String]) -> Declared {
     let mut declared = Declared::default();
     for text in sql {
-        let Ok(Ok(parsed)) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pg_query::parse(text, 0)))
-        else {
+        // Text the parser refuses declares nothing (the linter reports it).
+        let Ok(statements) = syntax::statements(text) else {
             continue;
         };
-        for raw in &parsed.protobuf.stmts {
-            match raw.stmt.as_ref().and_then(|s| s.node.as_ref()) {
-                Some(NodeEnum::GrantStmt(statement)) => declared.apply(statement, None),
-                Some(NodeEnum::AlterDefaultPrivilegesStmt(statement)) => {
-                    let mut schemas = Vec::new();
-                    for option in &statement.options {
-                        if let Some(NodeEnum::DefElem(option)) = &option.node
-                            && option.defname == "schemas"
-                            && let Some(NodeEnum::List(list)) =
-                                option.arg.as_deref().and_then(|a| a.node.as_ref())
-                        {
-                            for item in &list.items {
-                                if let Some(NodeEnum::String(s)) = &item.node {
-                                    schemas.push(s.sval.clone());
-                                }
-                            }
-                        }
+        for statement in &statements {
+            match statement.kind() {
+                K::GRANT | K::REVOKE => {
+                    if let Some(privileges) = PrivilegeStatement::read(statement) {
+                        declared.apply(&privileges, None);
                     }
-                    if let Some(action) = &statement.action
+                }
+                K::ALTER_DEFAULT_PRIVILEGES => {
+                    let schemas: Vec<String> = child(statement, K::IN_SCHEMAS)
+                        .map(|list| {
+                            list.children()
+                                .filter(|c| c.kind() == K::SCHEMA_REF)
+                                .filter_map(|schema| name_of(&schema).pop())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let action = statement
+                        .descendants()
+                        .find_map(|node| PrivilegeStatement::read(&node));
+                    if let Some(action) = action
                         && !schemas.is_empty()
                     {
-                        declared.apply(action, Some(&schemas));
+                        declared.apply(&action, Some(&schemas));
                     }
                 }
                 _ => {}
@@ -293,6 +376,28 @@ fn declared(sql: &[String]) -> Declared {
         }
     }
     declared
+}
+
+/// What `sql` declares, one line per fact and per "every table of the
+/// schema" rule, sorted: the grants as the parser corpus pins them.
+#[cfg(test)]
+pub(crate) fn declared_lines(sql: &[String]) -> Vec<String> {
+    let declared = declared(sql);
+    let facts = declared.facts.iter().flat_map(|(role, facts)| {
+        facts
+            .iter()
+            .map(move |fact| format!("{role}: {}", fact.describe()))
+    });
+    let rules = declared
+        .all_in_schema
+        .iter()
+        .map(|(role, schema, sequence, privilege)| {
+            format!(
+                "{role}: {privilege} on every {} of schema {schema}",
+                if *sequence { "sequence" } else { "table" }
+            )
+        });
+    facts.chain(rules).collect()
 }
 
 /// Compares the runtime roles (every role the applied migrations grant

@@ -33,6 +33,8 @@ pub mod lock;
 pub mod name;
 pub mod operations;
 pub mod output;
+#[cfg(test)]
+mod parser_corpus;
 pub mod preflight;
 pub mod render;
 pub mod role_names;

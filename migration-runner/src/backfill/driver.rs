@@ -717,30 +717,37 @@ impl BatchSql {
 }
 
 /// The batch SQL's one statement when it is a plain `UPDATE`, `DELETE` or
-/// `INSERT` without `RETURNING` (read with PostgreSQL's parser), so it can
-/// run together with the ledger's advance; `None` otherwise.
-fn combinable(sql: &str) -> Option<String> {
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pg_query::parse(sql, 0)))
-        .ok()?
-        .ok()?;
-    let [raw] = parsed.protobuf.stmts.as_slice() else {
+/// `INSERT` without `RETURNING` (read with the parser of `sql_objects`), so
+/// it can run together with the ledger's advance; `None` otherwise.
+pub(crate) fn combinable(sql: &str) -> Option<String> {
+    use crate::sql_objects::syntax;
+    use squawk_syntax::SyntaxKind;
+
+    let statements = syntax::statements(sql).ok()?;
+    let [statement] = statements.as_slice() else {
         return None;
     };
-    use pg_query::NodeEnum;
-    let plain = match raw.stmt.as_ref()?.node.as_ref()? {
-        NodeEnum::UpdateStmt(s) => s.returning_clause.is_none(),
-        NodeEnum::DeleteStmt(s) => s.returning_clause.is_none(),
-        NodeEnum::InsertStmt(s) => s.returning_clause.is_none(),
-        _ => false,
-    };
+    let plain = matches!(
+        statement.kind(),
+        SyntaxKind::UPDATE | SyntaxKind::DELETE | SyntaxKind::INSERT
+    ) && syntax::child(statement, SyntaxKind::RETURNING_CLAUSE).is_none();
     if !plain {
         return None;
     }
-    let start = usize::try_from(raw.stmt_location).ok()?;
-    let text = match usize::try_from(raw.stmt_len).ok()? {
-        0 => sql.get(start..)?,
-        len => sql.get(start..start + len)?,
-    };
+    // The statement's text as PostgreSQL delimits it: from its first token
+    // to its `;` (comments before that included), or to the end.
+    let start = statement
+        .descendants_with_tokens()
+        .filter_map(|element| element.into_token())
+        .find(|token| !token.kind().is_trivia())
+        .map_or(0, |token| usize::from(token.text_range().start()));
+    let end = statement
+        .children_with_tokens()
+        .find(|element| element.kind() == SyntaxKind::SEMICOLON)
+        .map_or(sql.len(), |semicolon| {
+            usize::from(semicolon.text_range().start())
+        });
+    let text = sql.get(start..end)?;
     Some(text.trim().trim_end_matches(';').trim_end().to_owned()).filter(|t| !t.is_empty())
 }
 

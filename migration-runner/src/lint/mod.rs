@@ -3,10 +3,11 @@
 //! reported per migration and statement with a severity.
 //!
 //! PostgreSQL's own rules come from `squawk-linter` (`squawk.rs`); the rules
-//! this product needs on top read the statements with PostgreSQL's parser
-//! (`sql_objects`): tables named without their schema, schemas a migration
-//! does not own or declare, foreign keys between app schemas, data written
-//! by a structural migration, and SQL the parser refuses. A migration's
+//! this product needs on top read the statements with the same parser
+//! (squawk's, through `sql_objects`): tables named without their schema,
+//! schemas a migration does not own or declare, foreign keys between app
+//! schemas, data written by a structural migration, and SQL the parser
+//! refuses. A migration's
 //! source may exempt a rule with `// lint: allow <rule> -- <reason>` (the
 //! reason is required) and declare the other schemas it changes with
 //! `// migrate: touches <schema>, ...`.

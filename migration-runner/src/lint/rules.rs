@@ -9,7 +9,7 @@ use super::finding::{Severity, Target};
 /// Where a rule is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// This product's rule, read from `pg_query`'s parse tree.
+    /// This product's rule, read from the syntax tree of `sql_objects`.
     Product,
     /// A rule of the `squawk-linter` crate, run with its own parser.
     Squawk(Squawk),
@@ -113,7 +113,7 @@ pub const RULES: &[RuleInfo] = &[
     product(
         UNPARSED_STATEMENT,
         Error,
-        "PostgreSQL's parser cannot read the statement, so no rule can vouch for it",
+        "the SQL parser cannot read the statement, so no rule can vouch for it",
         "emit SQL PostgreSQL accepts (the error says where it stops)",
     ),
     product(

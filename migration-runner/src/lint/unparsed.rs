@@ -1,5 +1,5 @@
-//! `unparsed-statement`: SQL PostgreSQL's parser refuses cannot be checked
-//! by any rule, and would fail on the server anyway.
+//! `unparsed-statement`: SQL the parser (squawk's grammar of PostgreSQL)
+//! refuses cannot be checked by any rule, and would fail on the server anyway.
 
 use super::rules::{self, UNPARSED_STATEMENT};
 use super::{RawFinding, StatementObjects};
@@ -12,7 +12,7 @@ pub(super) fn check(statements: &[StatementObjects]) -> Vec<RawFinding> {
             s.objects.unparsed.iter().map(move |unparsed| RawFinding {
                 rule,
                 statement_index: s.index,
-                message: format!("PostgreSQL's parser refuses it: {}", unparsed.error),
+                message: format!("the SQL parser refuses it: {}", unparsed.error),
                 fix: rule.fix.to_owned(),
             })
         })
