@@ -344,7 +344,8 @@ fn lint_json(statements: &[String]) -> Value {
 }
 
 async fn corpus() -> Value {
-    let catalog = Catalog::workspace().expect("the workspace's catalog");
+    let catalog =
+        Catalog::workspace(&schema_registry::workspace()).expect("the workspace's catalog");
     let capturer = Capturer::new().await.expect("a capturer");
     let mut migrations = Vec::new();
     let mut history_up = Vec::new();
@@ -420,7 +421,7 @@ async fn corpus() -> Value {
         }
     }
 
-    let backfills: Vec<Value> = crate::registry::backfill_sources()
+    let backfills: Vec<Value> = schema_registry::backfill_sources()
         .iter()
         .flat_map(|source| &source.backfills)
         .map(|backfill| {

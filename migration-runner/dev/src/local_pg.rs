@@ -393,7 +393,10 @@ impl LocalCluster {
                 "-l".as_ref(),
                 log.as_os_str(),
                 "-o".as_ref(),
-                format!("-p {port}").as_ref(),
+                // On the command line too, so a cluster initialised before
+                // IPv6 loopback was listed listens there as well (tests reach
+                // it as `[::1]`).
+                format!("-p {port} -c listen_addresses=127.0.0.1,::1").as_ref(),
                 "-w".as_ref(),
                 "-t".as_ref(),
                 "60".as_ref(),
