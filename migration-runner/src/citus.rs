@@ -569,7 +569,7 @@ impl PlannedPlacement {
 /// cluster behind `db`, and what would block it; `None` on plain PostgreSQL.
 pub async fn plan_placement<C: ConnectionTrait>(
     db: &C,
-    plan: &[crate::runner::Planned],
+    plan: &[crate::plan::Planned],
     schemas: &[&str],
 ) -> Result<Option<PlannedPlacement>, CitusError> {
     let Some(citus) = detect(db).await? else {

@@ -35,6 +35,7 @@ pub mod operations;
 pub mod output;
 #[cfg(test)]
 mod parser_corpus;
+pub mod plan;
 pub mod preflight;
 pub mod render;
 pub mod role_names;

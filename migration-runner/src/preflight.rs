@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde::Serialize;
 
 use crate::error::{MigrateError, Result};
-use crate::runner::Planned;
+use crate::plan::Planned;
 use crate::sql_objects::{self, Objects};
 
 /// The kinds of privilege a deploy needs.

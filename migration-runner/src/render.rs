@@ -7,7 +7,7 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 
 use crate::capture::Script;
 use crate::connect::DatabaseTarget;
-use crate::runner::Planned;
+use crate::plan::Planned;
 use crate::say;
 use crate::status::{Inspection, State};
 

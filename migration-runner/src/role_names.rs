@@ -407,7 +407,7 @@ pub async fn in_session<C: ConnectionTrait>(db: &C) -> Result<RoleTemplates, DbE
 }
 
 /// The runtime-roles `DO` blocks among the statements of `plan`.
-pub fn blocks(plan: &[crate::runner::Planned]) -> impl Iterator<Item = RolesBlock> + '_ {
+pub fn blocks(plan: &[crate::plan::Planned]) -> impl Iterator<Item = RolesBlock> + '_ {
     plan.iter()
         .flat_map(|planned| &planned.script.statements)
         .filter_map(|statement| RolesBlock::read(&statement.sql))
@@ -418,7 +418,7 @@ pub fn blocks(plan: &[crate::runner::Planned]) -> impl Iterator<Item = RolesBloc
 /// server does not have yet.
 pub async fn to_create<C: ConnectionTrait>(
     db: &C,
-    plan: &[crate::runner::Planned],
+    plan: &[crate::plan::Planned],
 ) -> Result<Vec<String>, DbErr> {
     let blocks: Vec<RolesBlock> = blocks(plan).filter(|block| block.creates).collect();
     if blocks.is_empty() {

@@ -51,17 +51,7 @@ pub struct UpOptions {
     pub allow_out_of_order: bool,
 }
 
-/// A pending migration and the exact SQL it will run.
-#[derive(Debug, Clone)]
-pub struct Planned {
-    pub name: String,
-    pub schema: String,
-    pub transactional: bool,
-    pub out_of_order: bool,
-    /// Its `up` emits no statement yet: `up` refuses it.
-    pub unwritten: bool,
-    pub script: Script,
-}
+pub use crate::plan::Planned;
 
 #[derive(Debug, Clone)]
 pub struct AppliedMigration {
@@ -251,6 +241,17 @@ impl Runner {
         }
     }
 
+    /// What `status` prints without `--all`: as [`Runner::inspect`], but when
+    /// history is exactly the code only the newest `tail` rows are read.
+    pub async fn inspect_summary(&self, tail: usize) -> Result<Inspection> {
+        match verify::inspect_unchanged(self.connection(), &self.catalog, &self.capturer, tail)
+            .await
+        {
+            Some(inspection) => Ok(inspection),
+            None => self.inspect_in_full().await,
+        }
+    }
+
     /// [`Runner::inspect`] without the digest's shortcut: history read and
     /// compared in full.
     pub(crate) async fn inspect_in_full(&self) -> Result<Inspection> {
@@ -260,11 +261,6 @@ impl Runner {
         let waiting = crate::backfill::gate::waiting(db, &self.backfills, &pending).await?;
         inspection.waiting = waiting;
         Ok(inspection)
-    }
-
-    /// The run's recorder, for the commands built on the runner (status).
-    pub(crate) fn capturer(&self) -> &Capturer {
-        &self.capturer
     }
 
     /// The run's connection, for the commands built on the runner (drift).

@@ -312,16 +312,3 @@ fn reason(err: &MigrateError) -> String {
         other => other.to_string(),
     }
 }
-
-impl crate::runner::Runner {
-    /// What `status` prints without `--all`: as [`Runner::inspect`], but when
-    /// history is exactly the code only the newest `tail` rows are read.
-    ///
-    /// [`Runner::inspect`]: crate::runner::Runner::inspect
-    pub async fn inspect_summary(&self, tail: usize) -> Result<Inspection> {
-        match inspect_unchanged(self.connection(), self.catalog(), self.capturer(), tail).await {
-            Some(inspection) => Ok(inspection),
-            None => self.inspect_in_full().await,
-        }
-    }
-}
