@@ -714,7 +714,14 @@ async fn destination(
         Err(MigrateError::Connect(connect::ConnectError::Refused { code, .. }))
             if code == "3D000" =>
         {
-            let server = open(&target.with_database("postgres"), settings).await?;
+            // A session on the target's server to create it from: its
+            // maintenance databases, as `createdb` tries them.
+            let server = match open(&target.with_database("postgres"), settings).await {
+                Ok(server) => server,
+                Err(first) => open(&target.with_database("template1"), settings)
+                    .await
+                    .map_err(|_| first)?,
+            };
             let found = identity_of(server.connection(), &target.endpoint(), target.user()).await?;
             let name = target.database().unwrap_or_default();
             if found.system_identifier == deploy.system_identifier && name == deploy.name {
