@@ -9,6 +9,8 @@ use crate::capture::Direction;
 use crate::connect::ConnectError;
 use crate::db_error;
 use crate::exit::Exit;
+pub use crate::history::HistoryError;
+pub use crate::lock::LockError;
 use crate::preflight::MissingPrivilege;
 use crate::status::IntegrityProblem;
 
@@ -179,57 +181,6 @@ pub enum CatalogError {
     },
 }
 
-/// Reading or writing the history table.
-#[derive(Debug, thiserror::Error)]
-pub enum HistoryError {
-    #[error(
-        "`{}` exists but is not a migration history (its columns are {}); it belongs to something else: \
-         rename that table, or deploy into another database",
-        crate::history::TABLE,
-        columns.join(", ")
-    )]
-    Foreign { columns: Vec<String> },
-
-    #[error(
-        "the connected role cannot {action} the history table `{table}`: {}; grant it \
-         with `GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO <role>;` (and \
-         `GRANT USAGE, CREATE ON SCHEMA public TO <role>;` if the table does not exist yet), run as its \
-         owner; `migrate preflight` lists every missing privilege",
-        db_error::describe(.source),
-        table = crate::history::TABLE
-    )]
-    PermissionDenied {
-        action: &'static str,
-        #[source]
-        source: DbErr,
-    },
-
-    #[error("cannot {action} the history table `{}`: {}", crate::history::TABLE, db_error::describe(.source))]
-    Database {
-        action: &'static str,
-        #[source]
-        source: DbErr,
-    },
-}
-
-impl HistoryError {
-    fn from_db(action: &'static str, source: DbErr) -> Self {
-        if db_error::kind(&source) == db_error::Kind::PermissionDenied {
-            HistoryError::PermissionDenied { action, source }
-        } else {
-            HistoryError::Database { action, source }
-        }
-    }
-
-    pub(crate) fn read(source: DbErr) -> Self {
-        Self::from_db("read", source)
-    }
-
-    pub(crate) fn write(source: DbErr) -> Self {
-        Self::from_db("write", source)
-    }
-}
-
 /// Refusals after comparing the code with history, before anything changes.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -285,32 +236,6 @@ pub enum VerifyError {
          or a history table); give `--shadow-url` an empty database: replaying into it must not mix"
     )]
     ShadowNotEmpty { endpoint: String, database: String },
-}
-
-/// Taking the migration lock.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    #[error(
-        "timed out after {waited_secs} s waiting for the migration lock held by {holder}; another deploy is \
-         running: wait for it, or raise the wait with `--lock-timeout SECONDS`"
-    )]
-    Timeout { waited_secs: u64, holder: String },
-
-    #[error(
-        "timed out after {waited_secs} s waiting for a lock on the history table `{}` held by {holder}; \
-         nothing was changed: find what that session is doing (`SELECT * FROM pg_stat_activity WHERE \
-         pid = …`), or raise the wait with `--lock-timeout SECONDS`",
-        crate::history::TABLE
-    )]
-    HistoryLocked {
-        waited_secs: u64,
-        holder: String,
-        #[source]
-        source: DbErr,
-    },
-
-    #[error("cannot take the migration lock: {}", db_error::describe(.0))]
-    Database(#[source] DbErr),
 }
 
 /// Running a migration's statements.

@@ -20,6 +20,7 @@ use crate::capture::{Direction, Script};
 use crate::db_error::{self, Kind};
 use crate::error::{ApplyError, MigrateError, Result, StatementFailure};
 use crate::held::Held;
+use crate::history::HistoryError;
 use crate::history::{self, NewRow, RowState};
 use crate::sql_objects::{self, Objects};
 
@@ -279,7 +280,7 @@ impl Executor {
 
     /// `running` first, then the statements one by one, then the final state.
     async fn outside_transaction(&self, step: &Step<'_>) -> Result<Applied, Failure> {
-        let history_failure = |err: MigrateError| Failure {
+        let history_failure = |err: HistoryError| Failure {
             index: 0,
             statement: format!("(history of `{}`)", step.name),
             source: into_db(err),
@@ -366,7 +367,7 @@ impl Executor {
         if let Err(err) =
             history::set_state(&self.db, step.name, RowState::Failed, 0, Some(&note)).await
         {
-            return err;
+            return err.into();
         }
         ApplyError::NonTransactionalFailed(failure).into()
     }
@@ -448,12 +449,11 @@ fn tables_of(statement: &str) -> String {
 
 /// History writes fail as `MigrateError`; inside a step they are one more
 /// failed statement, so the connection-lost and lock-timeout checks see them.
-fn into_db(err: MigrateError) -> DbErr {
+fn into_db(err: HistoryError) -> DbErr {
     match err {
-        MigrateError::History(
-            crate::error::HistoryError::Database { source, .. }
-            | crate::error::HistoryError::PermissionDenied { source, .. },
-        ) => source,
+        HistoryError::Database { source, .. } | HistoryError::PermissionDenied { source, .. } => {
+            source
+        }
         other => DbErr::Custom(other.to_string()),
     }
 }

@@ -7,10 +7,12 @@
 //! checksum, or text with control characters is reported, not believed. Only
 //! this crate writes the table (the writers are `pub(crate)`).
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, TransactionTrait, Value,
+};
 
 use crate::connect::printable;
-use crate::error::{HistoryError, Result};
+use crate::db_error;
 
 /// The history table, qualified; every other module names it through this
 /// constant (or [`TABLE_NAME`]), never as a literal.
@@ -355,7 +357,7 @@ pub enum TableState {
 
 /// One round trip, so a no-op deploy stays cheap. A table of that name that
 /// is not a migration history is refused, naming what it has.
-async fn table_state<C: ConnectionTrait>(db: &C) -> Result<TableState> {
+async fn table_state<C: ConnectionTrait>(db: &C) -> Result<TableState, HistoryError> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -379,8 +381,7 @@ async fn table_state<C: ConnectionTrait>(db: &C) -> Result<TableState> {
     } else if !(has("version") && has("applied_at")) {
         return Err(HistoryError::Foreign {
             columns: columns.iter().map(|c| printable(c)).collect(),
-        }
-        .into());
+        });
     } else if [
         "schema_name",
         "checksum",
@@ -418,7 +419,7 @@ impl History {
         &self,
         db: &sea_orm::DatabaseConnection,
         adopted: &[(&str, &str, &str)],
-    ) -> Result<()> {
+    ) -> Result<(), HistoryError> {
         if self.table == TableState::Current && adopted.is_empty() && self.digest_current {
             return Ok(());
         }
@@ -448,7 +449,7 @@ impl History {
 
 /// Every row, oldest first. An absent table reads as an empty history, and
 /// sea-orm's own table as applied rows whose checksums are yet to be recorded.
-pub async fn load<C: ConnectionTrait>(db: &C) -> Result<History> {
+pub async fn load<C: ConnectionTrait>(db: &C) -> Result<History, HistoryError> {
     let table = table_state(db).await?;
     let rows = match table {
         TableState::Absent => Vec::new(),
@@ -509,7 +510,7 @@ async fn digest_current<C: ConnectionTrait>(db: &C) -> bool {
 }
 
 /// Rows of a table created by sea-orm's own migrator (adoption): applied, unchecked.
-async fn sea_orm_rows<C: ConnectionTrait>(db: &C) -> Result<Vec<HistoryRow>> {
+async fn sea_orm_rows<C: ConnectionTrait>(db: &C) -> Result<Vec<HistoryRow>, HistoryError> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -549,7 +550,10 @@ pub(crate) struct NewRow<'a> {
 }
 
 /// Inserts or replaces the row (a rolled-back or failed row is reused on retry).
-pub(crate) async fn record<C: ConnectionTrait>(db: &C, row: NewRow<'_>) -> Result<()> {
+pub(crate) async fn record<C: ConnectionTrait>(
+    db: &C,
+    row: NewRow<'_>,
+) -> Result<(), HistoryError> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "INSERT INTO public.seaql_migrations \
@@ -581,7 +585,7 @@ pub(crate) async fn set_state<C: ConnectionTrait>(
     state: RowState,
     execution_ms: i64,
     note: Option<&str>,
-) -> Result<()> {
+) -> Result<(), HistoryError> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE public.seaql_migrations SET state = $2, execution_ms = $3, note = coalesce($4, note) \
@@ -600,7 +604,10 @@ pub(crate) async fn set_state<C: ConnectionTrait>(
 
 /// Gives the adopted rows (sea-orm's own migrator wrote them) their schema
 /// and checksum: `(name, schema, checksum)` each, in one statement.
-async fn adopt<C: ConnectionTrait>(db: &C, adopted: &[(&str, &str, &str)]) -> Result<()> {
+async fn adopt<C: ConnectionTrait>(
+    db: &C,
+    adopted: &[(&str, &str, &str)],
+) -> Result<(), HistoryError> {
     let column = |field: usize| -> Value {
         let values: Vec<String> = adopted
             .iter()
@@ -621,7 +628,7 @@ async fn adopt<C: ConnectionTrait>(db: &C, adopted: &[(&str, &str, &str)]) -> Re
     Ok(())
 }
 
-pub(crate) async fn delete<C: ConnectionTrait>(db: &C, name: &str) -> Result<()> {
+pub(crate) async fn delete<C: ConnectionTrait>(db: &C, name: &str) -> Result<(), HistoryError> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "DELETE FROM public.seaql_migrations WHERE version = $1",
@@ -630,4 +637,55 @@ pub(crate) async fn delete<C: ConnectionTrait>(db: &C, name: &str) -> Result<()>
     .await
     .map_err(HistoryError::write)?;
     Ok(())
+}
+
+/// Reading or writing the history table.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error(
+        "`{}` exists but is not a migration history (its columns are {}); it belongs to something else: \
+         rename that table, or deploy into another database",
+        crate::history::TABLE,
+        columns.join(", ")
+    )]
+    Foreign { columns: Vec<String> },
+
+    #[error(
+        "the connected role cannot {action} the history table `{table}`: {}; grant it \
+         with `GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO <role>;` (and \
+         `GRANT USAGE, CREATE ON SCHEMA public TO <role>;` if the table does not exist yet), run as its \
+         owner; `migrate preflight` lists every missing privilege",
+        db_error::describe(.source),
+        table = crate::history::TABLE
+    )]
+    PermissionDenied {
+        action: &'static str,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error("cannot {action} the history table `{}`: {}", crate::history::TABLE, db_error::describe(.source))]
+    Database {
+        action: &'static str,
+        #[source]
+        source: DbErr,
+    },
+}
+
+impl HistoryError {
+    fn from_db(action: &'static str, source: DbErr) -> Self {
+        if db_error::kind(&source) == db_error::Kind::PermissionDenied {
+            HistoryError::PermissionDenied { action, source }
+        } else {
+            HistoryError::Database { action, source }
+        }
+    }
+
+    pub(crate) fn read(source: DbErr) -> Self {
+        Self::from_db("read", source)
+    }
+
+    pub(crate) fn write(source: DbErr) -> Self {
+        Self::from_db("write", source)
+    }
 }

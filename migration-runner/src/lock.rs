@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
-use crate::error::{LockError, Result};
+use crate::db_error;
 
 /// `hashtext('migration-runner')`-style constant: fixed so every version of the
 /// runner, and anything else that wants to wait for deploys, agrees on it.
@@ -26,7 +26,7 @@ pub struct Acquired {
 }
 
 /// Takes the lock, waiting at most `timeout`.
-pub async fn acquire<C: ConnectionTrait>(db: &C, timeout: Duration) -> Result<Acquired> {
+pub async fn acquire<C: ConnectionTrait>(db: &C, timeout: Duration) -> Result<Acquired, LockError> {
     let started = Instant::now();
     if try_lock(db).await? {
         return Ok(Acquired {
@@ -63,21 +63,20 @@ pub async fn acquire<C: ConnectionTrait>(db: &C, timeout: Duration) -> Result<Ac
             Err(LockError::Timeout {
                 waited_secs: timeout.as_secs(),
                 holder: describe_holder(db).await.unwrap_or(holder),
-            }
-            .into())
+            })
         }
-        Err(err) => Err(LockError::Database(err).into()),
+        Err(err) => Err(LockError::Database(err)),
     }
 }
 
-pub async fn release<C: ConnectionTrait>(db: &C) -> Result<()> {
+pub async fn release<C: ConnectionTrait>(db: &C) -> Result<(), LockError> {
     db.execute_unprepared(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
         .await
         .map_err(LockError::Database)?;
     Ok(())
 }
 
-async fn try_lock<C: ConnectionTrait>(db: &C) -> Result<bool> {
+async fn try_lock<C: ConnectionTrait>(db: &C) -> Result<bool, LockError> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -154,4 +153,30 @@ async fn describe<C: ConnectionTrait>(db: &C, query: Statement) -> Result<String
         }
         None => "another session (it may have just released it)".to_owned(),
     })
+}
+
+/// Taking the migration lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "timed out after {waited_secs} s waiting for the migration lock held by {holder}; another deploy is \
+         running: wait for it, or raise the wait with `--lock-timeout SECONDS`"
+    )]
+    Timeout { waited_secs: u64, holder: String },
+
+    #[error(
+        "timed out after {waited_secs} s waiting for a lock on the history table `{}` held by {holder}; \
+         nothing was changed: find what that session is doing (`SELECT * FROM pg_stat_activity WHERE \
+         pid = …`), or raise the wait with `--lock-timeout SECONDS`",
+        crate::history::TABLE
+    )]
+    HistoryLocked {
+        waited_secs: u64,
+        holder: String,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error("cannot take the migration lock: {}", db_error::describe(.0))]
+    Database(#[source] DbErr),
 }

@@ -666,6 +666,7 @@ impl Runner {
                     },
                 )
                 .await
+                .map_err(Into::into)
             }
             Resolution::RolledBack(name) => {
                 let row = row.ok_or_else(|| VerifyError::NotInHistory { name: name.clone() })?;
@@ -684,6 +685,7 @@ impl Runner {
                     Some("resolve --rolled-back: failed entry cleared; pending again"),
                 )
                 .await
+                .map_err(Into::into)
             }
         }
     }
