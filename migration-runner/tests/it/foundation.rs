@@ -256,7 +256,9 @@ async fn a_migration_failing_at_its_first_statement_rolls_back_and_keeps_the_ses
     assert_eq!(
         scalar_i64(
             &conn,
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            // This database's: other tests hold advisory locks of their own.
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
         .await,
         0
