@@ -938,7 +938,8 @@ async fn oldest_backfill_transaction(
             conn,
             "SELECT coalesce(max((extract(epoch FROM clock_timestamp() - xact_start) * 1000)::bigint), 0) \
                FROM pg_stat_activity \
-              WHERE application_name = 'migration-runner backfill' AND xact_start IS NOT NULL",
+              WHERE application_name = 'migration-runner backfill' AND xact_start IS NOT NULL \
+                AND datname = current_database()",
         )
         .await;
         oldest = oldest.max(Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
