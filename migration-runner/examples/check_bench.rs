@@ -49,7 +49,7 @@ async fn main() {
     git(&["init", "-q", "-b", "main"]);
     git(&["config", "user.email", "bench@example.com"]);
     git(&["config", "user.name", "bench"]);
-    let code = sum::compute(&catalog).await.unwrap();
+    let code = migration_runner::capture::sum_file(&catalog).await.unwrap();
     let base = SumFile::new(code.entries[..size - 5].to_vec());
     std::fs::write(repo.join(sum::PATH), base.render()).unwrap();
     git(&["add", "-A"]);
@@ -73,7 +73,7 @@ async fn main() {
         let sides = check::read_sides(&repo, "main").unwrap();
         let git_time = started.elapsed();
         let t = Instant::now();
-        let computed = sum::compute(&catalog).await.unwrap();
+        let computed = migration_runner::capture::sum_file(&catalog).await.unwrap();
         let sum_time = t.elapsed();
         let t = Instant::now();
         let problems = check::compare(&sides, &computed, &computed);

@@ -10,56 +10,14 @@ use sea_orm::{
     Statement,
 };
 use sea_orm_migration::SchemaManager;
-use sha2::{Digest, Sha256};
 
+use crate::catalog::CatalogError;
 use crate::catalog::Migration;
-use crate::error::{CatalogError, Result};
+use crate::sum::{SumEntry, SumFile};
 
-/// Which step of a migration to record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Up,
-    Down,
-}
+type Result<T, E = CatalogError> = std::result::Result<T, E>;
 
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Up => "up",
-            Direction::Down => "down",
-        }
-    }
-}
-
-/// The statements one step of a migration emits, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Script {
-    pub statements: Vec<Statement>,
-}
-
-impl Script {
-    /// SHA-256 over the statements as they would be printed (values inlined).
-    pub fn checksum(&self) -> String {
-        let mut hasher = Sha256::new();
-        for statement in &self.statements {
-            hasher.update(statement.to_string().as_bytes());
-            hasher.update(b"\n;\n");
-        }
-        hex::encode(hasher.finalize())
-    }
-
-    /// The statements as SQL text, each terminated by `;`.
-    pub fn sql_lines(&self) -> impl Iterator<Item = String> + '_ {
-        self.statements.iter().map(|statement| {
-            let sql = statement.to_string();
-            if sql.trim_end().ends_with(';') {
-                sql
-            } else {
-                format!("{sql};")
-            }
-        })
-    }
-}
+pub use crate::script::{Direction, Script};
 
 #[derive(Debug, Default)]
 struct Recording {
@@ -154,8 +112,7 @@ impl Capturer {
                     "reads the database in its `{}` step (`{read}`)",
                     direction.as_str()
                 ),
-            }
-            .into());
+            });
         }
         outcome.map_err(|source| CatalogError::Capture {
             name: migration.name.clone(),
@@ -203,8 +160,7 @@ impl Capturer {
                     "emits different SQL from one run to the next in its `{}` step{differing}",
                     direction.as_str()
                 ),
-            }
-            .into());
+            });
         }
         Ok(())
     }
@@ -224,4 +180,16 @@ impl ProxyDatabaseTrait for SharedRecorder {
     async fn execute(&self, statement: Statement) -> Result<ProxyExecResult, DbErr> {
         self.0.execute(statement).await
     }
+}
+
+/// Every migration of the catalog as the sum file lists it (recorded here,
+/// above the sum file's format).
+pub async fn sum_file(catalog: &crate::catalog::Catalog) -> Result<SumFile> {
+    let capturer = Capturer::new().await?;
+    let mut entries = Vec::with_capacity(catalog.migrations().len());
+    for migration in catalog.migrations() {
+        let script = capturer.record(migration, Direction::Up).await?;
+        entries.push(SumEntry::of(&migration.name, migration.schema, &script));
+    }
+    Ok(SumFile::new(entries))
 }

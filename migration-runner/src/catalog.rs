@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use sea_orm_migration::MigrationTrait;
 
-use crate::error::{CatalogError, Result, VerifyError};
+use crate::db_error;
+use sea_orm::DbErr;
+
+type Result<T, E = CatalogError> = std::result::Result<T, E>;
 use crate::name;
 
 /// One schema crate as the runner sees it.
@@ -94,8 +97,7 @@ impl Catalog {
             if crate_dirs.insert(source.schema, source.crate_dir).is_some() {
                 return Err(CatalogError::DuplicateSchema {
                     schema: source.schema.to_owned(),
-                }
-                .into());
+                });
             }
         }
         let mut seen: HashMap<String, (&'static str, usize)> = HashMap::new();
@@ -115,8 +117,7 @@ impl Catalog {
                         krate: source.schema.to_owned(),
                         prefix: parsed.schema,
                         timestamp: parsed.timestamp,
-                    }
-                    .into());
+                    });
                 }
                 if let Some((first, first_index)) =
                     seen.insert(name.clone(), (source.schema, index + 1))
@@ -127,8 +128,7 @@ impl Catalog {
                         first_index,
                         second: source.schema.to_owned(),
                         second_index: index + 1,
-                    }
-                    .into());
+                    });
                 }
                 migrations.push(Migration {
                     name,
@@ -221,13 +221,11 @@ impl Catalog {
 
     /// Resolves `--to NAME`, with a hint listing close names when it is unknown.
     pub fn require(&self, name: &str) -> Result<usize> {
-        self.position(name).ok_or_else(|| {
-            VerifyError::UnknownMigration {
+        self.position(name)
+            .ok_or_else(|| CatalogError::UnknownMigration {
                 name: name.to_owned(),
                 hint: suggest(name, self.migrations.iter().map(|m| m.name.as_str())),
-            }
-            .into()
-        })
+            })
     }
 }
 
@@ -338,5 +336,88 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
             module_files(registry, "renamed"),
             vec![PathBuf::from("renamed.rs"), PathBuf::from("renamed/mod.rs")]
         );
+    }
+}
+
+/// The code's migrations are unfit: found before anything touches the database.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(
+        "migration `{name}` in crate `{krate}` has a malformed name: {reason}; \
+         names look like `mYYYYMMDD_HHMMSS_<schema>_<what>`, for example \
+         `m20251008_120000_academy_add_webinar_capacity` (`cargo xtask migrate new <schema> <what>` writes one)"
+    )]
+    MalformedName {
+        name: String,
+        krate: String,
+        reason: String,
+    },
+
+    #[error(
+        "migration `{name}` lives in crate `{krate}` but its name says schema `{prefix}`; a migration \
+         belongs to the schema its name starts with: move it to the `{prefix}` crate or rename it \
+         to `m{timestamp}_{krate}_...`"
+    )]
+    WrongSchemaPrefix {
+        name: String,
+        krate: String,
+        prefix: String,
+        timestamp: String,
+    },
+
+    #[error(
+        "migration `{name}` is declared twice: in crate `{first}` (entry {first_index}) and in crate `{second}` \
+         (entry {second_index}); every migration name must be unique across the workspace: rename one of them \
+         with a newer timestamp"
+    )]
+    DuplicateName {
+        name: String,
+        first: String,
+        first_index: usize,
+        second: String,
+        second_index: usize,
+    },
+
+    #[error(
+        "schema `{schema}` is registered twice in the schema registry; list each schema crate once"
+    )]
+    DuplicateSchema { schema: String },
+
+    #[error(
+        "migration `{name}` in crate `{krate}` {problem}, so its checksum cannot be computed; structural \
+         migrations must emit the same SQL on every run without reading the database: move data-dependent \
+         or time-dependent work into a backfill"
+    )]
+    NonDeterministic {
+        name: String,
+        krate: String,
+        problem: String,
+    },
+
+    #[error(
+        "migration `{name}` in crate `{krate}` fails in its `{direction}` step when recorded: {}; fix the \
+         migration's code",
+        db_error::describe(.source)
+    )]
+    Capture {
+        name: String,
+        krate: String,
+        direction: &'static str,
+        #[source]
+        source: DbErr,
+    },
+
+    #[error("unknown migration `{name}`: {hint}")]
+    UnknownMigration { name: String, hint: String },
+}
+
+impl CatalogError {
+    /// The process exit code (the one table, [`crate::exit::Exit`]): a name
+    /// the code does not know is a usage error; anything else refuses.
+    pub fn exit(&self) -> crate::exit::Exit {
+        match self {
+            CatalogError::UnknownMigration { .. } => crate::exit::Exit::Usage,
+            _ => crate::exit::Exit::Refused,
+        }
     }
 }

@@ -523,7 +523,7 @@ pub async fn run(
 ) -> Result<CheckReport> {
     let workspace = branch.workspace;
     let catalog = branch.catalog;
-    let code = sum::compute(catalog).await?;
+    let code = crate::capture::sum_file(catalog).await?;
     let path = workspace.join(sum::PATH);
     let text = std::fs::read_to_string(&path).map_err(|source| MigrateError::Io {
         path: path.clone(),

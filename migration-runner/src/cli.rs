@@ -517,7 +517,7 @@ pub async fn lint(
     let added: Option<Vec<String>> = match base {
         Some(base) => {
             let sides = crate::check::read_sides(&workspace, base)?;
-            let code = crate::sum::compute(&catalog).await?;
+            let code = crate::capture::sum_file(&catalog).await?;
             Some(
                 crate::check::added_over(&sides, &code)
                     .iter()
@@ -725,6 +725,7 @@ async fn name_history_lock_holder(
                     .await
                     .unwrap_or_else(|_| "another session".to_owned());
             crate::error::LockError::HistoryLocked {
+                table: crate::history::TABLE,
                 waited_secs,
                 holder,
                 source,

@@ -6,6 +6,7 @@
 use sea_orm::DbErr;
 
 use crate::capture::Direction;
+pub use crate::catalog::CatalogError;
 use crate::connect::ConnectError;
 use crate::db_error;
 use crate::exit::Exit;
@@ -75,13 +76,12 @@ impl MigrateError {
     /// The process exit code (the one table, [`Exit`]).
     pub fn exit(&self) -> Exit {
         match self {
-            MigrateError::Catalog(_) => Exit::Refused,
+            MigrateError::Catalog(err) => err.exit(),
             MigrateError::Connect(ConnectError::Config(_)) => Exit::Usage,
             MigrateError::Connect(_) => Exit::Unavailable,
             MigrateError::History(HistoryError::Foreign { .. })
             | MigrateError::History(HistoryError::PermissionDenied { .. }) => Exit::Refused,
             MigrateError::History(_) => Exit::Failed,
-            MigrateError::Verify(VerifyError::UnknownMigration { .. }) => Exit::Usage,
             MigrateError::Verify(_) => Exit::Refused,
             MigrateError::Lock(LockError::Timeout { .. })
             | MigrateError::Lock(LockError::HistoryLocked { .. }) => Exit::Unavailable,
@@ -112,75 +112,6 @@ impl MigrateError {
     }
 }
 
-/// The code's migrations are unfit: found before anything touches the database.
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error(
-        "migration `{name}` in crate `{krate}` has a malformed name: {reason}; \
-         names look like `mYYYYMMDD_HHMMSS_<schema>_<what>`, for example \
-         `m20251008_120000_academy_add_webinar_capacity` (`cargo xtask migrate new <schema> <what>` writes one)"
-    )]
-    MalformedName {
-        name: String,
-        krate: String,
-        reason: String,
-    },
-
-    #[error(
-        "migration `{name}` lives in crate `{krate}` but its name says schema `{prefix}`; a migration \
-         belongs to the schema its name starts with: move it to the `{prefix}` crate or rename it \
-         to `m{timestamp}_{krate}_...`"
-    )]
-    WrongSchemaPrefix {
-        name: String,
-        krate: String,
-        prefix: String,
-        timestamp: String,
-    },
-
-    #[error(
-        "migration `{name}` is declared twice: in crate `{first}` (entry {first_index}) and in crate `{second}` \
-         (entry {second_index}); every migration name must be unique across the workspace: rename one of them \
-         with a newer timestamp"
-    )]
-    DuplicateName {
-        name: String,
-        first: String,
-        first_index: usize,
-        second: String,
-        second_index: usize,
-    },
-
-    #[error(
-        "schema `{schema}` is registered twice in the schema registry; list each schema crate once"
-    )]
-    DuplicateSchema { schema: String },
-
-    #[error(
-        "migration `{name}` in crate `{krate}` {problem}, so its checksum cannot be computed; structural \
-         migrations must emit the same SQL on every run without reading the database: move data-dependent \
-         or time-dependent work into a backfill"
-    )]
-    NonDeterministic {
-        name: String,
-        krate: String,
-        problem: String,
-    },
-
-    #[error(
-        "migration `{name}` in crate `{krate}` fails in its `{direction}` step when recorded: {}; fix the \
-         migration's code",
-        db_error::describe(.source)
-    )]
-    Capture {
-        name: String,
-        krate: String,
-        direction: &'static str,
-        #[source]
-        source: DbErr,
-    },
-}
-
 /// Refusals after comparing the code with history, before anything changes.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -209,9 +140,6 @@ pub enum VerifyError {
 
     #[error("not confirmed; nothing was changed (pass `--yes` to skip the question)")]
     Declined,
-
-    #[error("unknown migration `{name}`: {hint}")]
-    UnknownMigration { name: String, hint: String },
 
     #[error("migration `{name}` is already applied; nothing to resolve")]
     AlreadyApplied { name: String },

@@ -42,6 +42,7 @@ pub mod role_names;
 pub mod runner;
 pub mod schema_model;
 pub mod scratch;
+pub mod script;
 pub mod sql_objects;
 pub mod status;
 pub mod sum;

@@ -165,12 +165,12 @@ pub enum LockError {
     Timeout { waited_secs: u64, holder: String },
 
     #[error(
-        "timed out after {waited_secs} s waiting for a lock on the history table `{}` held by {holder}; \
-         nothing was changed: find what that session is doing (`SELECT * FROM pg_stat_activity WHERE \
-         pid = …`), or raise the wait with `--lock-timeout SECONDS`",
-        crate::history::TABLE
+        "timed out after {waited_secs} s waiting for a lock on the history table `{table}` held by \
+         {holder}; nothing was changed: find what that session is doing (`SELECT * FROM \
+         pg_stat_activity WHERE pid = …`), or raise the wait with `--lock-timeout SECONDS`"
     )]
     HistoryLocked {
+        table: &'static str,
         waited_secs: u64,
         holder: String,
         #[source]

@@ -13,9 +13,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::capture::{Capturer, Direction, Script};
-use crate::catalog::Catalog;
-use crate::error::Result;
+use crate::script::Script;
 use crate::sql_objects::{self, Objects};
 
 /// Where the sum file lives, relative to the workspace root.
@@ -206,17 +204,6 @@ impl fmt::Display for SumMismatch {
             }
         }
     }
-}
-
-/// Every migration of the catalog as the sum file lists it.
-pub async fn compute(catalog: &Catalog) -> Result<SumFile> {
-    let capturer = Capturer::new().await?;
-    let mut entries = Vec::with_capacity(catalog.migrations().len());
-    for migration in catalog.migrations() {
-        let script = capturer.record(migration, Direction::Up).await?;
-        entries.push(SumEntry::of(&migration.name, migration.schema, &script));
-    }
-    Ok(SumFile::new(entries))
 }
 
 /// What differs between `expected` (the code) and `file`.

@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::capture::{Capturer, Direction, RecordedUp, Script};
 use crate::catalog::{Catalog, Migration};
-use crate::error::{MigrateError, Result, VerifyError};
+use crate::error::{Result, VerifyError};
 use crate::history::{self, History, HistoryRow, RowState};
 use crate::status::{Checksums, CodeChecksum, Inspection, IntegrityProblem, OutOfOrder};
 
@@ -295,17 +295,17 @@ async fn check(
     (Ok(code), (!applied).then(|| script.clone()))
 }
 
-fn reason(err: &MigrateError) -> String {
-    use crate::error::CatalogError;
+fn reason(err: &crate::catalog::CatalogError) -> String {
+    use crate::catalog::CatalogError;
     match err {
-        MigrateError::Catalog(CatalogError::NonDeterministic { problem, .. }) => {
+        CatalogError::NonDeterministic { problem, .. } => {
             format!(
                 "it {problem}; structural migrations must be deterministic and data work belongs in a backfill"
             )
         }
-        MigrateError::Catalog(CatalogError::Capture {
+        CatalogError::Capture {
             direction, source, ..
-        }) => format!(
+        } => format!(
             "its `{direction}` step fails when recorded without a database: {}",
             crate::db_error::describe(source)
         ),

@@ -11,7 +11,8 @@ use crate::error::SeedError;
 pub async fn ensure_applied(session: &Session) -> Result<(), SeedError> {
     let runner = Runner::new(
         session.clone(),
-        Catalog::workspace(&schema_registry::workspace()).map_err(SeedError::history)?,
+        Catalog::workspace(&schema_registry::workspace())
+            .map_err(|err| SeedError::history(err.into()))?,
         RunnerOptions::default(),
     )
     .await

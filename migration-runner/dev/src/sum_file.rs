@@ -17,7 +17,7 @@ pub struct Written {
 /// Rewrites the sum file of `workspace` from the compiled-in catalog.
 pub async fn write(workspace: &Path) -> Result<Written, MigrateError> {
     let catalog = Catalog::workspace(&schema_registry::workspace())?;
-    let file = sum::compute(&catalog).await?;
+    let file = migration_runner::capture::sum_file(&catalog).await?;
     let path = workspace.join(sum::PATH);
     std::fs::write(&path, file.render()).map_err(|err| io_error(&path, err))?;
     Ok(Written {
@@ -93,7 +93,7 @@ pub async fn add_created_schema(
             schema: schema.to_owned(),
         })],
     )])?;
-    let computed = sum::compute(&catalog).await?;
+    let computed = migration_runner::capture::sum_file(&catalog).await?;
     let path = workspace.join(sum::PATH);
     let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
     let mut file = SumFile::parse(&text)

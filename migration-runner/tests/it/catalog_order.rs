@@ -1,6 +1,6 @@
 //! The documented global order, and the start-up refusals.
 
-use migration_runner::{Catalog, MigrateError, SchemaSource};
+use migration_runner::{Catalog, SchemaSource};
 
 use crate::support::SqlMigration;
 
@@ -129,7 +129,7 @@ fn a_prefix_naming_another_schema_is_refused() {
     .unwrap();
     assert!(matches!(
         err,
-        MigrateError::Catalog(migration_runner::error::CatalogError::WrongSchemaPrefix { .. })
+        migration_runner::error::CatalogError::WrongSchemaPrefix { .. }
     ));
     let message = err.to_string();
     assert!(

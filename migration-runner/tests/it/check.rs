@@ -485,7 +485,7 @@ type Extra = fn() -> Vec<(&'static str, Box<dyn sea_orm_migration::MigrationTrai
 /// workspace's code plus `extra`, then runs `check --base main` on that code.
 async fn check_feature(repo: &Repo, extra: Extra, server: &TestDatabase) -> check::CheckReport {
     let catalog = migration_runner::Catalog::new(workspace_plus(extra())).unwrap();
-    let code = sum::compute(&catalog).await.unwrap();
+    let code = migration_runner::capture::sum_file(&catalog).await.unwrap();
     repo.commit(&code, "feature work");
     let sides = check::read_sides(repo.path(), "main").unwrap();
     let admin = migration_runner::connect(&server.url, "check-test")

@@ -468,7 +468,7 @@ async fn the_sum_file_matches_the_code() {
     let file =
         migration_runner::sum::SumFile::parse(&read(&path)).unwrap_or_else(|err| panic!("{err}"));
     let catalog = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
-    let code = migration_runner::sum::compute(&catalog).await.unwrap();
+    let code = migration_runner::capture::sum_file(&catalog).await.unwrap();
     let mismatches = migration_runner::sum::compare(&code, &file);
     assert!(
         mismatches.is_empty(),
