@@ -306,73 +306,55 @@ impl MigrateArgs {
             return Ok(MigrateCommand::Up(before));
         };
         let name = command_name(&command);
-        let takes_ddl = matches!(command, MigrateCommand::Up(_) | MigrateCommand::Down(_));
-        let takes_lock = takes_ddl
-            || matches!(
-                command,
-                MigrateCommand::Resolve(_)
-                    | MigrateCommand::Status { .. }
-                    | MigrateCommand::Drift { .. }
-                    | MigrateCommand::Plan { .. }
-                    | MigrateCommand::Preflight { .. }
-            );
-        let takes_up_only = matches!(command, MigrateCommand::Up(_));
+        let mut command = command;
         for flag in before.given_flags() {
             let taken = match flag {
-                "--lock-timeout" => takes_lock,
-                "--ddl-lock-timeout" | "--ddl-retries" => takes_ddl,
-                _ => takes_up_only,
+                "--lock-timeout" => command.lock_mut().is_some(),
+                "--ddl-lock-timeout" | "--ddl-retries" => command.ddl_mut().is_some(),
+                _ => matches!(command, MigrateCommand::Up(_)),
             };
             if !taken {
                 return Err(misplaced_flag(flag, name));
             }
         }
-        Ok(match command {
-            MigrateCommand::Up(up) => MigrateCommand::Up(UpArgs {
-                to: up.to.or(before.to),
-                dry_run: up.dry_run || before.dry_run,
-                allow_out_of_order: up.allow_out_of_order || before.allow_out_of_order,
-                lock: up.lock.or(&before.lock),
-                ddl: up.ddl.or(&before.ddl),
-            }),
-            MigrateCommand::Down(down) => MigrateCommand::Down(DownArgs {
-                lock: down.lock.or(&before.lock),
-                ddl: down.ddl.or(&before.ddl),
-                ..down
-            }),
-            MigrateCommand::Resolve(resolve) => MigrateCommand::Resolve(ResolveArgs {
-                lock: resolve.lock.or(&before.lock),
-                ..resolve
-            }),
-            MigrateCommand::Status {
-                json,
-                drift,
-                all,
-                lock,
-            } => MigrateCommand::Status {
-                json,
-                drift,
-                all,
-                lock: lock.or(&before.lock),
-            },
-            MigrateCommand::Drift {
-                json,
-                shadow_url,
-                lock,
-            } => MigrateCommand::Drift {
-                json,
-                shadow_url,
-                lock: lock.or(&before.lock),
-            },
-            MigrateCommand::Plan { lock } => MigrateCommand::Plan {
-                lock: lock.or(&before.lock),
-            },
-            MigrateCommand::Preflight { json, lock } => MigrateCommand::Preflight {
-                json,
-                lock: lock.or(&before.lock),
-            },
-            other => other,
-        })
+        if let Some(lock) = command.lock_mut() {
+            *lock = lock.or(&before.lock);
+        }
+        if let Some(ddl) = command.ddl_mut() {
+            *ddl = ddl.or(&before.ddl);
+        }
+        if let MigrateCommand::Up(up) = &mut command {
+            up.to = up.to.take().or(before.to);
+            up.dry_run |= before.dry_run;
+            up.allow_out_of_order |= before.allow_out_of_order;
+        }
+        Ok(command)
+    }
+}
+
+impl MigrateCommand {
+    /// The command's `--lock-timeout`, when it takes one.
+    fn lock_mut(&mut self) -> Option<&mut LockArgs> {
+        match self {
+            MigrateCommand::Up(UpArgs { lock, .. })
+            | MigrateCommand::Down(DownArgs { lock, .. })
+            | MigrateCommand::Resolve(ResolveArgs { lock, .. })
+            | MigrateCommand::Status { lock, .. }
+            | MigrateCommand::Drift { lock, .. }
+            | MigrateCommand::Plan { lock }
+            | MigrateCommand::Preflight { lock, .. } => Some(lock),
+            _ => None,
+        }
+    }
+
+    /// The command's `--ddl-lock-timeout` and `--ddl-retries`, when it takes them.
+    fn ddl_mut(&mut self) -> Option<&mut DdlArgs> {
+        match self {
+            MigrateCommand::Up(UpArgs { ddl, .. }) | MigrateCommand::Down(DownArgs { ddl, .. }) => {
+                Some(ddl)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -631,16 +613,9 @@ pub async fn run_with(
         }
         command => command,
     };
-    let (lock, ddl) = match &command {
-        MigrateCommand::Up(up) => (up.lock.clone(), up.ddl.clone()),
-        MigrateCommand::Down(down) => (down.lock.clone(), down.ddl.clone()),
-        MigrateCommand::Resolve(resolve) => (resolve.lock.clone(), DdlArgs::default()),
-        MigrateCommand::Status { lock, .. }
-        | MigrateCommand::Drift { lock, .. }
-        | MigrateCommand::Plan { lock }
-        | MigrateCommand::Preflight { lock, .. } => (lock.clone(), DdlArgs::default()),
-        _ => (LockArgs::default(), DdlArgs::default()),
-    };
+    let mut command = command;
+    let lock = command.lock_mut().map(|l| l.clone()).unwrap_or_default();
+    let ddl = command.ddl_mut().map(|d| d.clone()).unwrap_or_default();
     let options = RunnerOptions {
         lock_timeout: lock.timeout(),
         ddl: ddl.limits(),
@@ -665,11 +640,10 @@ pub async fn run_with(
         }
     }
     let settings = ConnectSettings {
-        application: "migration-runner".to_owned(),
-        timeout: Duration::from_secs(args.connect.connect_timeout),
         // Reading history waits for another session's lock on it no longer
         // than for the migration lock.
         lock_timeout: Some(options.lock_timeout),
+        ..ConnectSettings::with_timeout("migration-runner", args.connect.connect_timeout)
     };
     let waited_secs = options.lock_timeout.as_secs();
     let session = connect::open(target, &settings).await?;

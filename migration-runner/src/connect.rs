@@ -427,6 +427,14 @@ impl ConnectSettings {
             lock_timeout: None,
         }
     }
+
+    /// `--connect-timeout SECONDS` for `application`.
+    pub fn with_timeout(application: &str, seconds: u64) -> Self {
+        Self {
+            timeout: Duration::from_secs(seconds),
+            ..Self::new(application)
+        }
+    }
 }
 
 /// Why a connection could not be opened; never contains the password.

@@ -426,8 +426,9 @@ async fn table_exists<C: ConnectionTrait>(
         .unwrap_or(false))
 }
 
-/// Quotes an identifier for the printed GRANT.
-fn quote(identifier: &str) -> String {
+/// Quotes an identifier for a printed GRANT: as is when PostgreSQL reads it
+/// unquoted the same, else double-quoted (the seeder's GRANTs use it too).
+pub fn quote(identifier: &str) -> String {
     let plain = identifier
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

@@ -140,6 +140,13 @@ pub struct Runner {
     role_templates: crate::role_names::RoleTemplates,
 }
 
+/// Whether an inspection reads which contract migrations wait for backfills.
+#[derive(Debug, Clone, Copy)]
+enum Waiting {
+    Read,
+    Skip,
+}
+
 impl Runner {
     /// Takes the run's one session: only [`crate::connect::open`] makes one.
     ///
@@ -212,43 +219,33 @@ impl Runner {
     /// When the history digest shows every migration applied as it is now,
     /// the rows are read in the digest's one statement, and nothing else.
     pub async fn inspect(&self) -> Result<Inspection> {
-        match verify::inspect_unchanged(
-            self.connection(),
-            &self.catalog,
-            &self.capturer,
-            usize::MAX,
-        )
-        .await
-        {
-            Some(inspection) => Ok(inspection),
-            None => self.inspect_in_full().await,
-        }
+        self.inspection(usize::MAX, Waiting::Read).await
     }
 
     /// Each migration's state, without what `status` adds about backfills
     /// (which reads their tables): for commands that need only the history.
     pub(crate) async fn inspect_history(&self) -> Result<Inspection> {
-        match verify::inspect_unchanged(
-            self.connection(),
-            &self.catalog,
-            &self.capturer,
-            usize::MAX,
-        )
-        .await
-        {
-            Some(inspection) => Ok(inspection),
-            None => Ok(self.verified(Verification::Report).await?.inspection),
-        }
+        self.inspection(usize::MAX, Waiting::Skip).await
     }
 
     /// What `status` prints without `--all`: as [`Runner::inspect`], but when
     /// history is exactly the code only the newest `tail` rows are read.
     pub async fn inspect_summary(&self, tail: usize) -> Result<Inspection> {
-        match verify::inspect_unchanged(self.connection(), &self.catalog, &self.capturer, tail)
-            .await
+        self.inspection(tail, Waiting::Read).await
+    }
+
+    /// The digest's shortcut (the newest `tail` rows when history is exactly
+    /// the code), else history read and compared in full, with the contract
+    /// migrations' waits when `waiting` asks for them.
+    async fn inspection(&self, tail: usize, waiting: Waiting) -> Result<Inspection> {
+        if let Some(inspection) =
+            verify::inspect_unchanged(self.connection(), &self.catalog, &self.capturer, tail).await
         {
-            Some(inspection) => Ok(inspection),
-            None => self.inspect_in_full().await,
+            return Ok(inspection);
+        }
+        match waiting {
+            Waiting::Read => self.inspect_in_full().await,
+            Waiting::Skip => Ok(self.verified(Verification::Report).await?.inspection),
         }
     }
 

@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use crate::error::SeedError;
 use crate::upsert::Present;
+use migration_runner::preflight::quote;
 use schema_core::seeding::Ownership;
 
 /// Refuses (listing every fix) when the role lacks a privilege the seeds need.
@@ -70,18 +71,5 @@ pub async fn check<C: ConnectionTrait>(
         Ok(())
     } else {
         Err(SeedError::MissingPrivileges { role, fixes })
-    }
-}
-
-/// Quotes a role or schema name for the printed GRANT.
-fn quote(identifier: &str) -> String {
-    let plain = identifier
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !identifier.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        identifier.to_owned()
-    } else {
-        format!("\"{}\"", identifier.replace('"', "\"\""))
     }
 }

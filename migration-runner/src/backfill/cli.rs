@@ -132,11 +132,7 @@ pub enum OnOff {
 }
 
 async fn open(target: &DatabaseTarget, connect_timeout: u64) -> Result<Session> {
-    let settings = ConnectSettings {
-        application: "migration-runner backfill".to_owned(),
-        timeout: Duration::from_secs(connect_timeout),
-        lock_timeout: None,
-    };
+    let settings = ConnectSettings::with_timeout("migration-runner backfill", connect_timeout);
     Ok(connect::open(target, &settings).await?)
 }
 

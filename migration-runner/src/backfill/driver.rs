@@ -653,7 +653,7 @@ struct BatchSql {
     /// The session's statement timeout while batches run: a batch's first
     /// statement is bounded by it before its own budget is set.
     open_timeout_ms: String,
-    /// The backfill's kill switch (`$7`), read with the ledger row.
+    /// The backfill's kill switch (`$6`), read with the ledger row.
     flag: Option<String>,
 }
 
@@ -674,7 +674,8 @@ impl BatchSql {
         // a tenth of the budget (at most 100 ms) is kept for them.
         let reserve = (budget / 10).min(100);
         let lock = options.lock_timeout.as_millis().clamp(1, budget);
-        // `$1` name, `$2` lock timeout, `$3` budget, `$5` reserve; the
+        // `$1` name, `$2` budget, `$4` reserve (the lock timeout is the
+        // session's, set before the first batch: `set_limits`); the
         // statement timeout of what follows is the budget left, counted from
         // the transaction's start (`now()`), less the reserve. The locks a
         // batch takes are bounded by the same budget, and so is a client that
@@ -682,22 +683,21 @@ impl BatchSql {
         // ends its session, rolling the batch back).
         let open = |filter: &str| {
             format!(
-                "WITH l AS (SELECT state, cursor, set_config('lock_timeout', $2, true) AS lt, \
-                                   coalesce((SELECT f.enabled FROM public.feature_flags f WHERE f.name = $7), \
-                                            $7::text IS NULL) AS flag_on \
+                "WITH l AS (SELECT state, cursor, coalesce((SELECT f.enabled FROM public.feature_flags f WHERE f.name = $6), \
+                                            $6::text IS NULL) AS flag_on \
                               FROM public.backfill_ledger WHERE name = $1 FOR UPDATE), \
-                      s AS (SELECT {key} AS k FROM {table} {filter} ORDER BY {key} LIMIT $6) \
-                 SELECT l.state, l.cursor, {RANGE_OF_S}, l.lt, l.flag_on, \
+                      s AS (SELECT {key} AS k FROM {table} {filter} ORDER BY {key} LIMIT $5) \
+                 SELECT l.state, l.cursor, {RANGE_OF_S}, l.flag_on, \
                         set_config('jit', 'off', true), \
-                        set_config('idle_in_transaction_session_timeout', $3, true), \
-                        set_config('statement_timeout', greatest(1, $3::int - $5::int \
+                        set_config('idle_in_transaction_session_timeout', $2, true), \
+                        set_config('statement_timeout', greatest(1, $2::int - $4::int \
                             - ceil(extract(epoch FROM clock_timestamp() - now()) * 1000)::int)::text, true) \
                    FROM l"
             )
         };
         Self {
-            open_first: open("WHERE $4::text IS NULL"),
-            open_after: open(&format!("WHERE {key} > $4::{key_type}")),
+            open_first: open("WHERE $3::text IS NULL"),
+            open_after: open(&format!("WHERE {key} > $3::{key_type}")),
             combined: combinable(batch_sql).map(|statement| {
                 format!(
                     "WITH batch AS ({statement}\nRETURNING 1), \
@@ -788,7 +788,6 @@ async fn batch(
                 },
                 vec![
                     name.into(),
-                    sql.lock_timeout_ms.clone().into(),
                     sql.budget_ms.clone().into(),
                     cursor.map(str::to_owned).into(),
                     sql.reserve_ms.clone().into(),
@@ -806,7 +805,7 @@ async fn batch(
         if state != LedgerState::Running {
             return Ok(Batch::Stopped(state));
         }
-        if !row.try_get_by_index::<bool>(6)? {
+        if !row.try_get_by_index::<bool>(5)? {
             // The kill switch: nothing of this batch runs, and `resume`
             // continues from the cursor once the flag is on again.
             txn.execute_raw(stmt(

@@ -2,7 +2,6 @@
 //! release binary (`migration-runner db ...`).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
@@ -60,11 +59,7 @@ pub async fn run(
     target: &DatabaseTarget,
     connect_timeout: u64,
 ) -> Result<Exit> {
-    let settings = ConnectSettings {
-        application: "migration-runner db".to_owned(),
-        timeout: Duration::from_secs(connect_timeout),
-        lock_timeout: None,
-    };
+    let settings = ConnectSettings::with_timeout("migration-runner db", connect_timeout);
     match operation {
         DbOperation::Backup { out } => {
             let report =
