@@ -200,6 +200,31 @@ async fn global_flags_are_accepted_before_the_subcommand() {
             all_output(&output)
         );
     }
+    // The value given before `up` is the one `up` uses: with the migration
+    // lock held elsewhere, a deploy with pending migrations gives up after 1 s.
+    let pending = TestDatabase::create("cli_global_flags_pending");
+    let holder = migration_runner::connect(&pending.url, "lock-holder")
+        .await
+        .unwrap();
+    holder
+        .connection()
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_lock({})",
+            migration_runner::lock::LOCK_KEY
+        ))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let waited = runner_binary(Some(&pending.url), &["--lock-timeout", "1", "up"], &[]);
+    assert_eq!(waited.status.code(), Some(4), "{}", all_output(&waited));
+    assert!(
+        stderr(&waited).contains("timed out after 1 s waiting for the migration lock"),
+        "{}",
+        stderr(&waited)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    holder.close().await.unwrap();
+
     // A flag of `up` before another command is a usage error saying where it belongs.
     let misplaced = runner_binary(Some(&db.url), &["--to", "x", "status"], &[]);
     assert_eq!(
