@@ -135,18 +135,7 @@ fn citus_db_command(
                 Exit::Success
             })
         }
-        DbCommand::Psql { args } => url().and_then(|url| {
-            let status = std::process::Command::new(plain.psql())
-                .arg(&url)
-                .args(args)
-                .status()
-                .map_err(|err| (format!("running psql: {err}"), Exit::Failed))?;
-            if status.success() {
-                Ok(Exit::Success)
-            } else {
-                Err((format!("psql exited with {status}"), Exit::Failed))
-            }
-        }),
+        DbCommand::Psql { args } => url().and_then(|url| psql(plain, &url, args)),
         DbCommand::Reset { yes } => url().and_then(|_| {
             if !yes && std::io::stdin().is_terminal() {
                 eprintln!("this drops the local database `{APP_DATABASE}` on every Citus node with all its data");
@@ -178,16 +167,19 @@ fn db_command(
         let context = context.to_owned();
         move |err: crate::local_pg::LocalPgError| (format!("{context}: {err}"), Exit::Unavailable)
     };
+    let url = || {
+        cluster
+            .ensure_running()
+            .map_err(unavailable("starting the local cluster"))?;
+        cluster
+            .url(APP_DATABASE)
+            .map_err(unavailable("reading its URL"))
+    };
     match command {
         DbCommand::Start { .. } => {
-            cluster
-                .ensure_running()
-                .map_err(unavailable("starting the local cluster"))?;
+            let url = url()?;
             crate::target::choose_local(LocalKind::Postgres)
                 .map_err(|err| (format!("recording the local cluster: {err}"), Exit::Failed))?;
-            let url = cluster
-                .url(APP_DATABASE)
-                .map_err(unavailable("reading its URL"))?;
             say!("running: {}", connect::redact_url(&url));
         }
         DbCommand::Stop => {
@@ -247,16 +239,8 @@ fn db_command(
         DbCommand::Url { show_password } => {
             let target = match configured {
                 Ok(Some(target)) => target,
-                Ok(None) => {
-                    cluster
-                        .ensure_running()
-                        .map_err(unavailable("starting the local cluster"))?;
-                    let url = cluster
-                        .url(APP_DATABASE)
-                        .map_err(unavailable("reading its URL"))?;
-                    DatabaseTarget::parse(&url, UrlSource::LocalCluster)
-                        .map_err(|err| (err.to_string(), Exit::Usage))?
-                }
+                Ok(None) => DatabaseTarget::parse(&url()?, UrlSource::LocalCluster)
+                    .map_err(|err| (err.to_string(), Exit::Usage))?,
                 Err(err) => return Err((err.to_string(), Exit::Usage)),
             };
             eprintln!("from {}", target.source);
@@ -269,22 +253,7 @@ fn db_command(
                 }
             );
         }
-        DbCommand::Psql { args } => {
-            cluster
-                .ensure_running()
-                .map_err(unavailable("starting the local cluster"))?;
-            let url = cluster
-                .url(APP_DATABASE)
-                .map_err(unavailable("reading its URL"))?;
-            let status = std::process::Command::new(cluster.psql())
-                .arg(&url)
-                .args(args)
-                .status()
-                .map_err(|err| (format!("running psql: {err}"), Exit::Failed))?;
-            if !status.success() {
-                return Err((format!("psql exited with {status}"), Exit::Failed));
-            }
-        }
+        DbCommand::Psql { args } => return psql(cluster, &url()?, &args),
         DbCommand::Operation(_) => {
             return Err((
                 "`db backup`, `restore` and `verify-backup` are the engine's commands, not the local cluster's"
@@ -320,4 +289,18 @@ fn db_command(
         }
     }
     Ok(Exit::Success)
+}
+
+/// `psql` (the cluster's own binary) on `url` with the user's arguments.
+fn psql(cluster: &LocalCluster, url: &str, args: &[String]) -> DbResult {
+    let status = std::process::Command::new(cluster.psql())
+        .arg(url)
+        .args(args)
+        .status()
+        .map_err(|err| (format!("running psql: {err}"), Exit::Failed))?;
+    if status.success() {
+        Ok(Exit::Success)
+    } else {
+        Err((format!("psql exited with {status}"), Exit::Failed))
+    }
 }
