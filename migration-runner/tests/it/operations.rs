@@ -691,6 +691,7 @@ async fn verify_backup_of_a_corrupted_archive_names_the_checksum_and_then_the_ta
     assert_eq!(failed.status.code(), Some(2), "{}", all_output(&failed));
     let report = stdout(&failed);
     assert!(report.contains("verify-backup FAILED"), "{report}");
+    assert!(report.contains(": does not restore: "), "{report}");
     assert!(
         written
             .tables
