@@ -166,7 +166,7 @@ pub const DEFAULT_REPORTING_ROLE_TEMPLATE: &str = "{schema}_reporting";
 
 /// The names of every schema's runtime roles, as templates in which
 /// [`SCHEMA_PLACEHOLDER`] stands for the schema (`acme_{schema}_rw`).
-/// Validating them is the runner's business (`migration_runner::role_names`).
+/// Validating them is the runner's business (`migration_runner::roles::role_names`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleTemplates {
     pub app: String,

@@ -18,8 +18,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use migration_dev::testing::TestDatabase;
-use migration_runner::sum::{self, SumFile};
-use migration_runner::{DatabaseTarget, check, entity_check, lint};
+use migration_runner::DatabaseTarget;
+use migration_runner::gate::{check, entity_check, lint};
+use migration_runner::source::sum::{self, SumFile};
 
 fn ms(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
@@ -49,7 +50,9 @@ async fn main() {
     git(&["init", "-q", "-b", "main"]);
     git(&["config", "user.email", "bench@example.com"]);
     git(&["config", "user.name", "bench"]);
-    let code = migration_runner::capture::sum_file(&catalog).await.unwrap();
+    let code = migration_runner::source::capture::sum_file(&catalog)
+        .await
+        .unwrap();
     let base = SumFile::new(code.entries[..size - 5].to_vec());
     std::fs::write(repo.join(sum::PATH), base.render()).unwrap();
     git(&["add", "-A"]);
@@ -73,7 +76,9 @@ async fn main() {
         let sides = check::read_sides(&repo, "main").unwrap();
         let git_time = started.elapsed();
         let t = Instant::now();
-        let computed = migration_runner::capture::sum_file(&catalog).await.unwrap();
+        let computed = migration_runner::source::capture::sum_file(&catalog)
+            .await
+            .unwrap();
         let sum_time = t.elapsed();
         let t = Instant::now();
         let problems = check::compare(&sides, &computed, &computed);

@@ -13,45 +13,29 @@
 //! `migration-dev`, so the release binary carries none of them.
 
 pub mod backfill;
-pub mod capture;
-pub mod catalog;
-pub mod check;
 pub mod citus;
 pub mod cli;
 pub mod connect;
-pub mod db_error;
-pub mod drift;
-pub mod entity_check;
-pub mod error;
-pub mod executor;
+pub mod deploy;
 pub mod exit;
-pub mod grants;
+pub mod gate;
 pub(crate) mod held;
 pub mod history;
-pub mod lint;
-pub mod lock;
 pub mod name;
 pub mod operations;
 pub mod output;
 #[cfg(test)]
 mod parser_corpus;
-pub mod plan;
-pub mod preflight;
-pub mod render;
-pub mod role_names;
-pub mod runner;
-pub mod schema_model;
-pub mod scratch;
-pub mod script;
+pub mod roles;
+pub mod source;
 pub mod sql_objects;
-pub mod status;
-pub mod sum;
-pub mod verify;
 
-pub use catalog::{Catalog, SchemaSource};
 pub use connect::{DatabaseTarget, Session, connect, redact_url};
-pub use error::{MigrateError, Result};
+pub use deploy::error::{MigrateError, Result};
+pub use deploy::runner::{
+    DownOptions, Resolution, Runner, RunnerOptions, UpOptions, migrate_workspace,
+};
+pub use deploy::status::{Inspection, State};
 pub use exit::Exit;
-pub use runner::{DownOptions, Resolution, Runner, RunnerOptions, UpOptions, migrate_workspace};
 pub use schema_core::schema_crate::Workspace;
-pub use status::{Inspection, State};
+pub use source::catalog::{Catalog, SchemaSource};

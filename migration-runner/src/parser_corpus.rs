@@ -23,9 +23,9 @@ use proc_macro2::{TokenStream, TokenTree};
 use schema_core::migration_kit::{RoleTemplates, RolesBlock};
 use serde_json::{Value, json};
 
-use crate::capture::{Capturer, Direction};
-use crate::catalog::Catalog;
-use crate::lint::{self, LintInput, Target};
+use crate::gate::lint::{self, LintInput, Target};
+use crate::source::capture::{Capturer, Direction};
+use crate::source::catalog::Catalog;
 use crate::sql_objects::{self, Objects, TableName};
 
 const FIXTURE: &str = "tests/corpus/sql_objects.json";
@@ -161,7 +161,7 @@ fn statement_json(sql: &str) -> Value {
         "objects": objects_json(&full),
         "structure": objects_json(&structure),
     });
-    let grants = crate::grants::declared_lines(&expand_roles_blocks(&[sql.to_owned()]));
+    let grants = crate::roles::grants::declared_lines(&expand_roles_blocks(&[sql.to_owned()]));
     if !grants.is_empty() {
         entry["grants"] = json!(grants);
     }
@@ -360,11 +360,12 @@ async fn corpus() -> Value {
                 script.statements.iter().map(ToString::to_string).collect();
             if direction == Direction::Up {
                 entry["sum_tables"] = json!(
-                    crate::sum::SumEntry::of(&migration.name, migration.schema, &script).tables
+                    crate::source::sum::SumEntry::of(&migration.name, migration.schema, &script)
+                        .tables
                 );
-                entry["grants"] = json!(crate::grants::declared_lines(&expand_roles_blocks(
-                    &statements
-                )));
+                entry["grants"] = json!(crate::roles::grants::declared_lines(
+                    &expand_roles_blocks(&statements)
+                ));
                 history_up.extend(statements.iter().cloned());
             }
             entry[direction.as_str()] =
@@ -451,7 +452,7 @@ async fn corpus() -> Value {
     json!({
         "migrations": migrations,
         "constructs": constructs,
-        "history_grants": crate::grants::declared_lines(&expand_roles_blocks(&history_up)),
+        "history_grants": crate::roles::grants::declared_lines(&expand_roles_blocks(&history_up)),
         "history_findings": history_findings,
         "backfills": backfills,
         "test_statements": test_literals

@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use crate::error::SeedError;
 use crate::upsert::Present;
-use migration_runner::preflight::quote;
+use migration_runner::deploy::preflight::quote;
 use schema_core::seeding::Ownership;
 
 /// Refuses (listing every fix) when the role lacks a privilege the seeds need.

@@ -41,14 +41,14 @@ enum Command {
     /// Data changes run after deploy in short batches: list, run, status, pause, resume, cancel.
     Backfill {
         #[command(flatten)]
-        args: migration_runner::backfill::cli::BackfillArgs,
+        args: migration_runner::cli::backfill::BackfillArgs,
         #[command(flatten)]
         connect: ConnectArgs,
     },
     /// Feature flags (the flags table the application reads): list, set.
     Flag {
         #[command(flatten)]
-        args: migration_runner::backfill::cli::FlagArgs,
+        args: migration_runner::cli::backfill::FlagArgs,
         #[command(flatten)]
         connect: ConnectArgs,
     },
@@ -156,7 +156,7 @@ fn main() -> ExitCode {
             };
             let timeout = connect::ConnectSettings::DEFAULT_TIMEOUT.as_secs();
             let done =
-                migration_runner::operations::cli::run(&registry, operation, &target, timeout);
+                migration_runner::cli::operations::run(&registry, operation, &target, timeout);
             finish(done.await, &target)
         }),
         Command::Db { command } => migration_dev::cluster_cli::run(command, configured).into(),
@@ -168,7 +168,7 @@ fn main() -> ExitCode {
                 Ok(target) => target,
                 Err(code) => return code,
             };
-            let done = migration_runner::backfill::cli::backfill(
+            let done = migration_runner::cli::backfill::backfill(
                 &registry,
                 args,
                 &target,
@@ -195,7 +195,7 @@ fn main() -> ExitCode {
                 Ok(target) => target,
                 Err(code) => return code,
             };
-            let done = migration_runner::backfill::cli::flag(
+            let done = migration_runner::cli::backfill::flag(
                 &registry,
                 args,
                 &target,
@@ -207,7 +207,10 @@ fn main() -> ExitCode {
 }
 
 /// The exit code of a command, printing its error (password scrubbed).
-fn finish(outcome: migration_runner::Result<Exit>, target: &DatabaseTarget) -> ExitCode {
+fn finish(
+    outcome: migration_runner::cli::error::Result<Exit>,
+    target: &DatabaseTarget,
+) -> ExitCode {
     match outcome {
         Ok(exit) => exit.into(),
         Err(err) => migrate_cli::fail(&err.to_string(), Some(target), err.exit()),

@@ -48,7 +48,7 @@ pub enum DbCommand {
         yes: bool,
     },
     #[command(flatten)]
-    Operation(migration_runner::operations::cli::DbOperation),
+    Operation(migration_runner::cli::operations::DbOperation),
 }
 
 /// Runs one `db` command on the local clusters (`configured`: `DATABASE_URL`,

@@ -138,10 +138,10 @@ pub async fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, Scaff
     crate::sum_file::add_created_schema(workspace, name, &migration)
         .await
         .map_err(|err| ScaffoldError::File {
-            path: workspace.join(migration_runner::sum::PATH),
+            path: workspace.join(migration_runner::source::sum::PATH),
             message: err.to_string(),
         })?;
-    edited.push(workspace.join(migration_runner::sum::PATH));
+    edited.push(workspace.join(migration_runner::source::sum::PATH));
     Ok(NewSchema {
         crate_dir: dir,
         migration,

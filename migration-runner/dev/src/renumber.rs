@@ -8,9 +8,9 @@ use std::fs;
 use std::path::Path;
 
 use chrono::{NaiveDateTime, Utc};
-use migration_runner::catalog::Catalog;
-use migration_runner::check;
-use migration_runner::sum::{self, SumEntry, SumFile};
+use migration_runner::gate::check;
+use migration_runner::source::catalog::Catalog;
+use migration_runner::source::sum::{self, SumEntry, SumFile};
 
 use crate::scaffold::ScaffoldError;
 

@@ -11,8 +11,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDateTime, Utc};
-use migration_runner::catalog::Catalog;
 use migration_runner::name::slugify;
+use migration_runner::source::catalog::Catalog;
 
 /// Why a source file could not be written.
 #[derive(Debug, thiserror::Error)]

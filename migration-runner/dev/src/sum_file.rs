@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use migration_runner::capture::Script;
-use migration_runner::sum::{self, SumEntry, SumFile};
-use migration_runner::{Catalog, MigrateError};
+use migration_runner::source::capture::Script;
+use migration_runner::source::catalog::CatalogError;
+use migration_runner::source::sum::{self, SumEntry, SumFile};
+use migration_runner::{Catalog, Exit};
 
 /// What `migrate hash` wrote.
 #[derive(Debug, Clone)]
@@ -15,9 +16,9 @@ pub struct Written {
 }
 
 /// Rewrites the sum file of `workspace` from the compiled-in catalog.
-pub async fn write(workspace: &Path) -> Result<Written, MigrateError> {
+pub async fn write(workspace: &Path) -> Result<Written, SumFileError> {
     let catalog = Catalog::workspace(&schema_registry::workspace())?;
-    let file = migration_runner::capture::sum_file(&catalog).await?;
+    let file = migration_runner::source::capture::sum_file(&catalog).await?;
     let path = workspace.join(sum::PATH);
     std::fs::write(&path, file.render()).map_err(|err| io_error(&path, err))?;
     Ok(Written {
@@ -28,7 +29,7 @@ pub async fn write(workspace: &Path) -> Result<Written, MigrateError> {
 
 /// Adds the line of a just-written empty migration (not compiled in yet, so
 /// it is not in the catalog) to the sum file of `workspace`.
-pub fn add_empty(workspace: &Path, name: &str, schema: &str) -> Result<(), MigrateError> {
+pub fn add_empty(workspace: &Path, name: &str, schema: &str) -> Result<(), SumFileError> {
     let path = workspace.join(sum::PATH);
     let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
     let mut file = SumFile::parse(&text)
@@ -43,10 +44,34 @@ pub fn add_empty(workspace: &Path, name: &str, schema: &str) -> Result<(), Migra
     std::fs::write(&path, file.render()).map_err(|err| io_error(&path, err))
 }
 
-fn io_error(path: &Path, err: std::io::Error) -> MigrateError {
-    MigrateError::Io {
+fn io_error(path: &Path, err: std::io::Error) -> SumFileError {
+    SumFileError::Io {
         path: path.to_owned(),
         source: err,
+    }
+}
+
+/// Why the sum file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SumFileError {
+    /// The code's migrations could not be merged or recorded.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("cannot use `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SumFileError {
+    /// The process exit code, as the cause says.
+    pub fn exit(&self) -> Exit {
+        match self {
+            SumFileError::Catalog(err) => err.exit(),
+            SumFileError::Io { .. } => Exit::Failed,
+        }
     }
 }
 
@@ -82,7 +107,7 @@ pub async fn add_created_schema(
     workspace: &Path,
     schema: &str,
     migration: &str,
-) -> Result<(), MigrateError> {
+) -> Result<(), SumFileError> {
     // The catalog wants its schema names for the life of the process.
     let schema: &'static str = Box::leak(schema.to_owned().into_boxed_str());
     let catalog = Catalog::new(vec![migration_runner::SchemaSource::new(
@@ -93,7 +118,7 @@ pub async fn add_created_schema(
             schema: schema.to_owned(),
         })],
     )])?;
-    let computed = migration_runner::capture::sum_file(&catalog).await?;
+    let computed = migration_runner::source::capture::sum_file(&catalog).await?;
     let path = workspace.join(sum::PATH);
     let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
     let mut file = SumFile::parse(&text)

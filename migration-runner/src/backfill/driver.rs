@@ -15,7 +15,7 @@ use sea_orm::{
 use super::Registered;
 use super::error::BackfillError;
 use super::ledger::{self, LedgerState};
-use crate::db_error::{self, Kind};
+use crate::connect::db_error::{self, Kind};
 
 /// The advisory-lock class of backfills (`pg_try_advisory_lock(class, hashtext(name))`).
 pub const LOCK_CLASS: i32 = 7312;

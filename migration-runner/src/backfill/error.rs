@@ -3,7 +3,7 @@
 
 use sea_orm::DbErr;
 
-use crate::db_error;
+use crate::connect::db_error;
 use crate::exit::Exit;
 
 #[derive(Debug, thiserror::Error)]

@@ -220,8 +220,8 @@ pub(crate) async fn install<C: ConnectionTrait>(db: &C) -> Result<(), BackfillEr
     if installed(db).await? {
         return Ok(());
     }
-    let fail = |source| match crate::db_error::kind(&source) {
-        crate::db_error::Kind::PermissionDenied => BackfillError::PermissionDenied {
+    let fail = |source| match crate::connect::db_error::kind(&source) {
+        crate::connect::db_error::Kind::PermissionDenied => BackfillError::PermissionDenied {
             action: "create",
             source,
         },

@@ -8,7 +8,6 @@
 //! driver ([`driver`]: batches, timeouts, retries, pause/cancel), the gate
 //! that holds contract migrations back ([`gate`]) and the commands ([`cli`]).
 
-pub mod cli;
 pub mod driver;
 pub mod error;
 pub mod flags;
@@ -70,7 +69,7 @@ impl Backfills {
 
     /// The backfills of the workspace `catalog` was built from (none for a
     /// catalog of other migrations).
-    pub fn of(catalog: &crate::catalog::Catalog) -> Result<Self, BackfillError> {
+    pub fn of(catalog: &crate::source::catalog::Catalog) -> Result<Self, BackfillError> {
         catalog.source().map_or(Ok(Self::none()), Self::workspace)
     }
 

@@ -16,7 +16,7 @@ pub const KEPT_PUBLIC_TABLES: [&str; 5] = [
     crate::history::TABLE_NAME,
     "backfill_ledger",
     "feature_flags",
-    crate::role_names::SETTINGS_TABLE,
+    crate::roles::role_names::SETTINGS_TABLE,
     "seaql_migrations_citus",
 ];
 
@@ -154,7 +154,7 @@ pub async fn applied<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
 
 /// The newest of `applied` in the code's global order (names the code does
 /// not know sort by name, after the known ones).
-pub fn head(applied: &[String], catalog: &crate::Catalog) -> Option<String> {
+pub fn head(applied: &[String], catalog: &crate::source::catalog::Catalog) -> Option<String> {
     applied
         .iter()
         .max_by_key(|name| {

@@ -11,7 +11,6 @@
 //! `pg_restore` through their environment (`PGPASSWORD`), never their
 //! command line, and nothing printed or written carries one.
 
-pub mod cli;
 pub mod manifest;
 pub mod tools;
 
@@ -25,10 +24,12 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncBufReadExt as _;
 
-use crate::catalog::Catalog;
+use crate::connect::ConnectError;
+use crate::connect::db_error;
 use crate::connect::{self, ConnectSettings, DatabaseTarget, Session};
-use crate::error::{MigrateError, Result};
+use crate::deploy::error::MigrateError;
 use crate::exit::Exit;
+use crate::source::catalog::Catalog;
 use manifest::{Manifest, TableFigures};
 use schema_core::schema_crate::Workspace;
 
@@ -131,6 +132,37 @@ pub enum OperationsError {
 
     #[error("`--into {given}` is not a database name or a postgres:// URL: {problem}")]
     BadTarget { given: String, problem: String },
+
+    #[error("cannot use `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{context}: {}", db_error::describe(.source))]
+    Database {
+        context: &'static str,
+        #[source]
+        source: sea_orm::DbErr,
+    },
+
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+
+    /// Reading or verifying the history of a database (the deploy target's,
+    /// or a restored one's).
+    #[error(transparent)]
+    Migrate(Box<MigrateError>),
+
+    #[error(transparent)]
+    Scratch(#[from] crate::gate::scratch::ScratchError),
+}
+
+impl From<crate::source::catalog::CatalogError> for OperationsError {
+    fn from(err: crate::source::catalog::CatalogError) -> Self {
+        MigrateError::from(err).into()
+    }
 }
 
 impl OperationsError {
@@ -145,18 +177,25 @@ impl OperationsError {
             OperationsError::ArchiveMissing { .. }
             | OperationsError::ManifestUnreadable { .. }
             | OperationsError::BadTarget { .. } => Exit::Usage,
+            OperationsError::Io { .. } => Exit::Failed,
+            OperationsError::Database { source, .. } => db_error::exit(source),
+            OperationsError::Connect(err) => err.exit(),
+            OperationsError::Migrate(err) => err.exit(),
+            OperationsError::Scratch(err) => err.exit(),
         }
     }
 }
 
-impl From<OperationsError> for MigrateError {
-    fn from(err: OperationsError) -> Self {
-        MigrateError::Operations(Box::new(err))
+impl From<MigrateError> for OperationsError {
+    fn from(err: MigrateError) -> Self {
+        OperationsError::Migrate(Box::new(err))
     }
 }
 
-fn database_error(context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> MigrateError {
-    move |source| MigrateError::Database { context, source }
+type Result<T, E = OperationsError> = std::result::Result<T, E>;
+
+fn database_error(context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> OperationsError {
+    move |source| OperationsError::Database { context, source }
 }
 
 /// Lines of progress on stderr; quiet in tests that ask for it.
@@ -176,7 +215,7 @@ async fn server_version<C: ConnectionTrait>(db: &C) -> Result<(String, u32)> {
         ))
         .await
         .map_err(database_error("reading the server's version"))?
-        .ok_or_else(|| MigrateError::Database {
+        .ok_or_else(|| OperationsError::Database {
             context: "reading the server's version",
             source: sea_orm::DbErr::Custom("no answer".into()),
         })?;
@@ -233,7 +272,7 @@ pub async fn backup(
         )),
     };
     if let Some(parent) = archive.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| MigrateError::Io {
+        std::fs::create_dir_all(parent).map_err(|source| OperationsError::Io {
             path: parent.to_owned(),
             source,
         })?;
@@ -323,7 +362,7 @@ pub async fn backup(
     let manifest_path = Manifest::path_for(&archive);
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     std::fs::write(&manifest_path, format!("{}\n", target.scrub(&text))).map_err(|source| {
-        MigrateError::Io {
+        OperationsError::Io {
             path: manifest_path.clone(),
             source,
         }
@@ -373,10 +412,12 @@ fn file_digest(path: &Path) -> Result<(u64, String)> {
     let mut buffer = vec![0_u8; 1 << 20];
     let mut bytes = 0_u64;
     loop {
-        let read = file.read(&mut buffer).map_err(|source| MigrateError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let read = file
+            .read(&mut buffer)
+            .map_err(|source| OperationsError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
         if read == 0 {
             break;
         }
@@ -536,7 +577,7 @@ async fn restore_list(
         std::process::id(),
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ));
-    std::fs::write(&path, list).map_err(|source| MigrateError::Io {
+    std::fs::write(&path, list).map_err(|source| OperationsError::Io {
         path: path.clone(),
         source,
     })?;
@@ -640,7 +681,7 @@ async fn identity_of<C: ConnectionTrait>(
                FROM pg_database d WHERE d.datname = current_database()",
         ))
         .await
-        .map_err(|err| unknown(crate::db_error::describe(&err)))?
+        .map_err(|err| unknown(crate::connect::db_error::describe(&err)))?
         .ok_or_else(|| unknown("no answer".to_owned()))?;
     let read = |column: &str| -> Result<String> {
         Ok(row
@@ -711,7 +752,7 @@ async fn destination(
             }
             Ok(Destination::Existing(session))
         }
-        Err(MigrateError::Connect(connect::ConnectError::Refused { code, .. }))
+        Err(OperationsError::Connect(connect::ConnectError::Refused { code, .. }))
             if code == "3D000" =>
         {
             // A session on the target's server to create it from: its
@@ -776,7 +817,7 @@ pub async fn restore(
             .into());
         }
         let list = restore_list(&pg_restore, archive, &target).await?;
-        Ok::<_, MigrateError>((pg_restore, list))
+        Ok::<_, OperationsError>((pg_restore, list))
     }
     .await;
     let (pg_restore, list) = match checked {
@@ -846,7 +887,7 @@ async fn contents<C: ConnectionTrait>(db: &C) -> Result<Option<String>> {
         ))
         .await
         .map_err(database_error("checking that the restore's database is empty"))?
-        .ok_or_else(|| MigrateError::Database {
+        .ok_or_else(|| OperationsError::Database {
             context: "checking that the restore's database is empty",
             source: sea_orm::DbErr::Custom("no answer".into()),
         })?;
@@ -940,7 +981,7 @@ pub async fn verify_backup(
     let admin = admin_session(configured, settings).await?;
     let tool = async {
         let (server, server_major) = server_version(admin.connection()).await?;
-        Ok::<_, MigrateError>(tools::find("pg_restore", server_major, &server)?)
+        Ok::<_, OperationsError>(tools::find("pg_restore", server_major, &server)?)
     }
     .await;
     let pg_restore = match tool {
@@ -951,7 +992,8 @@ pub async fn verify_backup(
         }
     };
     let scratch =
-        crate::scratch::Scratch::create(admin.connection(), configured, "verify_backup").await?;
+        crate::gate::scratch::Scratch::create(admin.connection(), configured, "verify_backup")
+            .await?;
     let name = scratch.target.database().unwrap_or_default().to_owned();
     let outcome = async {
         let restore_started = Instant::now();
@@ -984,15 +1026,14 @@ pub async fn verify_backup(
             &manifest.tables,
         )
         .await;
-        if let Err(MigrateError::Operations(failed)) = &restored
-            && let OperationsError::ToolFailed { table, output, .. } = failed.as_ref()
+        if let Err(OperationsError::ToolFailed { table, output, .. }) = &restored
         {
             // The archive does not restore: that is the verification's finding.
             mismatches.push(Mismatch {
                 table: table.clone(),
                 problem: format!("does not restore: {output}"),
             });
-            return Ok::<_, MigrateError>((restore_started.elapsed().as_millis(), None));
+            return Ok::<_, OperationsError>((restore_started.elapsed().as_millis(), None));
         }
         restored?;
         let restore_ms = restore_started.elapsed().as_millis();
@@ -1024,7 +1065,7 @@ pub async fn verify_backup(
                 ),
             });
         }
-        let runner = crate::Runner::new(scratch.session.clone(), catalog, crate::RunnerOptions::default()).await?;
+        let runner = crate::deploy::runner::Runner::new(scratch.session.clone(), catalog, crate::deploy::runner::RunnerOptions::default()).await?;
         let status = runner.inspect().await.map(|inspection| {
             (inspection.exit_code(), inspection.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>())
         });
@@ -1035,7 +1076,7 @@ pub async fn verify_backup(
                 problem: format!("migrate status: {problem}"),
             });
         }
-        Ok::<_, MigrateError>((restore_ms, Some(status_exit_code)))
+        Ok::<_, OperationsError>((restore_ms, Some(status_exit_code)))
     }
     .await;
     scratch.dispose().await;

@@ -129,7 +129,7 @@ fn a_prefix_naming_another_schema_is_refused() {
     .unwrap();
     assert!(matches!(
         err,
-        migration_runner::error::CatalogError::WrongSchemaPrefix { .. }
+        migration_runner::deploy::error::CatalogError::WrongSchemaPrefix { .. }
     ));
     let message = err.to_string();
     assert!(

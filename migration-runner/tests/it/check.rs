@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use migration_dev::testing::TestDatabase;
-use migration_runner::check::{self, CheckProblem};
-use migration_runner::sum::{self, SumEntry, SumFile};
+use migration_runner::gate::check::{self, CheckProblem};
+use migration_runner::source::sum::{self, SumEntry, SumFile};
 
 use crate::support::*;
 
@@ -296,7 +296,7 @@ async fn an_entity_that_does_not_describe_the_migrations_is_reported() {
         migration_runner::connect::UrlSource::Given,
     )
     .unwrap();
-    let differences = migration_runner::entity_check::compare(
+    let differences = migration_runner::gate::entity_check::compare(
         admin.connection(),
         &target,
         workspace_plus(vec![("academy", Box::new(extra))]),
@@ -313,10 +313,10 @@ async fn an_entity_that_does_not_describe_the_migrations_is_reported() {
         vec!["column academy.webinars.notes: entity says nothing, migrations give `text not null default ''::text`".to_owned()]
     );
     // The same entities against the workspace's own migrations: nothing.
-    let clean = migration_runner::entity_check::compare(
+    let clean = migration_runner::gate::entity_check::compare(
         admin.connection(),
         &target,
-        migration_runner::catalog::workspace_sources(&schema_registry::workspace()),
+        migration_runner::source::catalog::workspace_sources(&schema_registry::workspace()),
         schema_registry::entity_sources(),
     )
     .await
@@ -485,7 +485,9 @@ type Extra = fn() -> Vec<(&'static str, Box<dyn sea_orm_migration::MigrationTrai
 /// workspace's code plus `extra`, then runs `check --base main` on that code.
 async fn check_feature(repo: &Repo, extra: Extra, server: &TestDatabase) -> check::CheckReport {
     let catalog = migration_runner::Catalog::new(workspace_plus(extra())).unwrap();
-    let code = migration_runner::capture::sum_file(&catalog).await.unwrap();
+    let code = migration_runner::source::capture::sum_file(&catalog)
+        .await
+        .unwrap();
     repo.commit(&code, "feature work");
     let sides = check::read_sides(repo.path(), "main").unwrap();
     let admin = migration_runner::connect(&server.url, "check-test")
@@ -769,7 +771,7 @@ async fn status_counts_a_sum_file_problem_among_its_problems() {
     let inspection = runner.inspect().await.unwrap();
     assert_eq!(inspection.exit_code(), 2);
     assert_eq!(
-        migration_runner::render::status_counts(&inspection),
+        migration_runner::cli::render::status_counts(&inspection),
         format!("0 applied, {pending} pending, 1 problem(s)")
     );
     let target = migration_runner::DatabaseTarget::parse(
@@ -777,11 +779,9 @@ async fn status_counts_a_sum_file_problem_among_its_problems() {
         migration_runner::connect::UrlSource::Given,
     )
     .unwrap();
-    let json: serde_json::Value = serde_json::from_str(&migration_runner::render::status_json(
-        &inspection,
-        &target,
-        None,
-    ))
+    let json: serde_json::Value = serde_json::from_str(
+        &migration_runner::cli::render::status_json(&inspection, &target, None),
+    )
     .unwrap();
     assert_eq!(json["summary"]["problems"], 1, "{json:#}");
 }

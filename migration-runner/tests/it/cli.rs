@@ -210,7 +210,7 @@ async fn global_flags_are_accepted_before_the_subcommand() {
         .connection()
         .execute_unprepared(&format!(
             "SELECT pg_advisory_lock({})",
-            migration_runner::lock::LOCK_KEY
+            migration_runner::history::lock::LOCK_KEY
         ))
         .await
         .unwrap();

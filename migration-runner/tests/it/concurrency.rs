@@ -62,13 +62,13 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
     holder
         .execute_unprepared(&format!(
             "SET application_name = 'deploy-from-laptop'; SELECT pg_advisory_lock({})",
-            migration_runner::lock::LOCK_KEY
+            migration_runner::history::lock::LOCK_KEY
         ))
         .await
         .unwrap();
     let runner = runner_with(
         &db,
-        migration_runner::catalog::workspace_sources(&schema_registry::workspace()),
+        migration_runner::source::catalog::workspace_sources(&schema_registry::workspace()),
         RunnerOptions {
             lock_timeout: Duration::from_secs(1),
             ..RunnerOptions::default()
@@ -82,7 +82,7 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
     assert!(
         matches!(
             err,
-            MigrateError::Lock(migration_runner::error::LockError::Timeout { .. })
+            MigrateError::Lock(migration_runner::deploy::error::LockError::Timeout { .. })
         ),
         "{message}"
     );
@@ -108,7 +108,7 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
         holder
             .execute_unprepared(&format!(
                 "SELECT pg_advisory_unlock({})",
-                migration_runner::lock::LOCK_KEY
+                migration_runner::history::lock::LOCK_KEY
             ))
             .await
             .unwrap();
@@ -116,7 +116,7 @@ async fn a_held_lock_is_waited_for_then_reported_with_its_holder() {
     });
     let patient = runner_with(
         &db,
-        migration_runner::catalog::workspace_sources(&schema_registry::workspace()),
+        migration_runner::source::catalog::workspace_sources(&schema_registry::workspace()),
         RunnerOptions {
             lock_timeout: Duration::from_secs(20),
             ..RunnerOptions::default()

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use migration_dev::testing::TestDatabase;
-use migration_runner::runner::UpOptions;
+use migration_runner::deploy::runner::UpOptions;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::support::*;
@@ -187,13 +187,14 @@ async fn status_from_the_digest_shows_what_the_full_comparison_shows() {
         ),
     )
     .await;
-    let entries = |inspection: &migration_runner::status::Inspection| -> Vec<serde_json::Value> {
-        inspection
-            .migrations
-            .iter()
-            .map(|e| serde_json::to_value(e).unwrap())
-            .collect()
-    };
+    let entries =
+        |inspection: &migration_runner::deploy::status::Inspection| -> Vec<serde_json::Value> {
+            inspection
+                .migrations
+                .iter()
+                .map(|e| serde_json::to_value(e).unwrap())
+                .collect()
+        };
     let runner = workspace_runner(&db).await;
     let summary = runner.inspect_summary(10).await.unwrap();
     let every = runner.inspect().await.unwrap();

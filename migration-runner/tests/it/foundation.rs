@@ -225,8 +225,8 @@ async fn a_migration_failing_at_its_first_statement_rolls_back_and_keeps_the_ses
         assert!(
             matches!(
                 err,
-                MigrateError::Apply(migration_runner::error::ApplyError::Failed(
-                    migration_runner::error::StatementFailure {
+                MigrateError::Apply(migration_runner::deploy::error::ApplyError::Failed(
+                    migration_runner::deploy::error::StatementFailure {
                         statement_index: 1,
                         ..
                     }
@@ -293,8 +293,8 @@ async fn a_failing_migration_leaves_no_trace_and_applies_once_fixed() {
     assert!(
         matches!(
             err,
-            MigrateError::Apply(migration_runner::error::ApplyError::Failed(
-                migration_runner::error::StatementFailure {
+            MigrateError::Apply(migration_runner::deploy::error::ApplyError::Failed(
+                migration_runner::deploy::error::StatementFailure {
                     statement_index: 2,
                     ..
                 }

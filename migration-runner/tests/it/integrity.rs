@@ -72,7 +72,7 @@ async fn an_edited_migration_is_refused_and_nothing_changes() {
     assert!(
         matches!(
             err,
-            MigrateError::Verify(migration_runner::error::VerifyError::Integrity(_))
+            MigrateError::Verify(migration_runner::deploy::error::VerifyError::Integrity(_))
         ),
         "{message}"
     );

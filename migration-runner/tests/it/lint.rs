@@ -8,7 +8,7 @@ use std::path::Path;
 
 use migration_dev::testing::TestDatabase;
 use migration_runner::Catalog;
-use migration_runner::lint::{
+use migration_runner::gate::lint::{
     self, Finding, LintInput, Origin, Severity, Target, declared_schemas,
 };
 use sea_orm::ConnectionTrait;

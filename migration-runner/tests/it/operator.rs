@@ -35,7 +35,7 @@ async fn down_is_refused_in_production_unless_destructive_is_allowed() {
         .unwrap_err();
     assert!(matches!(
         err,
-        MigrateError::Verify(migration_runner::error::VerifyError::DestructiveRefused)
+        MigrateError::Verify(migration_runner::deploy::error::VerifyError::DestructiveRefused)
     ));
     assert!(
         err.to_string().contains("forward-fix with a new migration"),

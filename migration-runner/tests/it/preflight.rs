@@ -46,7 +46,7 @@ async fn a_role_without_privileges_gets_every_missing_grant_then_passes() {
     // Runtime role names no other test uses: the server has none of them, so
     // the migrations must create them (roles belong to the cluster the tests share).
     let options = migration_runner::RunnerOptions {
-        role_templates: migration_runner::role_names::ConfiguredTemplates {
+        role_templates: migration_runner::roles::role_names::ConfiguredTemplates {
             app: Some(format!("{}_{{schema}}_rw", role.name)),
             reporting: Some(format!("{}_{{schema}}_ro", role.name)),
         },
@@ -94,7 +94,7 @@ async fn a_role_without_privileges_gets_every_missing_grant_then_passes() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, MigrateError::Verify(migration_runner::error::VerifyError::Preflight(ref lines)) if lines.len() == 3),
+        matches!(err, MigrateError::Verify(migration_runner::deploy::error::VerifyError::Preflight(ref lines)) if lines.len() == 3),
         "{err}"
     );
     assert!(

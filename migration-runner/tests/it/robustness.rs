@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use migration_dev::testing::TestDatabase;
-use migration_runner::error::{ApplyError, LockError};
-use migration_runner::executor::DdlLimits;
+use migration_runner::deploy::error::{ApplyError, LockError};
+use migration_runner::deploy::executor::DdlLimits;
 use migration_runner::{MigrateError, RunnerOptions, UpOptions};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
@@ -98,7 +98,7 @@ async fn a_non_superuser_waits_for_the_lock_then_names_its_holder() {
         holder.connection(),
         &format!(
             "SELECT pg_backend_pid()::bigint FROM (SELECT pg_advisory_lock({})) locked",
-            migration_runner::lock::LOCK_KEY
+            migration_runner::history::lock::LOCK_KEY
         ),
     )
     .await;
@@ -260,7 +260,7 @@ async fn a_runner_killed_while_blocked_leaves_no_lock_behind() {
     let lock_held = format!(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {} \
          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        migration_runner::lock::LOCK_KEY as u32
+        migration_runner::history::lock::LOCK_KEY as u32
     );
     let deadline = Instant::now() + Duration::from_secs(5);
     while scalar_i64(&watcher, &lock_held).await > 0 {

@@ -59,7 +59,8 @@ impl MigrationTrait for SqlMigration {
 
 /// The workspace's sources with extra migrations added to the named schemas' crates.
 pub fn workspace_plus(extra: Vec<(&'static str, Box<dyn MigrationTrait>)>) -> Vec<SchemaSource> {
-    let mut sources = migration_runner::catalog::workspace_sources(&schema_registry::workspace());
+    let mut sources =
+        migration_runner::source::catalog::workspace_sources(&schema_registry::workspace());
     for (schema, migration) in extra {
         sources
             .iter_mut()
@@ -92,7 +93,7 @@ pub async fn runner_with(
 pub async fn workspace_runner(db: &TestDatabase) -> Runner {
     runner(
         db,
-        migration_runner::catalog::workspace_sources(&schema_registry::workspace()),
+        migration_runner::source::catalog::workspace_sources(&schema_registry::workspace()),
     )
     .await
 }

@@ -247,7 +247,7 @@ fn only_the_runner_writes_the_history_table() {
 fn the_history_table_is_named_only_by_its_constant() {
     let root = workspace().join("migration-runner/src");
     for source in sources(&root) {
-        if source == root.join("history.rs") {
+        if source == root.join("history/mod.rs") {
             continue;
         }
         for (number, line) in read(&source).lines().enumerate() {
@@ -409,8 +409,8 @@ fn crate_doc(text: &str) -> String {
 
 /// Invariant: the code map of docs/ARCHITECTURE.md names every module: each
 /// source file of the engine, `migration-dev`, the seeder, xtask and
-/// `schema-core`'s shared modules by its file name, each folder module by its
-/// folder (the schema crates' `entities/` and `migrations/` hold one file per
+/// `schema-core`'s shared modules by its path below `src`, each folder module
+/// by its folder (the schema crates' `entities/` and `migrations/` hold one file per
 /// table or migration, named by their folders).
 #[test]
 fn the_code_map_names_every_module() {
@@ -432,19 +432,14 @@ fn the_code_map_names_every_module() {
             {
                 continue;
             }
-            let file = relative.file_name().unwrap().to_string_lossy().into_owned();
-            let wanted = match file.as_str() {
-                "lib.rs" | "main.rs" => continue,
-                "mod.rs" => format!(
-                    "`{}/`",
-                    relative
-                        .parent()
-                        .unwrap()
-                        .file_name()
-                        .unwrap()
-                        .to_string_lossy()
-                ),
-                _ => format!("`{file}`"),
+            // By its path below `src` (`deploy/runner.rs`), a folder module by
+            // its folder (`deploy/`): two files of one name in two folders
+            // are two modules, each named.
+            let path = relative.to_string_lossy().into_owned();
+            let wanted = match relative.file_name().unwrap().to_str() {
+                Some("lib.rs" | "main.rs") if relative.parent() == Some(Path::new("")) => continue,
+                Some("mod.rs") => format!("`{}/`", relative.parent().unwrap().display()),
+                _ => format!("`{path}`"),
             };
             if !map.contains(&wanted) {
                 unnamed.push(format!("{wanted} ({dir}/{})", relative.display()));
@@ -464,12 +459,14 @@ fn the_code_map_names_every_module() {
 /// --base` refuses the edit of a migration that exists on the base).
 #[tokio::test]
 async fn the_sum_file_matches_the_code() {
-    let path = workspace().join(migration_runner::sum::PATH);
-    let file =
-        migration_runner::sum::SumFile::parse(&read(&path)).unwrap_or_else(|err| panic!("{err}"));
+    let path = workspace().join(migration_runner::source::sum::PATH);
+    let file = migration_runner::source::sum::SumFile::parse(&read(&path))
+        .unwrap_or_else(|err| panic!("{err}"));
     let catalog = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
-    let code = migration_runner::capture::sum_file(&catalog).await.unwrap();
-    let mismatches = migration_runner::sum::compare(&code, &file);
+    let code = migration_runner::source::capture::sum_file(&catalog)
+        .await
+        .unwrap();
+    let mismatches = migration_runner::source::sum::compare(&code, &file);
     assert!(
         mismatches.is_empty(),
         "{} disagrees with the code: {}; applied migrations never change and `migration_kit` is \
@@ -558,5 +555,296 @@ fn every_runbook_command_is_one_the_tests_run() {
         untested.is_empty(),
         "docs/RUNBOOK.md commands no test runs:\n{}",
         untested.join("\n")
+    );
+}
+
+/// The engine's layers as docs/ARCHITECTURE.md writes them down: the lines
+/// of its "Layers of the engine" list, bottom first, each naming the
+/// top-level modules of `migration-runner/src` in that layer.
+fn documented_layers(architecture: &str) -> Vec<Vec<String>> {
+    architecture
+        .lines()
+        .skip_while(|line| !line.starts_with("### Layers of the engine"))
+        .skip(1)
+        .take_while(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (number, rest) = line.split_once(". ")?;
+            number.trim().parse::<usize>().ok()?;
+            let names = rest.split(':').next().unwrap_or_default();
+            Some(
+                names
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(|name| name.trim_end_matches('/').to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// A source file's module path below `src` (`deploy::runner`, `history` for
+/// `history/mod.rs`, `` for `lib.rs`).
+fn module_path(src: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// The paths a source names through `crate::` (grouped imports expanded),
+/// each as its segments, with the line it is on; comments skipped.
+fn crate_paths(text: &str) -> Vec<(usize, Vec<String>)> {
+    let mut found = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or_default();
+        for (at, _) in code.match_indices("crate::") {
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+                continue;
+            }
+            let rest = &code[at + "crate::".len()..];
+            for path in expand(rest) {
+                found.push((number + 1, path));
+            }
+        }
+    }
+    found
+}
+
+/// `a::b::{c, d::e}` → `[a, b, c]`, `[a, b, d, e]` (one line's worth).
+fn expand(rest: &str) -> Vec<Vec<String>> {
+    let mut segments = Vec::new();
+    let mut rest = rest;
+    loop {
+        let ident: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if ident.is_empty() {
+            break;
+        }
+        segments.push(ident.clone());
+        rest = &rest[ident.len()..];
+        match rest.strip_prefix("::") {
+            Some(next) if next.starts_with('{') => {
+                let inner = next[1..].split('}').next().unwrap_or_default();
+                return inner
+                    .split(',')
+                    .flat_map(|item| {
+                        expand(item.trim()).into_iter().map(|tail| {
+                            let mut path = segments.clone();
+                            path.extend(tail);
+                            path
+                        })
+                    })
+                    .collect();
+            }
+            Some(next) => rest = next,
+            None => break,
+        }
+    }
+    vec![segments]
+}
+
+/// Every way the engine's sources break its layers: a `crate::` path into a
+/// higher layer or into another module of the same layer, a top-level module
+/// the layers do not list, a path that is not a module's, and every import
+/// circle between files (a folder's `mod.rs` declaring and using its own
+/// files is not one: it is the folder's front).
+fn layer_violations(src: &Path, layers: &[Vec<String>]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let layer_of = |module: &str| {
+        layers
+            .iter()
+            .position(|layer| layer.iter().any(|name| name == module))
+    };
+    let files: Vec<(String, PathBuf)> = sources(src)
+        .into_iter()
+        .map(|file| (module_path(src, &file), file))
+        .collect();
+    let modules: std::collections::BTreeSet<String> =
+        files.iter().map(|(module, _)| module.clone()).collect();
+    // `#[macro_export]` macros live at the crate's root; they belong to the
+    // module that defines them.
+    let mut macros = std::collections::BTreeMap::new();
+    for (module, file) in &files {
+        let text = read(file);
+        let lines: Vec<&str> = text.lines().collect();
+        for pair in lines.windows(2) {
+            if pair[0].trim() == "#[macro_export]" {
+                if let Some(name) = pair[1].trim().strip_prefix("macro_rules! ") {
+                    macros.insert(name.trim_end_matches(" {").to_owned(), module.clone());
+                }
+            }
+        }
+    }
+    for module in &modules {
+        let top = module.split("::").next().unwrap_or_default();
+        if !top.is_empty() && layer_of(top).is_none() {
+            problems.push(format!(
+                "module `{top}` is in no layer of docs/ARCHITECTURE.md's \"Layers of the engine\""
+            ));
+        }
+    }
+    let mut edges: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for (module, file) in &files {
+        let Some(top) = module.split("::").next().filter(|top| !top.is_empty()) else {
+            continue; // lib.rs and main.rs sit above every layer
+        };
+        let own_layer = layer_of(top);
+        for (line, path) in crate_paths(&read(file)) {
+            let target = (1..=path.len())
+                .rev()
+                .map(|len| path[..len].join("::"))
+                .find(|prefix| modules.contains(prefix))
+                .or_else(|| macros.get(&path[0]).cloned());
+            let Some(target) = target else {
+                problems.push(format!(
+                    "{}:{line}: `crate::{}` is not a module's path: name the module the item lives in",
+                    file.display(),
+                    path.join("::")
+                ));
+                continue;
+            };
+            let target_top = target.split("::").next().unwrap_or_default().to_owned();
+            if target_top != top {
+                match (own_layer, layer_of(&target_top)) {
+                    (Some(own), Some(theirs)) if theirs > own => problems.push(format!(
+                        "{}:{line}: `{module}` (layer {}) imports `{target}` from a higher layer ({})",
+                        file.display(),
+                        own + 1,
+                        theirs + 1
+                    )),
+                    (Some(own), Some(theirs)) if theirs == own => problems.push(format!(
+                        "{}:{line}: `{module}` imports `{target}` from its own layer ({}): modules of one \
+                         layer are independent",
+                        file.display(),
+                        own + 1
+                    )),
+                    _ => {}
+                }
+            }
+            let declares_own_file = target.starts_with(&format!("{module}::"));
+            if target != *module && !declares_own_file {
+                edges.entry(module.clone()).or_default().insert(target);
+            }
+        }
+    }
+    problems.extend(circles(&edges));
+    problems
+}
+
+/// Each import circle in `edges`, once, as `a → b → a`.
+fn circles(
+    edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Vec<String> {
+    fn visit(
+        node: &str,
+        edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        stack: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+        found: &mut Vec<String>,
+    ) {
+        if let Some(at) = stack.iter().position(|n| n == node) {
+            let mut circle = stack[at..].to_vec();
+            circle.push(node.to_owned());
+            found.push(format!("import circle: {}", circle.join(" → ")));
+            return;
+        }
+        if !done.insert(node.to_owned()) {
+            return;
+        }
+        stack.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            visit(next, edges, stack, done, found);
+        }
+        stack.pop();
+    }
+    let mut found = Vec::new();
+    let mut done = std::collections::BTreeSet::new();
+    for node in edges.keys() {
+        visit(node, edges, &mut Vec::new(), &mut done, &mut found);
+    }
+    found
+}
+
+/// Invariant: the engine is built in layers (docs/ARCHITECTURE.md, "Layers of
+/// the engine"): a module imports only from lower layers and its own folder,
+/// every top-level module is in a layer, and no files import one another in a
+/// circle.
+#[test]
+fn the_engine_is_built_in_layers() {
+    let root = workspace();
+    let layers = documented_layers(&read(&root.join("docs/ARCHITECTURE.md")));
+    assert!(
+        layers.len() >= 5,
+        "docs/ARCHITECTURE.md lists no \"Layers of the engine\""
+    );
+    let problems = layer_violations(&root.join("migration-runner/src"), &layers);
+    assert!(
+        problems.is_empty(),
+        "the engine's layers are broken:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The layer check itself fails on what it exists to catch: a circle, an
+/// upward import, an import across one layer, and a module in no layer.
+#[test]
+fn the_layer_check_finds_circles_upward_imports_and_unlisted_modules() {
+    let src = std::env::temp_dir().join(format!("layers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&src);
+    let write = |path: &str, text: &str| {
+        let path = src.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "lib.rs",
+        "pub mod low;\npub mod high;\npub mod side;\npub mod stray;\n",
+    );
+    write(
+        "low/mod.rs",
+        "pub mod a;\npub mod b;\nuse crate::low::a::A;\n",
+    );
+    write("low/a.rs", "use crate::low::b::B;\n");
+    write("low/b.rs", "use crate::low::a::A;\nuse crate::high::H;\n");
+    write(
+        "high.rs",
+        "use crate::low::{a::A, b::B};\nuse crate::side::S;\n",
+    );
+    write("side.rs", "");
+    write("stray.rs", "use crate::Nothing;\n");
+    let layers = vec![
+        vec!["low".to_owned()],
+        vec!["high".to_owned(), "side".to_owned()],
+    ];
+    let problems = layer_violations(&src, &layers).join("\n");
+    std::fs::remove_dir_all(&src).unwrap();
+    for expected in [
+        "import circle: low::a → low::b → low::a",
+        "`low::b` (layer 1) imports `high` from a higher layer (2)",
+        "`high` imports `side` from its own layer (2)",
+        "module `stray` is in no layer",
+        "`crate::Nothing` is not a module's path",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "the layer check missed \"{expected}\" in:\n{problems}"
+        );
+    }
+    assert!(
+        !problems.contains("low → low::a"),
+        "a folder's mod.rs using its own files is no circle:\n{problems}"
     );
 }

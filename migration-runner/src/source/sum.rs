@@ -1,0 +1,313 @@
+//! The sum file, `migration-runner/migrations.sum` (as Atlas's `atlas.sum`):
+//! one line per migration in global order (name, schema, SHA-256 of the SQL
+//! it emits, the tables it touches), then a line hashing every line above.
+//!
+//! Adding a migration rewrites that last line, so two branches that each add
+//! one conflict in git at merge time instead of after deploy. The base side
+//! of `migrate check` is read from it (`git show <ref>:migration-runner/migrations.sum`),
+//! so the base never has to be built. `cargo xtask migrate hash` writes it;
+//! `migrate new` keeps it current; `status`, `check` and the tests refuse
+//! when it disagrees with the code.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::source::script::Script;
+use crate::sql_objects::{self, Objects};
+
+/// Where the sum file lives, relative to the workspace root.
+pub const PATH: &str = "migration-runner/migrations.sum";
+
+const HEADER: &str = "\
+# migration-runner sum file: every migration in global order (name, schema, SHA-256 of its SQL,
+# tables it touches), then the hash of all those lines. Written by `cargo xtask migrate hash`;
+# never edit it by hand. A merge conflict here means two branches added migrations: rebase
+# one onto the other, rename its new migrations past the other's, then `cargo xtask migrate hash`.";
+
+/// One migration's line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumEntry {
+    pub name: String,
+    pub schema: String,
+    pub checksum: String,
+    /// `schema.table`, sorted.
+    pub tables: Vec<String>,
+}
+
+impl SumEntry {
+    /// The line for a migration whose `up` emitted `script`.
+    pub fn of(name: &str, schema: &str, script: &Script) -> Self {
+        let mut objects = Objects::default();
+        for statement in &script.statements {
+            sql_objects::collect(&statement.to_string(), &mut objects);
+        }
+        let mut tables: Vec<String> = objects
+            .created_tables
+            .iter()
+            .chain(&objects.altered_tables)
+            .chain(&objects.referenced_tables)
+            .map(|(schema, table)| format!("{schema}.{table}"))
+            .collect();
+        tables.sort();
+        tables.dedup();
+        Self {
+            name: name.to_owned(),
+            schema: schema.to_owned(),
+            checksum: script.checksum(),
+            tables,
+        }
+    }
+
+    fn line(&self) -> String {
+        let tables = if self.tables.is_empty() {
+            "-".to_owned()
+        } else {
+            self.tables.join(",")
+        };
+        format!("{} {} {} {tables}", self.name, self.schema, self.checksum)
+    }
+}
+
+/// A parsed, self-consistent sum file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumFile {
+    pub entries: Vec<SumEntry>,
+}
+
+/// Why a sum file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SumError {
+    #[error(
+        "{PATH} line {line} is malformed ({problem}); it is written by `cargo xtask migrate hash`: run it \
+         (after resolving any merge conflict by rebasing)"
+    )]
+    Malformed { line: usize, problem: String },
+    #[error(
+        "{PATH} does not add up: its last line does not hash the lines above (edited by hand, or a merge \
+         kept both sides); rebase onto the base branch and run `cargo xtask migrate hash`"
+    )]
+    Total,
+}
+
+impl SumFile {
+    pub fn new(entries: Vec<SumEntry>) -> Self {
+        Self { entries }
+    }
+
+    fn total(entries: &[SumEntry]) -> String {
+        let mut hasher = Sha256::new();
+        for entry in entries {
+            hasher.update(entry.line().as_bytes());
+            hasher.update(b"\n");
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    /// The file's text.
+    pub fn render(&self) -> String {
+        let mut text = String::from(HEADER);
+        text.push('\n');
+        for entry in &self.entries {
+            text.push_str(&entry.line());
+            text.push('\n');
+        }
+        text.push_str(&format!("total {}\n", Self::total(&self.entries)));
+        text
+    }
+
+    /// Reads a sum file, refusing one whose total does not match its lines.
+    pub fn parse(text: &str) -> Result<Self, SumError> {
+        let mut entries = Vec::new();
+        let mut total = None;
+        for (index, line) in text.lines().enumerate() {
+            let number = index + 1;
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            if total.is_some() {
+                return Err(SumError::Malformed {
+                    line: number,
+                    problem: "a line after the total".to_owned(),
+                });
+            }
+            if line.starts_with("<<<<<<<")
+                || line.starts_with("=======")
+                || line.starts_with(">>>>>>>")
+            {
+                return Err(SumError::Malformed {
+                    line: number,
+                    problem: "an unresolved merge conflict".to_owned(),
+                });
+            }
+            let fields: Vec<&str> = line.split(' ').collect();
+            match fields.as_slice() {
+                ["total", sum] => total = Some((*sum).to_owned()),
+                [name, schema, checksum, tables] => entries.push(SumEntry {
+                    name: (*name).to_owned(),
+                    schema: (*schema).to_owned(),
+                    checksum: (*checksum).to_owned(),
+                    tables: if *tables == "-" {
+                        Vec::new()
+                    } else {
+                        tables.split(',').map(str::to_owned).collect()
+                    },
+                }),
+                _ => {
+                    return Err(SumError::Malformed {
+                        line: number,
+                        problem: "expected `<name> <schema> <checksum> <tables>` or `total <hash>`"
+                            .to_owned(),
+                    });
+                }
+            }
+        }
+        match total {
+            Some(total) if total == Self::total(&entries) => Ok(Self { entries }),
+            Some(_) => Err(SumError::Total),
+            None => Err(SumError::Malformed {
+                line: text.lines().count(),
+                problem: "no `total` line".to_owned(),
+            }),
+        }
+    }
+
+    /// The entry of `name`.
+    pub fn get(&self, name: &str) -> Option<&SumEntry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
+
+    /// Appends an entry (a migration written by `migrate new`).
+    pub fn push(&mut self, entry: SumEntry) {
+        self.entries.push(entry);
+    }
+}
+
+/// How the code and a sum file disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SumMismatch {
+    /// In the code, not in the sum file.
+    Unlisted { name: String },
+    /// In the sum file, not in the code.
+    Gone { name: String },
+    /// Listed with another checksum (or other tables).
+    Differs { name: String },
+}
+
+impl fmt::Display for SumMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SumMismatch::Unlisted { name } => write!(f, "`{name}` is not in {PATH}"),
+            SumMismatch::Gone { name } => write!(f, "`{name}` is in {PATH} but not in the code"),
+            SumMismatch::Differs { name } => {
+                write!(f, "`{name}` emits other SQL than {PATH} records")
+            }
+        }
+    }
+}
+
+/// What differs between `expected` (the code) and `file`.
+pub fn compare(expected: &SumFile, file: &SumFile) -> Vec<SumMismatch> {
+    mismatches(
+        file,
+        expected
+            .entries
+            .iter()
+            .map(|entry| (entry.name.as_str(), file.get(&entry.name) == Some(entry))),
+    )
+}
+
+/// What differs between the code, as `(name, checksum)` pairs (`None` when a
+/// migration cannot be checksummed: reported elsewhere), and `file`.
+pub fn compare_checksums<'a>(
+    file: &SumFile,
+    code: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Vec<SumMismatch> {
+    mismatches(
+        file,
+        code.into_iter().map(|(name, checksum)| {
+            let agrees = match (file.get(name), checksum) {
+                (Some(listed), Some(checksum)) => listed.checksum == checksum,
+                _ => true,
+            };
+            (name, agrees)
+        }),
+    )
+}
+
+/// Unlisted and differing migrations in code order, then those only listed.
+fn mismatches<'a>(
+    file: &SumFile,
+    code: impl IntoIterator<Item = (&'a str, bool)>,
+) -> Vec<SumMismatch> {
+    let mut found = Vec::new();
+    let mut in_code = std::collections::HashSet::new();
+    for (name, agrees) in code {
+        in_code.insert(name);
+        match file.get(name) {
+            None => found.push(SumMismatch::Unlisted {
+                name: name.to_owned(),
+            }),
+            Some(_) if !agrees => found.push(SumMismatch::Differs {
+                name: name.to_owned(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for listed in &file.entries {
+        if !in_code.contains(listed.name.as_str()) {
+            found.push(SumMismatch::Gone {
+                name: listed.name.clone(),
+            });
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, checksum: &str) -> SumEntry {
+        SumEntry {
+            name: name.to_owned(),
+            schema: "core".to_owned(),
+            checksum: checksum.to_owned(),
+            tables: vec!["core.users".to_owned()],
+        }
+    }
+
+    #[test]
+    fn a_rendered_file_parses_back() {
+        let file = SumFile::new(vec![entry("m1", "aa"), entry("m2", "bb")]);
+        assert_eq!(SumFile::parse(&file.render()).unwrap(), file);
+    }
+
+    #[test]
+    fn a_hand_edit_or_a_conflict_is_refused() {
+        let text = SumFile::new(vec![entry("m1", "aa"), entry("m2", "bb")]).render();
+        assert_eq!(
+            SumFile::parse(&text.replace(" bb ", " cc ")).unwrap_err(),
+            SumError::Total
+        );
+        let conflicted = text.replace("m2 core", "<<<<<<< HEAD\nm2 core");
+        assert!(matches!(
+            SumFile::parse(&conflicted).unwrap_err(),
+            SumError::Malformed { .. }
+        ));
+    }
+
+    #[test]
+    fn mismatches_are_named() {
+        let code = SumFile::new(vec![entry("m1", "aa"), entry("m3", "cc")]);
+        let file = SumFile::new(vec![entry("m1", "xx"), entry("m2", "bb")]);
+        assert_eq!(
+            compare(&code, &file),
+            vec![
+                SumMismatch::Differs { name: "m1".into() },
+                SumMismatch::Unlisted { name: "m3".into() },
+                SumMismatch::Gone { name: "m2".into() },
+            ]
+        );
+    }
+}
