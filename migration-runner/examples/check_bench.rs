@@ -88,7 +88,7 @@ async fn main() {
             .map(|e| e.name.clone())
             .collect();
         let t = Instant::now();
-        let findings = lint::lint_catalog(&catalog, &repo, lint::Target::Plain, |name| {
+        let findings = lint::lint_catalog(&catalog, &repo, migration_lint::Target::Plain, |name| {
             added.iter().any(|a| a == name)
         })
         .await

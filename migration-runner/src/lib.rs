@@ -28,7 +28,6 @@ pub mod output;
 mod parser_corpus;
 pub mod roles;
 pub mod source;
-pub mod sql_objects;
 
 pub use connect::{DatabaseTarget, Session, connect, redact_url};
 pub use deploy::error::{MigrateError, Result};

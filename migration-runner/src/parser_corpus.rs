@@ -23,10 +23,11 @@ use proc_macro2::{TokenStream, TokenTree};
 use schema_core::migration_kit::{RoleTemplates, RolesBlock};
 use serde_json::{Value, json};
 
-use crate::gate::lint::{self, LintInput, Target};
+use crate::gate::lint;
 use crate::source::capture::{Capturer, Direction};
 use crate::source::catalog::Catalog;
-use crate::sql_objects::{self, Objects, TableName};
+use migration_lint::{LintInput, Target};
+use sql_objects::{self, Objects, TableName};
 
 const FIXTURE: &str = "tests/corpus/sql_objects.json";
 
@@ -34,16 +35,16 @@ const FIXTURE: &str = "tests/corpus/sql_objects.json";
 const CONSTRUCTS: &str = "tests/corpus/constructs.sql";
 
 /// Test sources whose SQL string literals are part of the corpus, relative
-/// to the crate (a module may be one file or a folder: both are listed).
-const TEST_SOURCES: [&str; 9] = [
+/// to the crate (a file or a folder); each must exist, so a test that moves
+/// is followed here rather than silently dropped from the corpus.
+const TEST_SOURCES: [&str; 8] = [
     "tests/it/lint.rs",
     "tests/it/roles.rs",
     "tests/it/preflight.rs",
     "tests/it/operations.rs",
-    "src/lint",
-    "src/sql_objects.rs",
-    "src/sql_objects",
-    "src/grants.rs",
+    "lint/src",
+    "sql-objects/src",
+    "src/roles/grants.rs",
     "src/backfill/driver.rs",
 ];
 
@@ -183,7 +184,7 @@ fn expand_roles_blocks(sql: &[String]) -> Vec<String> {
 }
 
 /// `rule@statement (severity)` for each finding, in the linter's order.
-fn findings_json(findings: &[lint::Finding]) -> Vec<String> {
+fn findings_json(findings: &[migration_lint::Finding]) -> Vec<String> {
     findings
         .iter()
         .map(|f| {
@@ -326,7 +327,7 @@ fn rust_files(path: &Path) -> Vec<PathBuf> {
 /// transaction.
 fn lint_json(statements: &[String]) -> Value {
     let lint_as = |transactional: bool| {
-        findings_json(&lint::lint(&LintInput {
+        findings_json(&migration_lint::lint(&LintInput {
             name: "m20990101_000000_academy_case",
             schema: "academy",
             declared_schemas: &[],
@@ -380,7 +381,7 @@ async fn corpus() -> Value {
         let findings = lint::lint_catalog(&catalog, &workspace, target, |_| true)
             .await
             .expect("the workspace lints");
-        let mut by_migration: BTreeMap<String, Vec<lint::Finding>> = BTreeMap::new();
+        let mut by_migration: BTreeMap<String, Vec<migration_lint::Finding>> = BTreeMap::new();
         for finding in findings {
             by_migration
                 .entry(finding.migration.clone())
@@ -401,6 +402,10 @@ async fn corpus() -> Value {
     let mut test_literals = std::collections::BTreeSet::new();
     let mut test_lists = std::collections::BTreeSet::new();
     for source in TEST_SOURCES {
+        assert!(
+            crate_dir().join(source).exists(),
+            "{source}: a test source the corpus reads is gone; name where its tests moved in TEST_SOURCES"
+        );
         for file in rust_files(&crate_dir().join(source)) {
             if file.ends_with("parser_corpus.rs") {
                 continue;

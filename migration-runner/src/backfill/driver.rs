@@ -720,7 +720,7 @@ impl BatchSql {
 /// `INSERT` without `RETURNING` (read with the parser of `sql_objects`), so
 /// it can run together with the ledger's advance; `None` otherwise.
 pub(crate) fn combinable(sql: &str) -> Option<String> {
-    use crate::sql_objects::syntax;
+    use sql_objects::syntax;
     use squawk_syntax::SyntaxKind;
 
     let statements = syntax::statements(sql).ok()?;

@@ -6,7 +6,13 @@
 //! crates, registered through their descriptors; the engine owns the rest:
 //! the ledger and flags tables in `public` ([`ledger`], [`flags`]), the
 //! driver ([`driver`]: batches, timeouts, retries, pause/cancel), the gate
-//! that holds contract migrations back ([`gate`]) and the commands ([`cli`]).
+//! that holds contract migrations back ([`gate`]) and its errors ([`error`]).
+//!
+//! It may import the foundation (`exit`, `output`), `connect`, `source`,
+//! `history` (a backfill needs its contract migration applied) and the SQL
+//! reader (`sql-objects`); never roles,
+//! Citus, deploy, the gate, operations or the CLI (whose `backfill` and `flag`
+//! commands live in `cli/backfill.rs`).
 
 pub mod driver;
 pub mod error;

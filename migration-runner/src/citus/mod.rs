@@ -17,12 +17,16 @@
 //! announce it. The migrations' own SQL, and so their checksums, never change.
 //! The history table stays a local table on the coordinator, where the lock
 //! and each migration's transaction run.
+//!
+//! It may import `sql_objects` (the keys a plan adds and drops), `connect` and
+//! `source` (a planned step); never the history table's writers, deploy, the
+//! gate, operations or the CLI: the executor and the orchestrator call it.
 
 use std::collections::BTreeSet;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
-use crate::sql_objects::{Objects, TableName};
+use sql_objects::{Objects, TableName};
 
 /// The schema whose tables become reference tables: the shared identities
 /// every app schema points at.
@@ -596,7 +600,7 @@ pub async fn plan_placement<C: ConnectionTrait>(
         .map(|planned| {
             let mut objects = Objects::default();
             for statement in &planned.script.statements {
-                crate::sql_objects::collect(&statement.sql, &mut objects);
+                sql_objects::collect(&statement.sql, &mut objects);
             }
             (planned.name.as_str(), objects)
         })
@@ -753,7 +757,7 @@ pub async fn placement_drift<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql_objects::objects;
+    use sql_objects::objects;
 
     fn table(schema: &str, name: &str) -> TableName {
         (schema.to_owned(), name.to_owned())

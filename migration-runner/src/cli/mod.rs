@@ -2,6 +2,11 @@
 //! binary so production runs exactly the code developers run: the flags
 //! (validated when parsed), one function per command, and their rendering.
 //! Every command's exit code comes from the one table in [`crate::exit`].
+//!
+//! It owns the flags, the commands, their rendering ([`render`]) and
+//! [`error::CommandError`], where every layer's error is gathered once. It may
+//! import every layer; no layer imports it, and it never holds a phase's
+//! logic: only flags, dispatch, printing and the gathered error.
 
 pub mod backfill;
 pub mod error;
@@ -517,9 +522,9 @@ pub async fn lint(
         None => None,
     };
     let target = if citus {
-        crate::gate::lint::Target::Citus
+        migration_lint::Target::Citus
     } else {
-        crate::gate::lint::Target::Plain
+        migration_lint::Target::Plain
     };
     let findings = crate::gate::lint::lint_catalog(&catalog, &workspace, target, |name| {
         added

@@ -6,6 +6,10 @@
 //! (`postgres://deploy:a/b?c#d@db/app`): everything between the user's `:`
 //! and the last `@` is the password. It is redacted before anything parses
 //! the URL, so no error can echo it.
+//!
+//! It owns the URL, the session and what a database error means
+//! ([`db_error`]). It may import `exit` only; never anything that reads
+//! migrations or history.
 
 pub mod db_error;
 

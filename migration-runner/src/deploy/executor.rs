@@ -23,7 +23,7 @@ use crate::history::HistoryError;
 use crate::history::lock::LockError;
 use crate::history::{self, NewRow, RowState};
 use crate::source::capture::{Direction, Script};
-use crate::sql_objects::{self, Objects};
+use sql_objects::{self, Objects};
 
 /// How long DDL may wait for a table lock, and how often a migration is
 /// retried when it could not get one.

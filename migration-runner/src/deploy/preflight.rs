@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde::Serialize;
 
 use crate::source::plan::Planned;
-use crate::sql_objects::{self, Objects};
+use sql_objects::{self, Objects};
 
 /// The kinds of privilege a deploy needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

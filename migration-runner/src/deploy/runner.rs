@@ -759,7 +759,7 @@ async fn keep_schemas_not_created(
     let mut kept = Vec::new();
     let mut statements = Vec::with_capacity(planned.script.statements.len());
     for statement in std::mem::take(&mut planned.script.statements) {
-        let dropped = crate::sql_objects::objects(&statement.to_string()).dropped_schemas;
+        let dropped = sql_objects::objects(&statement.to_string()).dropped_schemas;
         let mut keep_statement = true;
         for schema in dropped {
             let row = db

@@ -483,7 +483,7 @@ pub struct CheckReport {
     /// Every reason the branch may not merge as it is.
     pub problems: Vec<CheckProblem>,
     /// Lint warnings of the migrations the branch adds: shown, never failing.
-    pub warnings: Vec<crate::gate::lint::Finding>,
+    pub warnings: Vec<migration_lint::Finding>,
 }
 
 impl CheckReport {
@@ -599,7 +599,7 @@ pub async fn run(
     let findings = crate::gate::lint::lint_catalog(
         catalog,
         workspace,
-        crate::gate::lint::Target::Plain,
+        migration_lint::Target::Plain,
         |name| added_names.iter().any(|added| added == name),
     )
     .await?;

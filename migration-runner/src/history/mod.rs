@@ -6,6 +6,10 @@
 //! Rows are read distrustfully: a state this runner never writes, a blanked
 //! checksum, or text with control characters is reported, not believed. Only
 //! this crate writes the table (the writers are `pub(crate)`).
+//!
+//! It owns the table, its digest row and the migration lock ([`lock`]). It may
+//! import `connect`, `exit` and nothing above: never the catalog, deploy, the
+//! gate or the CLI, which read it through `load` and `unchanged`.
 
 pub mod lock;
 

@@ -10,6 +10,11 @@
 //! gives a manifest that matches its archive. Passwords reach `pg_dump` and
 //! `pg_restore` through their environment (`PGPASSWORD`), never their
 //! command line, and nothing printed or written carries one.
+//!
+//! It owns the archive, its manifest and finding the client tools. It may
+//! import deploy (to verify a restored history) and the gate's throwaway
+//! databases, and every layer below; never the CLI (its commands live in
+//! `cli/operations.rs`).
 
 pub mod manifest;
 pub mod tools;
@@ -519,8 +524,7 @@ async fn run_tool(
             status: status.to_string(),
             table: last_table,
             output: target.scrub(&output),
-        }
-        .into());
+        });
     }
     Ok(())
 }
@@ -562,8 +566,7 @@ async fn restore_list(
             output: target.scrub(&connect::printable(&String::from_utf8_lossy(
                 &output.stderr,
             ))),
-        }
-        .into());
+        });
     }
     let list: String = String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -596,12 +599,10 @@ pub fn read_manifest(archive: &Path) -> Result<Manifest> {
             path: path.clone(),
             problem: err.to_string(),
         })?;
-    Ok(
-        serde_json::from_str(&text).map_err(|err| OperationsError::ManifestUnreadable {
-            path,
-            problem: err.to_string(),
-        })?,
-    )
+    serde_json::from_str(&text).map_err(|err| OperationsError::ManifestUnreadable {
+        path,
+        problem: err.to_string(),
+    })
 }
 
 /// What `db restore` did.
@@ -617,14 +618,12 @@ pub struct RestoreReport {
 /// Where `--into` points: a database name on the configured server, or a URL.
 pub fn restore_target(configured: &DatabaseTarget, into: &str) -> Result<DatabaseTarget> {
     if into.contains("://") {
-        return Ok(
-            DatabaseTarget::parse(into, connect::UrlSource::Given).map_err(|err| {
-                OperationsError::BadTarget {
-                    given: connect::redact_url(into),
-                    problem: err.to_string(),
-                }
-            })?,
-        );
+        return DatabaseTarget::parse(into, connect::UrlSource::Given).map_err(|err| {
+            OperationsError::BadTarget {
+                given: connect::redact_url(into),
+                problem: err.to_string(),
+            }
+        });
     }
     let valid = !into.is_empty()
         && into.len() < 64
@@ -636,8 +635,7 @@ pub fn restore_target(configured: &DatabaseTarget, into: &str) -> Result<Databas
             given: into.to_owned(),
             problem: "a database name is letters, digits, `_` and `-`, at most 63 of them"
                 .to_owned(),
-        }
-        .into());
+        });
     }
     Ok(configured.with_database(into))
 }
@@ -684,9 +682,8 @@ async fn identity_of<C: ConnectionTrait>(
         .map_err(|err| unknown(crate::connect::db_error::describe(&err)))?
         .ok_or_else(|| unknown("no answer".to_owned()))?;
     let read = |column: &str| -> Result<String> {
-        Ok(row
-            .try_get::<String>("", column)
-            .map_err(|err| unknown(err.to_string()))?)
+        row.try_get::<String>("", column)
+            .map_err(|err| unknown(err.to_string()))
     };
     Ok(DatabaseIdentity {
         system_identifier: read("system_identifier")?,
@@ -748,7 +745,7 @@ async fn destination(
             let same_server = found.system_identifier == deploy.system_identifier;
             if same_server && (found.oid == deploy.oid || found.name == deploy.name) {
                 let _ = session.close().await;
-                return Err(refuse(&found).into());
+                return Err(refuse(&found));
             }
             Ok(Destination::Existing(session))
         }
@@ -770,8 +767,7 @@ async fn destination(
                 return Err(refuse(&DatabaseIdentity {
                     name: name.to_owned(),
                     ..deploy.clone()
-                })
-                .into());
+                }));
             }
             Ok(Destination::Absent(server))
         }
@@ -813,8 +809,7 @@ pub async fn restore(
                 database: name.clone(),
                 endpoint: target.endpoint(),
                 what,
-            }
-            .into());
+            });
         }
         let list = restore_list(&pg_restore, archive, &target).await?;
         Ok::<_, OperationsError>((pg_restore, list))
@@ -981,7 +976,7 @@ pub async fn verify_backup(
     let admin = admin_session(configured, settings).await?;
     let tool = async {
         let (server, server_major) = server_version(admin.connection()).await?;
-        Ok::<_, OperationsError>(tools::find("pg_restore", server_major, &server)?)
+        tools::find("pg_restore", server_major, &server)
     }
     .await;
     let pg_restore = match tool {

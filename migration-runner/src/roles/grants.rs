@@ -18,7 +18,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use serde::Serialize;
 use squawk_syntax::{SyntaxKind as K, SyntaxNode};
 
-use crate::sql_objects::syntax::{self, child, first_name, name_of};
+use sql_objects::syntax::{self, child, first_name, name_of};
 
 /// One privilege a runtime role lacks or holds beyond what migrations declare.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

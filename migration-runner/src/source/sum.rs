@@ -14,7 +14,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use crate::source::script::Script;
-use crate::sql_objects::{self, Objects};
+use sql_objects::{self, Objects};
 
 /// Where the sum file lives, relative to the workspace root.
 pub const PATH: &str = "migration-runner/migrations.sum";

@@ -360,6 +360,8 @@ fn every_library_opens_with_its_doc() {
         root.join("migration-runner/src/lib.rs"),
         root.join("migration-runner/dev/src/lib.rs"),
         root.join("migration-runner/registry/src/lib.rs"),
+        root.join("migration-runner/sql-objects/src/lib.rs"),
+        root.join("migration-runner/lint/src/lib.rs"),
         root.join("seeder/src/lib.rs"),
     ]);
     for lib in libs {
@@ -398,6 +400,56 @@ fn every_library_opens_with_its_doc() {
     }
 }
 
+/// Invariant: every folder of the engine opens its `mod.rs` with a `//!`
+/// doc saying what it may import and what it must never import.
+#[test]
+fn every_engine_folder_says_what_it_may_import() {
+    let src = workspace().join("migration-runner/src");
+    let mut folders = 0;
+    for source in sources(&src) {
+        if source.file_name().is_none_or(|name| name != "mod.rs") {
+            continue;
+        }
+        folders += 1;
+        let text = read(&source);
+        let doc = crate_doc(&text);
+        assert!(
+            text.starts_with("//! ") && doc.contains("may import") && doc.contains("never"),
+            "{}: its `//!` doc must say what the folder may import and what it never imports",
+            source.display()
+        );
+    }
+    assert!(
+        folders >= 9,
+        "the engine's folders were not found ({folders})"
+    );
+}
+
+/// Invariant: the SQL reader and the linter stand alone: neither depends on
+/// the engine, a schema crate or the database driver, so `migrate lint` and
+/// every reader of SQL share one parser and the linter builds without them.
+#[test]
+fn the_sql_reader_and_the_linter_depend_only_on_the_parser() {
+    let root = workspace();
+    for (manifest, allowed) in [
+        (
+            "migration-runner/sql-objects/Cargo.toml",
+            &["squawk-syntax"][..],
+        ),
+        (
+            "migration-runner/lint/Cargo.toml",
+            &["sql-objects", "squawk-linter", "squawk-syntax", "serde"][..],
+        ),
+    ] {
+        for dependency in dependencies(&read(&root.join(manifest))) {
+            assert!(
+                allowed.contains(&dependency.as_str()),
+                "{manifest} depends on `{dependency}`; it may depend only on {allowed:?}"
+            );
+        }
+    }
+}
+
 /// The `//!` lines a file opens with, as one text.
 fn crate_doc(text: &str) -> String {
     text.lines()
@@ -419,6 +471,8 @@ fn the_code_map_names_every_module() {
     let mut unnamed = Vec::new();
     for dir in [
         "migration-runner/src",
+        "migration-runner/sql-objects/src",
+        "migration-runner/lint/src",
         "migration-runner/dev/src",
         "seeder/src",
         "xtask/src",
@@ -680,10 +734,10 @@ fn layer_violations(src: &Path, layers: &[Vec<String>]) -> Vec<String> {
         let text = read(file);
         let lines: Vec<&str> = text.lines().collect();
         for pair in lines.windows(2) {
-            if pair[0].trim() == "#[macro_export]" {
-                if let Some(name) = pair[1].trim().strip_prefix("macro_rules! ") {
-                    macros.insert(name.trim_end_matches(" {").to_owned(), module.clone());
-                }
+            if pair[0].trim() == "#[macro_export]"
+                && let Some(name) = pair[1].trim().strip_prefix("macro_rules! ")
+            {
+                macros.insert(name.trim_end_matches(" {").to_owned(), module.clone());
             }
         }
     }

@@ -133,6 +133,8 @@ fn quoted(ids: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Severity;
+    use crate::case::sql;
 
     #[test]
     fn reads_allows_with_reasons_and_refuses_the_rest() {
@@ -182,5 +184,87 @@ let s = \"// lint: allow ban-drop-table -- inside a string, on a code line\";
             Some("the old names were never deployed")
         );
         assert_eq!(found.reason_for("ban-drop-table"), None);
+    }
+
+    #[test]
+    fn an_allow_comment_without_a_reason_fires_and_a_reasoned_one_does_not() {
+        crate::case::assert_rule(
+            "allow-without-reason",
+            sql(&["ALTER TABLE academy.courses DROP COLUMN legacy"])
+                .with_source("// lint: allow ban-drop-column\n"),
+            sql(&["ALTER TABLE academy.courses DROP COLUMN legacy"])
+                .with_source("// lint: allow ban-drop-column -- unused since v3\n"),
+        );
+    }
+
+    #[test]
+    fn an_allow_comment_naming_no_rule_fires_and_a_valid_one_does_not() {
+        crate::case::assert_rule(
+            "invalid-lint-comment",
+            sql(&["ALTER TABLE academy.courses DROP COLUMN legacy"])
+                .with_source("// lint: allow ban-drop-colum -- typo\n"),
+            sql(&["ALTER TABLE academy.courses DROP COLUMN legacy"])
+                .with_source("// lint: allow ban-drop-column -- unused since v3\n"),
+        );
+    }
+
+    #[test]
+    fn an_allow_comment_with_a_reason_exempts_that_rule_only() {
+        let source = "\
+    //! Drops the column nobody reads.
+    // lint: allow ban-drop-column -- no release since v3 reads `legacy`; backed up in OPS-12
+    ";
+        let found = sql(&[
+            "ALTER TABLE academy.courses DROP COLUMN legacy",
+            "ALTER TABLE academy.courses ALTER COLUMN title TYPE varchar(300)",
+        ])
+        .with_source(source)
+        .lint();
+        let dropped = found.iter().find(|f| f.rule == "ban-drop-column").unwrap();
+        assert_eq!(
+            dropped.allowed.as_deref(),
+            Some("no release since v3 reads `legacy`; backed up in OPS-12")
+        );
+        assert!(!dropped.blocks());
+        let retyped = found
+            .iter()
+            .find(|f| f.rule == "changing-column-type")
+            .unwrap();
+        assert_eq!(retyped.allowed, None);
+        assert_eq!(retyped.statement_index, 1);
+        assert!(retyped.blocks());
+    }
+
+    #[test]
+    fn an_allow_comment_without_a_reason_exempts_nothing_and_is_an_error() {
+        for source in [
+            "// lint: allow ban-drop-column\n",
+            "// lint: allow ban-drop-column --\n",
+            "// lint: allow ban-drop-column --    \n",
+        ] {
+            let found = sql(&["ALTER TABLE academy.courses DROP COLUMN legacy"])
+                .with_source(source)
+                .lint();
+            let meta = found
+                .iter()
+                .find(|f| f.rule == "allow-without-reason")
+                .unwrap_or_else(|| panic!("{source:?}: {found:?}"));
+            assert_eq!(meta.severity, Severity::Error);
+            assert_eq!(meta.line, Some(1));
+            assert!(meta.blocks());
+            let dropped = found.iter().find(|f| f.rule == "ban-drop-column").unwrap();
+            assert!(dropped.blocks(), "{source:?}");
+        }
+        // Nothing exempts the meta-rule itself.
+        let found = sql(&["ALTER TABLE academy.courses DROP COLUMN legacy"])
+            .with_source(
+                "// lint: allow allow-without-reason -- try\n// lint: allow ban-drop-column\n",
+            )
+            .lint();
+        let meta = found
+            .iter()
+            .find(|f| f.rule == "allow-without-reason")
+            .unwrap();
+        assert!(meta.blocks());
     }
 }

@@ -1,12 +1,14 @@
-//! Linting the workspace's migrations: each one's SQL recorded as `up` emits
-//! it, its source read for allow-comments and declared schemas.
+//! Linting the workspace's migrations with the linter crate
+//! (`migration-lint`): each one's SQL recorded as `up` emits it, its source
+//! read for allow-comments and declared schemas, and on Citus the keys
+//! between app schemas a later migration drops let through.
 
 use std::path::Path;
 
 use crate::source::capture::{Capturer, Direction};
 use crate::source::catalog::{Catalog, CatalogError};
 
-use super::{
+use migration_lint::{
     CROSS_SCHEMA_FOREIGN_KEY, Finding, LintInput, Severity, Target, declared_schemas, lint,
 };
 
@@ -63,8 +65,8 @@ pub async fn lint_catalog(
                 .iter_mut()
                 .filter(|f| f.rule == CROSS_SCHEMA_FOREIGN_KEY)
             {
-                let keys = crate::sql_objects::objects(&statements[finding.statement_index]);
-                let dropped_by = |key: &crate::sql_objects::ForeignKey| {
+                let keys = sql_objects::objects(&statements[finding.statement_index]);
+                let dropped_by = |key: &sql_objects::ForeignKey| {
                     let name = key.name.as_ref()?;
                     later
                         .iter()
@@ -72,7 +74,7 @@ pub async fn lint_catalog(
                         .find_map(|(m, sqls)| {
                             sqls.iter()
                                 .any(|sql| {
-                                    crate::sql_objects::objects(sql)
+                                    sql_objects::objects(sql)
                                         .dropped_constraints
                                         .contains(&(key.from.clone(), name.clone()))
                                 })

@@ -1,6 +1,12 @@
-//! `migrate lint`: rules over the SQL a migration emits (as `capture`
-//! records it), each with an id, a one-line reason and the safe alternative,
+//! The migration linter (`migrate lint`): rules over the SQL a migration
+//! emits, each with an id, a one-line reason and the safe alternative,
 //! reported per migration and statement with a severity.
+//!
+//! It owns the rules, their catalog (`rules.rs`) and the one place a rule is
+//! registered ([`PRODUCT_RULES`], beside squawk's own list); each rule's
+//! tests sit in its file. It depends on `sql-objects` (reading the SQL),
+//! `squawk-linter` and `squawk-syntax`, and never on the engine: the engine
+//! records a migration's SQL and hands it over as a [`LintInput`].
 //!
 //! PostgreSQL's own rules come from `squawk-linter` (`squawk.rs`); the rules
 //! this product needs on top read the statements with the same parser
@@ -13,6 +19,8 @@
 //! `// migrate: touches <schema>, ...`.
 
 mod allow;
+#[cfg(test)]
+mod case;
 mod cross_schema_fk;
 mod data_writes;
 mod finding;
@@ -24,7 +32,6 @@ mod touches;
 mod transaction_mode;
 mod unparsed;
 mod unqualified;
-mod workspace;
 
 pub use allow::{Allow, Allows, BadComment, parse as parse_allows};
 pub use finding::{Finding, Severity, Target};
@@ -34,9 +41,8 @@ pub use rules::{
     UNQUALIFIED_TABLE, find, rules, severity,
 };
 pub use touches::declared_schemas;
-pub use workspace::lint_catalog;
 
-use crate::sql_objects::{self, Objects};
+use sql_objects::Objects;
 
 /// One migration to lint.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +61,21 @@ pub struct LintInput<'a> {
     /// Whether the runner wraps it in a transaction (`Migration::transactional`).
     pub transactional: bool,
 }
+
+/// How a rule of this product reads one migration.
+pub(crate) type Check = fn(&LintInput<'_>, &[StatementObjects]) -> Vec<RawFinding>;
+
+/// The product's rules, registered here and only here: each id (its reason,
+/// fix and severity catalogued in `rules::RULES`) with its check, run in
+/// this order. squawk's rules run after them, as `squawk.rs` lists.
+pub(crate) const PRODUCT_RULES: &[(&str, Check)] = &[
+    (UNPARSED_STATEMENT, unparsed::check),
+    (UNQUALIFIED_TABLE, unqualified::check),
+    (SCHEMA_OWNERSHIP, ownership::check),
+    (CROSS_SCHEMA_FOREIGN_KEY, cross_schema_fk::check),
+    (DATA_IN_MIGRATION, data_writes::check),
+    (REFUSED_IN_TRANSACTION, transaction_mode::check),
+];
 
 /// A rule broken, before allow-comments and the migration's name are applied.
 #[derive(Debug)]
@@ -86,13 +107,10 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
         })
         .collect();
 
-    let mut raw = Vec::new();
-    raw.extend(unparsed::check(&statements));
-    raw.extend(unqualified::check(input, &statements));
-    raw.extend(ownership::check(input, &statements));
-    raw.extend(cross_schema_fk::check(&statements));
-    raw.extend(data_writes::check(&statements));
-    raw.extend(transaction_mode::check(input, &statements));
+    let mut raw: Vec<RawFinding> = PRODUCT_RULES
+        .iter()
+        .flat_map(|(_, check)| check(input, &statements))
+        .collect();
     raw.extend(fresh_tables::exempt(
         squawk::check(input.statements, input.transactional),
         &statements,
@@ -134,42 +152,32 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::sql;
 
-    fn ids(statements: &[&str]) -> Vec<&'static str> {
-        let statements: Vec<String> = statements.iter().map(|s| (*s).to_owned()).collect();
-        lint(&LintInput {
-            name: "m20990101_000000_academy_test",
-            schema: "academy",
-            declared_schemas: &[],
-            statements: &statements,
-            source: None,
-            target: Target::Plain,
-            transactional: true,
-        })
-        .into_iter()
-        .map(|f| f.rule)
-        .collect()
+    #[test]
+    fn every_product_rule_of_the_catalog_is_registered_once() {
+        let mut registered: Vec<&str> = PRODUCT_RULES.iter().map(|(id, _)| *id).collect();
+        registered.sort_unstable();
+        let before = registered.len();
+        registered.dedup();
+        assert_eq!(before, registered.len(), "a rule registered twice");
+        let mut catalogued: Vec<&str> = rules()
+            .iter()
+            .filter(|rule| rule.origin == Origin::Product)
+            .map(|rule| rule.id)
+            .collect();
+        catalogued.sort_unstable();
+        assert_eq!(registered, catalogued);
     }
 
     #[test]
     fn findings_point_at_their_statement() {
-        let statements: Vec<String> = [
+        let findings = sql(&[
             "CREATE TABLE academy.a (id uuid PRIMARY KEY)",
             "ALTER TABLE academy.b ADD COLUMN c text NOT NULL",
             "INSERT INTO academy.a (id) VALUES (gen_random_uuid())",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let findings = lint(&LintInput {
-            name: "m",
-            schema: "academy",
-            declared_schemas: &[],
-            statements: &statements,
-            source: None,
-            target: Target::Plain,
-            transactional: true,
-        });
+        ])
+        .lint();
         let at: Vec<(usize, &str)> = findings
             .iter()
             .map(|f| (f.statement_index, f.rule))
@@ -183,10 +191,11 @@ mod tests {
     #[test]
     fn a_clean_migration_has_no_finding() {
         assert!(
-            ids(&[
+            sql(&[
                 r#"CREATE TABLE "academy"."notes" ("id" uuid NOT NULL PRIMARY KEY, "user_id" uuid NOT NULL, CONSTRAINT "fk" FOREIGN KEY ("user_id") REFERENCES "core"."users" ("id"))"#,
                 r#"CREATE INDEX "notes_user_idx" ON "academy"."notes" ("user_id")"#,
             ])
+            .lint()
             .is_empty()
         );
     }

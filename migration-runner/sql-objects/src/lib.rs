@@ -12,12 +12,13 @@
 //!
 //! It owns the reading of SQL text: `syntax` parses and reads names,
 //! `walker` each statement's own targets, `anywhere` every name a statement
-//! mentions. It may import squawk's syntax crate and nothing of the runner
-//! but this module; the grants reader and the backfill driver read their
-//! statements through [`syntax`].
+//! mentions. It depends on squawk's syntax crate only and never on the
+//! engine, the linter or a schema crate: the engine (preflight, the sum
+//! file, Citus, `down`, the grants reader, the backfill driver) and the
+//! linter (`migration-lint`) read SQL through it.
 
 mod anywhere;
-pub(crate) mod syntax;
+pub mod syntax;
 #[cfg(test)]
 mod tests;
 mod walker;

@@ -2,9 +2,9 @@
 //! refuses cannot be checked by any rule, and would fail on the server anyway.
 
 use super::rules::{self, UNPARSED_STATEMENT};
-use super::{RawFinding, StatementObjects};
+use super::{LintInput, RawFinding, StatementObjects};
 
-pub(super) fn check(statements: &[StatementObjects]) -> Vec<RawFinding> {
+pub(crate) fn check(_input: &LintInput<'_>, statements: &[StatementObjects]) -> Vec<RawFinding> {
     let rule = rules::find(UNPARSED_STATEMENT).expect("in the catalog");
     statements
         .iter()
@@ -17,4 +17,18 @@ pub(super) fn check(statements: &[StatementObjects]) -> Vec<RawFinding> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::case::sql;
+
+    #[test]
+    fn fires_on_what_breaks_it_and_not_on_the_safe_alternative() {
+        crate::case::assert_rule(
+            "unparsed-statement",
+            sql(&["ALTER TABLE academy.courses ADD COLUMN"]),
+            sql(&["ALTER TABLE academy.courses ADD COLUMN summary text"]),
+        );
+    }
 }

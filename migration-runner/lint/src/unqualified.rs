@@ -4,7 +4,7 @@
 use super::rules::{self, UNQUALIFIED_TABLE};
 use super::{LintInput, RawFinding, StatementObjects};
 
-pub(super) fn check(input: &LintInput<'_>, statements: &[StatementObjects]) -> Vec<RawFinding> {
+pub(crate) fn check(input: &LintInput<'_>, statements: &[StatementObjects]) -> Vec<RawFinding> {
     let rule = rules::find(UNQUALIFIED_TABLE).expect("in the catalog");
     statements
         .iter()
@@ -35,4 +35,18 @@ pub(super) fn check(input: &LintInput<'_>, statements: &[StatementObjects]) -> V
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::case::sql;
+
+    #[test]
+    fn fires_on_what_breaks_it_and_not_on_the_safe_alternative() {
+        crate::case::assert_rule(
+            "unqualified-table",
+            sql(&["ALTER TABLE courses ADD COLUMN summary text"]),
+            sql(&["ALTER TABLE academy.courses ADD COLUMN summary text"]),
+        );
+    }
 }

@@ -9,8 +9,12 @@ use super::finding::{Severity, Target};
 /// Where a rule is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// This product's rule, read from the syntax tree of `sql_objects`.
+    /// This product's rule, read from the syntax tree of `sql_objects`
+    /// (registered in `PRODUCT_RULES`).
     Product,
+    /// This product's rule about the migration's own `// lint:` comments
+    /// (`allow.rs`).
+    Comment,
     /// A rule of the `squawk-linter` crate, run with its own parser.
     Squawk(Squawk),
 }
@@ -47,6 +51,18 @@ const fn product(
         reason,
         fix,
         origin: Origin::Product,
+    }
+}
+
+const fn comment(
+    id: &'static str,
+    severity: Severity,
+    reason: &'static str,
+    fix: &'static str,
+) -> RuleInfo {
+    RuleInfo {
+        origin: Origin::Comment,
+        ..product(id, severity, reason, fix)
     }
 }
 
@@ -116,13 +132,13 @@ pub const RULES: &[RuleInfo] = &[
         "the SQL parser cannot read the statement, so no rule can vouch for it",
         "emit SQL PostgreSQL accepts (the error says where it stops)",
     ),
-    product(
+    comment(
         ALLOW_WITHOUT_REASON,
         Error,
         "an allow-comment gives no reason, so it exempts nothing",
         "write `// lint: allow <rule> -- <why this is safe>`",
     ),
-    product(
+    comment(
         INVALID_LINT_COMMENT,
         Error,
         "a `// lint:` comment names no rule or a rule that does not exist, so it exempts nothing",

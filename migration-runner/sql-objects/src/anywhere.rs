@@ -11,7 +11,7 @@ use super::syntax::{child, first_name, is_temporary, name_of, named};
 use super::walker::{Relation, Walker, dml_target, schema_created};
 
 impl Walker<'_> {
-    pub(in crate::sql_objects) fn names_anywhere(&mut self, statement: &SyntaxNode) {
+    pub(crate) fn names_anywhere(&mut self, statement: &SyntaxNode) {
         let ctes: HashSet<String> = statement
             .descendants()
             .filter(|node| node.kind() == K::WITH_TABLE)

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::sql_objects::TableName;
+use sql_objects::TableName;
 
 use super::{RawFinding, StatementObjects};
 
@@ -55,4 +55,44 @@ pub(super) fn exempt(
             altered.is_empty() || !altered.is_subset(fresh)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::case::{rule_ids, sql};
+
+    #[test]
+    fn what_a_table_created_in_the_same_migration_needs_is_not_flagged() {
+        // A table created earlier in the same transaction has no rows and no
+        // reader yet: nothing to lock out or scan.
+        const FRESH: &[&str] = &[
+            "CREATE TABLE academy.classes (id uuid PRIMARY KEY, owner_id uuid NOT NULL, title text)",
+            "CREATE INDEX classes_owner_idx ON academy.classes (owner_id)",
+            "ALTER TABLE academy.classes ADD CONSTRAINT classes_owner_fk FOREIGN KEY (owner_id) REFERENCES core.users (id)",
+            "ALTER TABLE academy.classes ALTER COLUMN title SET NOT NULL",
+            "ALTER TABLE academy.classes ADD COLUMN code text NOT NULL",
+        ];
+        let found = sql(FRESH).lint();
+        assert!(found.is_empty(), "{found:?}");
+        // Outside a transaction the table is visible (and writable) between
+        // statements, so the rules apply again.
+        let found = sql(FRESH).outside_transaction().lint();
+        let ids = rule_ids(&found);
+        assert!(
+            ids.contains(&"require-concurrent-index-creation"),
+            "{ids:?}"
+        );
+        assert!(ids.contains(&"adding-required-field"), "{ids:?}");
+        // The same statements on a table that already exists are flagged.
+        let found = sql(&FRESH[1..]).lint();
+        let ids = rule_ids(&found);
+        for id in [
+            "require-concurrent-index-creation",
+            "adding-foreign-key-constraint",
+            "adding-not-nullable-field",
+            "adding-required-field",
+        ] {
+            assert!(ids.contains(&id), "{id}: {ids:?}");
+        }
+    }
 }

@@ -2,9 +2,9 @@
 //! backfill's job (it can be batched, retried and run apart from deploys).
 
 use super::rules::{self, DATA_IN_MIGRATION};
-use super::{RawFinding, StatementObjects};
+use super::{LintInput, RawFinding, StatementObjects};
 
-pub(super) fn check(statements: &[StatementObjects]) -> Vec<RawFinding> {
+pub(crate) fn check(_input: &LintInput<'_>, statements: &[StatementObjects]) -> Vec<RawFinding> {
     let rule = rules::find(DATA_IN_MIGRATION).expect("in the catalog");
     statements
         .iter()
@@ -29,4 +29,18 @@ pub(super) fn check(statements: &[StatementObjects]) -> Vec<RawFinding> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::case::sql;
+
+    #[test]
+    fn fires_on_what_breaks_it_and_not_on_the_safe_alternative() {
+        crate::case::assert_rule(
+            "data-in-migration",
+            sql(&["UPDATE academy.courses SET title = initcap(title)"]),
+            sql(&["ALTER TABLE academy.courses ADD COLUMN summary text"]),
+        );
+    }
 }

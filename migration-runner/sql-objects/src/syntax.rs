@@ -11,7 +11,7 @@ const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// The statements of `sql`, or the first error the parser found. A text
 /// with any error is refused whole, as PostgreSQL refuses it.
-pub(crate) fn statements(sql: &str) -> Result<Vec<SyntaxNode>, String> {
+pub fn statements(sql: &str) -> Result<Vec<SyntaxNode>, String> {
     // Whatever happens inside the parser, a migration's text must never
     // crash the runner.
     let parsed = catch_unwind(AssertUnwindSafe(|| {
@@ -50,18 +50,18 @@ pub(crate) fn statements(sql: &str) -> Result<Vec<SyntaxNode>, String> {
 }
 
 /// The first child of `node` of kind `kind`.
-pub(crate) fn child(node: &SyntaxNode, kind: SyntaxKind) -> Option<SyntaxNode> {
+pub fn child(node: &SyntaxNode, kind: SyntaxKind) -> Option<SyntaxNode> {
     node.children().find(|child| child.kind() == kind)
 }
 
 /// Whether `node` has a token of kind `kind` among its direct children.
-pub(crate) fn has_token(node: &SyntaxNode, kind: SyntaxKind) -> bool {
+pub fn has_token(node: &SyntaxNode, kind: SyntaxKind) -> bool {
     node.children_with_tokens()
         .any(|element| element.kind() == kind && element.as_token().is_some())
 }
 
 /// An identifier token as PostgreSQL reads it.
-pub(crate) fn identifier(token: &SyntaxToken) -> String {
+pub fn identifier(token: &SyntaxToken) -> String {
     let text = token.text();
     let name = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         Some(quoted) => quoted.replace("\"\"", "\""),
@@ -83,7 +83,7 @@ fn truncate(mut name: String) -> String {
 
 /// The first identifier-like token of `node` (a keyword used as a name
 /// included), skipping whitespace and comments.
-pub(crate) fn first_name(node: &SyntaxNode) -> Option<String> {
+pub fn first_name(node: &SyntaxNode) -> Option<String> {
     node.descendants_with_tokens()
         .filter_map(|element| element.into_token())
         .find(|token| !token.kind().is_trivia())
@@ -91,7 +91,7 @@ pub(crate) fn first_name(node: &SyntaxNode) -> Option<String> {
 }
 
 /// The parts of a dotted name (`PATH`/`PATH_REF` and their segments).
-pub(crate) fn path_parts(path: &SyntaxNode) -> Vec<String> {
+pub fn path_parts(path: &SyntaxNode) -> Vec<String> {
     let mut parts = Vec::new();
     for child in path.children() {
         match child.kind() {
@@ -107,7 +107,7 @@ pub(crate) fn path_parts(path: &SyntaxNode) -> Vec<String> {
 
 /// The dotted name `node` holds: its first path (`PATH`/`PATH_REF`, however
 /// deep), or its first name (a `SCHEMA_REF`'s bare identifier).
-pub(crate) fn name_of(node: &SyntaxNode) -> Vec<String> {
+pub fn name_of(node: &SyntaxNode) -> Vec<String> {
     match node
         .descendants()
         .find(|c| matches!(c.kind(), SyntaxKind::PATH | SyntaxKind::PATH_REF))
@@ -119,7 +119,7 @@ pub(crate) fn name_of(node: &SyntaxNode) -> Vec<String> {
 
 /// The first descendant of `node` (itself included) of kind `kind`, and
 /// its dotted name.
-pub(crate) fn named(node: &SyntaxNode, kind: SyntaxKind) -> Option<Vec<String>> {
+pub fn named(node: &SyntaxNode, kind: SyntaxKind) -> Option<Vec<String>> {
     node.descendants()
         .find(|n| n.kind() == kind)
         .map(|n| name_of(&n))
@@ -128,7 +128,7 @@ pub(crate) fn named(node: &SyntaxNode, kind: SyntaxKind) -> Option<Vec<String>> 
 
 /// The dotted name of a function call's callee (`core.now_utc` in
 /// `core.now_utc()`), from its field expression.
-pub(crate) fn field_parts(node: &SyntaxNode) -> Vec<String> {
+pub fn field_parts(node: &SyntaxNode) -> Vec<String> {
     let mut parts = Vec::new();
     for child in node.children() {
         match child.kind() {
@@ -142,6 +142,6 @@ pub(crate) fn field_parts(node: &SyntaxNode) -> Vec<String> {
 
 /// Whether `node` creates something temporary (`TEMP`, `TEMPORARY`, and
 /// their `LOCAL`/`GLOBAL` forms).
-pub(crate) fn is_temporary(node: &SyntaxNode) -> bool {
+pub fn is_temporary(node: &SyntaxNode) -> bool {
     child(node, SyntaxKind::TEMP).is_some()
 }
