@@ -902,3 +902,79 @@ fn the_layer_check_finds_circles_upward_imports_and_unlisted_modules() {
         "a folder's mod.rs using its own files is no circle:\n{problems}"
     );
 }
+
+/// Invariant: every proc macro the workspace builds (on this platform) is
+/// named in the root manifest's dev profile with `opt-level = 0`: a new one
+/// left at the dependencies' opt-level 1 slows the first build of a fresh
+/// clone (docs/BENCHMARKS.md).
+#[test]
+fn every_proc_macro_builds_unoptimised() {
+    let root = workspace();
+    let host = std::process::Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc runs");
+    let host = String::from_utf8_lossy(&host.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc names its host");
+    let metadata = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host])
+        .current_dir(&root)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        metadata.status.success(),
+        "{}",
+        String::from_utf8_lossy(&metadata.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&metadata.stdout).expect("cargo metadata's json");
+    let built: std::collections::BTreeSet<&str> = metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("a resolve graph")
+        .iter()
+        .filter_map(|node| node["id"].as_str())
+        .collect();
+    let manifest = read(&root.join("Cargo.toml"));
+    let unoptimised = |name: &str| {
+        [
+            format!("[profile.dev.package.{name}]"),
+            format!("[profile.dev.package.\"{name}\"]"),
+        ]
+        .iter()
+        .any(|header| {
+            manifest
+                .split(header.as_str())
+                .nth(1)
+                .and_then(|rest| rest.lines().nth(1))
+                .is_some_and(|line| line.trim() == "opt-level = 0")
+        })
+    };
+    let mut missing: Vec<&str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|package| package["id"].as_str().is_some_and(|id| built.contains(id)))
+        .filter(|package| package["source"].is_string())
+        .filter(|package| {
+            package["targets"].as_array().is_some_and(|targets| {
+                targets.iter().any(|target| {
+                    target["kind"]
+                        .as_array()
+                        .is_some_and(|kinds| kinds.iter().any(|kind| kind == "proc-macro"))
+                })
+            })
+        })
+        .filter_map(|package| package["name"].as_str())
+        .filter(|name| !unoptimised(name))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "proc macros built at the dependencies' opt-level; add each to Cargo.toml's dev profile with \
+         `opt-level = 0`: {missing:?}"
+    );
+}
