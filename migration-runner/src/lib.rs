@@ -21,6 +21,7 @@ pub mod exit;
 pub mod gate;
 pub(crate) mod held;
 pub mod history;
+pub mod model;
 pub mod name;
 pub mod operations;
 pub mod output;

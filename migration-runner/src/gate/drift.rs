@@ -13,8 +13,8 @@ use crate::deploy::error::MigrateError;
 use crate::deploy::runner::{Runner, RunnerOptions, UpOptions, Verification};
 use crate::deploy::status::State;
 use crate::exit::Exit;
-use crate::gate::schema_model::{Detail, Difference, SchemaModel};
 use crate::gate::scratch::{Scratch, ScratchError};
+use crate::model::{Detail, Difference, SchemaModel};
 use crate::source::catalog::{Catalog, SchemaSource};
 
 /// Where to replay history.
@@ -90,7 +90,7 @@ pub async fn run(
             .collect();
         let pending = compared.inspection.pending().count();
         let schemas: Vec<&str> = runner.catalog().schemas().to_vec();
-        let live = SchemaModel::read(runner.connection(), &schemas, Detail::Full)
+        let live = SchemaModel::read(runner.connection(), &schemas)
             .await
             .map_err(|source| DriftError::Database {
                 context: "reading the live database's schemas",
@@ -118,7 +118,7 @@ pub async fn run(
             schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
             applied: applied.len(),
             pending,
-            differences: SchemaModel::diff(&replayed, &live),
+            differences: SchemaModel::diff(&replayed, &live, Detail::Full),
             placement,
         })
     }
@@ -145,7 +145,7 @@ async fn replay(
     let catalog = Catalog::new(sources).map_err(MigrateError::from)?;
     let runner = Runner::new(scratch.session.clone(), catalog, options).await?;
     runner.up(&UpOptions::default()).await?;
-    SchemaModel::read(scratch.session.connection(), schemas, Detail::Full)
+    SchemaModel::read(scratch.session.connection(), schemas)
         .await
         .map_err(|source| DriftError::Database {
             context: "reading the replayed history",

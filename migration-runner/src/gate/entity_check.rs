@@ -11,8 +11,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use crate::connect::DatabaseTarget;
 use crate::connect::db_error;
 use crate::exit::Exit;
-use crate::gate::schema_model::{Detail, Difference, Key, SchemaModel};
 use crate::gate::scratch::{Scratch, ScratchError};
+use crate::model::{Detail, Difference, Key, SchemaModel};
 use crate::source::catalog::{Catalog, SchemaSource};
 use schema_core::schema_crate::{EntitySource, EntityTable};
 
@@ -40,10 +40,12 @@ pub async fn compare(
     };
     let (from_migrations, from_entities) = tokio::join!(migrations, entities);
     let from_migrations = from_migrations?;
-    Ok(SchemaModel::diff(&from_entities?, &from_migrations)
-        .into_iter()
-        .filter(|difference| !beyond_entities(difference))
-        .collect())
+    Ok(
+        SchemaModel::diff(&from_entities?, &from_migrations, Detail::Entities)
+            .into_iter()
+            .filter(|difference| !beyond_entities(difference))
+            .collect(),
+    )
 }
 
 /// A foreign key into another app schema: an entity cannot say it, since app
@@ -72,7 +74,7 @@ async fn replay(
     scratch
         .replay(&Catalog::new(sources).map_err(ScratchError::from)?)
         .await?;
-    SchemaModel::read(scratch.session.connection(), schemas, Detail::Entities)
+    SchemaModel::read(scratch.session.connection(), schemas)
         .await
         .map_err(|source| EntityCheckError::Database {
             context: "reading the schemas the migrations build",
@@ -124,9 +126,7 @@ async fn materialise(
         }
         waiting = next;
     }
-    SchemaModel::read(db, schemas, Detail::Entities)
-        .await
-        .map_err(failed)
+    SchemaModel::read(db, schemas).await.map_err(failed)
 }
 
 /// Why the entities could not be compared with the migrations.

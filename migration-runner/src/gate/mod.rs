@@ -1,7 +1,7 @@
 //! The gate: what a pull request or an operator asks before deploying.
 //! `migrate check --base` ([`check`]), `migrate lint` ([`lint`]),
 //! `migrate drift` ([`drift`]), the entities against the migrations
-//! ([`entity_check`]), all comparing databases as a [`schema_model`] and
+//! ([`entity_check`]), all comparing databases as a [`crate::model`] and
 //! replaying history into throwaway databases ([`scratch`]).
 //!
 //! It may import deploy and every layer below it; never operations or the
@@ -11,5 +11,4 @@ pub mod check;
 pub mod drift;
 pub mod entity_check;
 pub mod lint;
-pub mod schema_model;
 pub mod scratch;

@@ -84,16 +84,12 @@ impl Scratch {
     pub async fn given(target: DatabaseTarget, schemas: &[&str]) -> Result<Self> {
         let session =
             connect::open(&target, &ConnectSettings::new("migration-runner shadow")).await?;
-        let present = crate::gate::schema_model::SchemaModel::read(
-            session.connection(),
-            schemas,
-            crate::gate::schema_model::Detail::Full,
-        )
-        .await
-        .map_err(|source| ScratchError::Database {
-            context: "reading the shadow database",
-            source,
-        })?;
+        let present = crate::model::SchemaModel::read(session.connection(), schemas)
+            .await
+            .map_err(|source| ScratchError::Database {
+                context: "reading the shadow database",
+                source,
+            })?;
         let history = session
             .connection()
             .query_one_raw(sea_orm::Statement::from_sql_and_values(
@@ -106,7 +102,7 @@ impl Scratch {
             .flatten()
             .and_then(|row| row.try_get::<bool>("", "present").ok())
             .unwrap_or(false);
-        if !present.facts.is_empty() || history {
+        if !present.is_empty() || history {
             return Err(ScratchError::ShadowNotEmpty {
                 endpoint: target.endpoint(),
                 database: target.database().unwrap_or_default().to_owned(),

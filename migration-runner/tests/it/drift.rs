@@ -22,11 +22,19 @@ async fn hand_changes_are_reported_exactly_and_nothing_outside_the_owned_schemas
     );
 
     let conn = connect(&db).await;
-    // The workspace's indexes are all unique keys: drop one (its index goes with it).
     conn.execute_unprepared(
         "ALTER TABLE academy.webinars ADD COLUMN added_by_hand text; \
          ALTER TABLE academy.webinars DROP CONSTRAINT webinars_slug_key; \
          ALTER TABLE academy.webinars ALTER COLUMN duration_minutes SET DEFAULT 90; \
+         CREATE FUNCTION academy.touch() RETURNS trigger LANGUAGE plpgsql \
+             AS $$BEGIN NEW.updated_at := now(); RETURN NEW; END$$; \
+         CREATE TRIGGER webinars_touch BEFORE UPDATE ON academy.webinars \
+             FOR EACH ROW EXECUTE FUNCTION academy.touch(); \
+         CREATE VIEW academy.open_webinars AS SELECT id FROM academy.webinars; \
+         CREATE SEQUENCE academy.ticket_numbers; \
+         CREATE UNIQUE INDEX courses_slug_copy ON academy.courses (slug); \
+         ALTER TABLE academy.enrollments RENAME CONSTRAINT enrollments_status_check \
+             TO enrollments_state_check; \
          CREATE SCHEMA outsider; CREATE TABLE outsider.notes (id int PRIMARY KEY); \
          CREATE TABLE public.scratchpad (id int); CREATE INDEX ON public.seaql_migrations (state)",
     )
@@ -36,8 +44,9 @@ async fn hand_changes_are_reported_exactly_and_nothing_outside_the_owned_schemas
     let output = runner_binary(url, &["drift", "--json"], &[]);
     assert_eq!(output.status.code(), Some(2), "{}", all_output(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let differences = report["differences"].as_array().unwrap();
-    let summary: Vec<String> = differences
+    let summary: Vec<String> = report["differences"]
+        .as_array()
+        .unwrap()
         .iter()
         .map(|d| {
             format!(
@@ -49,23 +58,23 @@ async fn hand_changes_are_reported_exactly_and_nothing_outside_the_owned_schemas
             )
         })
         .collect();
-    assert_eq!(summary.len(), 3, "{summary:#?}");
-    assert!(
-        summary
-            .iter()
-            .any(|s| s.starts_with("column academy.webinars | - | text null")),
-        "{summary:#?}"
-    );
-    assert!(
-        summary.iter().any(|s| s.starts_with(
-            "column academy.webinars | integer not null default 60 | integer not null default 90"
-        )),
-        "{summary:#?}"
-    );
-    assert!(
-        summary.contains(&"unique academy.webinars | btree | -".to_owned()),
-        "{summary:#?}"
-    );
+    assert_eq!(summary.len(), 9, "{summary:#?}");
+    for expected in [
+        "column academy.webinars | - | text null",
+        "column academy.webinars | integer not null default 60 | integer not null default 90",
+        "constraint academy.webinars | UNIQUE (slug) | -",
+        "function academy.touch() | - | CREATE OR REPLACE FUNCTION academy.touch() RETURNS trigger LANGUAGE plpgsql",
+        "trigger academy.webinars | - | BEFORE UPDATE ON academy.webinars FOR EACH ROW EXECUTE FUNCTION academy.touch()",
+        "view academy.open_webinars | - | SELECT webinars.id FROM academy.webinars;",
+        "sequence academy.ticket_numbers | - | bigint start 1 increment 1",
+        "index academy.courses | - | academy.courses USING btree (slug) (unique), a duplicate of index courses_slug_key",
+        "constraint academy.enrollments | CHECK ((status = ANY (ARRAY['active'::text, 'completed'::text, 'dropped'::text]))) | renamed to enrollments_state_check: CHECK",
+    ] {
+        assert!(
+            summary.iter().any(|line| line.starts_with(expected)),
+            "no difference starts with {expected:?}: {summary:#?}"
+        );
+    }
     let all = all_output(&output);
     for outside in ["outsider", "scratchpad", "seaql_migrations"] {
         assert!(!all.contains(outside), "reported `{outside}`: {all}");
@@ -73,17 +82,18 @@ async fn hand_changes_are_reported_exactly_and_nothing_outside_the_owned_schemas
 
     let text = runner_binary(url, &["drift"], &[]);
     assert_eq!(text.status.code(), Some(2));
-    assert!(
-        stdout(&text).contains(
-            "column academy.webinars.added_by_hand: migrations give nothing, the database has `text null`"
-        ),
-        "{}",
-        stdout(&text)
-    );
+    for line in [
+        "column academy.webinars.added_by_hand: migrations give nothing, the database has `text null`",
+        "constraint enrollments_status_check on academy.enrollments: migrations give `CHECK",
+        "trigger webinars_touch on academy.webinars: migrations give nothing",
+        "index courses_slug_copy on academy.courses: migrations give nothing",
+    ] {
+        assert!(stdout(&text).contains(line), "{line}: {}", stdout(&text));
+    }
     let status = runner_binary(url, &["status", "--drift"], &[]);
     assert_eq!(status.status.code(), Some(2), "{}", all_output(&status));
     assert!(
-        stdout(&status).contains("drift: 3 difference(s)"),
+        stdout(&status).contains("drift: 9 difference(s)"),
         "{}",
         stdout(&status)
     );
