@@ -193,6 +193,9 @@ pub enum MigrateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The SQL that would bring the migrations to what the entities describe (what
+    /// `migrate dev` writes), or one database to another with --from-url and --to-url.
+    Diff(DiffArgs),
     /// Lint the SQL of the migrations a branch adds (all of them without --base); exit 2 on errors.
     Lint {
         /// Lint only the migrations added over this git ref (e.g. `origin/main`).
@@ -376,6 +379,7 @@ fn command_name(command: &MigrateCommand) -> &'static str {
         MigrateCommand::Up(_) => "up",
         MigrateCommand::Status { .. } => "status",
         MigrateCommand::Check { .. } => "check",
+        MigrateCommand::Diff(_) => "diff",
         MigrateCommand::Lint { .. } => "lint",
         MigrateCommand::Drift { .. } => "drift",
         MigrateCommand::Plan { .. } => "plan",
@@ -387,6 +391,22 @@ fn command_name(command: &MigrateCommand) -> &'static str {
         MigrateCommand::Db(_) => "db",
         MigrateCommand::Completions { .. } => "completions",
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// Exit 2 when there is a difference (0 when none), as `git diff --exit-code`.
+    #[arg(long)]
+    pub exit_code: bool,
+    /// Compare this database's owned schemas ... (needs --to-url).
+    #[arg(long, value_name = "URL", requires = "to_url")]
+    pub from_url: Option<String>,
+    /// ... with this one's: the SQL printed turns the first into the second.
+    #[arg(long, value_name = "URL", requires = "from_url")]
+    pub to_url: Option<String>,
+    /// A rename, never guessed: `schema.table.column=new_name` or `schema.table=schema.new_name`.
+    #[arg(long, value_name = "FROM=TO", value_parser = crate::gate::diff::parse_rename)]
+    pub rename: Vec<crate::model::ddl::Rename>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -437,6 +457,66 @@ pub fn fail(message: &str, target: Option<&DatabaseTarget>, exit: Exit) -> std::
     };
     eprintln!("error: {}", connect::printable(&message));
     exit.into()
+}
+
+/// `migrate diff`: prints the plan, each statement ended by `;`, or a comment
+/// saying there is none.
+pub async fn diff_command(
+    args: DiffArgs,
+    target: &DatabaseTarget,
+    registry: &Workspace,
+) -> Result<Exit> {
+    let schemas: Vec<&str> = Catalog::workspace(registry)?.schemas().to_vec();
+    let changes = match (&args.from_url, &args.to_url) {
+        (Some(from), Some(to)) => {
+            let read = |url: &str| {
+                let url = url.to_owned();
+                let schemas = schemas.clone();
+                async move {
+                    let target = DatabaseTarget::parse(&url, connect::UrlSource::Flag)
+                        .map_err(|err| CommandError::Usage(err.to_string()))?;
+                    let session =
+                        connect::open(&target, &ConnectSettings::new("migration-runner diff"))
+                            .await?;
+                    let model =
+                        crate::model::SchemaModel::read(session.connection(), &schemas).await;
+                    let _ = session.close().await;
+                    model.map_err(|source| CommandError::Database {
+                        context: "reading the schemas to compare",
+                        source,
+                    })
+                }
+            };
+            let (from, to) = (read(from).await?, read(to).await?);
+            crate::gate::diff::between(&from, &to, &args.rename)
+        }
+        _ => {
+            let admin =
+                connect::open(target, &ConnectSettings::new("migration-runner diff")).await?;
+            let models = crate::gate::entity_check::models(
+                admin.connection(),
+                target,
+                crate::source::catalog::workspace_sources(registry),
+                (registry.entities)(),
+            )
+            .await;
+            let _ = admin.close().await;
+            let (history, entities) = models.map_err(crate::gate::check::CheckError::from)?;
+            crate::gate::diff::history_to_entities(&history, &entities, &args.rename)
+        }
+    };
+    if changes.is_empty() {
+        say!("-- no difference");
+        return Ok(Exit::Success);
+    }
+    for change in &changes {
+        say!("{};", change.sql);
+    }
+    Ok(if args.exit_code {
+        Exit::Refused
+    } else {
+        Exit::Success
+    })
 }
 
 /// `migrate check`: compares the code with the base branch, read from git in
@@ -672,6 +752,7 @@ pub async fn run_with(
             status_command(&runner, json, drift, rows, target, sources).await
         }
         MigrateCommand::Check { base, json } => check(&base, json, target, &registry()?).await,
+        MigrateCommand::Diff(diff) => diff_command(diff, target, &registry()?).await,
         MigrateCommand::Lint { base, citus, json } => {
             lint(base.as_deref(), citus, json, &registry()?).await
         }

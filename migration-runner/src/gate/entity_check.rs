@@ -23,9 +23,25 @@ pub async fn compare(
     sources: Vec<SchemaSource>,
     entities: Vec<EntitySource>,
 ) -> Result<Vec<Difference>, EntityCheckError> {
+    let (from_migrations, from_entities) = models(admin, target, sources, entities).await?;
+    Ok(
+        SchemaModel::diff(&from_entities, &from_migrations, Detail::Entities)
+            .into_iter()
+            .filter(|difference| !beyond_entities(difference))
+            .collect(),
+    )
+}
+
+/// The schemas as the migrations build them (the history replayed) and as
+/// the entities describe them (their `CREATE TABLE`s run), each in its own
+/// throwaway database on `target`'s server, built at once.
+pub async fn models(
+    admin: &DatabaseConnection,
+    target: &DatabaseTarget,
+    sources: Vec<SchemaSource>,
+    entities: Vec<EntitySource>,
+) -> Result<(SchemaModel, SchemaModel), EntityCheckError> {
     let schemas: Vec<&str> = sources.iter().map(|s| s.schema).collect();
-    // The two sides are independent: build them at once, each in its own
-    // throwaway database and session.
     let migrations = async {
         let migrated = Scratch::create(admin, target, "check_migrations").await?;
         let model = replay(&migrated, sources, &schemas).await;
@@ -39,18 +55,9 @@ pub async fn compare(
         model
     };
     let (from_migrations, from_entities) = tokio::join!(migrations, entities);
-    let from_migrations = from_migrations?;
-    Ok(
-        SchemaModel::diff(&from_entities?, &from_migrations, Detail::Entities)
-            .into_iter()
-            .filter(|difference| !beyond_entities(difference))
-            .collect(),
-    )
+    Ok((from_migrations?, from_entities?))
 }
 
-/// A foreign key into another app schema: an entity cannot say it, since app
-/// crates never depend on one another (an Architecture Invariant); `lint`
-/// reports such keys instead.
 fn beyond_entities(difference: &Difference) -> bool {
     let Key::ForeignKey { table, .. } = &difference.key else {
         return false;

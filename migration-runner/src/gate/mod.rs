@@ -1,6 +1,6 @@
 //! The gate: what a pull request or an operator asks before deploying.
 //! `migrate check --base` ([`check`]), `migrate lint` ([`lint`]),
-//! `migrate drift` ([`drift`]), the entities against the migrations
+//! `migrate drift` ([`drift`]), `migrate diff` ([`diff`]), the entities against the migrations
 //! ([`entity_check`]), all comparing databases as a [`crate::model`] and
 //! replaying history into throwaway databases ([`scratch`]).
 //!
@@ -8,6 +8,7 @@
 //! CLI.
 
 pub mod check;
+pub mod diff;
 pub mod drift;
 pub mod entity_check;
 pub mod lint;

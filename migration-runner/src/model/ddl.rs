@@ -1,7 +1,8 @@
 //! The statements that turn one model into another, in an order PostgreSQL
 //! accepts: schemas, types and sequences first, then tables, columns,
 //! constraints and indexes, foreign keys once every table they join exists,
-//! then views, routines and triggers; drops last, dependents first.
+//! then routines, views and triggers; drops last, dependents first (views
+//! and triggers that change or go are dropped before anything else).
 //!
 //! Constraints and indexes are matched by what they are before their names
 //! (SeaORM's entities cannot name them, migrations do), so two equivalent
@@ -54,6 +55,11 @@ pub struct Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
     Rename,
+    // A view or trigger that changes or goes is dropped before the tables
+    // and functions under it change (PostgreSQL refuses to alter a column a
+    // view reads), and created again once they have.
+    DropTrigger,
+    DropView,
     CreateSchema,
     CreateType,
     CreateSequence,
@@ -65,8 +71,6 @@ enum Phase {
     CreateRoutine,
     CreateView,
     CreateTrigger,
-    DropTrigger,
-    DropView,
     DropForeignKey,
     DropIndex,
     DropConstraint,
