@@ -101,6 +101,9 @@ enum XtaskMigrateCommand {
         #[arg(required = true, num_args = 1..)]
         description: Vec<String>,
     },
+    /// Write the next migration from the entity changes, in the crate of the schema it
+    /// changes, and apply it to the local database (see `migrate diff` for the SQL alone).
+    Dev(migration_dev::dev::DevArgs),
     /// Rewrite migration-runner/migrations.sum from the code (after writing a migration).
     Hash,
     /// Give this branch's migrations that sort before the base's newest fresh timestamps.
@@ -225,6 +228,7 @@ async fn migrate(
         Some(XtaskMigrateCommand::New { .. }) => Some("new"),
         Some(XtaskMigrateCommand::Hash) => Some("hash"),
         Some(XtaskMigrateCommand::Renumber { .. }) => Some("renumber"),
+        Some(XtaskMigrateCommand::Dev(_)) => Some("dev"),
         _ => None,
     };
     if let Some(name) = source_command
@@ -240,6 +244,12 @@ async fn migrate(
         }) => return new_migration(&schema, &description.join(" ")),
         Some(XtaskMigrateCommand::Hash) => return hash().await,
         Some(XtaskMigrateCommand::Renumber { base }) => return renumber(&base),
+        Some(XtaskMigrateCommand::Dev(dev)) => {
+            return match database(configured).await {
+                Ok(target) => dev_migration(&dev, &target).await,
+                Err(code) => code,
+            };
+        }
         Some(XtaskMigrateCommand::Engine(command)) => {
             if let Some(outcome) =
                 migrate_cli::run_offline(Some(&command), &schema_registry::workspace()).await
@@ -266,6 +276,31 @@ async fn migrate(
     match migrate_cli::run(args, &target, &schema_registry::workspace()).await {
         Ok(exit) => exit.into(),
         Err(err) => migrate_cli::fail(&err.to_string(), Some(&target), err.exit()),
+    }
+}
+
+async fn dev_migration(args: &migration_dev::dev::DevArgs, target: &DatabaseTarget) -> ExitCode {
+    let workspace = scaffold::workspace_root();
+    let outcome =
+        migration_dev::dev::run(args, target, &schema_registry::workspace(), &workspace).await;
+    match outcome {
+        Ok(migration_dev::dev::Outcome::NothingToWrite) => {
+            say!("no change: the entities describe what the migrations build; nothing written");
+            Exit::Success.into()
+        }
+        Ok(migration_dev::dev::Outcome::Written {
+            path, up, applied, ..
+        }) => {
+            say!("{}", path.display());
+            for sql in &up {
+                say!("  {sql};");
+            }
+            if applied {
+                say!("applied to the local database");
+            }
+            Exit::Success.into()
+        }
+        Err(err) => migrate_cli::fail(&err.to_string(), Some(target), err.exit()),
     }
 }
 

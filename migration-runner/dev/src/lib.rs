@@ -3,6 +3,7 @@
 //! (`local_pg`) and the local Citus cluster (`local_citus`), and their
 //! commands (`cluster_cli`: `cargo xtask db start|stop|status|url|psql|reset`), a fresh database
 //! per test (`testing`), writing new source files (`scaffold`: `migrate new`;
+//! `dev`: `migrate dev`, the next migration from the entities;
 //! `new_schema`: `schema new`), and the benchmarks' figures and harness
 //! (`bench`: `cargo xtask bench`).
 //!
@@ -11,6 +12,7 @@
 
 pub mod bench;
 pub mod cluster_cli;
+pub mod dev;
 pub mod local_citus;
 pub mod local_pg;
 pub mod new_schema;

@@ -51,6 +51,24 @@ pub fn new_migration(
     schema: &str,
     description: &str,
 ) -> Result<PathBuf> {
+    write_migration(
+        catalog,
+        workspace,
+        schema,
+        description,
+        &template(&one_line(description)),
+    )
+}
+
+/// [`new_migration`] with the file's text given (`migrate dev` writes the
+/// statements it planned).
+pub fn write_migration(
+    catalog: &Catalog,
+    workspace: &Path,
+    schema: &str,
+    description: &str,
+    source: &str,
+) -> Result<PathBuf> {
     let crate_dir = catalog
         .crate_dir(schema)
         .ok_or_else(|| ScaffoldError::UnknownSchema {
@@ -91,7 +109,7 @@ pub fn new_migration(
         .write(true)
         .create_new(true)
         .open(&file)
-        .and_then(|mut out| out.write_all(template(&description).as_bytes()))
+        .and_then(|mut out| out.write_all(source.as_bytes()))
         .map_err(file_error(&file))?;
     fs::write(&mod_path, registry).map_err(file_error(&mod_path))?;
     Ok(file)

@@ -40,6 +40,53 @@ pub fn history_to_entities(
     entities: &SchemaModel,
     renames: &[Rename],
 ) -> Vec<Change> {
+    let (history, entities) = comparable(history, entities);
+    ddl::plan(&history, &entities, renames)
+}
+
+/// [`history_to_entities`] and the plan back (what `down` runs), the
+/// renames reversed.
+pub fn both_ways(
+    history: &SchemaModel,
+    entities: &SchemaModel,
+    renames: &[Rename],
+) -> (Vec<Change>, Vec<Change>) {
+    let (history, entities) = comparable(history, entities);
+    let back: Vec<Rename> = renames
+        .iter()
+        .rev()
+        .map(|rename| match rename {
+            Rename::Table { from, to } => Rename::Table {
+                from: to.clone(),
+                to: from.clone(),
+            },
+            Rename::Column { table, from, to } => Rename::Column {
+                table: renamed_table(table, renames),
+                from: to.clone(),
+                to: from.clone(),
+            },
+        })
+        .collect();
+    (
+        ddl::plan(&history, &entities, renames),
+        ddl::plan(&entities, &history, &back),
+    )
+}
+
+/// A table's name after the table renames among `renames`.
+fn renamed_table(table: &str, renames: &[Rename]) -> String {
+    renames
+        .iter()
+        .find_map(|rename| match rename {
+            Rename::Table { from, to } if from == table => Some(to.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| table.to_owned())
+}
+
+/// Both models within what entities say, the entities' unique keys in the
+/// form the migrations gave them.
+fn comparable(history: &SchemaModel, entities: &SchemaModel) -> (SchemaModel, SchemaModel) {
     let mut entities = entity_scope(entities);
     let history = entity_scope(history);
     for (name, table) in &history.tables {
@@ -68,7 +115,7 @@ pub fn history_to_entities(
             adopt_unique_forms(table, target);
         }
     }
-    ddl::plan(&history, &entities, renames)
+    (history, entities)
 }
 
 /// The columns a plain unique index covers (no expression, no predicate,

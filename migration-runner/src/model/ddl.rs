@@ -40,10 +40,40 @@ pub enum Risk {
     NeedsBackfill(String),
 }
 
+/// What a change is, for a generator that writes it with the schema
+/// builder rather than as SQL text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum What {
+    AddColumn {
+        table: String,
+        column: Column,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    /// Within one schema.
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    DropTable {
+        table: String,
+    },
+    /// Anything else: its SQL says it.
+    Other,
+}
+
 /// One statement of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub sql: String,
+    pub what: What,
     /// The schemas it changes.
     pub schema: String,
     pub risk: Risk,
@@ -265,6 +295,9 @@ pub fn plan(from: &SchemaModel, to: &SchemaModel, renames: &[Rename]) -> Vec<Cha
             steps.push((
                 Phase::DropTable,
                 Change {
+                    what: What::DropTable {
+                        table: name.clone(),
+                    },
                     risk: Risk::Destroys(format!("drops table {name} and its rows")),
                     ..change(format!("DROP TABLE {}", qualified(name)), name, Some(name))
                 },
@@ -298,6 +331,7 @@ pub fn plan(from: &SchemaModel, to: &SchemaModel, renames: &[Rename]) -> Vec<Cha
 fn change(sql: String, object: &str, table: Option<&str>) -> Change {
     Change {
         sql,
+        what: What::Other,
         schema: schema_of(object),
         risk: Risk::Safe,
         table: table.map(str::to_owned),
@@ -331,15 +365,21 @@ fn apply_rename(model: &mut SchemaModel, rename: &Rename, steps: &mut Vec<(Phase
             if short(from) != short(to) {
                 steps.push((
                     Phase::Rename,
-                    change(
-                        format!(
-                            "ALTER TABLE {} RENAME TO {}",
-                            qualified(&current),
-                            ident(&short(to))
-                        ),
-                        to,
-                        Some(to),
-                    ),
+                    Change {
+                        what: What::RenameTable {
+                            from: current.clone(),
+                            to: to.clone(),
+                        },
+                        ..change(
+                            format!(
+                                "ALTER TABLE {} RENAME TO {}",
+                                qualified(&current),
+                                ident(&short(to))
+                            ),
+                            to,
+                            Some(to),
+                        )
+                    },
                 ));
             }
             table.name = to.clone();
@@ -362,16 +402,23 @@ fn apply_rename(model: &mut SchemaModel, rename: &Rename, steps: &mut Vec<(Phase
             }
             steps.push((
                 Phase::Rename,
-                change(
-                    format!(
-                        "ALTER TABLE {} RENAME COLUMN {} TO {}",
-                        qualified(table),
-                        ident(from),
-                        ident(to)
-                    ),
-                    table,
-                    Some(table),
-                ),
+                Change {
+                    what: What::RenameColumn {
+                        table: table.clone(),
+                        from: from.clone(),
+                        to: to.clone(),
+                    },
+                    ..change(
+                        format!(
+                            "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                            qualified(table),
+                            ident(from),
+                            ident(to)
+                        ),
+                        table,
+                        Some(table),
+                    )
+                },
             ));
         }
     }
@@ -460,6 +507,10 @@ fn alter_table(old: &Table, new: &Table, steps: &mut Vec<(Phase, Change)>) {
                 Phase::AlterColumn,
                 Change {
                     risk,
+                    what: What::AddColumn {
+                        table: name.clone(),
+                        column: column.clone(),
+                    },
                     ..change(
                         format!(
                             "ALTER TABLE {table} ADD COLUMN {}",
@@ -540,6 +591,10 @@ fn alter_table(old: &Table, new: &Table, steps: &mut Vec<(Phase, Change)>) {
             steps.push((
                 Phase::DropColumn,
                 Change {
+                    what: What::DropColumn {
+                        table: name.clone(),
+                        column: column.name.clone(),
+                    },
                     risk: Risk::Destroys(format!(
                         "drops column {name}.{} and its values",
                         column.name

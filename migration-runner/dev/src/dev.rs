@@ -1,0 +1,498 @@
+//! `cargo xtask migrate dev --name <change>`: the next migration written
+//! from the entity changes. The committed history is replayed into one
+//! throwaway database and the entities materialised in another; the
+//! difference, planned on the schema model (`migrate diff`), becomes one new
+//! migration in the crate of the schema it changes most, declaring the
+//! others (`// migrate: touches`), with the sum file's line; then it is
+//! applied to the local database (unless `--create-only`).
+//!
+//! Renames are asked, never guessed: a dropped and an added column (or
+//! table) that look alike are a question on a terminal, `--rename` answers
+//! it in scripts, and without either the command stops and explains.
+//! Changes that lose data or fail on rows a table may hold stop with the
+//! safe path unless `--allow-destructive`.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use migration_runner::connect::{self, ConnectSettings, DatabaseTarget};
+use migration_runner::gate::diff::{both_ways, entity_scope, parse_rename, rename_flag};
+use migration_runner::model::Column;
+use migration_runner::model::ddl::{self, Change, Rename, Risk, What};
+use migration_runner::source::catalog::{Catalog, SchemaSource, workspace_sources};
+use migration_runner::source::script::Script;
+use migration_runner::source::sum::{self, SumEntry, SumFile};
+use migration_runner::{Exit, Runner, RunnerOptions, UpOptions, Workspace};
+use sea_orm::sea_query::{Alias, ColumnDef, Expr, PostgresQueryBuilder, Table};
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+
+use crate::scaffold;
+
+/// The flags of `migrate dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevArgs {
+    /// What the change does, in words: the new migration's name (`add webinar notes`).
+    #[arg(long)]
+    pub name: String,
+    /// A rename, answered ahead of the question: `schema.table.column=new_name`
+    /// or `schema.table=schema.new_name` (another schema moves it, rows kept).
+    #[arg(long, value_name = "FROM=TO", value_parser = parse_rename)]
+    pub rename: Vec<Rename>,
+    /// Every look-alike is a drop and an add, not a rename: ask nothing.
+    #[arg(long)]
+    pub no_renames: bool,
+    /// Write a change that drops data or may fail on existing rows.
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Write the migration and do not apply it.
+    #[arg(long)]
+    pub create_only: bool,
+}
+
+/// Why `dev` wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error(
+        "these look like renames, and renames are never guessed:\n{}\n  answer each with the flag shown \
+         (or run on a terminal to be asked), or pass `--no-renames` if each is a drop and an add; \
+         nothing was written",
+        .0.iter().map(|r| format!("  - {}  ({})", describe(r), rename_flag(r))).collect::<Vec<_>>().join("\n")
+    )]
+    RenameUnanswered(Vec<Rename>),
+    #[error(
+        "the change is unsafe for a table that may hold rows; nothing was written:\n{}\n  the safe path: \
+         expand first (add the new column nullable or with a default, keep the old one), move the data \
+         with a backfill (`schema_core::backfill::Backfill`, docs/RUNBOOK.md), then contract in a later \
+         migration; or pass `--allow-destructive` if the tables are empty or the loss is intended",
+        .0.iter().map(|line| format!("  - {line}")).collect::<Vec<_>>().join("\n")
+    )]
+    Dangerous(Vec<String>),
+    #[error(
+        "`--name` is empty: say what the change does, for example `--name \"add webinar notes\"`"
+    )]
+    EmptyName,
+    #[error("{0}")]
+    Engine(String),
+    #[error("cannot write `{}`: {message}", path.display())]
+    File { path: PathBuf, message: String },
+}
+
+impl DevError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            DevError::RenameUnanswered(_) | DevError::Dangerous(_) => Exit::Refused,
+            DevError::EmptyName => Exit::Usage,
+            DevError::Engine(_) | DevError::File { .. } => Exit::Failed,
+        }
+    }
+}
+
+fn describe(rename: &Rename) -> String {
+    match rename {
+        Rename::Column { table, from, to } => format!("column {table}.{from} renamed to {to}?"),
+        Rename::Table { from, to } => format!("table {from} renamed to {to}?"),
+    }
+}
+
+/// What `dev` did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The entities describe what the migrations build.
+    NothingToWrite,
+    Written {
+        path: PathBuf,
+        name: String,
+        up: Vec<String>,
+        applied: bool,
+    },
+}
+
+/// Runs `migrate dev` against `target` (the local database), writing into
+/// the checkout at `workspace`.
+pub async fn run(
+    args: &DevArgs,
+    target: &DatabaseTarget,
+    registry: &Workspace,
+    workspace: &Path,
+) -> Result<Outcome, DevError> {
+    let engine = |err: &dyn std::fmt::Display| DevError::Engine(err.to_string());
+    if args.name.trim().is_empty() {
+        return Err(DevError::EmptyName);
+    }
+    let catalog = Catalog::workspace(registry).map_err(|e| engine(&e))?;
+    let admin = connect::open(target, &ConnectSettings::new("migrate dev"))
+        .await
+        .map_err(|e| engine(&e))?;
+    let models = migration_runner::gate::entity_check::models(
+        admin.connection(),
+        target,
+        workspace_sources(registry),
+        (registry.entities)(),
+    )
+    .await;
+    let _ = admin.close().await;
+    let (history, entities) = models.map_err(|e| engine(&e))?;
+
+    let renames = answer_renames(args, &history, &entities)?;
+    let (up, down) = both_ways(&history, &entities, &renames);
+    if up.is_empty() {
+        return Ok(Outcome::NothingToWrite);
+    }
+    let dangerous: Vec<String> = up
+        .iter()
+        .filter_map(|change| match &change.risk {
+            Risk::Safe => None,
+            Risk::Destroys(why) | Risk::NeedsBackfill(why) => Some(why.clone()),
+        })
+        .collect();
+    if !dangerous.is_empty() && !args.allow_destructive {
+        return Err(DevError::Dangerous(dangerous));
+    }
+
+    let schema = main_schema(&up, &catalog);
+    let touches: Vec<String> = up
+        .iter()
+        .map(|c| c.schema.clone())
+        .filter(|s| *s != schema)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let up_steps: Vec<Step> = up.iter().map(step).collect();
+    let down_steps: Vec<Step> = down.iter().map(step).collect();
+    let source = render(&args.name, &touches, &up_steps, &down_steps);
+    let path = scaffold::write_migration(&catalog, workspace, &schema, &args.name, &source)
+        .map_err(|e| engine(&e))?;
+    let name = path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    rustfmt(&path);
+    let up_sql: Vec<String> = up_steps.iter().map(|s| s.sql.clone()).collect();
+    let down_sql: Vec<String> = down_steps.iter().map(|s| s.sql.clone()).collect();
+    add_to_sum_file(workspace, &name, &schema, &up_sql)?;
+
+    let mut applied = false;
+    if !args.create_only {
+        apply(target, registry, &schema, &name, &up_sql, &down_sql).await?;
+        applied = true;
+    }
+    Ok(Outcome::Written {
+        path,
+        name,
+        up: up_sql,
+        applied,
+    })
+}
+
+/// Every look-alike answered: by a flag, on a terminal, or `--no-renames`.
+fn answer_renames(
+    args: &DevArgs,
+    history: &migration_runner::model::SchemaModel,
+    entities: &migration_runner::model::SchemaModel,
+) -> Result<Vec<Rename>, DevError> {
+    let mut renames = args.rename.clone();
+    if args.no_renames {
+        return Ok(renames);
+    }
+    let answered = |candidate: &Rename, renames: &[Rename]| {
+        renames.iter().any(|r| match (r, candidate) {
+            (
+                Rename::Column { table, from, .. },
+                Rename::Column {
+                    table: t, from: f, ..
+                },
+            ) => table == t && from == f,
+            (Rename::Table { from, .. }, Rename::Table { from: f, .. }) => from == f,
+            _ => false,
+        })
+    };
+    let candidates: Vec<Rename> =
+        ddl::rename_candidates(&entity_scope(history), &entity_scope(entities))
+            .into_iter()
+            .filter(|c| !answered(c, &renames))
+            .collect();
+    if candidates.is_empty() {
+        return Ok(renames);
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(DevError::RenameUnanswered(candidates));
+    }
+    for candidate in candidates {
+        if answered(&candidate, &renames) {
+            continue;
+        }
+        eprint!("{} [y/N] ", describe(&candidate));
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        if matches!(line.trim(), "y" | "Y" | "yes") {
+            renames.push(candidate);
+        }
+    }
+    Ok(renames)
+}
+
+/// The schema most statements change (the first in global order on a tie).
+fn main_schema(changes: &[Change], catalog: &Catalog) -> String {
+    let count = |schema: &str| changes.iter().filter(|c| c.schema == schema).count();
+    catalog
+        .schemas()
+        .iter()
+        .max_by_key(|schema| {
+            (
+                count(schema),
+                std::cmp::Reverse(catalog.schemas().iter().position(|s| s == *schema)),
+            )
+        })
+        .map_or_else(|| changes[0].schema.clone(), |s| (*s).to_owned())
+}
+
+/// One statement of the migration: its Rust, and the SQL it emits (what
+/// history's checksum and the sum file cover).
+struct Step {
+    rust: String,
+    sql: String,
+}
+
+fn table_ref(table: &str) -> (String, (Alias, Alias)) {
+    let (schema, name) = table.split_once('.').unwrap_or(("public", table));
+    (
+        format!("(Alias::new({schema:?}), Alias::new({name:?}))"),
+        (Alias::new(schema), Alias::new(name)),
+    )
+}
+
+/// A column type the schema builder says, as code and as a call.
+fn column_type(data_type: &str) -> Option<(String, fn(&mut ColumnDef) -> &mut ColumnDef)> {
+    let simple: &[(&str, &str, fn(&mut ColumnDef) -> &mut ColumnDef)] = &[
+        ("text", "text()", ColumnDef::text),
+        ("uuid", "uuid()", ColumnDef::uuid),
+        ("integer", "integer()", ColumnDef::integer),
+        ("bigint", "big_integer()", ColumnDef::big_integer),
+        ("smallint", "small_integer()", ColumnDef::small_integer),
+        ("boolean", "boolean()", ColumnDef::boolean),
+        ("date", "date()", ColumnDef::date),
+        ("jsonb", "json_binary()", ColumnDef::json_binary),
+        ("double precision", "double()", ColumnDef::double),
+        (
+            "timestamp with time zone",
+            "timestamp_with_time_zone()",
+            ColumnDef::timestamp_with_time_zone,
+        ),
+    ];
+    simple
+        .iter()
+        .find(|(name, _, _)| *name == data_type)
+        .map(|(_, code, call)| ((*code).to_owned(), *call))
+}
+
+fn add_column(table: &str, column: &Column) -> Option<Step> {
+    if column.identity.is_some() || column.generated.is_some() || column.collation.is_some() {
+        return None;
+    }
+    let (code_type, set_type) = column_type(&column.data_type)?;
+    let (table_code, table_iden) = table_ref(table);
+    let mut definition = ColumnDef::new(Alias::new(&column.name));
+    set_type(&mut definition);
+    let mut code = format!("ColumnDef::new(Alias::new({:?})).{code_type}", column.name);
+    if column.not_null {
+        definition.not_null();
+        code.push_str(".not_null()");
+    }
+    if let Some(default) = &column.default {
+        definition.default(Expr::cust(default.clone()));
+        code.push_str(&format!(".default(Expr::cust({default:?}))"));
+    }
+    let sql = Table::alter()
+        .table(table_iden)
+        .add_column(&mut definition)
+        .to_owned()
+        .to_string(PostgresQueryBuilder);
+    Some(Step {
+        rust: format!(
+            "manager\n.alter_table(\nTable::alter()\n.table({table_code})\n.add_column({code})\n.to_owned(),\n)\n.await?;"
+        ),
+        sql,
+    })
+}
+
+fn step(change: &Change) -> Step {
+    let built = match &change.what {
+        What::AddColumn { table, column } => add_column(table, column),
+        What::DropColumn { table, column } => {
+            let (table_code, table_iden) = table_ref(table);
+            Some(Step {
+                rust: format!(
+                    "manager\n.alter_table(\nTable::alter()\n.table({table_code})\n.drop_column(Alias::new({column:?}))\n.to_owned(),\n)\n.await?;"
+                ),
+                sql: Table::alter()
+                    .table(table_iden)
+                    .drop_column(Alias::new(column))
+                    .to_owned()
+                    .to_string(PostgresQueryBuilder),
+            })
+        }
+        What::RenameColumn { table, from, to } => {
+            let (table_code, table_iden) = table_ref(table);
+            Some(Step {
+                rust: format!(
+                    "manager\n.alter_table(\nTable::alter()\n.table({table_code})\n.rename_column(Alias::new({from:?}), Alias::new({to:?}))\n.to_owned(),\n)\n.await?;"
+                ),
+                sql: Table::alter()
+                    .table(table_iden)
+                    .rename_column(Alias::new(from), Alias::new(to))
+                    .to_owned()
+                    .to_string(PostgresQueryBuilder),
+            })
+        }
+        What::DropTable { table } => {
+            let (table_code, table_iden) = table_ref(table);
+            Some(Step {
+                rust: format!(
+                    "manager\n.drop_table(Table::drop().table({table_code}).to_owned())\n.await?;"
+                ),
+                sql: Table::drop()
+                    .table(table_iden)
+                    .to_owned()
+                    .to_string(PostgresQueryBuilder),
+            })
+        }
+        What::RenameTable { .. } | What::Other => None,
+    };
+    built.unwrap_or_else(|| Step {
+        rust: format!(
+            "// The schema builder cannot say this; the SQL as PostgreSQL takes it.\nmanager\n.get_connection()\n.execute_unprepared({})\n.await?;",
+            raw_string(&change.sql)
+        ),
+        sql: change.sql.clone(),
+    })
+}
+
+/// `sql` as a Rust raw string literal.
+fn raw_string(sql: &str) -> String {
+    let mut hashes = String::from("#");
+    while sql.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    format!("r{hashes}\"{sql}\"{hashes}")
+}
+
+fn render(description: &str, touches: &[String], up: &[Step], down: &[Step]) -> String {
+    let body = |steps: &[Step]| {
+        steps
+            .iter()
+            .map(|s| s.rust.clone())
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    };
+    let touches = if touches.is_empty() {
+        String::new()
+    } else {
+        format!("// migrate: touches {}\n", touches.join(", "))
+    };
+    format!(
+        "//! {description}\n//!\n//! Written by `cargo xtask migrate dev` from the entities; review it like any\n//! migration.\n{touches}\nuse sea_orm_migration::prelude::*;\n\n#[derive(DeriveMigrationName)]\npub struct Migration;\n\n#[async_trait::async_trait]\nimpl MigrationTrait for Migration {{\nasync fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {{\n{}\nOk(())\n}}\n\nasync fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {{\n{}\nOk(())\n}}\n}}\n",
+        body(up),
+        body(down)
+    )
+}
+
+/// Formats the written file with rustfmt when the toolchain has it.
+fn rustfmt(path: &Path) {
+    let _ = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(path)
+        .status();
+}
+
+fn add_to_sum_file(
+    workspace: &Path,
+    name: &str,
+    schema: &str,
+    up: &[String],
+) -> Result<(), DevError> {
+    let path = workspace.join(sum::PATH);
+    let file_error = |message: String| DevError::File {
+        path: path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| file_error(e.to_string()))?;
+    let mut file = SumFile::parse(&text).map_err(|e| file_error(e.to_string()))?;
+    file.push(SumEntry::of(
+        name,
+        schema,
+        &Script {
+            statements: up
+                .iter()
+                .map(|sql| Statement::from_string(DbBackend::Postgres, sql.clone()))
+                .collect(),
+        },
+    ));
+    std::fs::write(&path, file.render()).map_err(|e| file_error(e.to_string()))
+}
+
+/// The new migration as the runner will run it once compiled in: the same
+/// statements, so the same checksum.
+struct Written {
+    name: String,
+    up: Vec<String>,
+    down: Vec<String>,
+}
+
+impl sea_orm_migration::MigrationName for Written {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+// `#[async_trait]` needs `&SchemaManager` spelled exactly as the trait does.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl sea_orm_migration::MigrationTrait for Written {
+    async fn up(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
+        for sql in &self.up {
+            manager.get_connection().execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
+        for sql in &self.down {
+            manager.get_connection().execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn apply(
+    target: &DatabaseTarget,
+    registry: &Workspace,
+    schema: &str,
+    name: &str,
+    up: &[String],
+    down: &[String],
+) -> Result<(), DevError> {
+    let engine = |err: &dyn std::fmt::Display| DevError::Engine(err.to_string());
+    let mut sources: Vec<SchemaSource> = workspace_sources(registry);
+    if let Some(source) = sources.iter_mut().find(|s| s.schema == schema) {
+        source.migrations.push(Box::new(Written {
+            name: name.to_owned(),
+            up: up.to_vec(),
+            down: down.to_vec(),
+        }));
+    }
+    let catalog = Catalog::new(sources).map_err(|e| engine(&e))?;
+    let session = connect::open(target, &ConnectSettings::new("migrate dev"))
+        .await
+        .map_err(|e| engine(&e))?;
+    let runner = Runner::new(session, catalog, RunnerOptions::default())
+        .await
+        .map_err(|e| engine(&e))?;
+    let outcome = runner
+        .up(&UpOptions::default())
+        .await
+        .map_err(|e| engine(&e));
+    runner.close().await;
+    outcome.map(|_| ())
+}
