@@ -102,7 +102,11 @@ pub enum Outcome {
     Written {
         path: PathBuf,
         name: String,
+        /// The crate's schema, where the migration was written.
+        schema: String,
+        /// The SQL `up` emits, statement by statement (and `down`).
         up: Vec<String>,
+        down: Vec<String>,
         applied: bool,
     },
 }
@@ -133,8 +137,62 @@ pub async fn run(
     let _ = admin.close().await;
     let (history, entities) = models.map_err(|e| engine(&e))?;
 
-    let renames = answer_renames(args, &history, &entities)?;
-    let (up, down) = both_ways(&history, &entities, &renames);
+    let outcome = write(
+        args,
+        &history,
+        &entities,
+        &catalog,
+        workspace,
+        Questions::Terminal,
+    )?;
+    match outcome {
+        Outcome::Written {
+            path,
+            name,
+            schema,
+            up,
+            down,
+            ..
+        } if !args.create_only => {
+            apply(target, registry, &schema, &name, &up, &down).await?;
+            Ok(Outcome::Written {
+                path,
+                name,
+                schema,
+                up,
+                down,
+                applied: true,
+            })
+        }
+        outcome => Ok(outcome),
+    }
+}
+
+/// Whether unanswered look-alikes may be asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Questions {
+    /// On a terminal (stdin and stderr), ask; elsewhere stop and explain.
+    Terminal,
+    /// Never ask: stop and explain (tests, scripts).
+    Never,
+}
+
+/// Plans the migration from `history` to `entities` (both read from
+/// databases) and writes it into the checkout at `workspace`: the file, its
+/// line in the crate's `mod.rs` and in the sum file. Nothing is applied.
+pub fn write(
+    args: &DevArgs,
+    history: &migration_runner::model::SchemaModel,
+    entities: &migration_runner::model::SchemaModel,
+    catalog: &Catalog,
+    workspace: &Path,
+    questions: Questions,
+) -> Result<Outcome, DevError> {
+    if args.name.trim().is_empty() {
+        return Err(DevError::EmptyName);
+    }
+    let renames = answer_renames(args, history, entities, questions)?;
+    let (up, down) = both_ways(history, entities, &renames);
     if up.is_empty() {
         return Ok(Outcome::NothingToWrite);
     }
@@ -148,8 +206,7 @@ pub async fn run(
     if !dangerous.is_empty() && !args.allow_destructive {
         return Err(DevError::Dangerous(dangerous));
     }
-
-    let schema = main_schema(&up, &catalog);
+    let schema = main_schema(&up, catalog);
     let touches: Vec<String> = up
         .iter()
         .map(|c| c.schema.clone())
@@ -160,28 +217,24 @@ pub async fn run(
     let up_steps: Vec<Step> = up.iter().map(step).collect();
     let down_steps: Vec<Step> = down.iter().map(step).collect();
     let source = render(&args.name, &touches, &up_steps, &down_steps);
-    let path = scaffold::write_migration(&catalog, workspace, &schema, &args.name, &source)
-        .map_err(|e| engine(&e))?;
+    let path = scaffold::write_migration(catalog, workspace, &schema, &args.name, &source)
+        .map_err(|e| DevError::Engine(e.to_string()))?;
     let name = path
         .file_stem()
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
     rustfmt(&path);
-    let up_sql: Vec<String> = up_steps.iter().map(|s| s.sql.clone()).collect();
-    let down_sql: Vec<String> = down_steps.iter().map(|s| s.sql.clone()).collect();
-    add_to_sum_file(workspace, &name, &schema, &up_sql)?;
-
-    let mut applied = false;
-    if !args.create_only {
-        apply(target, registry, &schema, &name, &up_sql, &down_sql).await?;
-        applied = true;
-    }
+    let up: Vec<String> = up_steps.into_iter().map(|s| s.sql).collect();
+    let down: Vec<String> = down_steps.into_iter().map(|s| s.sql).collect();
+    add_to_sum_file(workspace, &name, &schema, &up)?;
     Ok(Outcome::Written {
         path,
         name,
-        up: up_sql,
-        applied,
+        schema,
+        up,
+        down,
+        applied: false,
     })
 }
 
@@ -190,6 +243,7 @@ fn answer_renames(
     args: &DevArgs,
     history: &migration_runner::model::SchemaModel,
     entities: &migration_runner::model::SchemaModel,
+    questions: Questions,
 ) -> Result<Vec<Rename>, DevError> {
     let mut renames = args.rename.clone();
     if args.no_renames {
@@ -215,7 +269,8 @@ fn answer_renames(
     if candidates.is_empty() {
         return Ok(renames);
     }
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if questions == Questions::Never || !terminal {
         return Err(DevError::RenameUnanswered(candidates));
     }
     for candidate in candidates {
@@ -264,8 +319,11 @@ fn table_ref(table: &str) -> (String, (Alias, Alias)) {
 }
 
 /// A column type the schema builder says, as code and as a call.
-fn column_type(data_type: &str) -> Option<(String, fn(&mut ColumnDef) -> &mut ColumnDef)> {
-    let simple: &[(&str, &str, fn(&mut ColumnDef) -> &mut ColumnDef)] = &[
+/// A builder call that sets a column's type.
+type SetType = fn(&mut ColumnDef) -> &mut ColumnDef;
+
+fn column_type(data_type: &str) -> Option<(String, SetType)> {
+    let simple: &[(&str, &str, SetType)] = &[
         ("text", "text()", ColumnDef::text),
         ("uuid", "uuid()", ColumnDef::uuid),
         ("integer", "integer()", ColumnDef::integer),
@@ -301,8 +359,26 @@ fn add_column(table: &str, column: &Column) -> Option<Step> {
         code.push_str(".not_null()");
     }
     if let Some(default) = &column.default {
-        definition.default(Expr::cust(default.clone()));
-        code.push_str(&format!(".default(Expr::cust({default:?}))"));
+        let default = ddl::plain_default(default, &column.data_type);
+        // A literal goes in as a value (`DEFAULT 'x'`, `DEFAULT 60`); anything
+        // else as an expression, which the builder wraps in parentheses.
+        let text = default
+            .strip_prefix('\'')
+            .and_then(|d| d.strip_suffix('\''))
+            .filter(|d| !d.contains('\''));
+        if let Some(text) = text {
+            definition.default(text.to_owned());
+            code.push_str(&format!(".default({text:?})"));
+        } else if let Ok(number) = default.parse::<i64>() {
+            definition.default(number);
+            code.push_str(&format!(".default({number})"));
+        } else if let Ok(flag) = default.parse::<bool>() {
+            definition.default(flag);
+            code.push_str(&format!(".default({flag})"));
+        } else {
+            definition.default(Expr::cust(default.clone()));
+            code.push_str(&format!(".default(Expr::cust({default:?}))"));
+        }
     }
     let sql = Table::alter()
         .table(table_iden)
@@ -465,7 +541,9 @@ impl sea_orm_migration::MigrationTrait for Written {
     }
 }
 
-async fn apply(
+/// Applies the written migration to `target` (before it is compiled in, as
+/// the same statements), after every migration of the workspace.
+pub async fn apply(
     target: &DatabaseTarget,
     registry: &Workspace,
     schema: &str,

@@ -217,6 +217,25 @@ fn schema_of(name: &str) -> String {
     name.split_once('.').map_or("public", |(s, _)| s).to_owned()
 }
 
+/// A default as written: a quoted literal cast to the column's own type
+/// (`'intro'::text`, how PostgreSQL renders `DEFAULT 'intro'`) loses the
+/// cast, which linters read as an expression that might be volatile.
+pub fn plain_default(default: &str, data_type: &str) -> String {
+    match default.strip_suffix(&format!("::{data_type}")) {
+        Some(literal)
+            if literal.len() >= 2
+                && literal.starts_with('\'')
+                && literal.ends_with('\'')
+                && !literal[1..literal.len() - 1]
+                    .replace("''", "")
+                    .contains('\'') =>
+        {
+            literal.to_owned()
+        }
+        _ => default.to_owned(),
+    }
+}
+
 /// A column's definition inside `CREATE TABLE` or `ADD COLUMN`.
 pub fn column_definition(column: &Column) -> String {
     let mut sql = format!("{} {}", ident(&column.name), column.data_type);
@@ -236,7 +255,10 @@ pub fn column_definition(column: &Column) -> String {
         sql.push_str(" NOT NULL");
     }
     if let Some(default) = &column.default {
-        sql.push_str(&format!(" DEFAULT {default}"));
+        sql.push_str(&format!(
+            " DEFAULT {}",
+            plain_default(default, &column.data_type)
+        ));
     }
     sql
 }

@@ -12,6 +12,7 @@ mod catalog_order;
 mod check;
 mod cli;
 mod concurrency;
+mod dev;
 mod diff;
 mod digest;
 mod drift;

@@ -1,0 +1,433 @@
+//! `migrate dev` on real throwaway databases: the history replayed on one
+//! side, the changed schema (what edited entities would materialise) on the
+//! other. The migration it writes, applied, makes the first the second and
+//! `down` undoes it; a change across schemas declares them; renames are
+//! asked, answered, and keep the rows; unsafe changes stop; a second run
+//! writes nothing; the file is rustfmt-clean and in the sum file.
+
+use std::path::{Path, PathBuf};
+
+use migration_dev::dev::{self, DevArgs, DevError, Outcome, Questions};
+use migration_dev::testing::TestDatabase;
+use migration_runner::gate::diff::history_to_entities;
+use migration_runner::model::SchemaModel;
+use migration_runner::source::catalog::{Catalog, workspace_sources};
+use migration_runner::{DatabaseTarget, Runner, RunnerOptions};
+use sea_orm::ConnectionTrait;
+
+use crate::support::*;
+
+const SCHEMAS: [&str; 4] = ["core", "academy", "talent", "vacancy"];
+
+fn args(name: &str) -> DevArgs {
+    DevArgs {
+        name: name.to_owned(),
+        rename: Vec::new(),
+        no_renames: false,
+        allow_destructive: false,
+        create_only: true,
+    }
+}
+
+/// A copy of what `dev` writes into: each schema crate's migrations and the sum file.
+fn scratch_workspace(label: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let copy = std::env::temp_dir().join(format!("dev-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    for krate in ["core", "academy", "talent", "vacancy"] {
+        let from = root.join(krate).join("src/migrations");
+        let to = copy.join(krate).join("src/migrations");
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    let sum = copy.join(migration_runner::source::sum::PATH);
+    std::fs::create_dir_all(sum.parent().unwrap()).unwrap();
+    std::fs::copy(root.join(migration_runner::source::sum::PATH), &sum).unwrap();
+    copy
+}
+
+/// The workspace's history applied, and a copy of it changed by `sql` (what
+/// the edited entities would build), both read as models.
+async fn sides(label: &str, sql: &str) -> (TestDatabase, TestDatabase, SchemaModel, SchemaModel) {
+    let history = TestDatabase::migrated(&format!("{label}_history")).await;
+    let changed = TestDatabase::migrated(&format!("{label}_entities")).await;
+    connect(&changed)
+        .await
+        .execute_unprepared(sql)
+        .await
+        .unwrap();
+    let history_model = SchemaModel::read(&connect(&history).await, &SCHEMAS)
+        .await
+        .unwrap();
+    let entities_model = SchemaModel::read(&connect(&changed).await, &SCHEMAS)
+        .await
+        .unwrap();
+    (history, changed, history_model, entities_model)
+}
+
+fn catalog() -> Catalog {
+    Catalog::workspace(&schema_registry::workspace()).unwrap()
+}
+
+fn target(db: &TestDatabase) -> DatabaseTarget {
+    DatabaseTarget::parse(&db.url, migration_runner::connect::UrlSource::Given).unwrap()
+}
+
+#[tokio::test]
+async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
+    let (history, _changed, history_model, entities_model) = sides(
+        "dev_across",
+        "ALTER TABLE academy.webinars ADD COLUMN recording_url text; \
+         ALTER TABLE academy.courses ADD COLUMN level text NOT NULL DEFAULT 'intro'; \
+         ALTER TABLE core.users ADD COLUMN nickname text",
+    )
+    .await;
+    let workspace = scratch_workspace("across");
+    let outcome = dev::write(
+        &args("add recordings and nicknames"),
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap();
+    let Outcome::Written {
+        path,
+        name,
+        schema,
+        up,
+        down,
+        ..
+    } = outcome
+    else {
+        panic!("nothing written")
+    };
+    assert_eq!(
+        schema, "academy",
+        "the schema with the most changes owns it"
+    );
+    assert!(
+        name.ends_with("_academy_add_recordings_and_nicknames"),
+        "{name}"
+    );
+    assert!(
+        path.starts_with(workspace.join("academy/src/migrations")),
+        "{}",
+        path.display()
+    );
+    let source = std::fs::read_to_string(&path).unwrap();
+    assert!(source.contains("// migrate: touches core\n"), "{source}");
+    assert!(
+        source.contains(".add_column(ColumnDef::new(Alias::new(\"recording_url\")).text())"),
+        "{source}"
+    );
+    let rustfmt = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024", "--check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        rustfmt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rustfmt.stdout)
+    );
+    let registry =
+        std::fs::read_to_string(workspace.join("academy/src/migrations/mod.rs")).unwrap();
+    assert!(registry.contains(&format!("mod {name};")), "{registry}");
+    let sum = std::fs::read_to_string(workspace.join(migration_runner::source::sum::PATH)).unwrap();
+    let line = sum
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .expect("its line in the sum file");
+    assert!(
+        line.contains("academy.courses,academy.webinars,core.users"),
+        "{line}"
+    );
+    // It lints clean, as `migrate lint` runs it.
+    let findings = migration_lint::lint(&migration_lint::LintInput {
+        name: &name,
+        schema: "academy",
+        declared_schemas: &["core".to_owned()],
+        statements: &up,
+        source: Some(&source),
+        target: migration_lint::Target::Plain,
+        transactional: true,
+    });
+    assert!(
+        findings.iter().all(|f| !f.blocks()),
+        "{up:#?}: {findings:#?}"
+    );
+
+    // Applied after the workspace's history, the history becomes the entities.
+    dev::apply(
+        &target(&history),
+        &schema_registry::workspace(),
+        &schema,
+        &name,
+        &up,
+        &down,
+    )
+    .await
+    .unwrap();
+    let applied = SchemaModel::read(&connect(&history).await, &SCHEMAS)
+        .await
+        .unwrap();
+    assert!(history_to_entities(&applied, &entities_model, &[]).is_empty());
+    // A second run writes nothing.
+    let again = dev::write(
+        &args("again"),
+        &applied,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap();
+    assert!(matches!(again, Outcome::NothingToWrite), "{again:?}");
+    // `down` brings the history back.
+    let mut sources = workspace_sources(&schema_registry::workspace());
+    sources
+        .iter_mut()
+        .find(|s| s.schema == "academy")
+        .unwrap()
+        .migrations
+        .push(Box::new(SqlMigration {
+            name: name.clone(),
+            up,
+            down,
+            transactional: true,
+        }));
+    let session = migration_runner::connect(&history.url, "dev-test")
+        .await
+        .unwrap();
+    let runner = Runner::new(
+        session,
+        Catalog::new(sources).unwrap(),
+        RunnerOptions::default(),
+    )
+    .await
+    .unwrap();
+    runner
+        .down(
+            &migration_runner::DownOptions {
+                to: Some(
+                    "m20261201_102900_vacancy_unlink_applications_from_talent_profiles".into(),
+                ),
+                ..Default::default()
+            },
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    runner.close().await;
+    let undone = SchemaModel::read(&connect(&history).await, &SCHEMAS)
+        .await
+        .unwrap();
+    assert_eq!(undone, history_model);
+    std::fs::remove_dir_all(&workspace).unwrap();
+}
+
+#[tokio::test]
+async fn renames_are_asked_never_guessed_and_keep_the_rows() {
+    let (history, _changed, history_model, entities_model) = sides(
+        "dev_rename",
+        "ALTER TABLE academy.webinars RENAME COLUMN title TO headline",
+    )
+    .await;
+    let workspace = scratch_workspace("rename");
+    let unanswered = dev::write(
+        &args("rename title"),
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(unanswered, DevError::RenameUnanswered(_)),
+        "{unanswered}"
+    );
+    assert!(
+        unanswered
+            .to_string()
+            .contains("--rename academy.webinars.title=headline"),
+        "{unanswered}"
+    );
+    assert_eq!(unanswered.exit().code(), 2);
+    assert_eq!(
+        std::fs::read_dir(workspace.join("academy/src/migrations"))
+            .unwrap()
+            .count(),
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../academy/src/migrations"))
+            .unwrap()
+            .count(),
+        "nothing was written"
+    );
+
+    let mut answered = args("rename title");
+    answered.rename = vec![
+        migration_runner::gate::diff::parse_rename("academy.webinars.title=headline").unwrap(),
+    ];
+    let Outcome::Written {
+        name,
+        schema,
+        up,
+        down,
+        ..
+    } = dev::write(
+        &answered,
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap()
+    else {
+        panic!("nothing written")
+    };
+    assert!(
+        up.iter()
+            .any(|sql| sql.contains("RENAME COLUMN \"title\" TO \"headline\"")),
+        "{up:?}"
+    );
+    assert!(!up.iter().any(|sql| sql.contains("DROP COLUMN")), "{up:?}");
+    let conn = connect(&history).await;
+    conn.execute_unprepared(
+        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
+         INSERT INTO academy.webinars (id, slug, title, host_id, starts_at, capacity) \
+         VALUES ('00000000-0000-0000-0000-0000000000bb', 'intro', 'Intro to Rust', '00000000-0000-0000-0000-0000000000aa', now(), 10)",
+    )
+    .await
+    .unwrap();
+    dev::apply(
+        &target(&history),
+        &schema_registry::workspace(),
+        &schema,
+        &name,
+        &up,
+        &down,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM academy.webinars WHERE headline = 'Intro to Rust'"
+        )
+        .await,
+        1,
+        "the rename kept the row's value"
+    );
+    std::fs::remove_dir_all(&workspace).unwrap();
+}
+
+#[tokio::test]
+async fn a_table_moved_to_another_schema_keeps_its_rows() {
+    let (history, _changed, history_model, entities_model) = sides(
+        "dev_move",
+        "ALTER TABLE academy.enrollments SET SCHEMA talent",
+    )
+    .await;
+    let workspace = scratch_workspace("move");
+    let mut answered = args("move enrollments to talent");
+    answered.rename = vec![
+        migration_runner::gate::diff::parse_rename("academy.enrollments=talent.enrollments")
+            .unwrap(),
+    ];
+    let Outcome::Written {
+        name,
+        schema,
+        up,
+        down,
+        ..
+    } = dev::write(
+        &answered,
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap()
+    else {
+        panic!("nothing written")
+    };
+    assert_eq!(
+        up,
+        vec!["ALTER TABLE academy.enrollments SET SCHEMA talent".to_owned()]
+    );
+    let conn = connect(&history).await;
+    conn.execute_unprepared(
+        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
+         INSERT INTO academy.courses (id, slug, title, instructor_id) VALUES ('00000000-0000-0000-0000-0000000000cc', 'rust', 'Rust', '00000000-0000-0000-0000-0000000000aa'); \
+         INSERT INTO academy.enrollments (id, course_id, user_id, enrolled_at) VALUES ('00000000-0000-0000-0000-0000000000dd', '00000000-0000-0000-0000-0000000000cc', '00000000-0000-0000-0000-0000000000aa', now())",
+    )
+    .await
+    .unwrap();
+    dev::apply(
+        &target(&history),
+        &schema_registry::workspace(),
+        &schema,
+        &name,
+        &up,
+        &down,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        scalar_i64(&conn, "SELECT count(*) FROM talent.enrollments").await,
+        1
+    );
+    std::fs::remove_dir_all(&workspace).unwrap();
+}
+
+#[tokio::test]
+async fn unsafe_changes_stop_with_the_safe_path_unless_allowed() {
+    let (_history, _changed, history_model, entities_model) = sides(
+        "dev_unsafe",
+        "ALTER TABLE academy.webinars DROP COLUMN capacity; \
+         ALTER TABLE academy.courses ADD COLUMN code text NOT NULL",
+    )
+    .await;
+    let workspace = scratch_workspace("unsafe");
+    let mut refused_args = args("drop capacity");
+    refused_args.no_renames = true;
+    let refused = dev::write(
+        &refused_args,
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap_err();
+    let text = refused.to_string();
+    for expected in [
+        "drops column academy.webinars.capacity and its values",
+        "adds `code` NOT NULL without a default to academy.courses",
+        "expand first",
+        "--allow-destructive",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    assert_eq!(refused.exit().code(), 2);
+    let mut allowed = refused_args.clone();
+    allowed.allow_destructive = true;
+    let written = dev::write(
+        &allowed,
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap();
+    assert!(matches!(written, Outcome::Written { .. }), "{written:?}");
+    std::fs::remove_dir_all(&workspace).unwrap();
+}
