@@ -300,6 +300,28 @@ async fn dev_migration(args: &migration_dev::dev::DevArgs, target: &DatabaseTarg
             }
             Exit::Success.into()
         }
+        Ok(migration_dev::dev::Outcome::Scaffolded {
+            path,
+            up,
+            contract,
+            backfills,
+            applied,
+            ..
+        }) => {
+            say!("{}", path.display());
+            for sql in &up {
+                say!("  {sql};");
+            }
+            say!("{}", contract.display());
+            eprintln!(
+                "a column becomes NOT NULL on a table that may hold rows: expand (above{}), then \
+                 write the value in backfill {} (its crate's backfills.rs), run it \
+                 (`cargo xtask backfill run <name>`), then `migrate up` applies the contract",
+                if applied { ", applied" } else { "" },
+                backfills.join(", ")
+            );
+            Exit::Success.into()
+        }
         Err(err) => migrate_cli::fail(&err.to_string(), Some(target), err.exit()),
     }
 }

@@ -109,6 +109,20 @@ pub enum Outcome {
         down: Vec<String>,
         applied: bool,
     },
+    /// A column made (or added) NOT NULL on a table that may hold rows:
+    /// the expand migration (`path`, the column nullable), the backfill
+    /// that fills it (`backfills`, to write its value) and the contract
+    /// migration that waits for it (`contract`).
+    Scaffolded {
+        path: PathBuf,
+        name: String,
+        schema: String,
+        up: Vec<String>,
+        down: Vec<String>,
+        contract: PathBuf,
+        backfills: Vec<String>,
+        applied: bool,
+    },
 }
 
 /// Runs `migrate dev` against `target` (the local database), writing into
@@ -164,6 +178,28 @@ pub async fn run(
                 applied: true,
             })
         }
+        Outcome::Scaffolded {
+            path,
+            name,
+            schema,
+            up,
+            down,
+            contract,
+            backfills,
+            ..
+        } if !args.create_only => {
+            apply(target, registry, &schema, &name, &up, &down).await?;
+            Ok(Outcome::Scaffolded {
+                path,
+                name,
+                schema,
+                up,
+                down,
+                contract,
+                backfills,
+                applied: true,
+            })
+        }
         outcome => Ok(outcome),
     }
 }
@@ -196,15 +232,26 @@ pub fn write(
     if up.is_empty() {
         return Ok(Outcome::NothingToWrite);
     }
-    let dangerous: Vec<String> = up
-        .iter()
-        .filter_map(|change| match &change.risk {
-            Risk::Safe => None,
-            Risk::Destroys(why) | Risk::NeedsBackfill(why) => Some(why.clone()),
-        })
-        .collect();
+    let dangerous: Vec<&Change> = up.iter().filter(|c| c.risk != Risk::Safe).collect();
     if !dangerous.is_empty() && !args.allow_destructive {
-        return Err(DevError::Dangerous(dangerous));
+        let not_null: Vec<(String, String)> = dangerous
+            .iter()
+            .filter_map(|c| not_null_column(c))
+            .collect();
+        if not_null.len() < dangerous.len() {
+            return Err(DevError::Dangerous(
+                dangerous
+                    .iter()
+                    .map(|c| match &c.risk {
+                        Risk::Destroys(why) | Risk::NeedsBackfill(why) => why.clone(),
+                        Risk::Safe => String::new(),
+                    })
+                    .collect(),
+            ));
+        }
+        return scaffold_not_null(
+            args, history, entities, &renames, &not_null, catalog, workspace,
+        );
     }
     let schema = main_schema(&up, catalog);
     let touches: Vec<String> = up
@@ -236,6 +283,238 @@ pub fn write(
         down,
         applied: false,
     })
+}
+
+/// The `(table, column)` a change makes NOT NULL on a table that may hold
+/// rows, when that is what makes it unsafe.
+fn not_null_column(change: &Change) -> Option<(String, String)> {
+    match &change.what {
+        What::SetNotNull { table, column } => Some((table.clone(), column.clone())),
+        What::AddColumn { table, column } if matches!(change.risk, Risk::NeedsBackfill(_)) => {
+            Some((table.clone(), column.name.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Expand, backfill, contract: the columns made NOT NULL are written
+/// nullable in the expand migration (everything else of the change with
+/// them), a backfill per column is scaffolded in the crate's `backfills.rs`
+/// to fill it (its value left for the developer to write: until then it
+/// fills nothing and the contract waits), and the contract migration sets
+/// NOT NULL the way that holds no long lock, once the backfill finished.
+fn scaffold_not_null(
+    args: &DevArgs,
+    history: &migration_runner::model::SchemaModel,
+    entities: &migration_runner::model::SchemaModel,
+    renames: &[Rename],
+    columns: &[(String, String)],
+    catalog: &Catalog,
+    workspace: &Path,
+) -> Result<Outcome, DevError> {
+    let mut expanded = entities.clone();
+    for (table, column) in columns {
+        if let Some(found) = expanded
+            .tables
+            .get_mut(table)
+            .and_then(|t| t.columns.iter_mut().find(|c| &c.name == column))
+        {
+            found.not_null = false;
+        }
+    }
+    let (up, down) = both_ways(history, &expanded, renames);
+    let schema = main_schema(&up, catalog);
+    let touches: Vec<String> = up
+        .iter()
+        .map(|c| c.schema.clone())
+        .filter(|s| *s != schema)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let up_steps: Vec<Step> = up.iter().map(step).collect();
+    let down_steps: Vec<Step> = down.iter().map(step).collect();
+    let expand_source = render(&args.name, &touches, &up_steps, &down_steps);
+    let path = scaffold::write_migration(catalog, workspace, &schema, &args.name, &expand_source)
+        .map_err(|e| DevError::Engine(e.to_string()))?;
+    let name = file_stem(&path);
+    rustfmt(&path);
+    let up: Vec<String> = up_steps.into_iter().map(|s| s.sql).collect();
+    let down: Vec<String> = down_steps.into_iter().map(|s| s.sql).collect();
+    add_to_sum_file(workspace, &name, &schema, &up)?;
+
+    // The contract: one migration for every column, outside a transaction.
+    let contract_description = format!("{} contract", args.name.trim());
+    let mut contract_up = Vec::new();
+    let mut contract_down = Vec::new();
+    for (table, column) in columns {
+        let check = format!(
+            "{}_{column}_not_null",
+            table.split('.').nth(1).unwrap_or(table)
+        );
+        let table_sql = ddl::qualified(table);
+        let column_sql = ddl::ident(column);
+        contract_up.extend([
+            format!("ALTER TABLE {table_sql} DROP CONSTRAINT IF EXISTS {}", ddl::ident(&check)),
+            format!(
+                "ALTER TABLE {table_sql} ADD CONSTRAINT {} CHECK ({column_sql} IS NOT NULL) NOT VALID",
+                ddl::ident(&check)
+            ),
+            format!("ALTER TABLE {table_sql} VALIDATE CONSTRAINT {}", ddl::ident(&check)),
+            format!("ALTER TABLE {table_sql} ALTER COLUMN {column_sql} SET NOT NULL"),
+            format!("ALTER TABLE {table_sql} DROP CONSTRAINT {}", ddl::ident(&check)),
+        ]);
+        contract_down.push(format!(
+            "ALTER TABLE {table_sql} ALTER COLUMN {column_sql} DROP NOT NULL"
+        ));
+    }
+    let contract_source =
+        render_contract(&contract_description, columns, &contract_up, &contract_down);
+    let contract = scaffold::write_migration(
+        catalog,
+        workspace,
+        &schema,
+        &contract_description,
+        &contract_source,
+    )
+    .map_err(|e| DevError::Engine(e.to_string()))?;
+    let contract_name = file_stem(&contract);
+    rustfmt(&contract);
+    add_to_sum_file(workspace, &contract_name, &schema, &contract_up)?;
+
+    let crate_dir = catalog.crate_dir(&schema).unwrap_or(&schema).to_owned();
+    let mut backfills = Vec::new();
+    for (table, column) in columns {
+        let key = entities
+            .tables
+            .get(table)
+            .and_then(|t| {
+                t.constraints
+                    .iter()
+                    .find(|c| c.kind == migration_runner::model::ConstraintKind::PrimaryKey)
+                    .and_then(|pk| pk.columns.first())
+                    .and_then(|pk| t.column(pk))
+            })
+            .map(|c| (c.name.clone(), c.data_type.clone()))
+            .unwrap_or_else(|| ("id".to_owned(), "uuid".to_owned()));
+        backfills.push(add_backfill(
+            workspace,
+            &crate_dir,
+            table,
+            column,
+            &key,
+            &contract_name,
+        )?);
+    }
+    Ok(Outcome::Scaffolded {
+        path,
+        name,
+        schema,
+        up,
+        down,
+        contract,
+        backfills,
+        applied: false,
+    })
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn render_contract(
+    description: &str,
+    columns: &[(String, String)],
+    up: &[String],
+    down: &[String],
+) -> String {
+    let list = |statements: &[String]| {
+        statements
+            .iter()
+            .map(|sql| format!("    {},", raw_string(sql)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let named: Vec<String> = columns.iter().map(|(t, c)| format!("`{t}.{c}`")).collect();
+    format!(
+        "//! {description}: makes {} NOT NULL once its backfill finished\n//! (`migrate up` refuses this migration until then).\n//!\n//! Written by `cargo xtask migrate dev`. Outside a transaction, one short\n//! lock per statement: a NOT VALID check is validated while readers and\n//! writers go on, and lets `SET NOT NULL` skip its own scan.\n\nuse sea_orm_migration::prelude::*;\n\n#[derive(DeriveMigrationName)]\npub struct Migration;\n\nconst UP: [&str; {}] = [\n{}\n];\n\nconst DOWN: [&str; {}] = [\n{}\n];\n\n#[async_trait::async_trait]\nimpl MigrationTrait for Migration {{\nasync fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {{\nfor sql in UP {{\nmanager.get_connection().execute_unprepared(sql).await?;\n}}\nOk(())\n}}\n\nasync fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {{\nfor sql in DOWN {{\nmanager.get_connection().execute_unprepared(sql).await?;\n}}\nOk(())\n}}\n\nfn use_transaction(&self) -> Option<bool> {{\nSome(false)\n}}\n}}\n",
+        named.join(", "),
+        up.len(),
+        list(up),
+        down.len(),
+        list(down)
+    )
+}
+
+/// Adds a backfill for `table.column` to the crate's `backfills.rs` (made,
+/// and wired into its `lib.rs`, when the crate has none yet); returns its name.
+fn add_backfill(
+    workspace: &Path,
+    crate_dir: &str,
+    table: &str,
+    column: &str,
+    (key, key_type): &(String, String),
+    contract: &str,
+) -> Result<String, DevError> {
+    let src = workspace.join(crate_dir).join("src");
+    let file = src.join("backfills.rs");
+    let lib = src.join("lib.rs");
+    let file_error = |path: &Path, message: String| DevError::File {
+        path: path.to_owned(),
+        message,
+    };
+    let name = format!("{}_{column}", table.replace('.', "_"));
+    let type_name: String = name
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+        })
+        .collect();
+    let mut text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(_) => {
+            let lib_text =
+                std::fs::read_to_string(&lib).map_err(|e| file_error(&lib, e.to_string()))?;
+            let wired = "pub use schema_core::backfill::no_backfills as backfills;";
+            if !lib_text.contains(wired) {
+                return Err(file_error(
+                    &lib,
+                    format!("expected `{wired}` to replace with the crate's own backfills"),
+                ));
+            }
+            std::fs::write(
+                &lib,
+                lib_text.replace(wired, "pub mod backfills;\npub use backfills::backfills;"),
+            )
+            .map_err(|e| file_error(&lib, e.to_string()))?;
+            "//! This schema's backfills: data changes run after deploy, in batches, by\n//! `migration-runner backfill run <name>` (see the README's Backfills section).\n\nuse schema_core::backfill::Backfill;\n\n/// This crate's backfills, for the registry.\npub fn backfills() -> Vec<Box<dyn Backfill>> {\n    vec![]\n}\n".to_owned()
+        }
+    };
+    let registered = text.find("vec![").ok_or_else(|| {
+        file_error(
+            &file,
+            "no `vec![` in `pub fn backfills()` to register the backfill in".to_owned(),
+        )
+    })?;
+    text.insert_str(
+        registered + "vec![".len(),
+        &format!("Box::new({type_name}), "),
+    );
+    let table_sql = ddl::qualified(table);
+    let column_sql = ddl::ident(column);
+    let key_sql = ddl::ident(key);
+    text.push_str(&format!(
+        "\n/// Fills `{table}.{column}` for rows written before it was required, so\n/// `{contract}` can make it NOT NULL. Written by `migrate dev`: write the\n/// value in `batch_sql` (it sets NULL until you do, so nothing is filled\n/// and the contract waits).\npub struct {type_name};\n\nimpl Backfill for {type_name} {{\n    fn name(&self) -> &'static str {{\n        {name:?}\n    }}\n\n    fn description(&self) -> &'static str {{\n        \"fills {table}.{column} for rows written before it was required\"\n    }}\n\n    fn table(&self) -> &'static str {{\n        {table:?}\n    }}\n\n    fn key(&self) -> &'static str {{\n        {key:?}\n    }}\n\n    fn batch_sql(&self) -> &'static str {{\n        \"UPDATE {table_sql} SET {column_sql} = NULL WHERE {key_sql} BETWEEN $1::{key_type} AND $2::{key_type} AND {column_sql} IS NULL\"\n    }}\n\n    fn has_work_sql(&self) -> &'static str {{\n        \"SELECT EXISTS (SELECT 1 FROM {table_sql} WHERE {column_sql} IS NULL)\"\n    }}\n\n    fn required_by(&self) -> &'static [&'static str] {{\n        &[{contract:?}]\n    }}\n}}\n"
+    ));
+    std::fs::write(&file, text).map_err(|e| file_error(&file, e.to_string()))?;
+    rustfmt(&file);
+    Ok(name)
 }
 
 /// Every look-alike answered: by a flag, on a terminal, or `--no-renames`.
@@ -434,7 +713,7 @@ fn step(change: &Change) -> Step {
                     .to_string(PostgresQueryBuilder),
             })
         }
-        What::RenameTable { .. } | What::Other => None,
+        What::RenameTable { .. } | What::SetNotNull { .. } | What::Other => None,
     };
     built.unwrap_or_else(|| Step {
         rust: format!(

@@ -44,6 +44,11 @@ pub enum Risk {
 /// builder rather than as SQL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum What {
+    /// A column made NOT NULL.
+    SetNotNull {
+        table: String,
+        column: String,
+    },
     AddColumn {
         table: String,
         column: Column,
@@ -599,10 +604,19 @@ fn alter_table(old: &Table, new: &Table, steps: &mut Vec<(Phase, Change)>) {
             } else {
                 ("DROP NOT NULL".to_owned(), Risk::Safe)
             };
+            let what = if column.not_null {
+                What::SetNotNull {
+                    table: name.clone(),
+                    column: column.name.clone(),
+                }
+            } else {
+                What::Other
+            };
             steps.push((
                 Phase::AlterColumn,
                 Change {
                     risk,
+                    what,
                     ..change(column_sql(action), name, Some(name))
                 },
             ));

@@ -43,6 +43,10 @@ fn scratch_workspace(label: &str) -> PathBuf {
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
     }
+    for file in ["lib.rs", "backfills.rs"] {
+        let from = root.join("academy/src").join(file);
+        std::fs::copy(&from, copy.join("academy/src").join(file)).unwrap();
+    }
     let sum = copy.join(migration_runner::source::sum::PATH);
     std::fs::create_dir_all(sum.parent().unwrap()).unwrap();
     std::fs::copy(root.join(migration_runner::source::sum::PATH), &sum).unwrap();
@@ -429,5 +433,115 @@ async fn unsafe_changes_stop_with_the_safe_path_unless_allowed() {
     )
     .unwrap();
     assert!(matches!(written, Outcome::Written { .. }), "{written:?}");
+    std::fs::remove_dir_all(&workspace).unwrap();
+}
+
+#[tokio::test]
+async fn a_new_not_null_column_is_expanded_backfilled_and_contracted() {
+    let (history, _changed, history_model, entities_model) = sides(
+        "dev_not_null",
+        "ALTER TABLE academy.courses ADD COLUMN code text NOT NULL",
+    )
+    .await;
+    let workspace = scratch_workspace("not_null");
+    let written = dev::write(
+        &args("add course code"),
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap();
+    let Outcome::Scaffolded {
+        path,
+        name,
+        schema,
+        up,
+        down,
+        contract,
+        backfills,
+        ..
+    } = written
+    else {
+        panic!("not scaffolded: {written:?}")
+    };
+    assert_eq!(
+        up,
+        vec!["ALTER TABLE \"academy\".\"courses\" ADD COLUMN \"code\" text".to_owned()]
+    );
+    let contract_source = std::fs::read_to_string(&contract).unwrap();
+    for expected in [
+        "ADD CONSTRAINT courses_code_not_null CHECK (code IS NOT NULL) NOT VALID",
+        "ALTER TABLE academy.courses ALTER COLUMN code SET NOT NULL",
+        "Some(false)",
+    ] {
+        assert!(
+            contract_source.contains(expected),
+            "{expected}: {contract_source}"
+        );
+    }
+    let contract_name = contract.file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(contract_name > name, "the contract sorts after the expand");
+    assert_eq!(backfills, vec!["academy_courses_code".to_owned()]);
+    let backfill_source =
+        std::fs::read_to_string(workspace.join("academy/src/backfills.rs")).unwrap();
+    for expected in [
+        "Box::new(AcademyCoursesCode)",
+        "pub struct AcademyCoursesCode;",
+        &format!("&[{contract_name:?}]"),
+        "WHERE id BETWEEN $1::uuid AND $2::uuid AND code IS NULL",
+    ] {
+        assert!(
+            backfill_source.contains(expected),
+            "{expected}: {backfill_source}"
+        );
+    }
+    for file in [
+        &path,
+        &contract,
+        &workspace.join("academy/src/backfills.rs"),
+    ] {
+        let rustfmt = std::process::Command::new("rustfmt")
+            .args(["--edition", "2024", "--check"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            rustfmt.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&rustfmt.stdout)
+        );
+    }
+    let sum = std::fs::read_to_string(workspace.join(migration_runner::source::sum::PATH)).unwrap();
+    assert!(sum.lines().any(|l| l.starts_with(&name)), "{sum}");
+    assert!(sum.lines().any(|l| l.starts_with(&contract_name)), "{sum}");
+    // The expand applies on a table with rows: the column arrives nullable.
+    let conn = connect(&history).await;
+    conn.execute_unprepared(
+        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
+         INSERT INTO academy.courses (id, slug, title, instructor_id) VALUES ('00000000-0000-0000-0000-0000000000cc', 'rust', 'Rust', '00000000-0000-0000-0000-0000000000aa')",
+    )
+    .await
+    .unwrap();
+    dev::apply(
+        &target(&history),
+        &schema_registry::workspace(),
+        &schema,
+        &name,
+        &up,
+        &down,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM academy.courses WHERE code IS NULL"
+        )
+        .await,
+        1
+    );
     std::fs::remove_dir_all(&workspace).unwrap();
 }
