@@ -104,6 +104,23 @@ async fn main() {
         .await
         .unwrap();
         let replay_time = t.elapsed();
+        // What `migrate dev` does before it writes: the same two throwaway
+        // databases read as models, and the plan between them.
+        let t = Instant::now();
+        let (history, entities) = entity_check::models(
+            admin.connection(),
+            &target,
+            generated::generated_sources(size),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+        let models_time = t.elapsed();
+        let t = Instant::now();
+        let planned = migration_runner::gate::diff::history_to_entities(&history, &entities, &[]);
+        let plan_time = t.elapsed();
+        let dev_time = models_time + plan_time;
+
         let total = started.elapsed();
         totals.push(total);
 
@@ -125,6 +142,19 @@ async fn main() {
         runner.close().await;
         let cold = t.elapsed();
         colds.push(cold);
+        // One model read of a database holding the whole history (what
+        // `drift` reads of the live database).
+        let session = migration_runner::connect(&fresh.url, "check-bench-model")
+            .await
+            .unwrap();
+        let catalog = migration_runner::Catalog::new(generated::generated_sources(size)).unwrap();
+        let t = Instant::now();
+        let reread =
+            migration_runner::model::SchemaModel::read(session.connection(), catalog.schemas())
+                .await
+                .unwrap();
+        let read_time = t.elapsed();
+        session.close().await.ok();
 
         println!(
             "check --base on {size} generated migrations (the branch adds 5), run {}:",
@@ -147,6 +177,15 @@ async fn main() {
             "  replay + entity comparison ({} differences, the generated history has no entities)  {}",
             differences.len(),
             ms(replay_time)
+        );
+        println!(
+            "  migrate dev's plan (replay + entities + plan, {} statements)  {} (the two databases {}, the plan {}; one model read of the live database, {} tables: {})",
+            planned.len(),
+            ms(dev_time),
+            ms(models_time),
+            ms(plan_time),
+            reread.tables.len(),
+            ms(read_time)
         );
         println!("  total                                 {}", ms(total));
         println!("  a cold deploy of the same history     {}", ms(cold));

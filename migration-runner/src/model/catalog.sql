@@ -11,11 +11,6 @@ rel AS (
     FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
       AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid)
-),
-attname AS (
-    SELECT a.attrelid, a.attnum, a.attname::text AS name
-    FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid
-    WHERE a.attnum > 0 AND NOT a.attisdropped
 )
 SELECT json_build_object(
   'schemas', (SELECT coalesce(json_agg(nspname ORDER BY nspname), '[]') FROM nsp),
@@ -48,9 +43,9 @@ SELECT json_build_object(
           'name', con.conname,
           'kind', con.contype,
           'definition', pg_get_constraintdef(con.oid),
-          'columns', (SELECT coalesce(json_agg(an.name ORDER BY k.ord), '[]')
+          'columns', (SELECT coalesce(json_agg(an.attname::text ORDER BY k.ord), '[]')
                         FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-                        JOIN attname an ON an.attrelid = con.conrelid AND an.attnum = k.attnum),
+                        JOIN pg_attribute an ON an.attrelid = con.conrelid AND an.attnum = k.attnum),
           'references', (SELECT format('%s.%s', fn.nspname, fc.relname)
                            FROM pg_class fc JOIN pg_namespace fn ON fn.oid = fc.relnamespace
                           WHERE fc.oid = con.confrelid),
@@ -71,7 +66,7 @@ SELECT json_build_object(
                                        WHERE bc.conindid = i.indexrelid AND bc.conrelid = i.indrelid
                                          AND bc.contype IN ('p', 'u', 'x')),
           'keys', (SELECT coalesce(json_agg(json_build_object(
-                     'column', an.name,
+                     'column', an.attname::text,
                      'expression', CASE WHEN k.attnum = 0 THEN pg_get_indexdef(i.indexrelid, k.ord::int, true) END,
                      'opclass', (SELECT CASE WHEN oc.opcdefault THEN NULL ELSE format('%I.%I', ocn.nspname, oc.opcname) END
                                    FROM pg_opclass oc JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace
@@ -85,11 +80,11 @@ SELECT json_build_object(
                      'nulls_first', (i.indoption[k.ord - 1] & 2) <> 0
                    ) ORDER BY k.ord), '[]')
                    FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                   LEFT JOIN attname an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
+                   LEFT JOIN pg_attribute an ON an.attrelid = i.indrelid AND an.attnum = k.attnum AND k.attnum > 0
                    WHERE k.ord <= i.indnkeyatts),
-          'include', (SELECT coalesce(json_agg(an.name ORDER BY k.ord), '[]')
+          'include', (SELECT coalesce(json_agg(an.attname::text ORDER BY k.ord), '[]')
                         FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                        JOIN attname an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
+                        JOIN pg_attribute an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
                        WHERE k.ord > i.indnkeyatts),
           'predicate', pg_get_expr(i.indpred, i.indrelid)
         ) ORDER BY ic.relname), '[]')
@@ -127,10 +122,10 @@ SELECT json_build_object(
       'max', s.seqmax::text,
       'cache', s.seqcache::text,
       'cycle', s.seqcycle,
-      'owned_by', (SELECT format('%s.%s', ot.qualified, oa.name)
+      'owned_by', (SELECT format('%s.%s', ot.qualified, oa.attname)
                      FROM pg_depend dep
                      JOIN rel ot ON ot.oid = dep.refobjid
-                     JOIN attname oa ON oa.attrelid = dep.refobjid AND oa.attnum = dep.refobjsubid
+                     JOIN pg_attribute oa ON oa.attrelid = dep.refobjid AND oa.attnum = dep.refobjsubid
                     WHERE dep.classid = 'pg_class'::regclass AND dep.objid = rel.oid AND dep.deptype = 'a')
     ) ORDER BY rel.qualified), '[]')
     FROM rel JOIN pg_sequence s ON s.seqrelid = rel.oid
