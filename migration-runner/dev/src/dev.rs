@@ -204,13 +204,14 @@ pub async fn run(
     }
 }
 
-/// Whether unanswered look-alikes may be asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Questions {
+/// Whether unanswered look-alikes may be asked, and how.
+pub enum Questions<'a> {
     /// On a terminal (stdin and stderr), ask; elsewhere stop and explain.
     Terminal,
-    /// Never ask: stop and explain (tests, scripts).
+    /// Never ask: stop and explain (scripts).
     Never,
+    /// Ask this function each question (`true`: yes, it is a rename).
+    Answer(&'a mut dyn FnMut(&str) -> bool),
 }
 
 /// Plans the migration from `history` to `entities` (both read from
@@ -222,7 +223,7 @@ pub fn write(
     entities: &migration_runner::model::SchemaModel,
     catalog: &Catalog,
     workspace: &Path,
-    questions: Questions,
+    questions: Questions<'_>,
 ) -> Result<Outcome, DevError> {
     if args.name.trim().is_empty() {
         return Err(DevError::EmptyName);
@@ -522,7 +523,7 @@ fn answer_renames(
     args: &DevArgs,
     history: &migration_runner::model::SchemaModel,
     entities: &migration_runner::model::SchemaModel,
-    questions: Questions,
+    questions: Questions<'_>,
 ) -> Result<Vec<Rename>, DevError> {
     let mut renames = args.rename.clone();
     if args.no_renames {
@@ -548,19 +549,31 @@ fn answer_renames(
     if candidates.is_empty() {
         return Ok(renames);
     }
-    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if questions == Questions::Never || !terminal {
-        return Err(DevError::RenameUnanswered(candidates));
-    }
-    for candidate in candidates {
-        if answered(&candidate, &renames) {
-            continue;
-        }
-        eprint!("{} [y/N] ", describe(&candidate));
+    let mut on_terminal = |question: &str| {
+        eprint!("{question} [y/N] ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);
-        if matches!(line.trim(), "y" | "Y" | "yes") {
+        matches!(line.trim(), "y" | "Y" | "yes")
+    };
+    let ask: &mut dyn FnMut(&str) -> bool = match questions {
+        Questions::Answer(answer) => answer,
+        Questions::Terminal
+            if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() =>
+        {
+            &mut on_terminal
+        }
+        Questions::Terminal | Questions::Never => {
+            return Err(DevError::RenameUnanswered(candidates));
+        }
+    };
+    for candidate in candidates {
+        // A column of a table already renamed, or a second guess for one
+        // already answered, is not asked again.
+        if answered(&candidate, &renames) {
+            continue;
+        }
+        if ask(&describe(&candidate)) {
             renames.push(candidate);
         }
     }
