@@ -314,9 +314,10 @@ async fn dev_migration(args: &migration_dev::dev::DevArgs, target: &DatabaseTarg
             }
             say!("{}", contract.display());
             eprintln!(
-                "a column becomes NOT NULL on a table that may hold rows: expand (above{}), then \
-                 write the value in backfill {} (its crate's backfills.rs), run it \
-                 (`cargo xtask backfill run <name>`), then `migrate up` applies the contract",
+                "the change is unsafe for rows a table may hold, so it is split: the expand migration \
+                 (above{}), then the backfill(s) [{}] in the crate's backfills.rs (write the value \
+                 where it says so, then `cargo xtask backfill run <name>`), then the contract \
+                 migration, which `migrate up` applies once they finished",
                 if applied { ", applied" } else { "" },
                 backfills.join(", ")
             );

@@ -235,11 +235,8 @@ pub fn write(
     }
     let dangerous: Vec<&Change> = up.iter().filter(|c| c.risk != Risk::Safe).collect();
     if !dangerous.is_empty() && !args.allow_destructive {
-        let not_null: Vec<(String, String)> = dangerous
-            .iter()
-            .filter_map(|c| not_null_column(c))
-            .collect();
-        if not_null.len() < dangerous.len() {
+        let steps: Vec<Unsafe> = dangerous.iter().filter_map(|c| unsafe_step(c)).collect();
+        if steps.len() < dangerous.len() {
             return Err(DevError::Dangerous(
                 dangerous
                     .iter()
@@ -250,8 +247,8 @@ pub fn write(
                     .collect(),
             ));
         }
-        return scaffold_not_null(
-            args, history, entities, &renames, &not_null, catalog, workspace,
+        return scaffold_contract(
+            args, history, entities, &renames, &steps, catalog, workspace,
         );
     }
     let schema = main_schema(&up, catalog);
@@ -286,41 +283,124 @@ pub fn write(
     })
 }
 
-/// The `(table, column)` a change makes NOT NULL on a table that may hold
-/// rows, when that is what makes it unsafe.
-fn not_null_column(change: &Change) -> Option<(String, String)> {
+/// What makes a change unsafe for rows a table may hold, when the expand,
+/// backfill, contract path can take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Unsafe {
+    NotNull {
+        table: String,
+        column: String,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    DropTable {
+        table: String,
+    },
+    Retype {
+        table: String,
+        column: String,
+        to: String,
+    },
+}
+
+fn unsafe_step(change: &Change) -> Option<Unsafe> {
     match &change.what {
-        What::SetNotNull { table, column } => Some((table.clone(), column.clone())),
+        What::SetNotNull { table, column } => Some(Unsafe::NotNull {
+            table: table.clone(),
+            column: column.clone(),
+        }),
         What::AddColumn { table, column } if matches!(change.risk, Risk::NeedsBackfill(_)) => {
-            Some((table.clone(), column.name.clone()))
+            Some(Unsafe::NotNull {
+                table: table.clone(),
+                column: column.name.clone(),
+            })
         }
+        What::DropColumn { table, column } => Some(Unsafe::DropColumn {
+            table: table.clone(),
+            column: column.clone(),
+        }),
+        What::DropTable { table } => Some(Unsafe::DropTable {
+            table: table.clone(),
+        }),
+        What::Retype { table, column, to } => Some(Unsafe::Retype {
+            table: table.clone(),
+            column: column.clone(),
+            to: to.clone(),
+        }),
         _ => None,
     }
 }
 
-/// Expand, backfill, contract: the columns made NOT NULL are written
-/// nullable in the expand migration (everything else of the change with
-/// them), a backfill per column is scaffolded in the crate's `backfills.rs`
-/// to fill it (its value left for the developer to write: until then it
-/// fills nothing and the contract waits), and the contract migration sets
-/// NOT NULL the way that holds no long lock, once the backfill finished.
-fn scaffold_not_null(
+/// Expand, backfill, contract. The expand migration writes the change
+/// with nothing lost or refused: a column made NOT NULL stays nullable, a
+/// dropped column or table stays, a column whose type narrows gets a
+/// `<column>_new` of the new type beside it. A backfill per column that
+/// needs filling is scaffolded in the crate's `backfills.rs` (a narrowed
+/// column's copies the converted value; a NOT NULL column's value is left
+/// for the developer to write, and until then it fills nothing). The
+/// contract migration, after it, finishes the change: `NOT NULL` with a
+/// `NOT VALID` check validated first, the drops, the new column renamed
+/// over the old, once the backfills finished (`migrate up` waits).
+fn scaffold_contract(
     args: &DevArgs,
     history: &migration_runner::model::SchemaModel,
     entities: &migration_runner::model::SchemaModel,
     renames: &[Rename],
-    columns: &[(String, String)],
+    steps: &[Unsafe],
     catalog: &Catalog,
     workspace: &Path,
 ) -> Result<Outcome, DevError> {
     let mut expanded = entities.clone();
-    for (table, column) in columns {
-        if let Some(found) = expanded
-            .tables
-            .get_mut(table)
-            .and_then(|t| t.columns.iter_mut().find(|c| &c.name == column))
-        {
-            found.not_null = false;
+    for unsafe_step in steps {
+        match unsafe_step {
+            Unsafe::NotNull { table, column } => {
+                if let Some(found) = expanded
+                    .tables
+                    .get_mut(table)
+                    .and_then(|t| t.columns.iter_mut().find(|c| &c.name == column))
+                {
+                    found.not_null = false;
+                }
+            }
+            Unsafe::DropColumn { table, column } => {
+                let old = history
+                    .tables
+                    .get(table)
+                    .and_then(|t| t.column(column))
+                    .cloned();
+                if let (Some(old), Some(target)) = (old, expanded.tables.get_mut(table)) {
+                    target.columns.push(old);
+                }
+            }
+            Unsafe::DropTable { table } => {
+                if let Some(old) = history.tables.get(table) {
+                    expanded.tables.insert(table.clone(), old.clone());
+                }
+            }
+            Unsafe::Retype { table, column, to } => {
+                let old = history
+                    .tables
+                    .get(table)
+                    .and_then(|t| t.column(column))
+                    .cloned();
+                if let (Some(old), Some(target)) = (old, expanded.tables.get_mut(table))
+                    && let Some(at) = target.columns.iter().position(|c| &c.name == column)
+                {
+                    target.columns[at] = old;
+                    target.columns.push(Column {
+                        name: format!("{column}_new"),
+                        data_type: to.clone(),
+                        not_null: false,
+                        default: None,
+                        identity: None,
+                        generated: None,
+                        collation: None,
+                        comment: None,
+                    });
+                }
+            }
         }
     }
     let (up, down) = both_ways(history, &expanded, renames);
@@ -343,33 +423,84 @@ fn scaffold_not_null(
     let down: Vec<String> = down_steps.into_iter().map(|s| s.sql).collect();
     add_to_sum_file(workspace, &name, &schema, &up)?;
 
-    // The contract: one migration for every column, outside a transaction.
-    let contract_description = format!("{} contract", args.name.trim());
-    let mut contract_up = Vec::new();
-    let mut contract_down = Vec::new();
-    for (table, column) in columns {
+    // The contract, outside a transaction: one short lock per statement.
+    let not_null = |table: &str, column: &str| -> Vec<String> {
         let check = format!(
             "{}_{column}_not_null",
             table.split('.').nth(1).unwrap_or(table)
         );
-        let table_sql = ddl::qualified(table);
-        let column_sql = ddl::ident(column);
-        contract_up.extend([
-            format!("ALTER TABLE {table_sql} DROP CONSTRAINT IF EXISTS {}", ddl::ident(&check)),
+        let (table_sql, column_sql, check_sql) = (
+            ddl::qualified(table),
+            ddl::ident(column),
+            ddl::ident(&check),
+        );
+        vec![
+            format!("ALTER TABLE {table_sql} DROP CONSTRAINT IF EXISTS {check_sql}"),
             format!(
-                "ALTER TABLE {table_sql} ADD CONSTRAINT {} CHECK ({column_sql} IS NOT NULL) NOT VALID",
-                ddl::ident(&check)
+                "ALTER TABLE {table_sql} ADD CONSTRAINT {check_sql} CHECK ({column_sql} IS NOT NULL) NOT VALID"
             ),
-            format!("ALTER TABLE {table_sql} VALIDATE CONSTRAINT {}", ddl::ident(&check)),
+            format!("ALTER TABLE {table_sql} VALIDATE CONSTRAINT {check_sql}"),
             format!("ALTER TABLE {table_sql} ALTER COLUMN {column_sql} SET NOT NULL"),
-            format!("ALTER TABLE {table_sql} DROP CONSTRAINT {}", ddl::ident(&check)),
-        ]);
-        contract_down.push(format!(
-            "ALTER TABLE {table_sql} ALTER COLUMN {column_sql} DROP NOT NULL"
-        ));
+            format!("ALTER TABLE {table_sql} DROP CONSTRAINT {check_sql}"),
+        ]
+    };
+    let mut contract_up = Vec::new();
+    let mut fills: Vec<(String, String, Option<String>)> = Vec::new();
+    for unsafe_step in steps {
+        match unsafe_step {
+            Unsafe::NotNull { table, column } => {
+                contract_up.extend(not_null(table, column));
+                fills.push((table.clone(), column.clone(), None));
+            }
+            Unsafe::DropColumn { table, column } => contract_up.push(format!(
+                "ALTER TABLE {} DROP COLUMN {}",
+                ddl::qualified(table),
+                ddl::ident(column)
+            )),
+            Unsafe::DropTable { table } => {
+                contract_up.push(format!("DROP TABLE {}", ddl::qualified(table)));
+            }
+            Unsafe::Retype { table, column, to } => {
+                let new = format!("{column}_new");
+                contract_up.push(format!(
+                    "ALTER TABLE {} DROP COLUMN {}",
+                    ddl::qualified(table),
+                    ddl::ident(column)
+                ));
+                contract_up.push(format!(
+                    "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                    ddl::qualified(table),
+                    ddl::ident(&new),
+                    ddl::ident(column)
+                ));
+                let wanted = entities.tables.get(table).and_then(|t| t.column(column));
+                if let Some(default) = wanted.and_then(|c| c.default.as_ref()) {
+                    contract_up.push(format!(
+                        "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}",
+                        ddl::qualified(table),
+                        ddl::ident(column),
+                        ddl::plain_default(default, to)
+                    ));
+                }
+                if wanted.is_some_and(|c| c.not_null) {
+                    contract_up.extend(not_null(table, column));
+                }
+                fills.push((
+                    table.clone(),
+                    new.clone(),
+                    Some(format!("{}::{to}", ddl::ident(column))),
+                ));
+            }
+        }
     }
+    let (_, contract_down_changes) = both_ways(&expanded, entities, &[]);
+    let contract_down: Vec<String> = contract_down_changes
+        .iter()
+        .map(|c| c.sql.clone())
+        .collect();
+    let contract_description = format!("{} contract", args.name.trim());
     let contract_source =
-        render_contract(&contract_description, columns, &contract_up, &contract_down);
+        render_contract(&contract_description, steps, &contract_up, &contract_down);
     let contract = scaffold::write_migration(
         catalog,
         workspace,
@@ -384,7 +515,7 @@ fn scaffold_not_null(
 
     let crate_dir = catalog.crate_dir(&schema).unwrap_or(&schema).to_owned();
     let mut backfills = Vec::new();
-    for (table, column) in columns {
+    for (table, column, value) in &fills {
         let key = entities
             .tables
             .get(table)
@@ -402,6 +533,7 @@ fn scaffold_not_null(
             &crate_dir,
             table,
             column,
+            value.as_deref(),
             &key,
             &contract_name,
         )?);
@@ -425,12 +557,7 @@ fn file_stem(path: &Path) -> String {
         .into_owned()
 }
 
-fn render_contract(
-    description: &str,
-    columns: &[(String, String)],
-    up: &[String],
-    down: &[String],
-) -> String {
+fn render_contract(description: &str, steps: &[Unsafe], up: &[String], down: &[String]) -> String {
     let list = |statements: &[String]| {
         statements
             .iter()
@@ -438,10 +565,31 @@ fn render_contract(
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let named: Vec<String> = columns.iter().map(|(t, c)| format!("`{t}.{c}`")).collect();
+    let named: Vec<String> = steps
+        .iter()
+        .map(|step| match step {
+            Unsafe::NotNull { table, column } => format!("makes `{table}.{column}` NOT NULL"),
+            Unsafe::DropColumn { table, column } => format!("drops `{table}.{column}`"),
+            Unsafe::DropTable { table } => format!("drops `{table}`"),
+            Unsafe::Retype { table, column, to } => {
+                format!("gives `{table}.{column}` the type {to} (from `{column}_new`)")
+            }
+        })
+        .collect();
+    let drops = steps.iter().any(|s| {
+        matches!(
+            s,
+            Unsafe::DropColumn { .. } | Unsafe::DropTable { .. } | Unsafe::Retype { .. }
+        )
+    });
+    let allow = if drops {
+        "// lint: allow ban-drop-column, ban-drop-table, renaming-column -- the contract step `migrate dev` wrote: ship the code that no longer reads what it drops or renames first\n"
+    } else {
+        ""
+    };
     format!(
-        "//! {description}: makes {} NOT NULL once its backfill finished\n//! (`migrate up` refuses this migration until then).\n//!\n//! Written by `cargo xtask migrate dev`. Outside a transaction, one short\n//! lock per statement: a NOT VALID check is validated while readers and\n//! writers go on, and lets `SET NOT NULL` skip its own scan.\n\nuse sea_orm_migration::prelude::*;\n\n#[derive(DeriveMigrationName)]\npub struct Migration;\n\nconst UP: [&str; {}] = [\n{}\n];\n\nconst DOWN: [&str; {}] = [\n{}\n];\n\n#[async_trait::async_trait]\nimpl MigrationTrait for Migration {{\nasync fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {{\nfor sql in UP {{\nmanager.get_connection().execute_unprepared(sql).await?;\n}}\nOk(())\n}}\n\nasync fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {{\nfor sql in DOWN {{\nmanager.get_connection().execute_unprepared(sql).await?;\n}}\nOk(())\n}}\n\nfn use_transaction(&self) -> Option<bool> {{\nSome(false)\n}}\n}}\n",
-        named.join(", "),
+        "//! {description}\n//!\n//! {}, once the expand migration's backfills finished\n//! (`migrate up` refuses this migration until then).\n//!\n//! Written by `cargo xtask migrate dev`. Outside a transaction, one short\n//! lock per statement: a NOT VALID check is validated while readers and\n//! writers go on, and lets `SET NOT NULL` skip its own scan.\n{allow}\nuse sea_orm_migration::prelude::*;\n\n#[derive(DeriveMigrationName)]\npub struct Migration;\n\nconst UP: [&str; {}] = [\n{}\n];\n\nconst DOWN: [&str; {}] = [\n{}\n];\n\n#[async_trait::async_trait]\nimpl MigrationTrait for Migration {{\nasync fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {{\nfor sql in UP {{\nmanager.get_connection().execute_unprepared(sql).await?;\n}}\nOk(())\n}}\n\nasync fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {{\nfor sql in DOWN {{\nmanager.get_connection().execute_unprepared(sql).await?;\n}}\nOk(())\n}}\n\nfn use_transaction(&self) -> Option<bool> {{\nSome(false)\n}}\n}}\n",
+        named.join("; "),
         up.len(),
         list(up),
         down.len(),
@@ -456,6 +604,7 @@ fn add_backfill(
     crate_dir: &str,
     table: &str,
     column: &str,
+    value: Option<&str>,
     (key, key_type): &(String, String),
     contract: &str,
 ) -> Result<String, DevError> {
@@ -510,8 +659,15 @@ fn add_backfill(
     let table_sql = ddl::qualified(table);
     let column_sql = ddl::ident(column);
     let key_sql = ddl::ident(key);
+    let (value_sql, value_doc) = match value {
+        Some(value) => (value.to_owned(), "copies the old column's value, converted".to_owned()),
+        None => (
+            "NULL".to_owned(),
+            "write the value in `batch_sql` (it sets NULL until you do, so nothing\n/// is filled and the contract waits)".to_owned(),
+        ),
+    };
     text.push_str(&format!(
-        "\n/// Fills `{table}.{column}` for rows written before it was required, so\n/// `{contract}` can make it NOT NULL. Written by `migrate dev`: write the\n/// value in `batch_sql` (it sets NULL until you do, so nothing is filled\n/// and the contract waits).\npub struct {type_name};\n\nimpl Backfill for {type_name} {{\n    fn name(&self) -> &'static str {{\n        {name:?}\n    }}\n\n    fn description(&self) -> &'static str {{\n        \"fills {table}.{column} for rows written before it was required\"\n    }}\n\n    fn table(&self) -> &'static str {{\n        {table:?}\n    }}\n\n    fn key(&self) -> &'static str {{\n        {key:?}\n    }}\n\n    fn batch_sql(&self) -> &'static str {{\n        \"UPDATE {table_sql} SET {column_sql} = NULL WHERE {key_sql} BETWEEN $1::{key_type} AND $2::{key_type} AND {column_sql} IS NULL\"\n    }}\n\n    fn has_work_sql(&self) -> &'static str {{\n        \"SELECT EXISTS (SELECT 1 FROM {table_sql} WHERE {column_sql} IS NULL)\"\n    }}\n\n    fn required_by(&self) -> &'static [&'static str] {{\n        &[{contract:?}]\n    }}\n}}\n"
+        "\n/// Fills `{table}.{column}` for rows written before it was required, so\n/// `{contract}` can finish the change. Written by `migrate dev`: it\n/// {value_doc}.\npub struct {type_name};\n\nimpl Backfill for {type_name} {{\n    fn name(&self) -> &'static str {{\n        {name:?}\n    }}\n\n    fn description(&self) -> &'static str {{\n        \"fills {table}.{column} for rows written before it was required\"\n    }}\n\n    fn table(&self) -> &'static str {{\n        {table:?}\n    }}\n\n    fn key(&self) -> &'static str {{\n        {key:?}\n    }}\n\n    fn batch_sql(&self) -> &'static str {{\n        \"UPDATE {table_sql} SET {column_sql} = {value_sql} WHERE {key_sql} BETWEEN $1::{key_type} AND $2::{key_type} AND {column_sql} IS NULL\"\n    }}\n\n    fn has_work_sql(&self) -> &'static str {{\n        \"SELECT EXISTS (SELECT 1 FROM {table_sql} WHERE {column_sql} IS NULL)\"\n    }}\n\n    fn required_by(&self) -> &'static [&'static str] {{\n        &[{contract:?}]\n    }}\n}}\n"
     ));
     std::fs::write(&file, text).map_err(|e| file_error(&file, e.to_string()))?;
     rustfmt(&file);
@@ -726,7 +882,9 @@ fn step(change: &Change) -> Step {
                     .to_string(PostgresQueryBuilder),
             })
         }
-        What::RenameTable { .. } | What::SetNotNull { .. } | What::Other => None,
+        What::RenameTable { .. } | What::SetNotNull { .. } | What::Retype { .. } | What::Other => {
+            None
+        }
     };
     built.unwrap_or_else(|| Step {
         rust: format!(

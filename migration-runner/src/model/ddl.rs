@@ -44,6 +44,12 @@ pub enum Risk {
 /// builder rather than as SQL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum What {
+    /// A column's type changed to one that may refuse or rewrite rows.
+    Retype {
+        table: String,
+        column: String,
+        to: String,
+    },
     /// A column made NOT NULL.
     SetNotNull {
         table: String,
@@ -565,10 +571,20 @@ fn alter_table(old: &Table, new: &Table, steps: &mut Vec<(Phase, Change)>) {
                     column.name, before.data_type, column.data_type
                 ))
             };
+            let what = if risk == Risk::Safe {
+                What::Other
+            } else {
+                What::Retype {
+                    table: name.clone(),
+                    column: column.name.clone(),
+                    to: column.data_type.clone(),
+                }
+            };
             steps.push((
                 Phase::AlterColumn,
                 Change {
                     risk,
+                    what,
                     ..change(
                         column_sql(format!(
                             "TYPE {} USING {}::{}",

@@ -392,38 +392,105 @@ async fn a_table_moved_to_another_schema_keeps_its_rows() {
 }
 
 #[tokio::test]
-async fn unsafe_changes_stop_with_the_safe_path_unless_allowed() {
-    let (_history, _changed, history_model, entities_model) = sides(
+async fn a_dropped_column_and_a_narrowed_type_are_split_into_expand_and_contract() {
+    let (history, _changed, history_model, entities_model) = sides(
         "dev_unsafe",
         "ALTER TABLE academy.webinars DROP COLUMN capacity; \
-         ALTER TABLE academy.courses ADD COLUMN code text NOT NULL",
+         ALTER TABLE academy.webinars ALTER COLUMN duration_minutes TYPE smallint",
     )
     .await;
     let workspace = scratch_workspace("unsafe");
-    let mut refused_args = args("drop capacity");
-    refused_args.no_renames = true;
-    let refused = dev::write(
-        &refused_args,
+    let mut unsafe_args = args("drop capacity, smaller durations");
+    unsafe_args.no_renames = true;
+    let Outcome::Scaffolded {
+        name,
+        schema,
+        up,
+        down,
+        contract,
+        backfills,
+        ..
+    } = dev::write(
+        &unsafe_args,
         &history_model,
         &entities_model,
         &catalog(),
         &workspace,
         Questions::Never,
     )
-    .unwrap_err();
-    let text = refused.to_string();
+    .unwrap()
+    else {
+        panic!("not split")
+    };
+    // The expand loses nothing: the old column stays, the new type comes beside it.
+    assert!(!up.iter().any(|sql| sql.contains("DROP")), "{up:?}");
+    assert!(
+        up.iter()
+            .any(|sql| sql.contains("ADD COLUMN \"duration_minutes_new\" smallint")),
+        "{up:?}"
+    );
+    let contract_source = std::fs::read_to_string(&contract).unwrap();
     for expected in [
-        "drops column academy.webinars.capacity and its values",
-        "adds `code` NOT NULL without a default to academy.courses",
-        "expand first",
-        "--allow-destructive",
+        "ALTER TABLE academy.webinars DROP COLUMN capacity",
+        "ALTER TABLE academy.webinars DROP COLUMN duration_minutes",
+        "ALTER TABLE academy.webinars RENAME COLUMN duration_minutes_new TO duration_minutes",
+        "ALTER TABLE academy.webinars ALTER COLUMN duration_minutes SET DEFAULT 60",
+        "ALTER TABLE academy.webinars ALTER COLUMN duration_minutes SET NOT NULL",
+        "// lint: allow ban-drop-column, ban-drop-table, renaming-column -- ",
     ] {
-        assert!(text.contains(expected), "{expected}: {text}");
+        assert!(
+            contract_source.contains(expected),
+            "{expected}: {contract_source}"
+        );
     }
-    assert_eq!(refused.exit().code(), 2);
-    let mut allowed = refused_args.clone();
+    assert_eq!(
+        backfills,
+        vec!["academy_webinars_duration_minutes_new".to_owned()]
+    );
+    let backfill_source =
+        std::fs::read_to_string(workspace.join("academy/src/backfills.rs")).unwrap();
+    assert!(
+        backfill_source.contains("SET duration_minutes_new = duration_minutes::smallint"),
+        "{backfill_source}"
+    );
+    // The expand applies on a table with rows, and the backfill's SQL fills
+    // the new column from the old.
+    let conn = connect(&history).await;
+    conn.execute_unprepared(
+        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
+         INSERT INTO academy.webinars (id, slug, title, host_id, starts_at, capacity, duration_minutes) \
+         VALUES ('00000000-0000-0000-0000-0000000000bb', 'intro', 'Intro', '00000000-0000-0000-0000-0000000000aa', now(), 10, 45)",
+    )
+    .await
+    .unwrap();
+    dev::apply(
+        &target(&history),
+        &schema_registry::workspace(),
+        &schema,
+        &name,
+        &up,
+        &down,
+    )
+    .await
+    .unwrap();
+    conn.execute_unprepared(
+        "UPDATE academy.webinars SET duration_minutes_new = duration_minutes::smallint \
+         WHERE id BETWEEN '00000000-0000-0000-0000-000000000000'::uuid AND 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid \
+         AND duration_minutes_new IS NULL",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        scalar_i64(&conn, "SELECT count(*) FROM academy.webinars WHERE duration_minutes_new = 45 AND capacity = 10").await,
+        1
+    );
+    std::fs::remove_dir_all(&workspace).unwrap();
+
+    // With --allow-destructive it is one migration that drops.
+    let workspace = scratch_workspace("unsafe_allowed");
+    let mut allowed = unsafe_args.clone();
     allowed.allow_destructive = true;
-    let written = dev::write(
+    let Outcome::Written { up, .. } = dev::write(
         &allowed,
         &history_model,
         &entities_model,
@@ -431,8 +498,14 @@ async fn unsafe_changes_stop_with_the_safe_path_unless_allowed() {
         &workspace,
         Questions::Never,
     )
-    .unwrap();
-    assert!(matches!(written, Outcome::Written { .. }), "{written:?}");
+    .unwrap() else {
+        panic!("not written")
+    };
+    assert!(
+        up.iter()
+            .any(|sql| sql.contains("DROP COLUMN \"capacity\"")),
+        "{up:?}"
+    );
     std::fs::remove_dir_all(&workspace).unwrap();
 }
 
