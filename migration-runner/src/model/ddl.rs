@@ -274,20 +274,17 @@ pub fn column_definition(column: &Column) -> String {
     sql
 }
 
-/// Types a column may move to without rewriting or refusing a row.
-fn widens(from: &str, to: &str) -> bool {
+/// Types a column may move to without rewriting the table or refusing a
+/// row: a longer or unbounded `varchar`, or `text` from one. (`integer` to
+/// `bigint` and the like keep every value but rewrite the table under an
+/// exclusive lock: not safe.)
+pub fn widens(from: &str, to: &str) -> bool {
     let varchar_len = |t: &str| {
         t.strip_prefix("character varying(")
             .and_then(|rest| rest.strip_suffix(')'))
             .and_then(|n| n.parse::<u32>().ok())
     };
-    matches!(
-        (from, to),
-        ("smallint", "integer" | "bigint")
-            | ("integer", "bigint")
-            | ("real", "double precision")
-            | ("timestamp without time zone", "timestamp with time zone")
-    ) || (to == "text" && (from.starts_with("character varying") || from == "text"))
+    (to == "text" && from.starts_with("character varying"))
         || (from.starts_with("character varying") && to == "character varying")
         || matches!((varchar_len(from), varchar_len(to)), (Some(a), Some(b)) if b >= a)
 }
@@ -567,7 +564,7 @@ fn alter_table(old: &Table, new: &Table, steps: &mut Vec<(Phase, Change)>) {
                 Risk::Safe
             } else {
                 Risk::NeedsBackfill(format!(
-                    "changes {name}.{} from {} to {}, which may refuse or rewrite existing rows",
+                    "changes {name}.{} from {} to {}, which rewrites the table under an exclusive lock and may refuse existing rows",
                     column.name, before.data_type, column.data_type
                 ))
             };

@@ -86,7 +86,13 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
         "dev_across",
         "ALTER TABLE academy.webinars ADD COLUMN recording_url text; \
          ALTER TABLE academy.courses ADD COLUMN level text NOT NULL DEFAULT 'intro'; \
-         ALTER TABLE core.users ADD COLUMN nickname text",
+         ALTER TABLE core.users ADD COLUMN nickname text; \
+         CREATE TABLE academy.notes (id uuid PRIMARY KEY, author_id uuid NOT NULL \
+             REFERENCES core.users (id) ON DELETE CASCADE, webinar_id uuid REFERENCES academy.webinars (id), \
+             body text NOT NULL, CONSTRAINT notes_author_id_webinar_id_key UNIQUE (author_id, webinar_id)); \
+         CREATE INDEX notes_webinar_id_idx ON academy.notes (webinar_id); \
+         ALTER TABLE academy.webinars ALTER COLUMN duration_minutes SET DEFAULT 90; \
+         ALTER TABLE core.users ALTER COLUMN display_name DROP NOT NULL",
     )
     .await;
     let workspace = scratch_workspace("across");
@@ -148,7 +154,7 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
         .find(|l| l.starts_with(&name))
         .expect("its line in the sum file");
     assert!(
-        line.contains("academy.courses,academy.webinars,core.users"),
+        line.contains("academy.courses,academy.notes,academy.webinars,core.users"),
         "{line}"
     );
     // It lints clean, as `migrate lint` runs it.
