@@ -1032,3 +1032,170 @@ pub async fn apply(
     runner.close().await;
     outcome.map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, data_type: &str, not_null: bool, default: Option<&str>) -> Column {
+        Column {
+            name: name.to_owned(),
+            data_type: data_type.to_owned(),
+            not_null,
+            default: default.map(str::to_owned),
+            identity: None,
+            generated: None,
+            collation: None,
+            comment: None,
+        }
+    }
+
+    fn change(what: What, sql: &str) -> Change {
+        Change {
+            sql: sql.to_owned(),
+            what,
+            schema: "academy".to_owned(),
+            risk: Risk::Safe,
+            table: None,
+        }
+    }
+
+    /// rustfmt's rendering of `source`, as `dev` leaves the file.
+    fn formatted(source: &str) -> String {
+        let mut child = std::process::Command::new("rustfmt")
+            .args(["--edition", "2024", "--emit", "stdout"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("rustfmt runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(source.as_bytes())
+            .expect("written");
+        let output = child.wait_with_output().expect("rustfmt finishes");
+        assert!(
+            output.status.success(),
+            "rustfmt refused the generated code:\n{source}"
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    }
+
+    /// The generated text equals the golden file, which `lib.rs` compiles
+    /// (so clippy `--all-targets` holds generated code to the lints);
+    /// `UPDATE_GOLDEN=1` rewrites it.
+    fn same_as_golden(generated: &str, file: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(file);
+        if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+            std::fs::write(&path, generated).expect("golden written");
+            return;
+        }
+        let golden = std::fs::read_to_string(&path).expect("the golden file");
+        assert_eq!(
+            generated,
+            golden,
+            "{}: `UPDATE_GOLDEN=1` rewrites it, and the diff is the review",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn a_generated_migration_is_the_golden_one() {
+        let up = [
+            change(
+                What::AddColumn {
+                    table: "academy.courses".into(),
+                    column: column("level", "text", true, Some("'intro'::text")),
+                },
+                "",
+            ),
+            change(
+                What::AddColumn {
+                    table: "academy.webinars".into(),
+                    column: column("seats", "integer", true, Some("50")),
+                },
+                "",
+            ),
+            change(
+                What::RenameColumn {
+                    table: "academy.webinars".into(),
+                    from: "title".into(),
+                    to: "headline".into(),
+                },
+                "",
+            ),
+            change(
+                What::Other,
+                "CREATE INDEX courses_level_idx ON academy.courses USING btree (level)",
+            ),
+        ];
+        let down = [
+            change(What::Other, "DROP INDEX academy.courses_level_idx"),
+            change(
+                What::RenameColumn {
+                    table: "academy.webinars".into(),
+                    from: "headline".into(),
+                    to: "title".into(),
+                },
+                "",
+            ),
+            change(
+                What::DropColumn {
+                    table: "academy.webinars".into(),
+                    column: "seats".into(),
+                },
+                "",
+            ),
+            change(
+                What::DropColumn {
+                    table: "academy.courses".into(),
+                    column: "level".into(),
+                },
+                "",
+            ),
+        ];
+        let up: Vec<Step> = up.iter().map(step).collect();
+        let down: Vec<Step> = down.iter().map(step).collect();
+        assert_eq!(
+            up[0].sql,
+            "ALTER TABLE \"academy\".\"courses\" ADD COLUMN \"level\" text NOT NULL DEFAULT 'intro'"
+        );
+        let source = render("add course levels", &["core".to_owned()], &up, &down);
+        same_as_golden(&formatted(&source), "dev_migration.rs");
+        assert_eq!(
+            sea_orm_migration::MigrationName::name(&crate::golden_dev_migration::Migration),
+            "dev_migration"
+        );
+    }
+
+    #[test]
+    fn a_generated_contract_is_the_golden_one() {
+        let steps = [
+            Unsafe::NotNull {
+                table: "academy.courses".into(),
+                column: "code".into(),
+            },
+            Unsafe::DropColumn {
+                table: "academy.webinars".into(),
+                column: "capacity".into(),
+            },
+        ];
+        let up = [
+            "ALTER TABLE academy.courses ALTER COLUMN code SET NOT NULL".to_owned(),
+            "ALTER TABLE academy.webinars DROP COLUMN capacity".to_owned(),
+        ];
+        let down = [
+            "ALTER TABLE academy.webinars ADD COLUMN capacity integer".to_owned(),
+            "ALTER TABLE academy.courses ALTER COLUMN code DROP NOT NULL".to_owned(),
+        ];
+        let source = render_contract("add course codes contract", &steps, &up, &down);
+        same_as_golden(&formatted(&source), "dev_contract.rs");
+        assert_eq!(
+            sea_orm_migration::MigrationName::name(&crate::golden_dev_contract::Migration),
+            "dev_contract"
+        );
+    }
+}

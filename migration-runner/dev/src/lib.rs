@@ -23,3 +23,17 @@ pub mod target;
 pub mod testing;
 
 pub use target::resolve_or_start_local;
+
+// What `migrate dev` writes, compiled with the unit tests so clippy
+// (`--all-targets`) holds generated code to the workspace's lints, under the
+// one allowance a schema crate's `mod migrations` has (sea-orm-migration's
+// trait spells `&SchemaManager`); `dev`'s tests check that it writes exactly
+// these.
+#[cfg(test)]
+#[allow(elided_lifetimes_in_paths)]
+#[path = "../tests/golden/dev_contract.rs"]
+mod golden_dev_contract;
+#[cfg(test)]
+#[allow(elided_lifetimes_in_paths)]
+#[path = "../tests/golden/dev_migration.rs"]
+mod golden_dev_migration;
