@@ -624,3 +624,78 @@ async fn a_new_not_null_column_is_expanded_backfilled_and_contracted() {
     );
     std::fs::remove_dir_all(&workspace).unwrap();
 }
+
+#[tokio::test]
+async fn a_table_renamed_in_its_schema_keeps_its_rows() {
+    let (history, _changed, history_model, entities_model) = sides(
+        "dev_rename_table",
+        "ALTER TABLE academy.enrollments RENAME TO registrations",
+    )
+    .await;
+    let workspace = scratch_workspace("rename_table");
+    let unanswered = dev::write(
+        &args("rename enrollments"),
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap_err();
+    assert!(
+        unanswered
+            .to_string()
+            .contains("--rename academy.enrollments=academy.registrations"),
+        "{unanswered}"
+    );
+    let mut answered = args("rename enrollments");
+    answered.rename = vec![
+        migration_runner::gate::diff::parse_rename("academy.enrollments=academy.registrations")
+            .unwrap(),
+    ];
+    let Outcome::Written {
+        name,
+        schema,
+        up,
+        down,
+        ..
+    } = dev::write(
+        &answered,
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Never,
+    )
+    .unwrap()
+    else {
+        panic!("nothing written")
+    };
+    assert_eq!(
+        up,
+        vec!["ALTER TABLE academy.enrollments RENAME TO registrations".to_owned()]
+    );
+    let conn = connect(&history).await;
+    conn.execute_unprepared(
+        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
+         INSERT INTO academy.courses (id, slug, title, instructor_id) VALUES ('00000000-0000-0000-0000-0000000000cc', 'rust', 'Rust', '00000000-0000-0000-0000-0000000000aa'); \
+         INSERT INTO academy.enrollments (id, course_id, user_id, enrolled_at) VALUES ('00000000-0000-0000-0000-0000000000dd', '00000000-0000-0000-0000-0000000000cc', '00000000-0000-0000-0000-0000000000aa', now())",
+    )
+    .await
+    .unwrap();
+    dev::apply(
+        &target(&history),
+        &schema_registry::workspace(),
+        &schema,
+        &name,
+        &up,
+        &down,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        scalar_i64(&conn, "SELECT count(*) FROM academy.registrations").await,
+        1
+    );
+    std::fs::remove_dir_all(&workspace).unwrap();
+}
