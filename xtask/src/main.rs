@@ -74,6 +74,9 @@ enum SchemaCommand {
     New {
         /// The PostgreSQL schema (and directory): lowercase letters, digits, `_`.
         name: String,
+        /// Its owning team (`@org/team`), written to its manifest; repeat for several.
+        #[arg(long = "owner", value_name = "TEAM", required = true)]
+        owners: Vec<String>,
     },
 }
 
@@ -164,8 +167,8 @@ fn main() -> ExitCode {
         }),
         Command::Db { command } => migration_dev::cluster_cli::run(command, configured).into(),
         Command::Schema {
-            command: SchemaCommand::New { name },
-        } => runtime.block_on(new_schema(&name)),
+            command: SchemaCommand::New { name, owners },
+        } => runtime.block_on(new_schema(&name, &owners)),
         Command::Backfill { args, connect } => runtime.block_on(async {
             let target = match database(configured).await {
                 Ok(target) => target,
@@ -356,7 +359,22 @@ async fn hash() -> ExitCode {
                 written.path.display(),
                 written.migrations
             );
-            Exit::Success.into()
+            let catalog = match Catalog::workspace(&schema_registry::workspace()) {
+                Ok(catalog) => catalog,
+                Err(err) => return migrate_cli::fail(&err.to_string(), None, err.exit()),
+            };
+            match migration_dev::codeowners::write(&workspace, &catalog) {
+                Ok((path, unowned)) => {
+                    say!("{}", path.display());
+                    for schema in unowned {
+                        eprintln!(
+                            "schema `{schema}` names no owner: add `[package.metadata.schema] owners` to its Cargo.toml (`migrate check` refuses it)"
+                        );
+                    }
+                    Exit::Success.into()
+                }
+                Err(err) => migrate_cli::fail(&err.to_string(), None, Exit::Failed),
+            }
         }
         Err(err) => migrate_cli::fail(&err.to_string(), None, err.exit()),
     }
@@ -384,9 +402,9 @@ fn new_migration(schema: &str, description: &str) -> ExitCode {
     }
 }
 
-async fn new_schema(name: &str) -> ExitCode {
+async fn new_schema(name: &str, owners: &[String]) -> ExitCode {
     let workspace = scaffold::workspace_root();
-    match migration_dev::new_schema::new_schema(&workspace, name).await {
+    match migration_dev::new_schema::new_schema(&workspace, name, owners).await {
         Ok(written) => {
             say!("{}", written.crate_dir.display());
             say!("  {}", written.migration);

@@ -357,9 +357,10 @@ async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
 
     let engine_manifest =
         std::fs::read_to_string(copy.join("migration-runner/Cargo.toml")).unwrap();
-    let written = migration_dev::new_schema::new_schema(&copy, "billing")
-        .await
-        .unwrap();
+    let written =
+        migration_dev::new_schema::new_schema(&copy, "billing", &["@acme/billing".to_owned()])
+            .await
+            .unwrap();
     assert!(written.crate_dir.join("src/lib.rs").is_file());
     let registry =
         std::fs::read_to_string(copy.join("migration-runner/registry/src/lib.rs")).unwrap();
@@ -375,9 +376,10 @@ async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
         engine_manifest,
         "a new team never edits the engine's manifest"
     );
-    let again = migration_dev::new_schema::new_schema(&copy, "billing")
-        .await
-        .unwrap_err();
+    let again =
+        migration_dev::new_schema::new_schema(&copy, "billing", &["@acme/billing".to_owned()])
+            .await
+            .unwrap_err();
     assert!(again.to_string().contains("already exists"), "{again}");
 
     // A target directory of its own, seeded with a copy of this one's: the

@@ -3,7 +3,8 @@
 //! (`local_pg`) and the local Citus cluster (`local_citus`), and their
 //! commands (`cluster_cli`: `cargo xtask db start|stop|status|url|psql|reset`), a fresh database
 //! per test (`testing`), writing new source files (`scaffold`: `migrate new`;
-//! `dev`: `migrate dev`, the next migration from the entities;
+//! `dev`: `migrate dev`, the next migration from the entities; `codeowners`:
+//! `.github/CODEOWNERS` from the schema crates' owners;
 //! `new_schema`: `schema new`), and the benchmarks' figures and harness
 //! (`bench`: `cargo xtask bench`).
 //!
@@ -12,6 +13,7 @@
 
 pub mod bench;
 pub mod cluster_cli;
+pub mod codeowners;
 pub mod dev;
 pub mod local_citus;
 pub mod local_pg;

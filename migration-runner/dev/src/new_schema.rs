@@ -64,8 +64,18 @@ pub fn validate_name(workspace: &Path, name: &str) -> Result<(), ScaffoldError> 
 
 /// Writes and registers the crate for schema `name` in `workspace`, and adds
 /// its first migration to the sum file.
-pub async fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, ScaffoldError> {
+pub async fn new_schema(
+    workspace: &Path,
+    name: &str,
+    owners: &[String],
+) -> Result<NewSchema, ScaffoldError> {
     validate_name(workspace, name)?;
+    if owners.is_empty() {
+        return Err(ScaffoldError::File {
+            path: workspace.join(name).join("Cargo.toml"),
+            message: "a schema needs an owning team: pass `--owner @org/team` (CODEOWNERS asks that team to review its changes)".to_owned(),
+        });
+    }
     let io = |path: &Path| {
         let path = path.to_owned();
         move |err: std::io::Error| ScaffoldError::File {
@@ -113,7 +123,7 @@ pub async fn new_schema(workspace: &Path, name: &str) -> Result<NewSchema, Scaff
     let migration = format!("m{stamp}_{name}_create_schema");
     let dir = workspace.join(name);
     let files = [
-        (dir.join("Cargo.toml"), manifest(name)),
+        (dir.join("Cargo.toml"), manifest(name, owners)),
         (dir.join("src/lib.rs"), lib_rs(name)),
         (dir.join("src/entities/mod.rs"), entities_rs(name)),
         (dir.join("src/seeds.rs"), seeds_rs(name)),
@@ -211,7 +221,12 @@ fn register_in_registry(registry: &str, name: &str) -> Result<String, String> {
     Ok(out)
 }
 
-fn manifest(name: &str) -> String {
+fn manifest(name: &str, owners: &[String]) -> String {
+    let owners = owners
+        .iter()
+        .map(|o| format!("{o:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"[package]
 name = "{package}"
@@ -221,6 +236,10 @@ edition.workspace = true
 rust-version.workspace = true
 license.workspace = true
 publish.workspace = true
+
+[package.metadata.schema]
+# The team(s) that own this schema: CODEOWNERS asks them to review every change to it.
+owners = [{owners}]
 
 [lints]
 workspace = true

@@ -31,6 +31,10 @@ use crate::source::sum::{self, SumEntry, SumFile};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum CheckProblem {
+    /// A schema crate names no owning team.
+    NoOwners { schema: String, manifest: String },
+    /// `.github/CODEOWNERS` is not what the registry's owners give.
+    CodeownersStale { path: String },
     /// A migration the branch adds sorts before the newest migration on the base.
     NotLinear {
         name: String,
@@ -101,7 +105,9 @@ impl CheckProblem {
             | CheckProblem::ReplayFailed { name, .. } => Some(name),
             CheckProblem::SumFile { .. }
             | CheckProblem::Entity { .. }
-            | CheckProblem::Lint { .. } => None,
+            | CheckProblem::Lint { .. }
+            | CheckProblem::NoOwners { .. }
+            | CheckProblem::CodeownersStale { .. } => None,
         }
     }
 }
@@ -202,6 +208,16 @@ impl fmt::Display for CheckProblem {
             ),
             CheckProblem::SumFile { detail } => write!(f, "sum file: {detail}"),
             CheckProblem::Lint { detail } => write!(f, "lint: {detail}"),
+            CheckProblem::NoOwners { schema, manifest } => write!(
+                f,
+                "schema `{schema}` has no owners: name its team(s) in {manifest} (`[package.metadata.schema] \
+                 owners = [\"@org/team\"]`), then `cargo xtask migrate hash` writes CODEOWNERS"
+            ),
+            CheckProblem::CodeownersStale { path } => write!(
+                f,
+                "{path} is not what the schema crates' owners give (edited by hand, or a migration's \
+                 `// migrate: touches` changed): run `cargo xtask migrate hash` and commit it"
+            ),
             CheckProblem::Entity { table, detail } => write!(
                 f,
                 "entity of `{table}`: {detail}; make the entity (in its crate's src/entities/) say what the \
@@ -250,6 +266,8 @@ pub enum CheckError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     EntityCheck(#[from] EntityCheckError),
+    #[error(transparent)]
+    Owners(#[from] crate::gate::owners::OwnersError),
 }
 
 impl CheckError {
@@ -260,6 +278,7 @@ impl CheckError {
             CheckError::Io { .. } => Exit::Failed,
             CheckError::Catalog(err) => err.exit(),
             CheckError::EntityCheck(err) => err.exit(),
+            CheckError::Owners(_) => Exit::Usage,
             _ => Exit::Usage,
         }
     }
@@ -611,6 +630,7 @@ pub async fn run(
                 detail: finding.to_string(),
             }),
     );
+    problems.extend(owner_problems(workspace, catalog)?);
     let warnings = findings
         .into_iter()
         .filter(|finding| !finding.blocks() && finding.allowed.is_none())
@@ -692,4 +712,32 @@ fn changed_files(workspace: &Path, merge_base: &str) -> Vec<String> {
     files.sort();
     files.dedup();
     files
+}
+
+/// Every schema crate names its owners, and CODEOWNERS is what they give.
+pub fn owner_problems(
+    workspace: &Path,
+    catalog: &Catalog,
+) -> Result<Vec<CheckProblem>, CheckError> {
+    let owners = crate::gate::owners::Owners::read(workspace, catalog)?;
+    let mut problems: Vec<CheckProblem> = owners
+        .missing
+        .iter()
+        .map(|(schema, manifest)| CheckProblem::NoOwners {
+            schema: schema.clone(),
+            manifest: manifest
+                .strip_prefix(workspace)
+                .unwrap_or(manifest)
+                .display()
+                .to_string(),
+        })
+        .collect();
+    let path = workspace.join(crate::gate::owners::CODEOWNERS);
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    if written != owners.codeowners(workspace, catalog) {
+        problems.push(CheckProblem::CodeownersStale {
+            path: crate::gate::owners::CODEOWNERS.to_owned(),
+        });
+    }
+    Ok(problems)
 }

@@ -2,7 +2,8 @@
 //! `migrate check --base` ([`check`]), `migrate lint` ([`lint`]),
 //! `migrate drift` ([`drift`]), `migrate diff` ([`diff`]), the entities against the migrations
 //! ([`entity_check`]), all comparing databases as a [`crate::model`] and
-//! replaying history into throwaway databases ([`scratch`]).
+//! replaying history into throwaway databases ([`scratch`]), and who owns
+//! each schema ([`owners`], CODEOWNERS).
 //!
 //! It may import deploy and every layer below it; never operations or the
 //! CLI.
@@ -12,4 +13,5 @@ pub mod diff;
 pub mod drift;
 pub mod entity_check;
 pub mod lint;
+pub mod owners;
 pub mod scratch;

@@ -438,8 +438,8 @@ fn a_migration_the_base_gained_after_the_branch_point_asks_for_a_rebase_not_an_u
 }
 
 /// A throwaway checkout of the workspace's migrations (each schema crate's
-/// `src/migrations/`, `core/src/migration_kit.rs`) and its sum file,
-/// committed on `main`.
+/// `src/migrations/` and manifest, `core/src/migration_kit.rs`), its sum
+/// file and CODEOWNERS, committed on `main`.
 fn workspace_checkout(label: &str) -> Repo {
     let repo = Repo::new(label);
     let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -455,8 +455,17 @@ fn workspace_checkout(label: &str) -> Repo {
             .unwrap();
         }
     }
-    let kit = "core/src/migration_kit.rs";
-    std::fs::copy(real.join(kit), repo.path().join(kit)).unwrap();
+    for file in [
+        "core/src/migration_kit.rs",
+        "core/Cargo.toml",
+        "academy/Cargo.toml",
+        "talent/Cargo.toml",
+        "vacancy/Cargo.toml",
+        ".github/CODEOWNERS",
+    ] {
+        std::fs::create_dir_all(repo.path().join(file).parent().unwrap()).unwrap();
+        std::fs::copy(real.join(file), repo.path().join(file)).unwrap();
+    }
     repo.commit(&SumFile::parse(schema_registry::SUM_FILE).unwrap(), "base");
     repo
 }
@@ -640,22 +649,32 @@ async fn check_shows_the_lint_warnings_of_new_migrations_and_still_passes() {
         RELINK,
         "//! Links applications to talent profiles again.\n// migrate: touches talent\n",
     );
-    let report = check_feature(
-        &repo,
-        || {
-            vec![(
-                "vacancy",
-                Box::new(SqlMigration::new(
-                    RELINK,
-                    &["ALTER TABLE vacancy.applications ADD CONSTRAINT applications_profile_id_fkey \
-                       FOREIGN KEY (profile_id) REFERENCES talent.profiles (id) ON DELETE SET NULL NOT VALID"],
-                    &["ALTER TABLE vacancy.applications DROP CONSTRAINT applications_profile_id_fkey"],
-                )),
-            )]
-        },
-        &server,
-    )
-    .await;
+    let relink = || -> Vec<(&'static str, Box<dyn sea_orm_migration::MigrationTrait>)> {
+        vec![(
+            "vacancy",
+            Box::new(SqlMigration::new(
+                RELINK,
+                &[
+                    "ALTER TABLE vacancy.applications ADD CONSTRAINT applications_profile_id_fkey \
+                   FOREIGN KEY (profile_id) REFERENCES talent.profiles (id) ON DELETE SET NULL NOT VALID",
+                ],
+                &["ALTER TABLE vacancy.applications DROP CONSTRAINT applications_profile_id_fkey"],
+            )),
+        )]
+    };
+    // What `migrate hash` does for a migration that touches another schema:
+    // CODEOWNERS asks that schema's owners too.
+    let catalog = migration_runner::Catalog::new(workspace_plus(relink())).unwrap();
+    let owners = migration_runner::gate::owners::Owners::read(repo.path(), &catalog).unwrap();
+    let codeowners = owners.codeowners(repo.path(), &catalog);
+    assert!(
+        codeowners.contains(&format!(
+            "/vacancy/src/migrations/{RELINK}.rs @acme/vacancy @acme/talent"
+        )),
+        "{codeowners}"
+    );
+    std::fs::write(repo.path().join(".github/CODEOWNERS"), codeowners).unwrap();
+    let report = check_feature(&repo, relink, &server).await;
     assert_eq!(report.problems, Vec::new());
     assert_eq!(report.exit(), migration_runner::Exit::Success);
     let text = report.text("main");
@@ -784,4 +803,69 @@ async fn status_counts_a_sum_file_problem_among_its_problems() {
     )
     .unwrap();
     assert_eq!(json["summary"]["problems"], 1, "{json:#}");
+}
+
+/// Owners come from each schema crate's manifest and CODEOWNERS from them:
+/// the workspace's file is current; edited by hand it is stale; a crate
+/// that names no owner is refused.
+#[test]
+fn codeowners_is_what_the_owners_give_and_every_schema_has_owners() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let catalog = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
+    let problems = migration_runner::gate::check::owner_problems(&root, &catalog).unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let codeowners = std::fs::read_to_string(root.join(".github/CODEOWNERS")).unwrap();
+    assert!(
+        codeowners.contains(
+            "/vacancy/src/migrations/m20251101_090000_vacancy_link_applications_to_talent_profiles.rs @acme/vacancy @acme/talent"
+        ),
+        "the cross-schema migration names both teams:\n{codeowners}"
+    );
+
+    // A copy of what the owners are read from, to edit.
+    let copy = std::env::temp_dir().join(format!("owners-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    for krate in ["core", "academy", "talent", "vacancy"] {
+        let migrations = copy.join(krate).join("src/migrations");
+        std::fs::create_dir_all(&migrations).unwrap();
+        std::fs::copy(
+            root.join(krate).join("Cargo.toml"),
+            copy.join(krate).join("Cargo.toml"),
+        )
+        .unwrap();
+        for entry in std::fs::read_dir(root.join(krate).join("src/migrations")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), migrations.join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::create_dir_all(copy.join(".github")).unwrap();
+    std::fs::write(
+        copy.join(".github/CODEOWNERS"),
+        codeowners.replace("/talent/ @acme/talent", "/talent/ @someone-else"),
+    )
+    .unwrap();
+    let stale = migration_runner::gate::check::owner_problems(&copy, &catalog).unwrap();
+    assert_eq!(stale.len(), 1, "{stale:#?}");
+    assert!(
+        stale[0]
+            .to_string()
+            .contains("run `cargo xtask migrate hash`"),
+        "{}",
+        stale[0]
+    );
+    let manifest = copy.join("talent/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("owners = [\"@acme/talent\"]", "owners = []"),
+    )
+    .unwrap();
+    let unowned = migration_runner::gate::check::owner_problems(&copy, &catalog).unwrap();
+    assert!(
+        unowned.iter().any(|p| p
+            .to_string()
+            .starts_with("schema `talent` has no owners: name its team(s) in talent/Cargo.toml")),
+        "{unowned:#?}"
+    );
+    std::fs::remove_dir_all(&copy).unwrap();
 }
