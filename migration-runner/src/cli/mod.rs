@@ -554,6 +554,7 @@ pub async fn check(
                 "added": added,
                 "problems": problems.iter().map(|p| serde_json::json!({"detail": p, "message": p.to_string()})).collect::<Vec<_>>(),
                 "warnings": report.warnings,
+                "reviews": report.reviews,
             }))
             .unwrap_or_default()
         );

@@ -503,6 +503,24 @@ pub struct CheckReport {
     pub problems: Vec<CheckProblem>,
     /// Lint warnings of the migrations the branch adds: shown, never failing.
     pub warnings: Vec<migration_lint::Finding>,
+    /// Each migration the branch adds: the schemas its SQL changes and the
+    /// owners whose review it needs.
+    pub reviews: Vec<Review>,
+}
+
+/// Who must review one added migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    pub migration: String,
+    /// The crate's schema.
+    pub schema: String,
+    /// Every schema its SQL changes (its own among them when it does).
+    pub changes: Vec<String>,
+    /// The other schemas its source declares (`// migrate: touches`).
+    pub declares: Vec<String>,
+    /// The owners of its own schema and of every schema it changes or
+    /// declares.
+    pub owners: Vec<String>,
 }
 
 impl CheckReport {
@@ -631,6 +649,7 @@ pub async fn run(
             }),
     );
     problems.extend(owner_problems(workspace, catalog)?);
+    let reviews = reviews(workspace, catalog, &added_names).await?;
     let warnings = findings
         .into_iter()
         .filter(|finding| !finding.blocks() && finding.allowed.is_none())
@@ -639,6 +658,7 @@ pub async fn run(
         added: added_names.len(),
         problems,
         warnings,
+        reviews,
     })
 }
 
@@ -740,4 +760,52 @@ pub fn owner_problems(
         });
     }
     Ok(problems)
+}
+
+/// For each added migration: the schemas its recorded SQL changes and the
+/// owners of those and of its own schema.
+async fn reviews(
+    workspace: &Path,
+    catalog: &Catalog,
+    added: &[String],
+) -> Result<Vec<Review>, CheckError> {
+    let owners = crate::gate::owners::Owners::read(workspace, catalog)?;
+    let capturer = crate::source::capture::Capturer::new().await?;
+    let mut reviews = Vec::new();
+    for name in added {
+        let Some(migration) = catalog.get(name) else {
+            continue;
+        };
+        let script = capturer
+            .record(migration, crate::source::capture::Direction::Up)
+            .await?;
+        let mut changes = std::collections::BTreeSet::new();
+        for statement in &script.statements {
+            changes.extend(sql_objects::objects(&statement.to_string()).changed_schemas);
+        }
+        let declares = catalog
+            .source_file(workspace, migration)
+            .and_then(|file| std::fs::read_to_string(workspace.join(file)).ok())
+            .map(|source| migration_lint::declared_schemas(&source))
+            .unwrap_or_default();
+        let mut teams: Vec<String> = Vec::new();
+        for schema in std::iter::once(migration.schema)
+            .chain(changes.iter().map(String::as_str))
+            .chain(declares.iter().map(String::as_str))
+        {
+            for team in owners.by_schema.get(schema).into_iter().flatten() {
+                if !teams.contains(team) {
+                    teams.push(team.clone());
+                }
+            }
+        }
+        reviews.push(Review {
+            migration: name.clone(),
+            schema: migration.schema.to_owned(),
+            changes: changes.into_iter().collect(),
+            declares,
+            owners: teams,
+        });
+    }
+    Ok(reviews)
 }

@@ -676,6 +676,16 @@ async fn check_shows_the_lint_warnings_of_new_migrations_and_still_passes() {
     std::fs::write(repo.path().join(".github/CODEOWNERS"), codeowners).unwrap();
     let report = check_feature(&repo, relink, &server).await;
     assert_eq!(report.problems, Vec::new());
+    // Who must review it: its SQL changes vacancy; it declares talent.
+    assert_eq!(report.reviews.len(), 1, "{:#?}", report.reviews);
+    let review = &report.reviews[0];
+    assert_eq!(review.migration, RELINK);
+    assert_eq!(review.changes, vec!["vacancy".to_owned()]);
+    assert_eq!(review.declares, vec!["talent".to_owned()]);
+    assert_eq!(
+        review.owners,
+        vec!["@acme/vacancy".to_owned(), "@acme/talent".to_owned()]
+    );
     assert_eq!(report.exit(), migration_runner::Exit::Success);
     let text = report.text("main");
     assert_eq!(
