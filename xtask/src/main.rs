@@ -291,42 +291,38 @@ async fn dev_migration(args: &migration_dev::dev::DevArgs, target: &DatabaseTarg
             say!("no change: the entities describe what the migrations build; nothing written");
             Exit::Success.into()
         }
-        Ok(migration_dev::dev::Outcome::Written {
-            path, up, applied, ..
-        }) => {
-            say!("{}", path.display());
-            for sql in &up {
-                say!("  {sql};");
-            }
-            if applied {
-                say!("applied to the local database");
-            }
+        Ok(migration_dev::dev::Outcome::Written(migration)) => {
+            print_written(&migration);
             Exit::Success.into()
         }
         Ok(migration_dev::dev::Outcome::Scaffolded {
-            path,
-            up,
+            expand,
             contract,
             backfills,
-            applied,
-            ..
         }) => {
-            say!("{}", path.display());
-            for sql in &up {
-                say!("  {sql};");
-            }
+            print_written(&expand);
             say!("{}", contract.display());
             eprintln!(
                 "the change is unsafe for rows a table may hold, so it is split: the expand migration \
-                 (above{}), then the backfill(s) [{}] in the crate's backfills.rs (write the value \
+                 (above), then the backfill(s) [{}] in the crate's backfills.rs (write the value \
                  where it says so, then `cargo xtask backfill run <name>`), then the contract \
                  migration, which `migrate up` applies once they finished",
-                if applied { ", applied" } else { "" },
                 backfills.join(", ")
             );
             Exit::Success.into()
         }
         Err(err) => migrate_cli::fail(&err.to_string(), Some(target), err.exit()),
+    }
+}
+
+/// A migration `dev` wrote: its path, its SQL, whether it was applied.
+fn print_written(migration: &migration_dev::dev::WrittenMigration) {
+    say!("{}", migration.path.display());
+    for sql in &migration.up {
+        say!("  {sql};");
+    }
+    if migration.applied {
+        say!("applied to the local database");
     }
 }
 

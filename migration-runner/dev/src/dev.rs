@@ -21,7 +21,7 @@ use migration_runner::model::Column;
 use migration_runner::model::ddl::{self, Change, Rename, Risk, What};
 use migration_runner::source::catalog::{Catalog, SchemaSource, workspace_sources};
 use migration_runner::source::script::Script;
-use migration_runner::source::sum::{self, SumEntry, SumFile};
+use migration_runner::source::sum::SumEntry;
 use migration_runner::{Exit, Runner, RunnerOptions, UpOptions, Workspace};
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, PostgresQueryBuilder, Table};
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
@@ -94,35 +94,59 @@ fn describe(rename: &Rename) -> String {
     }
 }
 
+/// One migration `dev` wrote: its file, name, crate and the SQL it emits
+/// both ways, statement by statement.
+#[derive(Debug)]
+pub struct WrittenMigration {
+    pub path: PathBuf,
+    pub name: String,
+    /// The crate's schema, where the migration was written.
+    pub schema: String,
+    pub up: Vec<String>,
+    pub down: Vec<String>,
+    /// Whether `dev` applied it to the local database.
+    pub applied: bool,
+}
+
+impl WrittenMigration {
+    /// The migration as the runner will run it once compiled in: the same
+    /// statements, so the same checksum.
+    pub fn as_migration(&self) -> Box<dyn sea_orm_migration::MigrationTrait> {
+        Box::new(Statements {
+            name: self.name.clone(),
+            up: self.up.clone(),
+            down: self.down.clone(),
+        })
+    }
+}
+
 /// What `dev` did.
 #[derive(Debug)]
 pub enum Outcome {
     /// The entities describe what the migrations build.
     NothingToWrite,
-    Written {
-        path: PathBuf,
-        name: String,
-        /// The crate's schema, where the migration was written.
-        schema: String,
-        /// The SQL `up` emits, statement by statement (and `down`).
-        up: Vec<String>,
-        down: Vec<String>,
-        applied: bool,
-    },
-    /// A column made (or added) NOT NULL on a table that may hold rows:
-    /// the expand migration (`path`, the column nullable), the backfill
-    /// that fills it (`backfills`, to write its value) and the contract
-    /// migration that waits for it (`contract`).
+    Written(WrittenMigration),
+    /// A change unsafe for rows a table may hold, split: the expand
+    /// migration, the backfills that fill what it added (`backfills`, their
+    /// names) and the contract migration that waits for them (`contract`).
     Scaffolded {
-        path: PathBuf,
-        name: String,
-        schema: String,
-        up: Vec<String>,
-        down: Vec<String>,
+        expand: WrittenMigration,
         contract: PathBuf,
         backfills: Vec<String>,
-        applied: bool,
     },
+}
+
+impl Outcome {
+    /// The migration to apply now: the one written, or the expand.
+    fn to_apply(&mut self) -> Option<&mut WrittenMigration> {
+        match self {
+            Outcome::NothingToWrite => None,
+            Outcome::Written(migration)
+            | Outcome::Scaffolded {
+                expand: migration, ..
+            } => Some(migration),
+        }
+    }
 }
 
 /// Runs `migrate dev` against `target` (the local database), writing into
@@ -151,7 +175,7 @@ pub async fn run(
     let _ = admin.close().await;
     let (history, entities) = models.map_err(|e| engine(&e))?;
 
-    let outcome = write(
+    let mut outcome = write(
         args,
         &history,
         &entities,
@@ -159,49 +183,13 @@ pub async fn run(
         workspace,
         Questions::Terminal,
     )?;
-    match outcome {
-        Outcome::Written {
-            path,
-            name,
-            schema,
-            up,
-            down,
-            ..
-        } if !args.create_only => {
-            apply(target, registry, &schema, &name, &up, &down).await?;
-            Ok(Outcome::Written {
-                path,
-                name,
-                schema,
-                up,
-                down,
-                applied: true,
-            })
-        }
-        Outcome::Scaffolded {
-            path,
-            name,
-            schema,
-            up,
-            down,
-            contract,
-            backfills,
-            ..
-        } if !args.create_only => {
-            apply(target, registry, &schema, &name, &up, &down).await?;
-            Ok(Outcome::Scaffolded {
-                path,
-                name,
-                schema,
-                up,
-                down,
-                contract,
-                backfills,
-                applied: true,
-            })
-        }
-        outcome => Ok(outcome),
+    if !args.create_only
+        && let Some(migration) = outcome.to_apply()
+    {
+        apply(target, registry, migration).await?;
+        migration.applied = true;
     }
+    Ok(outcome)
 }
 
 /// Whether unanswered look-alikes may be asked, and how.
@@ -251,7 +239,20 @@ pub fn write(
             args, history, entities, &renames, &steps, catalog, workspace,
         );
     }
-    let schema = main_schema(&up, catalog);
+    write_changes(&args.name, &up, &down, catalog, workspace).map(Outcome::Written)
+}
+
+/// Writes `up` (and `down`) as one migration named from `description` in
+/// the crate of the schema it changes most, declaring the others: the file
+/// (rustfmt-clean), its line in the crate's `mod.rs` and in the sum file.
+fn write_changes(
+    description: &str,
+    up: &[Change],
+    down: &[Change],
+    catalog: &Catalog,
+    workspace: &Path,
+) -> Result<WrittenMigration, DevError> {
+    let schema = main_schema(up, catalog);
     let touches: Vec<String> = up
         .iter()
         .map(|c| c.schema.clone())
@@ -261,8 +262,8 @@ pub fn write(
         .collect();
     let up_steps: Vec<Step> = up.iter().map(step).collect();
     let down_steps: Vec<Step> = down.iter().map(step).collect();
-    let mut source = render(&args.name, &touches, &up_steps, &down_steps);
-    if up.iter().any(|c| c.sql.contains(" TYPE ")) {
+    let mut source = render(description, &touches, &up_steps, &down_steps);
+    if up.iter().any(|c| matches!(c.what, What::Retype { .. })) {
         // Only a widening the server does without rewriting gets here safe.
         source = source.replacen(
             "\nuse sea_orm_migration",
@@ -270,18 +271,10 @@ pub fn write(
             1,
         );
     }
-    let path = scaffold::write_migration(catalog, workspace, &schema, &args.name, &source)
-        .map_err(|e| DevError::Engine(e.to_string()))?;
-    let name = path
-        .file_stem()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    rustfmt(&path);
     let up: Vec<String> = up_steps.into_iter().map(|s| s.sql).collect();
     let down: Vec<String> = down_steps.into_iter().map(|s| s.sql).collect();
-    add_to_sum_file(workspace, &name, &schema, &up)?;
-    Ok(Outcome::Written {
+    let (path, name) = write_file(catalog, workspace, &schema, description, &source, &up)?;
+    Ok(WrittenMigration {
         path,
         name,
         schema,
@@ -289,6 +282,35 @@ pub fn write(
         down,
         applied: false,
     })
+}
+
+/// Writes one migration file (registered, rustfmt-clean) and its sum-file
+/// line, for SQL `up` emits; returns its path and name.
+fn write_file(
+    catalog: &Catalog,
+    workspace: &Path,
+    schema: &str,
+    description: &str,
+    source: &str,
+    up: &[String],
+) -> Result<(PathBuf, String), DevError> {
+    let path = scaffold::write_migration(catalog, workspace, schema, description, source)
+        .map_err(|e| DevError::Engine(e.to_string()))?;
+    let name = path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    rustfmt(&path);
+    let script = Script {
+        statements: up
+            .iter()
+            .map(|sql| Statement::from_string(DbBackend::Postgres, sql.clone()))
+            .collect(),
+    };
+    crate::sum_file::add(workspace, [SumEntry::of(&name, schema, &script)])
+        .map_err(|e| DevError::Engine(e.to_string()))?;
+    Ok((path, name))
 }
 
 /// What makes a change unsafe for rows a table may hold, when the expand,
@@ -332,7 +354,7 @@ fn unsafe_step(change: &Change) -> Option<Unsafe> {
         What::DropTable { table } => Some(Unsafe::DropTable {
             table: table.clone(),
         }),
-        What::Retype { table, column, to } => Some(Unsafe::Retype {
+        What::Retype { table, column, to } if change.risk != Risk::Safe => Some(Unsafe::Retype {
             table: table.clone(),
             column: column.clone(),
             to: to.clone(),
@@ -412,24 +434,8 @@ fn scaffold_contract(
         }
     }
     let (up, down) = both_ways(history, &expanded, renames);
-    let schema = main_schema(&up, catalog);
-    let touches: Vec<String> = up
-        .iter()
-        .map(|c| c.schema.clone())
-        .filter(|s| *s != schema)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let up_steps: Vec<Step> = up.iter().map(step).collect();
-    let down_steps: Vec<Step> = down.iter().map(step).collect();
-    let expand_source = render(&args.name, &touches, &up_steps, &down_steps);
-    let path = scaffold::write_migration(catalog, workspace, &schema, &args.name, &expand_source)
-        .map_err(|e| DevError::Engine(e.to_string()))?;
-    let name = file_stem(&path);
-    rustfmt(&path);
-    let up: Vec<String> = up_steps.into_iter().map(|s| s.sql).collect();
-    let down: Vec<String> = down_steps.into_iter().map(|s| s.sql).collect();
-    add_to_sum_file(workspace, &name, &schema, &up)?;
+    let expand = write_changes(&args.name, &up, &down, catalog, workspace)?;
+    let schema = expand.schema.clone();
 
     // The contract, outside a transaction: one short lock per statement.
     let not_null = |table: &str, column: &str| -> Vec<String> {
@@ -509,17 +515,14 @@ fn scaffold_contract(
     let contract_description = format!("{} contract", args.name.trim());
     let contract_source =
         render_contract(&contract_description, steps, &contract_up, &contract_down);
-    let contract = scaffold::write_migration(
+    let (contract, contract_name) = write_file(
         catalog,
         workspace,
         &schema,
         &contract_description,
         &contract_source,
-    )
-    .map_err(|e| DevError::Engine(e.to_string()))?;
-    let contract_name = file_stem(&contract);
-    rustfmt(&contract);
-    add_to_sum_file(workspace, &contract_name, &schema, &contract_up)?;
+        &contract_up,
+    )?;
 
     let crate_dir = catalog.crate_dir(&schema).unwrap_or(&schema).to_owned();
     let mut backfills = Vec::new();
@@ -527,13 +530,7 @@ fn scaffold_contract(
         let key = entities
             .tables
             .get(table)
-            .and_then(|t| {
-                t.constraints
-                    .iter()
-                    .find(|c| c.kind == migration_runner::model::ConstraintKind::PrimaryKey)
-                    .and_then(|pk| pk.columns.first())
-                    .and_then(|pk| t.column(pk))
-            })
+            .and_then(|t| t.column(t.primary_key()?.columns.first()?))
             .map(|c| (c.name.clone(), c.data_type.clone()))
             .unwrap_or_else(|| ("id".to_owned(), "uuid".to_owned()));
         backfills.push(add_backfill(
@@ -547,22 +544,10 @@ fn scaffold_contract(
         )?);
     }
     Ok(Outcome::Scaffolded {
-        path,
-        name,
-        schema,
-        up,
-        down,
+        expand,
         contract,
         backfills,
-        applied: false,
     })
-}
-
-fn file_stem(path: &Path) -> String {
-    path.file_stem()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn render_contract(description: &str, steps: &[Unsafe], up: &[String], down: &[String]) -> String {
@@ -940,41 +925,15 @@ fn rustfmt(path: &Path) {
         .status();
 }
 
-fn add_to_sum_file(
-    workspace: &Path,
-    name: &str,
-    schema: &str,
-    up: &[String],
-) -> Result<(), DevError> {
-    let path = workspace.join(sum::PATH);
-    let file_error = |message: String| DevError::File {
-        path: path.clone(),
-        message,
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| file_error(e.to_string()))?;
-    let mut file = SumFile::parse(&text).map_err(|e| file_error(e.to_string()))?;
-    file.push(SumEntry::of(
-        name,
-        schema,
-        &Script {
-            statements: up
-                .iter()
-                .map(|sql| Statement::from_string(DbBackend::Postgres, sql.clone()))
-                .collect(),
-        },
-    ));
-    std::fs::write(&path, file.render()).map_err(|e| file_error(e.to_string()))
-}
-
-/// The new migration as the runner will run it once compiled in: the same
-/// statements, so the same checksum.
-struct Written {
+/// A written migration before it is compiled in: its statements, run
+/// as the compiled one runs them.
+struct Statements {
     name: String,
     up: Vec<String>,
     down: Vec<String>,
 }
 
-impl sea_orm_migration::MigrationName for Written {
+impl sea_orm_migration::MigrationName for Statements {
     fn name(&self) -> &str {
         &self.name
     }
@@ -983,7 +942,7 @@ impl sea_orm_migration::MigrationName for Written {
 // `#[async_trait]` needs `&SchemaManager` spelled exactly as the trait does.
 #[allow(elided_lifetimes_in_paths)]
 #[async_trait::async_trait]
-impl sea_orm_migration::MigrationTrait for Written {
+impl sea_orm_migration::MigrationTrait for Statements {
     async fn up(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
         for sql in &self.up {
             manager.get_connection().execute_unprepared(sql).await?;
@@ -1004,19 +963,12 @@ impl sea_orm_migration::MigrationTrait for Written {
 pub async fn apply(
     target: &DatabaseTarget,
     registry: &Workspace,
-    schema: &str,
-    name: &str,
-    up: &[String],
-    down: &[String],
+    migration: &WrittenMigration,
 ) -> Result<(), DevError> {
     let engine = |err: &dyn std::fmt::Display| DevError::Engine(err.to_string());
     let mut sources: Vec<SchemaSource> = workspace_sources(registry);
-    if let Some(source) = sources.iter_mut().find(|s| s.schema == schema) {
-        source.migrations.push(Box::new(Written {
-            name: name.to_owned(),
-            up: up.to_vec(),
-            down: down.to_vec(),
-        }));
+    if let Some(source) = sources.iter_mut().find(|s| s.schema == migration.schema) {
+        source.migrations.push(migration.as_migration());
     }
     let catalog = Catalog::new(sources).map_err(|e| engine(&e))?;
     let session = connect::open(target, &ConnectSettings::new("migrate dev"))

@@ -30,17 +30,31 @@ pub async fn write(workspace: &Path) -> Result<Written, SumFileError> {
 /// Adds the line of a just-written empty migration (not compiled in yet, so
 /// it is not in the catalog) to the sum file of `workspace`.
 pub fn add_empty(workspace: &Path, name: &str, schema: &str) -> Result<(), SumFileError> {
+    add(
+        workspace,
+        [SumEntry::of(
+            name,
+            schema,
+            &Script {
+                statements: Vec::new(),
+            },
+        )],
+    )
+}
+
+/// Appends `entries` (of migrations written but not compiled in yet) to the
+/// sum file of `workspace`.
+pub fn add(
+    workspace: &Path,
+    entries: impl IntoIterator<Item = SumEntry>,
+) -> Result<(), SumFileError> {
     let path = workspace.join(sum::PATH);
     let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
     let mut file = SumFile::parse(&text)
         .map_err(|err| io_error(&path, std::io::Error::other(err.to_string())))?;
-    file.push(SumEntry::of(
-        name,
-        schema,
-        &Script {
-            statements: Vec::new(),
-        },
-    ));
+    for entry in entries {
+        file.push(entry);
+    }
     std::fs::write(&path, file.render()).map_err(|err| io_error(&path, err))
 }
 
@@ -119,12 +133,5 @@ pub async fn add_created_schema(
         })],
     )])?;
     let computed = migration_runner::source::capture::sum_file(&catalog).await?;
-    let path = workspace.join(sum::PATH);
-    let text = std::fs::read_to_string(&path).map_err(|err| io_error(&path, err))?;
-    let mut file = SumFile::parse(&text)
-        .map_err(|err| io_error(&path, std::io::Error::other(err.to_string())))?;
-    for entry in computed.entries {
-        file.push(entry);
-    }
-    std::fs::write(&path, file.render()).map_err(|err| io_error(&path, err))
+    add(workspace, computed.entries)
 }

@@ -44,7 +44,8 @@ pub enum Risk {
 /// builder rather than as SQL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum What {
-    /// A column's type changed to one that may refuse or rewrite rows.
+    /// A column's type changed (its risk says whether rows may be
+    /// refused or the table rewritten).
     Retype {
         table: String,
         column: String,
@@ -568,14 +569,10 @@ fn alter_table(old: &Table, new: &Table, steps: &mut Vec<(Phase, Change)>) {
                     column.name, before.data_type, column.data_type
                 ))
             };
-            let what = if risk == Risk::Safe {
-                What::Other
-            } else {
-                What::Retype {
-                    table: name.clone(),
-                    column: column.name.clone(),
-                    to: column.data_type.clone(),
-                }
+            let what = What::Retype {
+                table: name.clone(),
+                column: column.name.clone(),
+                to: column.data_type.clone(),
             };
             steps.push((
                 Phase::AlterColumn,

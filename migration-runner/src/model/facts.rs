@@ -423,10 +423,7 @@ fn table_facts(table: &Table, detail: Detail, facts: &mut BTreeMap<Key, String>)
             }
         }
         Detail::Entities => {
-            let primary = table
-                .constraints
-                .iter()
-                .find(|c| c.kind == ConstraintKind::PrimaryKey);
+            let primary = table.primary_key();
             if let Some(primary) = primary {
                 facts.insert(
                     Key::PrimaryKey { table: name() },

@@ -56,6 +56,13 @@ impl Table {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// Its primary key, when it has one.
+    pub fn primary_key(&self) -> Option<&Constraint> {
+        self.constraints
+            .iter()
+            .find(|c| c.kind == ConstraintKind::PrimaryKey)
+    }
+
     /// The table's name without its schema.
     pub fn short_name(&self) -> &str {
         self.name.split_once('.').map_or(&self.name, |(_, n)| n)

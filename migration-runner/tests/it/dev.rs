@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use migration_dev::dev::{self, DevArgs, DevError, Outcome, Questions};
+use migration_dev::dev::{self, DevArgs, DevError, Outcome, Questions, WrittenMigration};
 use migration_dev::testing::TestDatabase;
 use migration_runner::gate::diff::history_to_entities;
 use migration_runner::model::SchemaModel;
@@ -72,6 +72,42 @@ async fn sides(label: &str, sql: &str) -> (TestDatabase, TestDatabase, SchemaMod
     (history, changed, history_model, entities_model)
 }
 
+/// A user (the host or instructor of the rows below).
+const HOST: &str = "INSERT INTO core.users (id, email, display_name) \
+    VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host')";
+/// A course taught by [`HOST`].
+const COURSE: &str = "INSERT INTO academy.courses (id, slug, title, instructor_id) \
+    VALUES ('00000000-0000-0000-0000-0000000000cc', 'rust', 'Rust', '00000000-0000-0000-0000-0000000000aa')";
+/// [`HOST`] enrolled in [`COURSE`].
+const ENROLLMENT: &str = "INSERT INTO academy.enrollments (id, course_id, user_id, enrolled_at) \
+    VALUES ('00000000-0000-0000-0000-0000000000dd', '00000000-0000-0000-0000-0000000000cc', \
+    '00000000-0000-0000-0000-0000000000aa', now())";
+
+/// Runs `statements` on `db`, in order.
+async fn insert(db: &TestDatabase, statements: &[&str]) {
+    let conn = connect(db).await;
+    for sql in statements {
+        conn.execute_unprepared(sql).await.unwrap();
+    }
+}
+
+/// `dev`'s planning and writing, asking nothing.
+fn write(
+    args: &DevArgs,
+    history: &SchemaModel,
+    entities: &SchemaModel,
+    workspace: &Path,
+) -> Result<Outcome, DevError> {
+    dev::write(
+        args,
+        history,
+        entities,
+        &catalog(),
+        workspace,
+        Questions::Never,
+    )
+}
+
 fn catalog() -> Catalog {
     Catalog::workspace(&schema_registry::workspace()).unwrap()
 }
@@ -96,26 +132,23 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
     )
     .await;
     let workspace = scratch_workspace("across");
-    let outcome = dev::write(
+    let outcome = write(
         &args("add recordings and nicknames"),
         &history_model,
         &entities_model,
-        &catalog(),
         &workspace,
-        Questions::Never,
     )
     .unwrap();
-    let Outcome::Written {
+    let Outcome::Written(written) = outcome else {
+        panic!("nothing written")
+    };
+    let WrittenMigration {
         path,
         name,
         schema,
         up,
-        down,
         ..
-    } = outcome
-    else {
-        panic!("nothing written")
-    };
+    } = &written;
     assert_eq!(
         schema, "academy",
         "the schema with the most changes owns it"
@@ -151,7 +184,7 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
     let sum = std::fs::read_to_string(workspace.join(migration_runner::source::sum::PATH)).unwrap();
     let line = sum
         .lines()
-        .find(|l| l.starts_with(&name))
+        .find(|l| l.starts_with(name.as_str()))
         .expect("its line in the sum file");
     assert!(
         line.contains("academy.courses,academy.notes,academy.webinars,core.users"),
@@ -173,30 +206,15 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
     );
 
     // Applied after the workspace's history, the history becomes the entities.
-    dev::apply(
-        &target(&history),
-        &schema_registry::workspace(),
-        &schema,
-        &name,
-        &up,
-        &down,
-    )
-    .await
-    .unwrap();
+    dev::apply(&target(&history), &schema_registry::workspace(), &written)
+        .await
+        .unwrap();
     let applied = SchemaModel::read(&connect(&history).await, &SCHEMAS)
         .await
         .unwrap();
     assert!(history_to_entities(&applied, &entities_model, &[]).is_empty());
     // A second run writes nothing.
-    let again = dev::write(
-        &args("again"),
-        &applied,
-        &entities_model,
-        &catalog(),
-        &workspace,
-        Questions::Never,
-    )
-    .unwrap();
+    let again = write(&args("again"), &applied, &entities_model, &workspace).unwrap();
     assert!(matches!(again, Outcome::NothingToWrite), "{again:?}");
     // `down` brings the history back.
     let mut sources = workspace_sources(&schema_registry::workspace());
@@ -205,12 +223,7 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
         .find(|s| s.schema == "academy")
         .unwrap()
         .migrations
-        .push(Box::new(SqlMigration {
-            name: name.clone(),
-            up,
-            down,
-            transactional: true,
-        }));
+        .push(written.as_migration());
     let session = migration_runner::connect(&history.url, "dev-test")
         .await
         .unwrap();
@@ -249,13 +262,11 @@ async fn renames_are_asked_never_guessed_and_keep_the_rows() {
     )
     .await;
     let workspace = scratch_workspace("rename");
-    let unanswered = dev::write(
+    let unanswered = write(
         &args("rename title"),
         &history_model,
         &entities_model,
-        &catalog(),
         &workspace,
-        Questions::Never,
     )
     .unwrap_err();
     assert!(
@@ -279,52 +290,80 @@ async fn renames_are_asked_never_guessed_and_keep_the_rows() {
         "nothing was written"
     );
 
-    let mut answered = args("rename title");
-    answered.rename = vec![
-        migration_runner::gate::diff::parse_rename("academy.webinars.title=headline").unwrap(),
-    ];
-    let Outcome::Written {
-        name,
-        schema,
-        up,
-        down,
-        ..
-    } = dev::write(
-        &answered,
+    // Asked (as on a terminal): "no" makes it a drop and an add, which
+    // drops the column's data and so is split into expand and contract;
+    // "yes" is the rename.
+    let mut asked = Vec::new();
+    let mut no = |question: &str| {
+        asked.push(question.to_owned());
+        false
+    };
+    let dropped = dev::write(
+        &args("rename title"),
         &history_model,
         &entities_model,
         &catalog(),
         &workspace,
-        Questions::Never,
+        Questions::Answer(&mut no),
     )
-    .unwrap()
+    .unwrap();
+    assert_eq!(
+        asked,
+        vec!["column academy.webinars.title renamed to headline?".to_owned()]
+    );
+    let Outcome::Scaffolded { contract, .. } = dropped else {
+        panic!("a drop and an add, not split: {dropped:?}")
+    };
+    assert!(
+        std::fs::read_to_string(&contract)
+            .unwrap()
+            .contains("ALTER TABLE academy.webinars DROP COLUMN title"),
+        "the contract drops the old column"
+    );
+    std::fs::remove_dir_all(&workspace).unwrap();
+    let workspace = scratch_workspace("rename");
+    let mut yes = |_: &str| true;
+    let Outcome::Written(said_yes) = dev::write(
+        &args("rename title"),
+        &history_model,
+        &entities_model,
+        &catalog(),
+        &workspace,
+        Questions::Answer(&mut yes),
+    )
+    .unwrap() else {
+        panic!("nothing written")
+    };
+    assert!(
+        said_yes.up.iter().any(|sql| sql.contains("RENAME COLUMN")),
+        "{:?}",
+        said_yes.up
+    );
+    std::fs::remove_dir_all(&workspace).unwrap();
+    let workspace = scratch_workspace("rename");
+
+    let mut answered = args("rename title");
+    answered.rename = vec![
+        migration_runner::gate::diff::parse_rename("academy.webinars.title=headline").unwrap(),
+    ];
+    let Outcome::Written(written) =
+        write(&answered, &history_model, &entities_model, &workspace).unwrap()
     else {
         panic!("nothing written")
     };
+    let WrittenMigration { up, .. } = &written;
     assert!(
         up.iter()
             .any(|sql| sql.contains("RENAME COLUMN \"title\" TO \"headline\"")),
         "{up:?}"
     );
     assert!(!up.iter().any(|sql| sql.contains("DROP COLUMN")), "{up:?}");
+    insert(&history, &[HOST, "INSERT INTO academy.webinars (id, slug, title, host_id, starts_at, capacity) \
+         VALUES ('00000000-0000-0000-0000-0000000000bb', 'intro', 'Intro to Rust', '00000000-0000-0000-0000-0000000000aa', now(), 10)"]).await;
     let conn = connect(&history).await;
-    conn.execute_unprepared(
-        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
-         INSERT INTO academy.webinars (id, slug, title, host_id, starts_at, capacity) \
-         VALUES ('00000000-0000-0000-0000-0000000000bb', 'intro', 'Intro to Rust', '00000000-0000-0000-0000-0000000000aa', now(), 10)",
-    )
-    .await
-    .unwrap();
-    dev::apply(
-        &target(&history),
-        &schema_registry::workspace(),
-        &schema,
-        &name,
-        &up,
-        &down,
-    )
-    .await
-    .unwrap();
+    dev::apply(&target(&history), &schema_registry::workspace(), &written)
+        .await
+        .unwrap();
     assert_eq!(
         scalar_i64(
             &conn,
@@ -350,46 +389,21 @@ async fn a_table_moved_to_another_schema_keeps_its_rows() {
         migration_runner::gate::diff::parse_rename("academy.enrollments=talent.enrollments")
             .unwrap(),
     ];
-    let Outcome::Written {
-        name,
-        schema,
-        up,
-        down,
-        ..
-    } = dev::write(
-        &answered,
-        &history_model,
-        &entities_model,
-        &catalog(),
-        &workspace,
-        Questions::Never,
-    )
-    .unwrap()
+    let Outcome::Written(written) =
+        write(&answered, &history_model, &entities_model, &workspace).unwrap()
     else {
         panic!("nothing written")
     };
+    let WrittenMigration { up, .. } = &written;
     assert_eq!(
-        up,
+        *up,
         vec!["ALTER TABLE academy.enrollments SET SCHEMA talent".to_owned()]
     );
+    insert(&history, &[HOST, COURSE, ENROLLMENT]).await;
     let conn = connect(&history).await;
-    conn.execute_unprepared(
-        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
-         INSERT INTO academy.courses (id, slug, title, instructor_id) VALUES ('00000000-0000-0000-0000-0000000000cc', 'rust', 'Rust', '00000000-0000-0000-0000-0000000000aa'); \
-         INSERT INTO academy.enrollments (id, course_id, user_id, enrolled_at) VALUES ('00000000-0000-0000-0000-0000000000dd', '00000000-0000-0000-0000-0000000000cc', '00000000-0000-0000-0000-0000000000aa', now())",
-    )
-    .await
-    .unwrap();
-    dev::apply(
-        &target(&history),
-        &schema_registry::workspace(),
-        &schema,
-        &name,
-        &up,
-        &down,
-    )
-    .await
-    .unwrap();
+    dev::apply(&target(&history), &schema_registry::workspace(), &written)
+        .await
+        .unwrap();
     assert_eq!(
         scalar_i64(&conn, "SELECT count(*) FROM talent.enrollments").await,
         1
@@ -409,25 +423,14 @@ async fn a_dropped_column_and_a_narrowed_type_are_split_into_expand_and_contract
     let mut unsafe_args = args("drop capacity, smaller durations");
     unsafe_args.no_renames = true;
     let Outcome::Scaffolded {
-        name,
-        schema,
-        up,
-        down,
+        expand: written,
         contract,
         backfills,
-        ..
-    } = dev::write(
-        &unsafe_args,
-        &history_model,
-        &entities_model,
-        &catalog(),
-        &workspace,
-        Questions::Never,
-    )
-    .unwrap()
+    } = write(&unsafe_args, &history_model, &entities_model, &workspace).unwrap()
     else {
         panic!("not split")
     };
+    let WrittenMigration { up, .. } = &written;
     // The expand loses nothing: the old column stays, the new type comes beside it.
     assert!(!up.iter().any(|sql| sql.contains("DROP")), "{up:?}");
     assert!(
@@ -461,24 +464,12 @@ async fn a_dropped_column_and_a_narrowed_type_are_split_into_expand_and_contract
     );
     // The expand applies on a table with rows, and the backfill's SQL fills
     // the new column from the old.
+    insert(&history, &[HOST, "INSERT INTO academy.webinars (id, slug, title, host_id, starts_at, capacity, duration_minutes) \
+         VALUES ('00000000-0000-0000-0000-0000000000bb', 'intro', 'Intro', '00000000-0000-0000-0000-0000000000aa', now(), 10, 45)"]).await;
     let conn = connect(&history).await;
-    conn.execute_unprepared(
-        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
-         INSERT INTO academy.webinars (id, slug, title, host_id, starts_at, capacity, duration_minutes) \
-         VALUES ('00000000-0000-0000-0000-0000000000bb', 'intro', 'Intro', '00000000-0000-0000-0000-0000000000aa', now(), 10, 45)",
-    )
-    .await
-    .unwrap();
-    dev::apply(
-        &target(&history),
-        &schema_registry::workspace(),
-        &schema,
-        &name,
-        &up,
-        &down,
-    )
-    .await
-    .unwrap();
+    dev::apply(&target(&history), &schema_registry::workspace(), &written)
+        .await
+        .unwrap();
     conn.execute_unprepared(
         "UPDATE academy.webinars SET duration_minutes_new = duration_minutes::smallint \
          WHERE id BETWEEN '00000000-0000-0000-0000-000000000000'::uuid AND 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid \
@@ -496,15 +487,9 @@ async fn a_dropped_column_and_a_narrowed_type_are_split_into_expand_and_contract
     let workspace = scratch_workspace("unsafe_allowed");
     let mut allowed = unsafe_args.clone();
     allowed.allow_destructive = true;
-    let Outcome::Written { up, .. } = dev::write(
-        &allowed,
-        &history_model,
-        &entities_model,
-        &catalog(),
-        &workspace,
-        Questions::Never,
-    )
-    .unwrap() else {
+    let Outcome::Written(WrittenMigration { up, .. }) =
+        write(&allowed, &history_model, &entities_model, &workspace).unwrap()
+    else {
         panic!("not written")
     };
     assert!(
@@ -523,30 +508,24 @@ async fn a_new_not_null_column_is_expanded_backfilled_and_contracted() {
     )
     .await;
     let workspace = scratch_workspace("not_null");
-    let written = dev::write(
+    let outcome = write(
         &args("add course code"),
         &history_model,
         &entities_model,
-        &catalog(),
         &workspace,
-        Questions::Never,
     )
     .unwrap();
     let Outcome::Scaffolded {
-        path,
-        name,
-        schema,
-        up,
-        down,
+        expand: written,
         contract,
         backfills,
-        ..
-    } = written
+    } = outcome
     else {
-        panic!("not scaffolded: {written:?}")
+        panic!("not scaffolded: {outcome:?}")
     };
+    let WrittenMigration { path, name, up, .. } = &written;
     assert_eq!(
-        up,
+        *up,
         vec!["ALTER TABLE \"academy\".\"courses\" ADD COLUMN \"code\" text".to_owned()]
     );
     let contract_source = std::fs::read_to_string(&contract).unwrap();
@@ -561,7 +540,7 @@ async fn a_new_not_null_column_is_expanded_backfilled_and_contracted() {
         );
     }
     let contract_name = contract.file_stem().unwrap().to_string_lossy().into_owned();
-    assert!(contract_name > name, "the contract sorts after the expand");
+    assert!(contract_name > *name, "the contract sorts after the expand");
     assert_eq!(backfills, vec!["academy_courses_code".to_owned()]);
     let backfill_source =
         std::fs::read_to_string(workspace.join("academy/src/backfills.rs")).unwrap();
@@ -594,26 +573,14 @@ async fn a_new_not_null_column_is_expanded_backfilled_and_contracted() {
         );
     }
     let sum = std::fs::read_to_string(workspace.join(migration_runner::source::sum::PATH)).unwrap();
-    assert!(sum.lines().any(|l| l.starts_with(&name)), "{sum}");
+    assert!(sum.lines().any(|l| l.starts_with(name.as_str())), "{sum}");
     assert!(sum.lines().any(|l| l.starts_with(&contract_name)), "{sum}");
     // The expand applies on a table with rows: the column arrives nullable.
+    insert(&history, &[HOST, COURSE]).await;
     let conn = connect(&history).await;
-    conn.execute_unprepared(
-        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
-         INSERT INTO academy.courses (id, slug, title, instructor_id) VALUES ('00000000-0000-0000-0000-0000000000cc', 'rust', 'Rust', '00000000-0000-0000-0000-0000000000aa')",
-    )
-    .await
-    .unwrap();
-    dev::apply(
-        &target(&history),
-        &schema_registry::workspace(),
-        &schema,
-        &name,
-        &up,
-        &down,
-    )
-    .await
-    .unwrap();
+    dev::apply(&target(&history), &schema_registry::workspace(), &written)
+        .await
+        .unwrap();
     assert_eq!(
         scalar_i64(
             &conn,
@@ -633,13 +600,11 @@ async fn a_table_renamed_in_its_schema_keeps_its_rows() {
     )
     .await;
     let workspace = scratch_workspace("rename_table");
-    let unanswered = dev::write(
+    let unanswered = write(
         &args("rename enrollments"),
         &history_model,
         &entities_model,
-        &catalog(),
         &workspace,
-        Questions::Never,
     )
     .unwrap_err();
     assert!(
@@ -653,46 +618,20 @@ async fn a_table_renamed_in_its_schema_keeps_its_rows() {
         migration_runner::gate::diff::parse_rename("academy.enrollments=academy.registrations")
             .unwrap(),
     ];
-    let Outcome::Written {
-        name,
-        schema,
-        up,
-        down,
-        ..
-    } = dev::write(
-        &answered,
-        &history_model,
-        &entities_model,
-        &catalog(),
-        &workspace,
-        Questions::Never,
-    )
-    .unwrap()
+    let Outcome::Written(written) =
+        write(&answered, &history_model, &entities_model, &workspace).unwrap()
     else {
         panic!("nothing written")
     };
     assert_eq!(
-        up,
+        written.up,
         vec!["ALTER TABLE academy.enrollments RENAME TO registrations".to_owned()]
     );
+    insert(&history, &[HOST, COURSE, ENROLLMENT]).await;
     let conn = connect(&history).await;
-    conn.execute_unprepared(
-        "INSERT INTO core.users (id, email, display_name) VALUES ('00000000-0000-0000-0000-0000000000aa', 'h@example.com', 'Host'); \
-         INSERT INTO academy.courses (id, slug, title, instructor_id) VALUES ('00000000-0000-0000-0000-0000000000cc', 'rust', 'Rust', '00000000-0000-0000-0000-0000000000aa'); \
-         INSERT INTO academy.enrollments (id, course_id, user_id, enrolled_at) VALUES ('00000000-0000-0000-0000-0000000000dd', '00000000-0000-0000-0000-0000000000cc', '00000000-0000-0000-0000-0000000000aa', now())",
-    )
-    .await
-    .unwrap();
-    dev::apply(
-        &target(&history),
-        &schema_registry::workspace(),
-        &schema,
-        &name,
-        &up,
-        &down,
-    )
-    .await
-    .unwrap();
+    dev::apply(&target(&history), &schema_registry::workspace(), &written)
+        .await
+        .unwrap();
     assert_eq!(
         scalar_i64(&conn, "SELECT count(*) FROM academy.registrations").await,
         1
