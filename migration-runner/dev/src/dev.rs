@@ -138,7 +138,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The migration to apply now: the one written, or the expand.
-    fn to_apply(&mut self) -> Option<&mut WrittenMigration> {
+    fn migration_to_apply(&mut self) -> Option<&mut WrittenMigration> {
         match self {
             Outcome::NothingToWrite => None,
             Outcome::Written(migration)
@@ -184,7 +184,7 @@ pub async fn run(
         Questions::Terminal,
     )?;
     if !args.create_only
-        && let Some(migration) = outcome.to_apply()
+        && let Some(migration) = outcome.migration_to_apply()
     {
         apply(target, registry, migration).await?;
         migration.applied = true;
