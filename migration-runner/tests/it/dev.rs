@@ -162,7 +162,7 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
         "{}",
         path.display()
     );
-    let source = std::fs::read_to_string(&path).unwrap();
+    let source = std::fs::read_to_string(path).unwrap();
     assert!(source.contains("// migrate: touches core\n"), "{source}");
     assert!(
         source.contains(".add_column(ColumnDef::new(Alias::new(\"recording_url\")).text())"),
@@ -170,7 +170,7 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
     );
     let rustfmt = std::process::Command::new("rustfmt")
         .args(["--edition", "2024", "--check"])
-        .arg(&path)
+        .arg(path)
         .output()
         .unwrap();
     assert!(
@@ -192,10 +192,10 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
     );
     // It lints clean, as `migrate lint` runs it.
     let findings = migration_lint::lint(&migration_lint::LintInput {
-        name: &name,
+        name: name,
         schema: "academy",
         declared_schemas: &["core".to_owned()],
-        statements: &up,
+        statements: up,
         source: Some(&source),
         target: migration_lint::Target::Plain,
         transactional: true,
@@ -555,11 +555,7 @@ async fn a_new_not_null_column_is_expanded_backfilled_and_contracted() {
             "{expected}: {backfill_source}"
         );
     }
-    for file in [
-        &path,
-        &contract,
-        &workspace.join("academy/src/backfills.rs"),
-    ] {
+    for file in [path, &contract, &workspace.join("academy/src/backfills.rs")] {
         let rustfmt = std::process::Command::new("rustfmt")
             .args(["--edition", "2024", "--check"])
             .arg(file)
