@@ -192,7 +192,7 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
     );
     // It lints clean, as `migrate lint` runs it.
     let findings = migration_lint::lint(&migration_lint::LintInput {
-        name: name,
+        name,
         schema: "academy",
         declared_schemas: &["core".to_owned()],
         statements: up,
