@@ -30,6 +30,7 @@ CREATE SCHEMA academy;
 CREATE TYPE academy.level AS ENUM ('intro', 'advanced', 'expert');
 CREATE DOMAIN academy.slug AS text CHECK (VALUE ~ '^[a-z0-9-]+$');
 CREATE SEQUENCE academy.seat_numbers START 100;
+CREATE TABLE academy.rooms (id uuid PRIMARY KEY);
 CREATE TABLE academy.courses (
     id uuid PRIMARY KEY,
     title text NOT NULL DEFAULT '',
@@ -38,6 +39,7 @@ CREATE TABLE academy.courses (
     summary text,
     code character varying(10),
     slug academy.slug,
+    room_id uuid REFERENCES academy.rooms (id),
     CONSTRAINT courses_price_check CHECK (price >= 0),
     CONSTRAINT courses_code_key UNIQUE (code)
 );
@@ -106,6 +108,8 @@ async fn the_sql_between_two_databases_turns_the_first_into_the_second() {
             .unwrap_or_else(|| panic!("{needle}: {sql}"))
     };
     assert!(at("CREATE TABLE academy.sessions") < at("FOREIGN KEY (course_id)"));
+    // A key from a table that exists to one that is new waits for it.
+    assert!(at("CREATE TABLE academy.rooms") < at("FOREIGN KEY (room_id)"));
     assert!(at("FUNCTION academy.touch()") < at("CREATE TRIGGER sessions_touch"));
     assert!(at("ADD COLUMN summary") < at("DROP COLUMN legacy"));
 
