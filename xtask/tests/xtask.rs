@@ -362,6 +362,14 @@ async fn schema_new_yields_a_workspace_that_builds_migrates_and_seeds() {
             .await
             .unwrap();
     assert!(written.crate_dir.join("src/lib.rs").is_file());
+    assert_eq!(
+        migration_runner::gate::owners::owners_in(
+            &std::fs::read_to_string(written.crate_dir.join("Cargo.toml")).unwrap()
+        )
+        .unwrap(),
+        vec!["@acme/billing".to_owned()],
+        "the owners given reach the new crate's manifest"
+    );
     let registry =
         std::fs::read_to_string(copy.join("migration-runner/registry/src/lib.rs")).unwrap();
     assert!(registry.contains("    schema_billing,\n}"), "{registry}");

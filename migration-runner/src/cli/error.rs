@@ -97,11 +97,6 @@ impl CommandError {
             CommandError::Usage(_) => Exit::Usage,
         }
     }
-
-    /// The exit code as a number.
-    pub fn exit_code(&self) -> u8 {
-        self.exit().code()
-    }
 }
 
 pub type Result<T, E = CommandError> = std::result::Result<T, E>;

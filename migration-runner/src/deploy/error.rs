@@ -66,7 +66,6 @@ impl From<ApplyError> for MigrateError {
         match err {
             ApplyError::History(err) => MigrateError::History(err),
             ApplyError::Lock(err) => MigrateError::Lock(err),
-            ApplyError::Citus(err) => MigrateError::Citus(err),
             ApplyError::Session { context, source } => MigrateError::Database { context, source },
             other => MigrateError::Apply(other),
         }
@@ -102,11 +101,6 @@ impl MigrateError {
             MigrateError::RoleNames(err) => err.exit(),
             MigrateError::Database { source, .. } => db_error::exit(source),
         }
-    }
-
-    /// The exit code as a number.
-    pub fn exit_code(&self) -> u8 {
-        self.exit().code()
     }
 }
 

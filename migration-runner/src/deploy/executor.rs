@@ -480,10 +480,6 @@ pub enum ApplyError {
     #[error(transparent)]
     History(HistoryError),
 
-    /// Placing tables on Citus between steps failed.
-    #[error(transparent)]
-    Citus(crate::citus::CitusError),
-
     #[error(
         "migration `{}` (schema `{}`) failed in its `{}` step at statement {} and was rolled back (no \
          changes and no history change were kept): {}\n  statement: {}\n  fix the migration and run the \
@@ -575,7 +571,6 @@ impl ApplyError {
             ApplyError::Session { source, .. } => db_error::exit(source),
             ApplyError::Lock(err) => err.exit(),
             ApplyError::History(err) => err.exit(),
-            ApplyError::Citus(err) => err.exit(),
             _ => Exit::Failed,
         }
     }

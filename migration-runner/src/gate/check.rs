@@ -278,7 +278,6 @@ impl CheckError {
             CheckError::Io { .. } => Exit::Failed,
             CheckError::Catalog(err) => err.exit(),
             CheckError::EntityCheck(err) => err.exit(),
-            CheckError::Owners(_) => Exit::Usage,
             _ => Exit::Usage,
         }
     }
@@ -788,17 +787,15 @@ async fn reviews(
             .and_then(|file| std::fs::read_to_string(workspace.join(file)).ok())
             .map(|source| migration_lint::declared_schemas(&source))
             .unwrap_or_default();
-        let mut teams: Vec<String> = Vec::new();
-        for schema in std::iter::once(migration.schema)
-            .chain(changes.iter().map(String::as_str))
-            .chain(declares.iter().map(String::as_str))
-        {
-            for team in owners.by_schema.get(schema).into_iter().flatten() {
-                if !teams.contains(team) {
-                    teams.push(team.clone());
-                }
-            }
-        }
+        let teams: Vec<String> = owners
+            .teams(
+                std::iter::once(migration.schema)
+                    .chain(changes.iter().map(String::as_str))
+                    .chain(declares.iter().map(String::as_str)),
+            )
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         reviews.push(Review {
             migration: name.clone(),
             schema: migration.schema.to_owned(),

@@ -79,49 +79,47 @@ pub async fn run(
     shadow: Shadow,
     sources: Vec<SchemaSource>,
 ) -> Result<DriftReport, DriftError> {
-    {
-        let compared = runner.verified(Verification::Strict).await?;
-        let applied: Vec<String> = compared
-            .inspection
-            .migrations
-            .iter()
-            .filter(|e| e.state == State::Applied)
-            .map(|e| e.name.clone())
-            .collect();
-        let pending = compared.inspection.pending().count();
-        let schemas: Vec<&str> = runner.catalog().schemas().to_vec();
-        let live = SchemaModel::read(runner.connection(), &schemas)
-            .await
-            .map_err(|source| DriftError::Database {
-                context: "reading the live database's schemas",
-                source,
-            })?;
-        let scratch = match shadow {
-            Shadow::Create => Scratch::create(runner.connection(), target, "drift_shadow").await?,
-            Shadow::Url(url) => Scratch::given(*url, &schemas).await?,
-        };
-        // The same role names as the live database: the replay then finds
-        // its roles on the server and creates none.
-        let options = RunnerOptions {
-            role_templates: crate::roles::role_names::ConfiguredTemplates {
-                app: Some(runner.role_templates().app.clone()),
-                reporting: Some(runner.role_templates().reporting.clone()),
-            },
-            ..RunnerOptions::default()
-        };
-        let replayed = replay(&scratch, sources, &applied, &schemas, options).await;
-        let disposed = scratch.finish().await;
-        let replayed = replayed?;
-        disposed?;
-        let placement = crate::citus::placement_drift(runner.connection(), &schemas).await?;
-        Ok(DriftReport {
-            schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
-            applied: applied.len(),
-            pending,
-            differences: SchemaModel::diff(&replayed, &live, Detail::Full),
-            placement,
-        })
-    }
+    let compared = runner.verified(Verification::Strict).await?;
+    let applied: Vec<String> = compared
+        .inspection
+        .migrations
+        .iter()
+        .filter(|e| e.state == State::Applied)
+        .map(|e| e.name.clone())
+        .collect();
+    let pending = compared.inspection.pending().count();
+    let schemas: Vec<&str> = runner.catalog().schemas().to_vec();
+    let live = SchemaModel::read(runner.connection(), &schemas)
+        .await
+        .map_err(|source| DriftError::Database {
+            context: "reading the live database's schemas",
+            source,
+        })?;
+    let scratch = match shadow {
+        Shadow::Create => Scratch::create(runner.connection(), target, "drift_shadow").await?,
+        Shadow::Url(url) => Scratch::given(*url, &schemas).await?,
+    };
+    // The same role names as the live database: the replay then finds
+    // its roles on the server and creates none.
+    let options = RunnerOptions {
+        role_templates: crate::roles::role_names::ConfiguredTemplates {
+            app: Some(runner.role_templates().app.clone()),
+            reporting: Some(runner.role_templates().reporting.clone()),
+        },
+        ..RunnerOptions::default()
+    };
+    let replayed = replay(&scratch, sources, &applied, &schemas, options).await;
+    let disposed = scratch.finish().await;
+    let replayed = replayed?;
+    disposed?;
+    let placement = crate::citus::placement_drift(runner.connection(), &schemas).await?;
+    Ok(DriftReport {
+        schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
+        applied: applied.len(),
+        pending,
+        differences: SchemaModel::diff(&replayed, &live, Detail::Full),
+        placement,
+    })
 }
 
 /// Applies exactly `applied` (in global order) to the scratch database and

@@ -65,6 +65,19 @@ pub fn owners_in(manifest: &str) -> Result<Vec<String>, String> {
 }
 
 impl Owners {
+    /// The owners of `schemas`, each once, in the order met.
+    pub fn teams<'a>(&'a self, schemas: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        let mut teams: Vec<&str> = Vec::new();
+        for schema in schemas {
+            for team in self.by_schema.get(schema).into_iter().flatten() {
+                if !teams.contains(&team.as_str()) {
+                    teams.push(team);
+                }
+            }
+        }
+        teams
+    }
+
     /// Reads each schema crate's owners from its manifest under `workspace`.
     pub fn read(workspace: &Path, catalog: &Catalog) -> Result<Self, OwnersError> {
         let mut owners = Owners::default();
@@ -99,17 +112,7 @@ impl Owners {
                 .to_owned(),
             String::new(),
         ];
-        let teams = |schemas: &[&str]| {
-            let mut teams: Vec<&str> = Vec::new();
-            for schema in schemas {
-                for team in self.by_schema.get(*schema).into_iter().flatten() {
-                    if !teams.contains(&team.as_str()) {
-                        teams.push(team);
-                    }
-                }
-            }
-            teams.join(" ")
-        };
+        let teams = |schemas: &[&str]| self.teams(schemas.iter().copied()).join(" ");
         for schema in catalog.schemas() {
             if let Some(dir) = catalog.crate_dir(schema) {
                 lines.push(format!("/{dir}/ {}", teams(&[schema])));
