@@ -832,23 +832,9 @@ fn codeowners_is_what_the_owners_give_and_every_schema_has_owners() {
         "the cross-schema migration names both teams:\n{codeowners}"
     );
 
-    // A copy of what the owners are read from, to edit.
-    let copy = std::env::temp_dir().join(format!("owners-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&copy);
-    for krate in ["core", "academy", "talent", "vacancy"] {
-        let migrations = copy.join(krate).join("src/migrations");
-        std::fs::create_dir_all(&migrations).unwrap();
-        std::fs::copy(
-            root.join(krate).join("Cargo.toml"),
-            copy.join(krate).join("Cargo.toml"),
-        )
-        .unwrap();
-        for entry in std::fs::read_dir(root.join(krate).join("src/migrations")).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), migrations.join(entry.file_name())).unwrap();
-        }
-    }
-    std::fs::create_dir_all(copy.join(".github")).unwrap();
+    // A checkout of what the owners are read from, to edit.
+    let repo = workspace_checkout("owners");
+    let copy = repo.path().to_owned();
     std::fs::write(
         copy.join(".github/CODEOWNERS"),
         codeowners.replace("/talent/ @acme/talent", "/talent/ @someone-else"),
@@ -877,5 +863,4 @@ fn codeowners_is_what_the_owners_give_and_every_schema_has_owners() {
             .starts_with("schema `talent` has no owners: name its team(s) in talent/Cargo.toml")),
         "{unowned:#?}"
     );
-    std::fs::remove_dir_all(&copy).unwrap();
 }
