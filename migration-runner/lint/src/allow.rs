@@ -109,7 +109,7 @@ pub fn parse(source: &str) -> Allows {
                 rule: rules::ALLOW_WITHOUT_REASON,
                 problem: format!(
                     "the allow-comment for {} gives no reason after `--`",
-                    quoted(&ids.iter().map(String::as_str).collect::<Vec<_>>())
+                    quoted(ids)
                 ),
             });
             continue;
@@ -123,9 +123,11 @@ pub fn parse(source: &str) -> Allows {
     found
 }
 
-fn quoted(ids: &[&str]) -> String {
-    ids.iter()
-        .map(|id| format!("`{id}`"))
+/// `a`, `b`: each name in backticks, comma-separated.
+pub(crate) fn quoted<T: std::fmt::Display>(names: impl IntoIterator<Item = T>) -> String {
+    names
+        .into_iter()
+        .map(|name| format!("`{name}`"))
         .collect::<Vec<_>>()
         .join(", ")
 }

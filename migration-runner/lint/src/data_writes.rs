@@ -1,11 +1,14 @@
 //! `data-in-migration`: a migration changes structure; writing rows is a
 //! backfill's job (it can be batched, retried and run apart from deploys).
 
-use super::rules::{self, DATA_IN_MIGRATION};
+use super::rules::RuleInfo;
 use super::{LintInput, RawFinding, StatementObjects};
 
-pub(crate) fn check(_input: &LintInput<'_>, statements: &[StatementObjects]) -> Vec<RawFinding> {
-    let rule = rules::find(DATA_IN_MIGRATION).expect("in the catalog");
+pub(crate) fn check(
+    rule: &'static RuleInfo,
+    _input: &LintInput<'_>,
+    statements: &[StatementObjects],
+) -> Vec<RawFinding> {
     statements
         .iter()
         .filter(|s| s.objects.writes_data)
@@ -21,12 +24,7 @@ pub(crate) fn check(_input: &LintInput<'_>, statements: &[StatementObjects]) -> 
             } else {
                 format!("writes rows of {}", tables.join(", "))
             };
-            RawFinding {
-                rule,
-                statement_index: s.index,
-                message: format!("{what} in a structural migration"),
-                fix: rule.fix.to_owned(),
-            }
+            RawFinding::new(rule, s.index, format!("{what} in a structural migration"))
         })
         .collect()
 }

@@ -63,7 +63,8 @@ pub struct LintInput<'a> {
 }
 
 /// How a rule of this product reads one migration.
-pub(crate) type Check = fn(&LintInput<'_>, &[StatementObjects]) -> Vec<RawFinding>;
+pub(crate) type Check =
+    fn(&'static RuleInfo, &LintInput<'_>, &[StatementObjects]) -> Vec<RawFinding>;
 
 /// The product's rules, registered here and only here: each id (its reason,
 /// fix and severity catalogued in `rules::RULES`) with its check, run in
@@ -84,6 +85,18 @@ pub(crate) struct RawFinding {
     pub statement_index: usize,
     pub message: String,
     pub fix: String,
+}
+
+impl RawFinding {
+    /// A finding with the rule's own fix.
+    pub(crate) fn new(rule: &'static RuleInfo, statement_index: usize, message: String) -> Self {
+        Self {
+            rule,
+            statement_index,
+            message,
+            fix: rule.fix.to_owned(),
+        }
+    }
 }
 
 /// What one statement touches, with its index in the script.
@@ -109,7 +122,13 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
 
     let mut raw: Vec<RawFinding> = PRODUCT_RULES
         .iter()
-        .flat_map(|(_, check)| check(input, &statements))
+        .flat_map(|(id, check)| {
+            check(
+                rules::find(id).expect("registered rules are catalogued"),
+                input,
+                &statements,
+            )
+        })
         .collect();
     raw.extend(fresh_tables::exempt(
         squawk::check(input.statements, input.transactional),

@@ -5,14 +5,17 @@
 
 use std::collections::BTreeSet;
 
-use super::rules::{self, SCHEMA_OWNERSHIP};
+use super::rules::RuleInfo;
 use super::{LintInput, RawFinding, StatementObjects};
 
 /// The shared schema every app schema may reference without declaring it.
 const SHARED: &str = "core";
 
-pub(crate) fn check(input: &LintInput<'_>, statements: &[StatementObjects]) -> Vec<RawFinding> {
-    let rule = rules::find(SCHEMA_OWNERSHIP).expect("in the catalog");
+pub(crate) fn check(
+    rule: &'static RuleInfo,
+    input: &LintInput<'_>,
+    statements: &[StatementObjects],
+) -> Vec<RawFinding> {
     let allowed: BTreeSet<&str> = std::iter::once(input.schema)
         .chain(input.declared_schemas.iter().map(String::as_str))
         .collect();
@@ -29,11 +32,7 @@ pub(crate) fn check(input: &LintInput<'_>, statements: &[StatementObjects]) -> V
         if foreign.is_empty() {
             continue;
         }
-        let list = foreign
-            .iter()
-            .map(|s| format!("`{s}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = super::allow::quoted(&foreign);
         let changes = foreign
             .iter()
             .any(|schema| objects.changed_schemas.contains(*schema));

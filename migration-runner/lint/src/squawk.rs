@@ -44,12 +44,11 @@ pub(super) fn check(statements: &[String], transactional: bool) -> Vec<RawFindin
             let statement_index = starts
                 .partition_point(|&start| start <= at)
                 .saturating_sub(1);
-            Some(RawFinding {
+            Some(RawFinding::new(
                 rule,
                 statement_index,
-                message: one_line(&violation.message),
-                fix: rule.fix.to_owned(),
-            })
+                one_line(&violation.message),
+            ))
         })
         .collect();
     // squawk reports a foreign key added without NOT VALID under both

@@ -1,19 +1,23 @@
 //! `unparsed-statement`: SQL the parser (squawk's grammar of PostgreSQL)
 //! refuses cannot be checked by any rule, and would fail on the server anyway.
 
-use super::rules::{self, UNPARSED_STATEMENT};
+use super::rules::RuleInfo;
 use super::{LintInput, RawFinding, StatementObjects};
 
-pub(crate) fn check(_input: &LintInput<'_>, statements: &[StatementObjects]) -> Vec<RawFinding> {
-    let rule = rules::find(UNPARSED_STATEMENT).expect("in the catalog");
+pub(crate) fn check(
+    rule: &'static RuleInfo,
+    _input: &LintInput<'_>,
+    statements: &[StatementObjects],
+) -> Vec<RawFinding> {
     statements
         .iter()
         .flat_map(|s| {
-            s.objects.unparsed.iter().map(move |unparsed| RawFinding {
-                rule,
-                statement_index: s.index,
-                message: format!("the SQL parser refuses it: {}", unparsed.error),
-                fix: rule.fix.to_owned(),
+            s.objects.unparsed.iter().map(move |unparsed| {
+                RawFinding::new(
+                    rule,
+                    s.index,
+                    format!("the SQL parser refuses it: {}", unparsed.error),
+                )
             })
         })
         .collect()

@@ -1,21 +1,19 @@
 //! `unqualified-table`: every table a statement names carries its schema, so
 //! `search_path` never decides where a migration's change lands.
 
-use super::rules::{self, UNQUALIFIED_TABLE};
+use super::rules::RuleInfo;
 use super::{LintInput, RawFinding, StatementObjects};
 
-pub(crate) fn check(input: &LintInput<'_>, statements: &[StatementObjects]) -> Vec<RawFinding> {
-    let rule = rules::find(UNQUALIFIED_TABLE).expect("in the catalog");
+pub(crate) fn check(
+    rule: &'static RuleInfo,
+    input: &LintInput<'_>,
+    statements: &[StatementObjects],
+) -> Vec<RawFinding> {
     statements
         .iter()
         .filter(|s| !s.objects.unqualified_tables.is_empty())
         .map(|s| {
-            let names: Vec<String> = s
-                .objects
-                .unqualified_tables
-                .iter()
-                .map(|name| format!("`{name}`"))
-                .collect();
+            let names = super::allow::quoted(&s.objects.unqualified_tables);
             let example = s
                 .objects
                 .unqualified_tables
@@ -28,8 +26,7 @@ pub(crate) fn check(input: &LintInput<'_>, statements: &[StatementObjects]) -> V
                 rule,
                 statement_index: s.index,
                 message: format!(
-                    "{} named without a schema: `search_path` decides which schema is meant",
-                    names.join(", ")
+                    "{names} named without a schema: `search_path` decides which schema is meant"
                 ),
                 fix: format!("name each table with its schema{example}"),
             }

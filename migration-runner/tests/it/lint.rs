@@ -96,6 +96,13 @@ async fn the_safe_alternatives_run_on_postgres() {
             true,
         ),
         (
+            &[
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS courses_title_idx ON academy.courses (title)",
+            ],
+            false,
+        ),
+        // Drops the index the step above made: a real drop, not a no-op.
+        (
             &["DROP INDEX CONCURRENTLY IF EXISTS academy.courses_title_idx"],
             false,
         ),
@@ -121,6 +128,15 @@ async fn the_safe_alternatives_run_on_postgres() {
         "SELECT count(*) FROM pg_constraint WHERE conrelid = 'academy.courses'::regclass AND convalidated",
     )
     .await;
+    assert_eq!(
+        crate::support::scalar_i64(
+            &conn,
+            "SELECT count(*) FROM pg_class WHERE relname = 'courses_title_idx'",
+        )
+        .await,
+        0,
+        "the index the safe alternatives made is dropped again"
+    );
     assert_eq!(
         valid, 4,
         "primary key, unique key, foreign key and the NOT NULL check, all validated"
