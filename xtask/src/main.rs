@@ -115,6 +115,10 @@ enum XtaskMigrateCommand {
         #[arg(long, value_name = "REF")]
         base: String,
     },
+    /// Bring this branch's migrations onto the base's moved history: rebase (or finish the
+    /// rebase or merge under way), merge the sum file and registries from both sides,
+    /// renumber, rehash, commit, then `check --base`.
+    Rebase(migration_dev::rebase::RebaseArgs),
     #[command(flatten)]
     Engine(MigrateCommand),
 }
@@ -232,6 +236,7 @@ async fn migrate(
         Some(XtaskMigrateCommand::Hash) => Some("hash"),
         Some(XtaskMigrateCommand::Renumber { .. }) => Some("renumber"),
         Some(XtaskMigrateCommand::Dev(_)) => Some("dev"),
+        Some(XtaskMigrateCommand::Rebase(_)) => Some("rebase"),
         _ => None,
     };
     if let Some(name) = source_command
@@ -247,6 +252,7 @@ async fn migrate(
         }) => return new_migration(&schema, &description.join(" ")),
         Some(XtaskMigrateCommand::Hash) => return hash().await,
         Some(XtaskMigrateCommand::Renumber { base }) => return renumber(&base),
+        Some(XtaskMigrateCommand::Rebase(rebase_args)) => return rebase(&rebase_args),
         Some(XtaskMigrateCommand::Dev(dev)) => {
             return match database(configured).await {
                 Ok(target) => dev_migration(&dev, &target).await,
@@ -343,6 +349,28 @@ fn renumber(base: &str) -> ExitCode {
             Exit::Success.into()
         }
         Err(err) => migrate_cli::fail(&err.to_string(), None, Exit::Usage),
+    }
+}
+
+/// `migrate rebase`: the git and file work here; the rehash and the check
+/// through cargo, which rebuilds the code the rebase brought.
+fn rebase(args: &migration_dev::rebase::RebaseArgs) -> ExitCode {
+    use migration_dev::rebase;
+    let catalog = match Catalog::workspace(&schema_registry::workspace()) {
+        Ok(catalog) => catalog,
+        Err(err) => return migrate_cli::fail(&err.to_string(), None, err.exit()),
+    };
+    let workspace = scaffold::workspace_root();
+    let rebased = match rebase::rebase(&workspace, &catalog, args, &mut rebase::rehash_with_cargo) {
+        Ok(rebased) => rebased,
+        Err(err) => return migrate_cli::fail(&err.to_string(), None, err.exit()),
+    };
+    for line in rebased.lines() {
+        say!("{line}");
+    }
+    match rebase::check_with_cargo(&workspace, &rebased.onto) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => migrate_cli::fail(&err, None, Exit::Failed),
     }
 }
 

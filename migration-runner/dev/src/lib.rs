@@ -5,7 +5,8 @@
 //! per test (`testing`), writing new source files (`scaffold`: `migrate new`;
 //! `dev`: `migrate dev`, the next migration from the entities; `codeowners`:
 //! `.github/CODEOWNERS` from the schema crates' owners;
-//! `new_schema`: `schema new`), and the benchmarks' figures and harness
+//! `new_schema`: `schema new`; `renumber` and `rebase`: bringing a branch's
+//! migrations onto the base's moved history), and the benchmarks' figures and harness
 //! (`bench`: `cargo xtask bench`).
 //!
 //! It depends on `migration-runner` (the engine) and the engine never
@@ -18,6 +19,7 @@ pub mod dev;
 pub mod local_citus;
 pub mod local_pg;
 pub mod new_schema;
+pub mod rebase;
 pub mod renumber;
 pub mod scaffold;
 pub mod sum_file;

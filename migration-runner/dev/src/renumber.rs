@@ -25,16 +25,6 @@ fn stamp_of(name: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(name.get(1..16)?, "%Y%m%d_%H%M%S").ok()
 }
 
-/// The global order's sort key (as the catalog sorts).
-fn sort_key(entry: &SumEntry) -> (String, bool, String, String) {
-    (
-        entry.name.get(1..16).unwrap_or_default().to_owned(),
-        entry.schema != "core",
-        entry.schema.clone(),
-        entry.name.clone(),
-    )
-}
-
 /// Renames the branch's out-of-order migrations in `workspace`; returns
 /// `(old, new)` names, oldest first.
 pub fn renumber(
@@ -51,7 +41,7 @@ pub fn renumber(
         .base
         .entries
         .iter()
-        .max_by_key(|e| sort_key(e))
+        .max_by(|a, b| a.sort_key().cmp(&b.sort_key()))
         .cloned()
     else {
         return Ok(Vec::new());
@@ -59,10 +49,10 @@ pub fn renumber(
     let mut late: Vec<SumEntry> = file
         .entries
         .iter()
-        .filter(|e| sides.base.get(&e.name).is_none() && sort_key(e) < sort_key(&newest_on_base))
+        .filter(|e| sides.base.get(&e.name).is_none() && e.sort_key() < newest_on_base.sort_key())
         .cloned()
         .collect();
-    late.sort_by_key(sort_key);
+    late.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let newest_anywhere = file
         .entries
         .iter()
@@ -88,14 +78,7 @@ pub fn renumber(
         let mod_path = migrations.join("mod.rs");
         let registry =
             fs::read_to_string(&mod_path).map_err(|err| error(&mod_path, err.to_string()))?;
-        let without: String = registry
-            .lines()
-            .filter(|line| {
-                line.trim() != format!("mod {};", entry.name)
-                    && line.trim() != format!("Box::new({}::Migration),", entry.name)
-            })
-            .map(|line| format!("{line}\n"))
-            .collect();
+        let without = crate::rebase::unregister(&registry, &entry.name);
         let registry = crate::scaffold::register(&without, &new_name)
             .map_err(|message| error(&mod_path, message))?;
         fs::write(&mod_path, registry).map_err(|err| error(&mod_path, err.to_string()))?;
@@ -106,7 +89,7 @@ pub fn renumber(
         }
         renamed.push((entry.name, new_name));
     }
-    file.entries.sort_by_key(sort_key);
+    file.entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     fs::write(&sum_path, file.render()).map_err(|err| error(&sum_path, err.to_string()))?;
     Ok(renamed)
 }
@@ -246,8 +229,8 @@ mod tests {
             vec![
                 "migration `m20260101_000000_core_newer_on_main` (crate `core`) was added on the base after \
                  this branch left it, and this branch does not have it yet: the base moved on; rebase onto the \
-                 base (`git rebase <base>`, then `cargo xtask migrate hash` if the sum file conflicts), nothing \
-                 here needs restoring or undoing"
+                 base (`cargo xtask migrate rebase --onto <base>` rebases, merges the sum file and renumbers), \
+                 nothing here needs restoring or undoing"
                     .to_owned()
             ]
         );

@@ -123,7 +123,7 @@ impl fmt::Display for CheckProblem {
                 f,
                 "migration `{name}` (crate `{schema}`) sorts before `{newest_on_base}`, which the base already has: \
                  a database that applied the base would refuse it as out of order; rebase onto the base and \
-                 give it a newer timestamp (`cargo xtask migrate renumber --base <ref>` does it)"
+                 give it a newer timestamp (`cargo xtask migrate rebase --onto <ref>` does both)"
             ),
             CheckProblem::Edited {
                 name,
@@ -170,8 +170,8 @@ impl fmt::Display for CheckProblem {
             CheckProblem::BaseMovedOn { name, schema } => write!(
                 f,
                 "migration `{name}` (crate `{schema}`) was added on the base after this branch left it, and this \
-                 branch does not have it yet: the base moved on; rebase onto the base (`git rebase <base>`, then \
-                 `cargo xtask migrate hash` if the sum file conflicts), nothing here needs restoring or undoing"
+                 branch does not have it yet: the base moved on; rebase onto the base (`cargo xtask migrate rebase \
+                 --onto <base>` rebases, merges the sum file and renumbers), nothing here needs restoring or undoing"
             ),
             CheckProblem::ParallelTables {
                 name,
@@ -362,17 +362,6 @@ fn git(repo: &Path, args: &[&str]) -> Result<String, CheckError> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// The global order's sort key of a migration name (see `catalog`).
-fn sort_key(entry: &SumEntry) -> (&str, bool, &str, &str) {
-    let timestamp = entry.name.get(1..16).unwrap_or_default();
-    (
-        timestamp,
-        entry.schema != "core",
-        &entry.schema,
-        &entry.name,
-    )
-}
-
 /// Every problem of the branch (`code`, the sum of its code, and `working`,
 /// its sum file as committed) against the base.
 pub fn compare(sides: &Sides, code: &SumFile, working: &SumFile) -> Vec<CheckProblem> {
@@ -434,10 +423,10 @@ pub fn compare(sides: &Sides, code: &SumFile, working: &SumFile) -> Vec<CheckPro
         .base
         .entries
         .iter()
-        .max_by(|a, b| sort_key(a).cmp(&sort_key(b)))
+        .max_by(|a, b| a.sort_key().cmp(&b.sort_key()))
     {
         for entry in &added {
-            if sort_key(entry) < sort_key(newest) {
+            if entry.sort_key() < newest.sort_key() {
                 problems.push(CheckProblem::NotLinear {
                     name: entry.name.clone(),
                     schema: entry.schema.clone(),

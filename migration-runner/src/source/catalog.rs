@@ -63,18 +63,8 @@ impl Migration {
     }
 
     fn sort_key(&self) -> (&str, bool, &str, &str) {
-        sort_key(&self.timestamp, self.schema, &self.name)
+        crate::source::sum::order_key(&self.timestamp, self.schema, &self.name)
     }
-}
-
-/// The documented global order: timestamp, then `core` before every other
-/// schema, then schema name, then full name.
-fn sort_key<'a>(
-    timestamp: &'a str,
-    schema: &'a str,
-    name: &'a str,
-) -> (&'a str, bool, &'a str, &'a str) {
-    (timestamp, schema != "core", schema, name)
 }
 
 /// Every migration in the workspace, validated and in global order.

@@ -22,8 +22,18 @@ pub const PATH: &str = "migration-runner/migrations.sum";
 const HEADER: &str = "\
 # migration-runner sum file: every migration in global order (name, schema, SHA-256 of its SQL,
 # tables it touches), then the hash of all those lines. Written by `cargo xtask migrate hash`;
-# never edit it by hand. A merge conflict here means two branches added migrations: rebase
-# one onto the other, rename its new migrations past the other's, then `cargo xtask migrate hash`.";
+# never edit it by hand. A merge conflict here means two branches added migrations: run
+# `cargo xtask migrate rebase` (it merges both sides' lines and renumbers this branch's).";
+
+/// The documented global order: timestamp, then `core` before every other
+/// schema, then schema name, then full name.
+pub fn order_key<'a>(
+    timestamp: &'a str,
+    schema: &'a str,
+    name: &'a str,
+) -> (&'a str, bool, &'a str, &'a str) {
+    (timestamp, schema != "core", schema, name)
+}
 
 /// One migration's line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +46,13 @@ pub struct SumEntry {
 }
 
 impl SumEntry {
+    /// Its place in the global order (the catalog's: timestamp, `core`
+    /// first, schema, name).
+    pub fn sort_key(&self) -> (&str, bool, &str, &str) {
+        let timestamp = self.name.get(1..16).unwrap_or_default();
+        order_key(timestamp, &self.schema, &self.name)
+    }
+
     /// The line for a migration whose `up` emitted `script`.
     pub fn of(name: &str, schema: &str, script: &Script) -> Self {
         let mut objects = Objects::default();
@@ -80,12 +97,12 @@ pub struct SumFile {
 pub enum SumError {
     #[error(
         "{PATH} line {line} is malformed ({problem}); it is written by `cargo xtask migrate hash`: run it \
-         (after resolving any merge conflict by rebasing)"
+         (a merge conflict in it: `cargo xtask migrate rebase` resolves it)"
     )]
     Malformed { line: usize, problem: String },
     #[error(
         "{PATH} does not add up: its last line does not hash the lines above (edited by hand, or a merge \
-         kept both sides); rebase onto the base branch and run `cargo xtask migrate hash`"
+         kept both sides): `cargo xtask migrate rebase` merges both sides' lines, or run `cargo xtask migrate hash`"
     )]
     Total,
 }

@@ -12,7 +12,7 @@ use migration_runner::source::sum::{self, SumEntry, SumFile};
 
 use crate::support::*;
 
-struct Repo(PathBuf);
+pub(crate) struct Repo(PathBuf);
 
 impl Repo {
     fn new(label: &str) -> Self {
@@ -26,7 +26,7 @@ impl Repo {
         repo
     }
 
-    fn git(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn git(&self, args: &[&str]) -> std::process::Output {
         Command::new("git")
             .args(args)
             .current_dir(&self.0)
@@ -45,7 +45,7 @@ impl Repo {
         );
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -424,8 +424,8 @@ fn a_migration_the_base_gained_after_the_branch_point_asks_for_a_rebase_not_an_u
         problems[0].to_string(),
         format!(
             "migration `{M4_BASE}` (crate `core`) was added on the base after this branch left it, and this \
-             branch does not have it yet: the base moved on; rebase onto the base (`git rebase <base>`, then \
-             `cargo xtask migrate hash` if the sum file conflicts), nothing here needs restoring or undoing"
+             branch does not have it yet: the base moved on; rebase onto the base (`cargo xtask migrate rebase \
+             --onto <base>` rebases, merges the sum file and renumbers), nothing here needs restoring or undoing"
         )
     );
 
@@ -440,7 +440,7 @@ fn a_migration_the_base_gained_after_the_branch_point_asks_for_a_rebase_not_an_u
 /// A throwaway checkout of the workspace's migrations (each schema crate's
 /// `src/migrations/` and manifest, `core/src/migration_kit.rs`), its sum
 /// file and CODEOWNERS, committed on `main`.
-fn workspace_checkout(label: &str) -> Repo {
+pub(crate) fn workspace_checkout(label: &str) -> Repo {
     let repo = Repo::new(label);
     let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for krate in ["core", "academy", "talent", "vacancy"] {

@@ -25,6 +25,7 @@ mod operations;
 mod operator;
 mod operator_input;
 mod preflight;
+mod rebase;
 mod redaction;
 mod robustness;
 mod roles;
