@@ -25,6 +25,8 @@ pub enum CommandError {
     #[error(transparent)]
     Backfill(#[from] BackfillError),
     #[error(transparent)]
+    Approvals(#[from] crate::gate::approvals::ApprovalsError),
+    #[error(transparent)]
     Operations(Box<OperationsError>),
     #[error("cannot use `{}`: {source}", path.display())]
     Io {
@@ -91,6 +93,7 @@ impl CommandError {
             CommandError::Check(err) => err.exit(),
             CommandError::Drift(err) => err.exit(),
             CommandError::Backfill(err) => err.exit(),
+            CommandError::Approvals(err) => err.exit(),
             CommandError::Operations(err) => err.exit(),
             CommandError::Io { .. } => Exit::Failed,
             CommandError::Database { source, .. } => db_error::exit(source),

@@ -11,6 +11,7 @@
 pub mod backfill;
 pub mod error;
 pub mod operations;
+pub mod owners;
 pub mod render;
 
 use std::io::IsTerminal as _;
@@ -208,6 +209,9 @@ pub enum MigrateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The schemas the branch's migrations touch and whose owners must review them; with
+    /// --require-approvals, exit 2 unless each one's owners approved the pull request.
+    Owners(crate::cli::owners::OwnersArgs),
     /// Compare the owned schemas with a replay of the applied history; exit 2 on any difference.
     Drift {
         /// Print the report as JSON.
@@ -381,6 +385,7 @@ fn command_name(command: &MigrateCommand) -> &'static str {
         MigrateCommand::Check { .. } => "check",
         MigrateCommand::Diff(_) => "diff",
         MigrateCommand::Lint { .. } => "lint",
+        MigrateCommand::Owners(_) => "owners",
         MigrateCommand::Drift { .. } => "drift",
         MigrateCommand::Plan { .. } => "plan",
         MigrateCommand::Down(_) => "down",
@@ -576,6 +581,7 @@ pub async fn run_offline(
         Some(MigrateCommand::Lint { base, citus, json }) => {
             Some(lint(base.as_deref(), *citus, *json, registry).await)
         }
+        Some(MigrateCommand::Owners(args)) => Some(owners::owners(args, registry).await),
         _ => None,
     }
 }
@@ -645,7 +651,7 @@ pub async fn lint(
     })
 }
 
-fn workspace_around_cwd() -> Result<std::path::PathBuf> {
+pub(crate) fn workspace_around_cwd() -> Result<std::path::PathBuf> {
     let cwd = std::env::current_dir().map_err(|source| CommandError::Io {
         path: ".".into(),
         source,
@@ -757,6 +763,7 @@ pub async fn run_with(
         MigrateCommand::Lint { base, citus, json } => {
             lint(base.as_deref(), citus, json, &registry()?).await
         }
+        MigrateCommand::Owners(args) => owners::owners(&args, &registry()?).await,
         MigrateCommand::Drift {
             json, shadow_url, ..
         } => drift_command(&runner, json, shadow_url, target, sources).await,

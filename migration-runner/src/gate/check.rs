@@ -752,7 +752,7 @@ pub fn owner_problems(
 
 /// For each added migration: the schemas its recorded SQL changes and the
 /// owners of those and of its own schema.
-async fn reviews(
+pub async fn reviews(
     workspace: &Path,
     catalog: &Catalog,
     added: &[String],

@@ -3,11 +3,13 @@
 //! `migrate drift` ([`drift`]), `migrate diff` ([`diff`]), the entities against the migrations
 //! ([`entity_check`]), all comparing databases as a [`crate::model`] and
 //! replaying history into throwaway databases ([`scratch`]), and who owns
-//! each schema ([`owners`], CODEOWNERS).
+//! each schema ([`owners`], CODEOWNERS) and whether they approved a pull
+//! request ([`approvals`], through the code host's API).
 //!
 //! It may import deploy and every layer below it; never operations or the
 //! CLI.
 
+pub mod approvals;
 pub mod check;
 pub mod diff;
 pub mod drift;

@@ -7,6 +7,7 @@
 mod support;
 mod tidy;
 
+mod approvals;
 mod backfill;
 mod catalog_order;
 mod check;
