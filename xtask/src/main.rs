@@ -78,6 +78,23 @@ enum SchemaCommand {
         #[arg(long = "owner", value_name = "TEAM", required = true)]
         owners: Vec<String>,
     },
+    /// The database as its teams see it: one self-contained page, written to
+    /// target/schema-map/ (or Mermaid, dot, JSON; `--format markdown` writes docs/SCHEMA.md).
+    Map {
+        #[command(flatten)]
+        args: migration_runner::cli::map::MapArgs,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+}
+
+/// The flags `schema map` does not take, as their defaults (and environment).
+#[derive(Debug, Parser)]
+struct EngineDefaults {
+    #[command(flatten)]
+    up: UpArgs,
+    #[command(flatten)]
+    roles: RoleArgs,
 }
 
 /// `migrate`: the engine's commands, plus `new`, which writes source files
@@ -173,6 +190,9 @@ fn main() -> ExitCode {
         Command::Schema {
             command: SchemaCommand::New { name, owners },
         } => runtime.block_on(new_schema(&name, &owners)),
+        Command::Schema {
+            command: SchemaCommand::Map { args, connect },
+        } => runtime.block_on(schema_map(args, connect, configured)),
         Command::Backfill { args, connect } => runtime.block_on(async {
             let target = match database(configured).await {
                 Ok(target) => target,
@@ -350,6 +370,37 @@ fn renumber(base: &str) -> ExitCode {
         }
         Err(err) => migrate_cli::fail(&err.to_string(), None, Exit::Usage),
     }
+}
+
+/// `schema map`: `migrate map` writing into target/schema-map/ (docs/ for SCHEMA.md).
+async fn schema_map(
+    mut args: migration_runner::cli::map::MapArgs,
+    connect: ConnectArgs,
+    configured: Result<Option<DatabaseTarget>, connect::ConfigError>,
+) -> ExitCode {
+    if args.out.as_os_str() == "." {
+        let folder = if args.format == migration_runner::cli::map::MapFormat::Markdown {
+            "docs"
+        } else {
+            "target/schema-map"
+        };
+        args.out = scaffold::workspace_root().join(folder);
+    }
+    let defaults = EngineDefaults::parse_from(["schema-map"]);
+    let target = match database(configured).await {
+        Ok(target) => target,
+        Err(code) => return code,
+    };
+    let args = MigrateArgs {
+        command: Some(MigrateCommand::Map(args)),
+        up: defaults.up,
+        connect,
+        roles: defaults.roles,
+    };
+    finish(
+        migrate_cli::run(args, &target, &schema_registry::workspace()).await,
+        &target,
+    )
 }
 
 /// `migrate rebase`: the git and file work here; the rehash and the check

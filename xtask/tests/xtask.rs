@@ -12,6 +12,11 @@ use sea_orm::ConnectionTrait;
 #[cfg(feature = "citus-tests")]
 mod citus;
 
+/// The schema map in a real headless browser: its own command
+/// (`--features browser-tests`), see the README.
+#[cfg(feature = "browser-tests")]
+mod map;
+
 /// A directory of its own, so no `.env` and no cluster of the developer's is used.
 struct Scratch(PathBuf);
 

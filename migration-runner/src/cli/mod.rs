@@ -10,6 +10,7 @@
 
 pub mod backfill;
 pub mod error;
+pub mod map;
 pub mod operations;
 pub mod owners;
 pub mod render;
@@ -212,6 +213,9 @@ pub enum MigrateCommand {
     /// The schemas the branch's migrations touch and whose owners must review them; with
     /// --require-approvals, exit 2 unless each one's owners approved the pull request.
     Owners(crate::cli::owners::OwnersArgs),
+    /// The database as its teams see it, read-only: one self-contained HTML page (or
+    /// Mermaid, dot, JSON, SCHEMA.md) from the live database or a replay of the history.
+    Map(crate::cli::map::MapArgs),
     /// Compare the owned schemas with a replay of the applied history; exit 2 on any difference.
     Drift {
         /// Print the report as JSON.
@@ -386,6 +390,7 @@ fn command_name(command: &MigrateCommand) -> &'static str {
         MigrateCommand::Diff(_) => "diff",
         MigrateCommand::Lint { .. } => "lint",
         MigrateCommand::Owners(_) => "owners",
+        MigrateCommand::Map(_) => "map",
         MigrateCommand::Drift { .. } => "drift",
         MigrateCommand::Plan { .. } => "plan",
         MigrateCommand::Down(_) => "down",
@@ -764,6 +769,9 @@ pub async fn run_with(
             lint(base.as_deref(), citus, json, &registry()?).await
         }
         MigrateCommand::Owners(args) => owners::owners(&args, &registry()?).await,
+        MigrateCommand::Map(map) => {
+            map::map_command(&runner, map, target, &registry()?, sources).await
+        }
         MigrateCommand::Drift {
             json, shadow_url, ..
         } => drift_command(&runner, json, shadow_url, target, sources).await,

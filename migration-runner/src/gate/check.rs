@@ -35,6 +35,8 @@ pub enum CheckProblem {
     NoOwners { schema: String, manifest: String },
     /// `.github/CODEOWNERS` is not what the registry's owners give.
     CodeownersStale { path: String },
+    /// `docs/SCHEMA.md` is not what the history gives.
+    SchemaDocStale { path: String },
     /// A migration the branch adds sorts before the newest migration on the base.
     NotLinear {
         name: String,
@@ -107,7 +109,8 @@ impl CheckProblem {
             | CheckProblem::Entity { .. }
             | CheckProblem::Lint { .. }
             | CheckProblem::NoOwners { .. }
-            | CheckProblem::CodeownersStale { .. } => None,
+            | CheckProblem::CodeownersStale { .. }
+            | CheckProblem::SchemaDocStale { .. } => None,
         }
     }
 }
@@ -217,6 +220,11 @@ impl fmt::Display for CheckProblem {
                 f,
                 "{path} is not what the schema crates' owners give (edited by hand, or a migration's \
                  `// migrate: touches` changed): run `cargo xtask migrate hash` and commit it"
+            ),
+            CheckProblem::SchemaDocStale { path } => write!(
+                f,
+                "{path} is not what the history gives (edited by hand, or a migration changed a table, \
+                 column or key it shows): run `cargo xtask schema map --format markdown` and commit it"
             ),
             CheckProblem::Entity { table, detail } => write!(
                 f,
@@ -592,16 +600,17 @@ pub async fn run(
             .and_then(|migration| catalog.source_file(workspace, migration))
             .map(|file| file.display().to_string())
     };
-    match crate::gate::entity_check::compare(admin, target, branch.sources, branch.entities).await {
-        Ok(differences) => {
+    match crate::gate::entity_check::models(admin, target, branch.sources, branch.entities).await {
+        Ok((from_migrations, from_entities)) => {
             problems.extend(
-                differences
+                crate::gate::entity_check::differences(&from_migrations, &from_entities)
                     .into_iter()
                     .map(|difference| CheckProblem::Entity {
                         table: difference.key.table().to_owned(),
                         detail: difference.describe("entity says", "migrations give"),
                     }),
-            )
+            );
+            problems.extend(schema_doc_problem(workspace, catalog, &from_migrations)?);
         }
         // A migration that does not replay is the branch's problem, not
         // check's: reported with the rest.
@@ -720,6 +729,41 @@ fn changed_files(workspace: &Path, merge_base: &str) -> Vec<String> {
     files.sort();
     files.dedup();
     files
+}
+
+/// `docs/SCHEMA.md` as the history (`from_migrations`) gives it, with the
+/// schemas' owners: nothing in it depends on when or where it was made.
+pub fn schema_doc(
+    workspace: &Path,
+    catalog: &Catalog,
+    from_migrations: &crate::model::SchemaModel,
+) -> Result<String, CheckError> {
+    let owners = crate::gate::owners::Owners::read(workspace, catalog)?;
+    let document = crate::gate::map::document(
+        from_migrations,
+        catalog.schemas(),
+        &owners,
+        Vec::new(),
+        crate::gate::map::Live::default(),
+        crate::gate::map::Source::History,
+        false,
+        String::new(),
+    );
+    Ok(schema_map::markdown::schema_md(&document))
+}
+
+/// `docs/SCHEMA.md` is stale (edited by hand, or a migration changed what it shows).
+fn schema_doc_problem(
+    workspace: &Path,
+    catalog: &Catalog,
+    from_migrations: &crate::model::SchemaModel,
+) -> Result<Option<CheckProblem>, CheckError> {
+    let expected = schema_doc(workspace, catalog, from_migrations)?;
+    let written =
+        std::fs::read_to_string(workspace.join(schema_map::markdown::PATH)).unwrap_or_default();
+    Ok((written != expected).then(|| CheckProblem::SchemaDocStale {
+        path: schema_map::markdown::PATH.to_owned(),
+    }))
 }
 
 /// Every schema crate names its owners, and CODEOWNERS is what they give.

@@ -24,12 +24,16 @@ pub async fn compare(
     entities: Vec<EntitySource>,
 ) -> Result<Vec<Difference>, EntityCheckError> {
     let (from_migrations, from_entities) = models(admin, target, sources, entities).await?;
-    Ok(
-        SchemaModel::diff(&from_entities, &from_migrations, Detail::Entities)
-            .into_iter()
-            .filter(|difference| !beyond_entities(difference))
-            .collect(),
-    )
+    Ok(differences(&from_migrations, &from_entities))
+}
+
+/// What the entities say differently from the migrations, within what an
+/// entity can say.
+pub fn differences(from_migrations: &SchemaModel, from_entities: &SchemaModel) -> Vec<Difference> {
+    SchemaModel::diff(from_entities, from_migrations, Detail::Entities)
+        .into_iter()
+        .filter(|difference| !beyond_entities(difference))
+        .collect()
 }
 
 /// The schemas as the migrations build them (the history replayed) and as

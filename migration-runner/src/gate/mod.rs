@@ -4,7 +4,8 @@
 //! ([`entity_check`]), all comparing databases as a [`crate::model`] and
 //! replaying history into throwaway databases ([`scratch`]), and who owns
 //! each schema ([`owners`], CODEOWNERS) and whether they approved a pull
-//! request ([`approvals`], through the code host's API).
+//! request ([`approvals`], through the code host's API); the schema map's
+//! document ([`map`]).
 //!
 //! It may import deploy and every layer below it; never operations or the
 //! CLI.
@@ -15,5 +16,6 @@ pub mod diff;
 pub mod drift;
 pub mod entity_check;
 pub mod lint;
+pub mod map;
 pub mod owners;
 pub mod scratch;

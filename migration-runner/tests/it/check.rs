@@ -462,6 +462,7 @@ pub(crate) fn workspace_checkout(label: &str) -> Repo {
         "talent/Cargo.toml",
         "vacancy/Cargo.toml",
         ".github/CODEOWNERS",
+        "docs/SCHEMA.md",
     ] {
         std::fs::create_dir_all(repo.path().join(file).parent().unwrap()).unwrap();
         std::fs::copy(real.join(file), repo.path().join(file)).unwrap();
@@ -489,6 +490,63 @@ pub(crate) fn write_migration(workspace: &Path, krate: &str, module: &str, sourc
 }
 
 type Extra = fn() -> Vec<(&'static str, Box<dyn sea_orm_migration::MigrationTrait>)>;
+
+/// Writes `docs/SCHEMA.md` as `cargo xtask schema map --format markdown`
+/// would from the workspace's code plus `extra`: the history replayed.
+async fn write_schema_doc(repo: &Repo, extra: Extra, server: &TestDatabase) {
+    let catalog = migration_runner::Catalog::new(workspace_plus(extra())).unwrap();
+    let admin = migration_runner::connect(&server.url, "check-test")
+        .await
+        .unwrap();
+    let target = migration_runner::DatabaseTarget::parse(
+        &server.url,
+        migration_runner::connect::UrlSource::Given,
+    )
+    .unwrap();
+    let (from_migrations, _) = migration_runner::gate::entity_check::models(
+        admin.connection(),
+        &target,
+        workspace_plus(extra()),
+        schema_registry::entity_sources(),
+    )
+    .await
+    .unwrap();
+    let text = check::schema_doc(repo.path(), &catalog, &from_migrations).unwrap();
+    std::fs::write(repo.path().join("docs/SCHEMA.md"), text).unwrap();
+}
+
+/// `docs/SCHEMA.md` is held to the history: current on the workspace as it
+/// is, stale (exit 2, with the command that rewrites it) once edited.
+#[tokio::test]
+async fn a_stale_schema_doc_is_a_problem_naming_the_command_that_rewrites_it() {
+    let server = TestDatabase::create("check_schema_doc");
+    let repo = workspace_checkout("schema-doc");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let report = check_feature(&repo, Vec::new, &server).await;
+    assert_eq!(
+        report.problems,
+        Vec::new(),
+        "the committed docs/SCHEMA.md is current"
+    );
+    let path = repo.path().join("docs/SCHEMA.md");
+    let written = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        written.replace("| `email` | text |", "| `email` | varchar |"),
+    )
+    .unwrap();
+    let report = check_feature(&repo, Vec::new, &server).await;
+    assert_eq!(
+        kinds(&report.problems),
+        vec!["schema_doc_stale -".to_owned()]
+    );
+    assert_eq!(report.exit(), migration_runner::Exit::Refused);
+    assert_eq!(
+        report.problems[0].to_string(),
+        "docs/SCHEMA.md is not what the history gives (edited by hand, or a migration changed a table, \
+         column or key it shows): run `cargo xtask schema map --format markdown` and commit it"
+    );
+}
 
 /// Commits the branch `feature` of `repo` with the sum file of the
 /// workspace's code plus `extra`, then runs `check --base main` on that code.
@@ -674,6 +732,8 @@ async fn check_shows_the_lint_warnings_of_new_migrations_and_still_passes() {
         "{codeowners}"
     );
     std::fs::write(repo.path().join(".github/CODEOWNERS"), codeowners).unwrap();
+    // And what `schema map --format markdown` does: the new key is in SCHEMA.md.
+    write_schema_doc(&repo, relink, &server).await;
     let report = check_feature(&repo, relink, &server).await;
     assert_eq!(report.problems, Vec::new());
     // Who must review it: its SQL changes vacancy; it declares talent.

@@ -429,7 +429,7 @@ fn every_engine_folder_says_what_it_may_import() {
 /// the engine, a schema crate or the database driver, so `migrate lint` and
 /// every reader of SQL share one parser and the linter builds without them.
 #[test]
-fn the_sql_reader_and_the_linter_depend_only_on_the_parser() {
+fn the_sql_reader_the_linter_and_the_map_stand_alone() {
     let root = workspace();
     for (manifest, allowed) in [
         (
@@ -439,6 +439,10 @@ fn the_sql_reader_and_the_linter_depend_only_on_the_parser() {
         (
             "migration-runner/lint/Cargo.toml",
             &["sql-objects", "squawk-linter", "squawk-syntax", "serde"][..],
+        ),
+        (
+            "migration-runner/map/Cargo.toml",
+            &["serde", "serde_json"][..],
         ),
     ] {
         for dependency in dependencies(&read(&root.join(manifest))) {
@@ -473,6 +477,7 @@ fn the_code_map_names_every_module() {
         "migration-runner/src",
         "migration-runner/sql-objects/src",
         "migration-runner/lint/src",
+        "migration-runner/map/src",
         "migration-runner/dev/src",
         "seeder/src",
         "xtask/src",
