@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use migration_runner::Exit;
+use migration_runner::gate::check::{self, CheckProblem};
 use migration_runner::gate::owners::CODEOWNERS;
-use migration_runner::source::catalog::Catalog;
+use migration_runner::source::catalog::{Catalog, registered_modules};
 use migration_runner::source::sum::{self, SumEntry, SumFile};
 
-use crate::scaffold::ScaffoldError;
+use crate::scaffold::{ScaffoldError, unregister};
 
 /// `cargo xtask migrate rebase` flags.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -138,11 +139,11 @@ pub fn rebase(
         Some(under_way) => (under_way.branch_tip.clone(), under_way.onto.clone()),
         None => (git.run(&["rev-parse", "HEAD"])?, onto.clone()),
     };
-    let same_tables = same_tables(&git, &branch_tip, &base_tip);
+    let same_tables = same_tables(workspace, &branch_tip, &base_tip);
     match under_way {
-        Some(under_way) => {
+        Some(_) => {
             // The user's own rebase or merge: finish it, or leave it as it is.
-            git.resolve_all(under_way.kind, &mut rebased.resolved, None)?;
+            git.resolve_all(&mut rebased.resolved, None)?;
         }
         None => {
             let status = git.output(&["status", "--porcelain", "--untracked-files=no"])?;
@@ -168,7 +169,7 @@ pub fn rebase(
                     if git.under_way().is_none() {
                         return Err(git.failure(&["rebase", &onto], &started));
                     }
-                    git.resolve_all(Kind::Rebase, &mut rebased.resolved, Some(&onto))?;
+                    git.resolve_all(&mut rebased.resolved, Some(&onto))?;
                 }
             }
         }
@@ -291,66 +292,39 @@ impl Git<'_> {
             .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
-    fn sum_at(&self, rev: &str) -> Option<SumFile> {
-        SumFile::parse(&self.text_at(&format!("{rev}:{}", sum::PATH))?).ok()
-    }
-
     /// Resolves every stop of the rebase or merge under way until it is
     /// done. `started` names the base when this command started it: an
     /// unresolvable conflict then aborts it, so the branch is as it was.
     fn resolve_all(
         &self,
-        kind: Kind,
         resolved: &mut Vec<String>,
         started: Option<&str>,
     ) -> Result<(), RebaseError> {
         while let Some(under_way) = self.under_way() {
-            let kind = if started.is_some() {
-                kind
-            } else {
-                under_way.kind
-            };
-            let conflicted: Vec<String> = self
-                .run(&["diff", "--name-only", "--diff-filter=U"])?
+            let conflicted = self.run(&["diff", "--name-only", "--diff-filter=U"])?;
+            let (resolutions, refused): (Vec<_>, Vec<_>) = conflicted
                 .lines()
-                .map(str::to_owned)
-                .collect();
-            let resolutions: Result<Vec<(String, String)>, Vec<String>> = {
-                let mut done = Vec::new();
-                let mut refused = Vec::new();
-                for path in &conflicted {
-                    match self.resolution(path) {
-                        Some(text) => done.push((path.clone(), text)),
-                        None => refused.push(path.clone()),
-                    }
-                }
-                if refused.is_empty() {
-                    Ok(done)
-                } else {
-                    Err(refused)
-                }
-            };
-            let resolutions = match resolutions {
-                Ok(resolutions) => resolutions,
-                Err(refused) => {
-                    let files = refused
-                        .iter()
-                        .map(|file| format!("`{file}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    return Err(match started {
-                        Some(onto) => {
-                            self.run(&["rebase", "--abort"])?;
-                            RebaseError::Aborted {
-                                onto: onto.to_owned(),
-                                files,
-                            }
+                .map(|path| (path.to_owned(), self.resolution(path)))
+                .partition(|(_, text)| text.is_some());
+            if !refused.is_empty() {
+                let files = refused
+                    .iter()
+                    .map(|(file, _)| format!("`{file}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(match started {
+                    Some(onto) => {
+                        self.run(&["rebase", "--abort"])?;
+                        RebaseError::Aborted {
+                            onto: onto.to_owned(),
+                            files,
                         }
-                        None => RebaseError::Unresolvable { files },
-                    });
-                }
-            };
+                    }
+                    None => RebaseError::Unresolvable { files },
+                });
+            }
             for (path, text) in resolutions {
+                let text = text.unwrap_or_default();
                 let file = self.0.join(&path);
                 std::fs::write(&file, text).map_err(|err| RebaseError::Git {
                     args: format!("(writing the resolved `{path}`)"),
@@ -362,7 +336,7 @@ impl Git<'_> {
                     resolved.push(path);
                 }
             }
-            match kind {
+            match under_way.kind {
                 Kind::Rebase => {
                     let continued = self.output(&["rebase", "--continue"])?;
                     // Stopping again (the next commit's conflicts) is the loop's business.
@@ -484,46 +458,37 @@ impl SameTables {
     }
 }
 
-/// The pairs of migrations the branch and the base each added since they
-/// parted that change a same table (from the sum files' table lists).
-fn same_tables(git: &Git<'_>, branch_tip: &str, base_tip: &str) -> Vec<SameTables> {
-    let Ok(parted) = git.run(&["merge-base", branch_tip, base_tip]) else {
-        return Vec::new();
-    };
-    let (Some(parted), Some(branch), Some(base)) = (
-        git.sum_at(&parted),
-        git.sum_at(branch_tip),
-        git.sum_at(base_tip),
+/// The pairs of migrations the branch (at `branch_tip`) and the base each
+/// added since they parted that change a same table: `check`'s parallel
+/// tables, read before the rebase moves the merge-base.
+fn same_tables(workspace: &Path, branch_tip: &str, base_tip: &str) -> Vec<SameTables> {
+    let (Ok(sides), Ok(branch)) = (
+        check::read_sides_of(workspace, base_tip, branch_tip),
+        check::sum_at(workspace, branch_tip, base_tip),
     ) else {
         return Vec::new();
     };
-    let added = |side: &SumFile| -> Vec<SumEntry> {
-        side.entries
-            .iter()
-            .filter(|entry| parted.get(&entry.name).is_none())
-            .cloned()
-            .collect()
-    };
-    let base_added = added(&base);
-    let mut pairs = Vec::new();
-    for mine in added(&branch) {
-        for theirs in &base_added {
-            let tables: Vec<String> = mine
-                .tables
-                .iter()
-                .filter(|table| theirs.tables.contains(table))
-                .cloned()
-                .collect();
-            if !tables.is_empty() {
-                pairs.push(SameTables {
-                    branch: mine.name.clone(),
-                    base: theirs.name.clone(),
-                    tables,
-                });
-            }
-        }
-    }
-    pairs
+    let added: Vec<&SumEntry> = branch
+        .entries
+        .iter()
+        .filter(|entry| sides.base.get(&entry.name).is_none())
+        .collect();
+    check::parallel_tables(&sides, &added)
+        .into_iter()
+        .filter_map(|problem| match problem {
+            CheckProblem::ParallelTables {
+                name,
+                base_migration,
+                tables,
+                ..
+            } => Some(SameTables {
+                branch: name,
+                base: base_migration,
+                tables,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The three-way merge of a sum file: each migration as the side that
@@ -559,44 +524,17 @@ pub fn merge_sum(
     Ok(SumFile::new(merged))
 }
 
-/// The migration modules a crate's `migrations/mod.rs` registers.
+/// The migration modules a crate's `migrations/mod.rs` registers (as the
+/// catalog reads them).
 fn registered(registry: &str) -> BTreeSet<String> {
-    registry
-        .lines()
-        .filter_map(|line| {
-            line.trim()
-                .strip_prefix("mod ")
-                .and_then(|rest| rest.strip_suffix(';'))
-                .map(str::to_owned)
-        })
-        .collect()
+    registered_modules(registry).into_iter().flatten().collect()
 }
 
 /// A registry without its migrations' lines: what must agree on every side.
 fn frame(registry: &str) -> String {
-    let names = registered(registry);
-    registry
-        .lines()
-        .filter(|line| {
-            let line = line.trim();
-            !names.iter().any(|name| {
-                line == format!("mod {name};") || line == format!("Box::new({name}::Migration),")
-            })
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Removes a migration's two lines from a registry.
-pub(crate) fn unregister(registry: &str, name: &str) -> String {
-    registry
-        .lines()
-        .filter(|line| {
-            line.trim() != format!("mod {name};")
-                && line.trim() != format!("Box::new({name}::Migration),")
-        })
-        .map(|line| format!("{line}\n"))
-        .collect()
+    registered(registry)
+        .iter()
+        .fold(registry.to_owned(), |text, name| unregister(&text, name))
 }
 
 /// The three-way merge of a crate's `migrations/mod.rs` when the sides only

@@ -78,7 +78,7 @@ pub fn renumber(
         let mod_path = migrations.join("mod.rs");
         let registry =
             fs::read_to_string(&mod_path).map_err(|err| error(&mod_path, err.to_string()))?;
-        let without = crate::rebase::unregister(&registry, &entry.name);
+        let without = crate::scaffold::unregister(&registry, &entry.name);
         let registry = crate::scaffold::register(&without, &new_name)
             .map_err(|message| error(&mod_path, message))?;
         fs::write(&mod_path, registry).map_err(|err| error(&mod_path, err.to_string()))?;

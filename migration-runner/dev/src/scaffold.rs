@@ -185,6 +185,18 @@ pub(crate) fn register(registry: &str, name: &str) -> Result<String, String> {
     Ok(out.join("\n") + "\n")
 }
 
+/// Removes a migration's two lines from a registry.
+pub(crate) fn unregister(registry: &str, name: &str) -> String {
+    registry
+        .lines()
+        .filter(|line| {
+            line.trim() != format!("mod {name};")
+                && line.trim() != format!("Box::new({name}::Migration),")
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 fn template(description: &str) -> String {
     format!(
         r#"//! {description}

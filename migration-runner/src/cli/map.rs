@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
+use crate::backfill::ledger::LedgerState;
 use crate::cli::error::{CommandError, Result};
 use crate::connect::DatabaseTarget;
 use crate::deploy::runner::Runner;
 use crate::exit::Exit;
-use crate::gate::map::{self, Live, Source};
+use crate::gate::map::{self, Live};
 use crate::gate::owners::Owners;
 use crate::gate::scratch::Scratch;
 use crate::model::SchemaModel;
@@ -76,14 +77,28 @@ pub fn render(document: &schema_map::MapDocument, format: MapFormat) -> String {
     }
 }
 
+/// The owned schemas' model and the roles' grants on them, read from `db`.
+async fn read_model<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    schemas: &[&str],
+) -> Result<(SchemaModel, Vec<schema_map::Role>)> {
+    let database = |context: &'static str| move |source| CommandError::Database { context, source };
+    let model = SchemaModel::read(db, schemas)
+        .await
+        .map_err(database("reading the schemas"))?;
+    let roles = map::grants(db, &model, schemas)
+        .await
+        .map_err(database("reading the grants"))?;
+    Ok((model, roles))
+}
+
 /// The history's model, replayed into a throwaway database on `target`'s server.
-pub async fn history_model(
+async fn history_model(
     runner: &Runner,
     target: &DatabaseTarget,
     sources: Vec<SchemaSource>,
 ) -> Result<(SchemaModel, Vec<schema_map::Role>)> {
     let catalog = crate::source::catalog::Catalog::new(sources)?;
-    let schemas: Vec<&str> = catalog.schemas().to_vec();
     let scratch = Scratch::create(runner.connection(), target, "map_history")
         .await
         .map_err(crate::gate::drift::DriftError::from)?;
@@ -92,25 +107,70 @@ pub async fn history_model(
             .replay(&catalog)
             .await
             .map_err(crate::gate::drift::DriftError::from)?;
-        let db = scratch.session.connection();
-        let model =
-            SchemaModel::read(db, &schemas)
-                .await
-                .map_err(|source| CommandError::Database {
-                    context: "reading the replayed schemas",
-                    source,
-                })?;
-        let roles = map::grants(db, &schemas)
-            .await
-            .map_err(|source| CommandError::Database {
-                context: "reading the replayed grants",
-                source,
-            })?;
-        Ok::<_, CommandError>((model, roles))
+        read_model(scratch.session.connection(), catalog.schemas()).await
     };
     let outcome = read.await;
     scratch.dispose().await;
     outcome
+}
+
+/// What a live database adds to the map: pending migrations (the history
+/// verified first), drift unless skipped, backfills not finished.
+async fn live_findings(
+    runner: &Runner,
+    target: &DatabaseTarget,
+    registry: &Workspace,
+    sources: Vec<SchemaSource>,
+    drift: bool,
+) -> Result<Live> {
+    let mut live = Live::default();
+    for planned in runner.plan().await? {
+        live.pending
+            .entry(planned.schema)
+            .or_default()
+            .push(planned.name);
+    }
+    if drift {
+        match crate::gate::drift::run(runner, target, crate::gate::drift::Shadow::Create, sources)
+            .await
+        {
+            Ok(report) => {
+                for difference in &report.differences {
+                    let schema = difference.key.table().split('.').next().unwrap_or_default();
+                    live.drift
+                        .entry(schema.to_owned())
+                        .or_default()
+                        .push(difference.describe("migrations give", "the database has"));
+                }
+            }
+            Err(err) => eprintln!("warning: drift not compared ({err}); the map shows none"),
+        }
+    }
+    let schema_of: std::collections::BTreeMap<String, &str> = (registry.backfills)()
+        .into_iter()
+        .flat_map(|source| {
+            source
+                .backfills
+                .iter()
+                .map(|b| (b.name().to_owned(), source.schema))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for row in crate::backfill::ledger::load_all(runner.connection()).await? {
+        if row.state == LedgerState::Finished {
+            continue;
+        }
+        if let Some(schema) = schema_of.get(&row.name) {
+            live.backfills
+                .entry((*schema).to_owned())
+                .or_default()
+                .push(schema_map::Backfill {
+                    state: row.state.as_str().to_owned(),
+                    name: row.name,
+                });
+        }
+    }
+    Ok(live)
 }
 
 /// `map`.
@@ -132,89 +192,22 @@ pub async fn map_command(
         None => Owners::default(),
     };
     let db = runner.connection();
-    let citus = matches!(crate::citus::detect(db).await, Ok(Some(_)));
     // SCHEMA.md is the history's, whatever the database holds (`check` holds the file to it).
-    let (model, roles, live, source) = if args.from_history || args.format == MapFormat::Markdown {
+    let (model, roles, live) = if args.from_history || args.format == MapFormat::Markdown {
         let (model, roles) = history_model(runner, target, sources()).await?;
-        (model, roles, Live::default(), Source::History)
+        (model, roles, None)
     } else {
-        let model =
-            SchemaModel::read(db, &schemas)
-                .await
-                .map_err(|source| CommandError::Database {
-                    context: "reading the schemas",
-                    source,
-                })?;
-        let roles = map::grants(db, &schemas)
-            .await
-            .map_err(|source| CommandError::Database {
-                context: "reading the grants",
-                source,
-            })?;
-        let mut live = Live::default();
-        for planned in runner.plan().await? {
-            live.pending
-                .entry(planned.schema)
-                .or_default()
-                .push(planned.name);
-        }
-        if !args.no_drift {
-            match crate::gate::drift::run(
-                runner,
-                target,
-                crate::gate::drift::Shadow::Create,
-                sources(),
-            )
-            .await
-            {
-                Ok(report) => {
-                    for difference in &report.differences {
-                        let schema = difference.key.table().split('.').next().unwrap_or_default();
-                        live.drift
-                            .entry(schema.to_owned())
-                            .or_default()
-                            .push(difference.describe("migrations give", "the database has"));
-                    }
-                }
-                Err(err) => eprintln!("warning: drift not compared ({err}); the map shows none"),
-            }
-        }
-        let backfill_schema: std::collections::BTreeMap<String, String> = (registry.backfills)()
-            .into_iter()
-            .flat_map(|source| {
-                source
-                    .backfills
-                    .iter()
-                    .map(|b| (b.name().to_owned(), source.schema.to_owned()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        for row in crate::backfill::ledger::load_all(db).await? {
-            if matches!(row.state.as_str(), "finished") {
-                continue;
-            }
-            if let Some(schema) = backfill_schema.get(&row.name) {
-                live.backfills
-                    .entry(schema.clone())
-                    .or_default()
-                    .push(schema_map::Backfill {
-                        name: row.name.clone(),
-                        state: row.state.as_str().to_owned(),
-                    });
-            }
-        }
-        (model, roles, live, Source::Database)
+        let (model, roles) = read_model(db, &schemas).await?;
+        let live = live_findings(runner, target, registry, sources(), !args.no_drift).await?;
+        (model, roles, Some(live))
     };
-    let document = map::document(
-        &model,
-        &schemas,
-        &owners,
-        roles,
-        live,
-        source,
-        citus,
-        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    );
+    let mut document = map::document(&model, &schemas, &owners);
+    document.roles = roles;
+    document.citus = matches!(crate::citus::detect(db).await, Ok(Some(_)));
+    document.generated_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    if let Some(live) = live {
+        live.apply(&mut document);
+    }
     let text = render(&document, args.format);
     if args.out == Path::new("-") {
         say!("{text}");

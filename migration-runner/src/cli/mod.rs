@@ -601,16 +601,7 @@ pub async fn lint(
     let workspace = workspace_around_cwd()?;
     let catalog = Catalog::workspace(registry)?;
     let added: Option<Vec<String>> = match base {
-        Some(base) => {
-            let sides = crate::gate::check::read_sides(&workspace, base)?;
-            let code = crate::source::capture::sum_file(&catalog).await?;
-            Some(
-                crate::gate::check::added_over(&sides, &code)
-                    .iter()
-                    .map(|e| e.name.clone())
-                    .collect(),
-            )
-        }
+        Some(base) => Some(crate::gate::check::added_names(&workspace, &catalog, base).await?),
         None => None,
     };
     let target = if citus {

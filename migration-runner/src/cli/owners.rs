@@ -93,15 +93,10 @@ fn pull_request(args: &OwnersArgs) -> Result<GitHub, ApprovalsError> {
 pub async fn owners(args: &OwnersArgs, registry: &Workspace) -> Result<Exit> {
     let workspace = crate::cli::workspace_around_cwd()?;
     let catalog = Catalog::workspace(registry)?;
-    let sides = crate::gate::check::read_sides(&workspace, &args.base)?;
-    let code = crate::source::capture::sum_file(&catalog).await?;
-    let added: Vec<String> = crate::gate::check::added_over(&sides, &code)
-        .iter()
-        .map(|e| e.name.clone())
-        .collect();
-    let reviews = crate::gate::check::reviews(&workspace, &catalog, &added).await?;
+    let added = crate::gate::check::added_names(&workspace, &catalog, &args.base).await?;
     let owners =
         Owners::read(&workspace, &catalog).map_err(crate::gate::check::CheckError::from)?;
+    let reviews = crate::gate::check::reviews(&workspace, &catalog, &owners, &added).await?;
     let needed = approvals::needed(&reviews, &owners);
     if !args.require_approvals {
         if let Some(path) = &args.summary {

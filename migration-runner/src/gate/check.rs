@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::connect::DatabaseTarget;
 use crate::exit::Exit;
 use crate::gate::entity_check::EntityCheckError;
+use crate::gate::owners::Owners;
 use crate::gate::scratch::ScratchError;
 use crate::source::catalog::CatalogError;
 use crate::source::catalog::{Catalog, SchemaSource};
@@ -306,33 +307,37 @@ pub struct Sides {
 
 /// Reads the base's and the merge-base's sum files from git in `repo`.
 pub fn read_sides(repo: &Path, base: &str) -> Result<Sides, CheckError> {
-    let merge_base = merge_base(repo, base)?;
-    let read = |rev: &str| -> Result<SumFile, CheckError> {
-        let text =
-            git(repo, &["show", &format!("{}:{}", rev.trim(), sum::PATH)]).map_err(|err| {
-                CheckError::BaseSum {
-                    base: base.to_owned(),
-                    problem: err.to_string(),
-                }
-            })?;
-        SumFile::parse(&text).map_err(|err| CheckError::BaseSum {
-            base: base.to_owned(),
-            problem: err.to_string(),
-        })
-    };
+    read_sides_of(repo, base, "HEAD")
+}
+
+/// [`read_sides`] for the branch at `head` (a commit other than HEAD: the
+/// branch's tip before a rebase under way).
+pub fn read_sides_of(repo: &Path, base: &str, head: &str) -> Result<Sides, CheckError> {
+    let merge_base = merge_base(repo, base, head)?;
     Ok(Sides {
         base_ref: base.to_owned(),
         merge_base_rev: merge_base.trim().to_owned(),
-        base: read(base)?,
-        merge_base: read(merge_base.trim())?,
+        base: sum_at(repo, base, base)?,
+        merge_base: sum_at(repo, merge_base.trim(), base)?,
     })
 }
 
-/// Where HEAD left `base`. `git merge-base` fails without a word when
+/// The sum file committed at `rev` (`base` names the side, for the message).
+pub fn sum_at(repo: &Path, rev: &str, base: &str) -> Result<SumFile, CheckError> {
+    let problem = |problem: String| CheckError::BaseSum {
+        base: base.to_owned(),
+        problem,
+    };
+    let text = git(repo, &["show", &format!("{rev}:{}", sum::PATH)])
+        .map_err(|err| problem(err.to_string()))?;
+    SumFile::parse(&text).map_err(|err| problem(err.to_string()))
+}
+
+/// Where `head` left `base`. `git merge-base` fails without a word when
 /// there is none: on a shallow clone (the history is not fetched) or for
 /// unrelated histories; each gets its own explanation.
-fn merge_base(repo: &Path, base: &str) -> Result<String, CheckError> {
-    match git(repo, &["merge-base", base, "HEAD"]) {
+fn merge_base(repo: &Path, base: &str, head: &str) -> Result<String, CheckError> {
+    match git(repo, &["merge-base", base, head]) {
         Ok(found) => Ok(found),
         Err(CheckError::Git { message, .. }) if message.is_empty() => {
             let shallow = git(repo, &["rev-parse", "--is-shallow-repository"])?;
@@ -443,7 +448,14 @@ pub fn compare(sides: &Sides, code: &SumFile, working: &SumFile) -> Vec<CheckPro
             }
         }
     }
-    // Parallel work: both sides added migrations touching a same table since the merge-base.
+    problems.extend(parallel_tables(sides, &added));
+    problems
+}
+
+/// Parallel work: the migrations of `added` (the branch's) and of the base
+/// that each side added since the merge-base and that touch a same table.
+pub fn parallel_tables(sides: &Sides, added: &[&SumEntry]) -> Vec<CheckProblem> {
+    let mut problems = Vec::new();
     let base_added: Vec<&SumEntry> = sides
         .base
         .entries
@@ -472,6 +484,21 @@ pub fn compare(sides: &Sides, code: &SumFile, working: &SumFile) -> Vec<CheckPro
         }
     }
     problems
+}
+
+/// The names of the migrations the code adds over `base`, read from git
+/// (what `lint --base` and `owners` look at).
+pub async fn added_names(
+    workspace: &Path,
+    catalog: &Catalog,
+    base: &str,
+) -> Result<Vec<String>, CheckError> {
+    let sides = read_sides(workspace, base)?;
+    let code = crate::source::capture::sum_file(catalog).await?;
+    Ok(added_over(&sides, &code)
+        .iter()
+        .map(|e| e.name.clone())
+        .collect())
 }
 
 /// The migrations the branch adds over the base (what `lint` reads).
@@ -594,6 +621,7 @@ pub async fn run(
         }],
     };
     explain_edits(&mut problems, workspace, sides, catalog);
+    let owners = crate::gate::owners::Owners::read(workspace, catalog)?;
     let source_file = |name: &str| {
         catalog
             .get(name)
@@ -610,7 +638,12 @@ pub async fn run(
                         detail: difference.describe("entity says", "migrations give"),
                     }),
             );
-            problems.extend(schema_doc_problem(workspace, catalog, &from_migrations)?);
+            problems.extend(schema_doc_problem(
+                workspace,
+                &owners,
+                catalog,
+                &from_migrations,
+            ));
         }
         // A migration that does not replay is the branch's problem, not
         // check's: reported with the rest.
@@ -645,8 +678,8 @@ pub async fn run(
                 detail: finding.to_string(),
             }),
     );
-    problems.extend(owner_problems(workspace, catalog)?);
-    let reviews = reviews(workspace, catalog, &added_names).await?;
+    problems.extend(owner_problems(workspace, &owners, catalog));
+    let reviews = reviews(workspace, catalog, &owners, &added_names).await?;
     let warnings = findings
         .into_iter()
         .filter(|finding| !finding.blocks() && finding.allowed.is_none())
@@ -734,44 +767,31 @@ fn changed_files(workspace: &Path, merge_base: &str) -> Vec<String> {
 /// `docs/SCHEMA.md` as the history (`from_migrations`) gives it, with the
 /// schemas' owners: nothing in it depends on when or where it was made.
 pub fn schema_doc(
-    workspace: &Path,
+    owners: &Owners,
     catalog: &Catalog,
     from_migrations: &crate::model::SchemaModel,
-) -> Result<String, CheckError> {
-    let owners = crate::gate::owners::Owners::read(workspace, catalog)?;
-    let document = crate::gate::map::document(
-        from_migrations,
-        catalog.schemas(),
-        &owners,
-        Vec::new(),
-        crate::gate::map::Live::default(),
-        crate::gate::map::Source::History,
-        false,
-        String::new(),
-    );
-    Ok(schema_map::markdown::schema_md(&document))
+) -> String {
+    let document = crate::gate::map::document(from_migrations, catalog.schemas(), owners);
+    schema_map::markdown::schema_md(&document)
 }
 
 /// `docs/SCHEMA.md` is stale (edited by hand, or a migration changed what it shows).
 fn schema_doc_problem(
     workspace: &Path,
+    owners: &Owners,
     catalog: &Catalog,
     from_migrations: &crate::model::SchemaModel,
-) -> Result<Option<CheckProblem>, CheckError> {
-    let expected = schema_doc(workspace, catalog, from_migrations)?;
+) -> Option<CheckProblem> {
+    let expected = schema_doc(owners, catalog, from_migrations);
     let written =
         std::fs::read_to_string(workspace.join(schema_map::markdown::PATH)).unwrap_or_default();
-    Ok((written != expected).then(|| CheckProblem::SchemaDocStale {
+    (written != expected).then(|| CheckProblem::SchemaDocStale {
         path: schema_map::markdown::PATH.to_owned(),
-    }))
+    })
 }
 
 /// Every schema crate names its owners, and CODEOWNERS is what they give.
-pub fn owner_problems(
-    workspace: &Path,
-    catalog: &Catalog,
-) -> Result<Vec<CheckProblem>, CheckError> {
-    let owners = crate::gate::owners::Owners::read(workspace, catalog)?;
+pub fn owner_problems(workspace: &Path, owners: &Owners, catalog: &Catalog) -> Vec<CheckProblem> {
     let mut problems: Vec<CheckProblem> = owners
         .missing
         .iter()
@@ -791,7 +811,7 @@ pub fn owner_problems(
             path: crate::gate::owners::CODEOWNERS.to_owned(),
         });
     }
-    Ok(problems)
+    problems
 }
 
 /// For each added migration: the schemas its recorded SQL changes and the
@@ -799,9 +819,9 @@ pub fn owner_problems(
 pub async fn reviews(
     workspace: &Path,
     catalog: &Catalog,
+    owners: &Owners,
     added: &[String],
 ) -> Result<Vec<Review>, CheckError> {
-    let owners = crate::gate::owners::Owners::read(workspace, catalog)?;
     let capturer = crate::source::capture::Capturer::new().await?;
     let mut reviews = Vec::new();
     for name in added {

@@ -14,7 +14,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use crate::gate::owners::Owners;
 use crate::model::{ConstraintKind, SchemaModel};
 
-/// What a live database adds per schema; empty from a replay.
+/// What a live database adds per schema.
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     pub pending: BTreeMap<String, Vec<String>>,
@@ -22,11 +22,17 @@ pub struct Live {
     pub backfills: BTreeMap<String, Vec<Backfill>>,
 }
 
-/// Where the document's model came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Database,
-    History,
+impl Live {
+    /// Puts each schema's findings on the document, which now says it was
+    /// read from a database.
+    pub fn apply(mut self, document: &mut MapDocument) {
+        document.source = "database".to_owned();
+        for schema in &mut document.schemas {
+            schema.pending = self.pending.remove(&schema.name).unwrap_or_default();
+            schema.drift = self.drift.remove(&schema.name).unwrap_or_default();
+            schema.backfills = self.backfills.remove(&schema.name).unwrap_or_default();
+        }
+    }
 }
 
 /// Why Citus would refuse a key: between two app schemas (each distributed
@@ -50,18 +56,11 @@ fn kind_name(kind: ConstraintKind) -> &'static str {
     }
 }
 
-/// The document of `schemas` (in that order).
-#[allow(clippy::too_many_arguments)]
-pub fn document(
-    model: &SchemaModel,
-    schemas: &[&str],
-    owners: &Owners,
-    roles: Vec<Role>,
-    live: Live,
-    source: Source,
-    citus: bool,
-    generated_at: String,
-) -> MapDocument {
+/// The document of `schemas` (in that order) as `model` holds them, with
+/// their owners: what the history gives, and nothing that depends on when or
+/// where it was made (the caller adds the roles, [`Live`] findings, Citus
+/// and the time).
+pub fn document(model: &SchemaModel, schemas: &[&str], owners: &Owners) -> MapDocument {
     let mut tables = Vec::new();
     let mut foreign_keys = Vec::new();
     for schema in schemas {
@@ -139,17 +138,12 @@ pub fn document(
             });
         }
     }
-    let mut live = live;
     MapDocument {
         format: schema_map::document::FORMAT.to_owned(),
         title: schemas.join(", "),
-        source: match source {
-            Source::Database => "database",
-            Source::History => "history",
-        }
-        .to_owned(),
-        generated_at,
-        citus,
+        source: "history".to_owned(),
+        generated_at: String::new(),
+        citus: false,
         schemas: schemas
             .iter()
             .map(|schema| Schema {
@@ -159,21 +153,26 @@ pub fn document(
                     .into_iter()
                     .map(str::to_owned)
                     .collect(),
-                pending: live.pending.remove(*schema).unwrap_or_default(),
-                drift: live.drift.remove(*schema).unwrap_or_default(),
-                backfills: live.backfills.remove(*schema).unwrap_or_default(),
+                pending: Vec::new(),
+                drift: Vec::new(),
+                backfills: Vec::new(),
             })
             .collect(),
         tables,
         foreign_keys,
-        roles,
+        roles: Vec::new(),
     }
 }
 
 /// The privileges each role other than a table's owner holds on the
 /// tables of `schemas` (from the tables' ACLs), a schema's grants folded
-/// into one when the role holds the same on every table of it.
-pub async fn grants<C: ConnectionTrait>(db: &C, schemas: &[&str]) -> Result<Vec<Role>, DbErr> {
+/// into one when the role holds the same on every table of it (`model`
+/// says which tables each schema has).
+pub async fn grants<C: ConnectionTrait>(
+    db: &C,
+    model: &SchemaModel,
+    schemas: &[&str],
+) -> Result<Vec<Role>, DbErr> {
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -185,26 +184,18 @@ pub async fn grants<C: ConnectionTrait>(db: &C, schemas: &[&str]) -> Result<Vec<
              JOIN pg_roles r ON r.oid = a.grantee \
              WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner \
              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            [Value::from(schemas.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())],
+            [Value::from(
+                schemas.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+            )],
         ))
         .await?;
-    let tables: BTreeMap<String, BTreeSet<String>> = {
-        let rows = db
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT schemaname AS schema, tablename AS table_name FROM pg_tables WHERE schemaname = ANY($1)",
-                [Value::from(schemas.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())],
-            ))
-            .await?;
-        let mut tables: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for row in rows {
-            tables
-                .entry(row.try_get("", "schema")?)
-                .or_default()
-                .insert(row.try_get("", "table_name")?);
-        }
+    let mut tables: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for table in model.tables.values() {
         tables
-    };
+            .entry(table.schema())
+            .or_default()
+            .insert(table.short_name());
+    }
     // role -> schema -> table -> privileges
     let mut held: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<String>>>> =
         BTreeMap::new();
@@ -224,8 +215,8 @@ pub async fn grants<C: ConnectionTrait>(db: &C, schemas: &[&str]) -> Result<Vec<
         .map(|(name, by_schema)| {
             let mut grants = Vec::new();
             for (schema, by_table) in by_schema {
-                let every_table = tables.get(&schema).is_some_and(|all| {
-                    all.len() == by_table.len() && all.iter().all(|t| by_table.contains_key(t))
+                let every_table = tables.get(schema.as_str()).is_some_and(|all| {
+                    all.len() == by_table.len() && all.iter().all(|t| by_table.contains_key(*t))
                 });
                 let first = by_table.values().next().cloned().unwrap_or_default();
                 if every_table && by_table.values().all(|p| *p == first) {

@@ -223,7 +223,7 @@ impl Catalog {
 
 /// The module of each `Box::new(<module>::Migration)` of a crate's registry,
 /// in order (`None` for an entry not written that way), comment lines skipped.
-fn registered_modules(registry: &str) -> Vec<Option<String>> {
+pub fn registered_modules(registry: &str) -> Vec<Option<String>> {
     let mut modules = Vec::new();
     for line in registry
         .lines()

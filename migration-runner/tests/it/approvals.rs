@@ -114,26 +114,35 @@ fn branch_adding_the_cross_schema_migration() -> Repo {
     repo
 }
 
-fn approvals(repo: &Repo, api: &Api, summary: &std::path::Path) -> std::process::Output {
-    let summary = summary.display().to_string();
+/// The approvals step for pull request 7 of `acme/shop` on `api`, with
+/// `token` (and the job summary in `summary`, when given).
+fn approvals(
+    repo: &Repo,
+    api: &Api,
+    token: &str,
+    summary: Option<&std::path::Path>,
+) -> std::process::Output {
+    let summary = summary.map(|path| path.display().to_string());
+    let mut args = vec![
+        "owners",
+        "--base",
+        "main",
+        "--require-approvals",
+        "--repo",
+        "acme/shop",
+        "--pr",
+        "7",
+    ];
+    if let Some(summary) = &summary {
+        args.extend(["--summary", summary]);
+    }
     runner_binary_in(
         repo.path(),
         None,
-        &[
-            "owners",
-            "--base",
-            "main",
-            "--require-approvals",
-            "--repo",
-            "acme/shop",
-            "--pr",
-            "7",
-            "--summary",
-            &summary,
-        ],
+        &args,
         &[
             ("GITHUB_API_URL", api.address.as_str()),
-            ("GITHUB_TOKEN", TOKEN),
+            ("GITHUB_TOKEN", token),
             ("GITHUB_EVENT_PATH", ""),
             ("GITHUB_REPOSITORY", ""),
         ],
@@ -173,7 +182,7 @@ fn fails_until_every_touched_schemas_owners_approved() {
         std::env::temp_dir().join(format!("summary-{}.md", uuid::Uuid::new_v4().simple()));
 
     // Vacancy's owner approved; talent's requested changes, then only commented.
-    let out = approvals(&repo, &api, &summary);
+    let out = approvals(&repo, &api, TOKEN, Some(&summary));
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -206,7 +215,7 @@ fn fails_until_every_touched_schemas_owners_approved() {
         recorded("reviews-page-2-talent-approved.json"),
         None,
     );
-    let out = approvals(&repo, &api, &summary);
+    let out = approvals(&repo, &api, TOKEN, Some(&summary));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
@@ -248,48 +257,14 @@ fn a_missing_token_or_an_unreadable_team_says_what_the_step_needs() {
         recorded("reviews-page-1.json"),
         None,
     );
-    let out = runner_binary_in(
-        repo.path(),
-        None,
-        &[
-            "owners",
-            "--base",
-            "main",
-            "--require-approvals",
-            "--repo",
-            "acme/shop",
-            "--pr",
-            "7",
-        ],
-        &[
-            ("GITHUB_API_URL", api.address.as_str()),
-            ("GITHUB_TOKEN", ""),
-        ],
-    );
+    let out = approvals(&repo, &api, "", None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     assert!(stderr.contains("no token in `GITHUB_TOKEN`"), "{stderr}");
     assert!(stderr.contains("read:org"), "{stderr}");
 
     // The teams are not served: the API's 404.
-    let out = runner_binary_in(
-        repo.path(),
-        None,
-        &[
-            "owners",
-            "--base",
-            "main",
-            "--require-approvals",
-            "--repo",
-            "acme/shop",
-            "--pr",
-            "7",
-        ],
-        &[
-            ("GITHUB_API_URL", api.address.as_str()),
-            ("GITHUB_TOKEN", TOKEN),
-        ],
-    );
+    let out = approvals(&repo, &api, TOKEN, None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(

@@ -511,7 +511,8 @@ async fn write_schema_doc(repo: &Repo, extra: Extra, server: &TestDatabase) {
     )
     .await
     .unwrap();
-    let text = check::schema_doc(repo.path(), &catalog, &from_migrations).unwrap();
+    let owners = migration_runner::gate::owners::Owners::read(repo.path(), &catalog).unwrap();
+    let text = check::schema_doc(&owners, &catalog, &from_migrations);
     std::fs::write(repo.path().join("docs/SCHEMA.md"), text).unwrap();
 }
 
@@ -882,7 +883,11 @@ async fn status_counts_a_sum_file_problem_among_its_problems() {
 fn codeowners_is_what_the_owners_give_and_every_schema_has_owners() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let catalog = migration_runner::Catalog::workspace(&schema_registry::workspace()).unwrap();
-    let problems = migration_runner::gate::check::owner_problems(&root, &catalog).unwrap();
+    let problems_of = |dir: &Path| {
+        let owners = migration_runner::gate::owners::Owners::read(dir, &catalog).unwrap();
+        migration_runner::gate::check::owner_problems(dir, &owners, &catalog)
+    };
+    let problems = problems_of(&root);
     assert!(problems.is_empty(), "{problems:#?}");
     let codeowners = std::fs::read_to_string(root.join(".github/CODEOWNERS")).unwrap();
     assert!(
@@ -900,7 +905,7 @@ fn codeowners_is_what_the_owners_give_and_every_schema_has_owners() {
         codeowners.replace("/talent/ @acme/talent", "/talent/ @someone-else"),
     )
     .unwrap();
-    let stale = migration_runner::gate::check::owner_problems(&copy, &catalog).unwrap();
+    let stale = problems_of(&copy);
     assert_eq!(stale.len(), 1, "{stale:#?}");
     assert!(
         stale[0]
@@ -916,7 +921,7 @@ fn codeowners_is_what_the_owners_give_and_every_schema_has_owners() {
         text.replace("owners = [\"@acme/talent\"]", "owners = []"),
     )
     .unwrap();
-    let unowned = migration_runner::gate::check::owner_problems(&copy, &catalog).unwrap();
+    let unowned = problems_of(&copy);
     assert!(
         unowned.iter().any(|p| p
             .to_string()

@@ -17,7 +17,7 @@ use migration_dev::testing::TestDatabase;
 use migration_runner::SchemaSource;
 use migration_runner::gate::check::{self, CheckProblem};
 use migration_runner::gate::owners::CODEOWNERS;
-use migration_runner::source::catalog::{Catalog, workspace_sources};
+use migration_runner::source::catalog::{Catalog, registered_modules, workspace_sources};
 use migration_runner::source::sum::{self, SumFile};
 
 use crate::check::{Repo, workspace_checkout};
@@ -100,11 +100,9 @@ fn tree_sources(workspace: &Path) -> Vec<SchemaSource> {
             .collect();
         let dir = workspace.join(source.schema).join("src/migrations");
         let registry = std::fs::read_to_string(dir.join("mod.rs")).unwrap();
-        for line in registry.lines() {
-            let Some(name) = line.strip_prefix("mod ").and_then(|l| l.strip_suffix(';')) else {
-                continue;
-            };
-            if compiled.iter().any(|c| c == name) {
+        // In the order the crate registers them, as the catalog counts them.
+        for name in registered_modules(&registry).into_iter().flatten() {
+            if compiled.contains(&name) {
                 continue;
             }
             let text = std::fs::read_to_string(dir.join(format!("{name}.rs"))).unwrap();
@@ -115,7 +113,7 @@ fn tree_sources(workspace: &Path) -> Vec<SchemaSource> {
                 .collect();
             source
                 .migrations
-                .push(Box::new(SqlMigration::new(name, &up, &[])));
+                .push(Box::new(SqlMigration::new(&name, &up, &[])));
         }
     }
     sources

@@ -983,20 +983,3 @@ fn every_proc_macro_builds_unoptimised() {
          `opt-level = 0`: {missing:?}"
     );
 }
-
-/// Invariant: the workspace's own `.github/CODEOWNERS` is what its schema
-/// crates' owners give (`migrate check` refuses it stale on a branch; this
-/// holds main to it without a git base).
-#[test]
-fn codeowners_is_what_the_owners_give() {
-    let root = workspace();
-    let catalog =
-        migration_runner::Catalog::workspace(&schema_registry::workspace()).expect("the catalog");
-    let owners = migration_runner::gate::owners::Owners::read(&root, &catalog).expect("owners");
-    assert!(owners.missing.is_empty(), "{:?}", owners.missing);
-    assert_eq!(
-        read(&root.join(migration_runner::gate::owners::CODEOWNERS)),
-        owners.codeowners(&root, &catalog),
-        ".github/CODEOWNERS is stale: run `cargo xtask migrate hash` and commit it"
-    );
-}
