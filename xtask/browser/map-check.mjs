@@ -61,7 +61,7 @@ try {
   process.exit(3);
 }
 if (!existsSync(CHROMIUM)) {
-  console.error(`map-check: ${CHROMIUM} is missing: install chromium and chromium-driver (apt-get install -y chromium chromium-driver)`);
+  console.error(`map-check: ${CHROMIUM} is missing: install chromium (apt-get install -y chromium)`);
   process.exit(3);
 }
 

@@ -37,7 +37,7 @@ fn browse(page: &Path, actions: &[&str]) -> serde_json::Value {
         .expect("node runs (Node.js is needed for the browser tests)");
     assert!(
         output.status.success(),
-        "the browser harness failed: {}\n(install Chromium: `apt-get install chromium chromium-driver`; \
+        "the browser harness failed: {}\n(install Chromium: `apt-get install chromium`; \
          the harness: `npm ci --prefix xtask/browser`)",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -53,11 +53,12 @@ fn strings(value: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-async fn catalog(db: &TestDatabase, sql: &str) -> Vec<String> {
-    let conn = migration_runner::connect(&db.url, "map-test")
+async fn connect(db: &TestDatabase) -> sea_orm::DatabaseConnection {
+    migration_runner::connect(&db.url, "map-test")
         .await
-        .unwrap();
-    texts(conn.connection(), sql).await
+        .unwrap()
+        .connection()
+        .clone()
 }
 
 fn page_of(db: &TestDatabase, scratch: &Scratch, extra: &[&str]) -> PathBuf {
@@ -76,6 +77,7 @@ async fn the_page_draws_every_table_and_key_of_the_catalog_and_finds_a_path() {
     run_ok(&db, &["migrate"]);
     run_ok(&db, &["seed"]);
     let page = page_of(&db, &scratch, &[]);
+    let conn = connect(&db).await;
     let seen = browse(
         &page,
         &[
@@ -89,8 +91,8 @@ async fn the_page_draws_every_table_and_key_of_the_catalog_and_finds_a_path() {
         ],
     );
 
-    let tables: BTreeSet<String> = catalog(
-        &db,
+    let tables: BTreeSet<String> = texts(
+        &conn,
         &format!(
             "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname IN ({SCHEMAS})"
         ),
@@ -106,8 +108,8 @@ async fn the_page_draws_every_table_and_key_of_the_catalog_and_finds_a_path() {
         tables
     );
 
-    let between: BTreeSet<String> = catalog(
-        &db,
+    let between: BTreeSet<String> = texts(
+        &conn,
         &format!(
             "SELECT c.conname || ' ' || fn.nspname || '.' || f.relname || ' -> ' || tn.nspname || '.' || t.relname \
              FROM pg_constraint c \
@@ -140,8 +142,8 @@ async fn the_page_draws_every_table_and_key_of_the_catalog_and_finds_a_path() {
         "{}",
         seen["search"]
     );
-    let columns = catalog(
-        &db,
+    let columns = texts(
+        &conn,
         "SELECT column_name::text FROM information_schema.columns \
          WHERE table_schema = 'vacancy' AND table_name = 'applications' ORDER BY ordinal_position",
     )
@@ -165,8 +167,8 @@ async fn the_page_draws_every_table_and_key_of_the_catalog_and_finds_a_path() {
         Some("core.users"),
         "{path:?}"
     );
-    let keys: BTreeSet<(String, String)> = catalog(
-        &db,
+    let keys: BTreeSet<(String, String)> = texts(
+        &conn,
         "SELECT fn.nspname || '.' || f.relname || ' ' || tn.nspname || '.' || t.relname FROM pg_constraint c \
          JOIN pg_class f ON f.oid = c.conrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace \
          JOIN pg_class t ON t.oid = c.confrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace \
@@ -215,9 +217,7 @@ async fn two_thousand_tables_are_drawn_and_searchable() {
     let db = TestDatabase::create("map_large");
     let scratch = Scratch::new("map-large");
     run_ok(&db, &["migrate"]);
-    let conn = migration_runner::connect(&db.url, "map-test")
-        .await
-        .unwrap();
+    let conn = connect(&db).await;
     use sea_orm::ConnectionTrait as _;
     let schemas = ["academy", "talent", "vacancy", "core"];
     let made = 2_000 - 14;
@@ -228,7 +228,7 @@ async fn two_thousand_tables_are_drawn_and_searchable() {
             "CREATE TABLE {schema}.extra_{n:04} (id bigint PRIMARY KEY, user_id uuid REFERENCES core.users (id), note text);\n"
         ));
     }
-    conn.connection().execute_unprepared(&sql).await.unwrap();
+    conn.execute_unprepared(&sql).await.unwrap();
     let page = page_of(&db, &scratch, &["--no-drift"]);
     let seen = browse(
         &page,
