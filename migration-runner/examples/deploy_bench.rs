@@ -37,6 +37,7 @@ use migration_runner::connect::{DatabaseTarget, UrlSource};
 mod generated;
 
 use generated::{generated_catalog, generated_sources};
+use migration_runner::source::sum::SumFile;
 
 const RUNS: usize = 40;
 const COLD_RUNS: usize = 5;
@@ -60,36 +61,78 @@ struct RunnerMode {
 /// The history size travels in the environment: the runner's own flags stay exactly the binary's.
 const SIZE_ENV: &str = "DEPLOY_BENCH_MIGRATIONS";
 
+/// The sum file of the generated history, for the subject to carry as the
+/// release binary carries the workspace's.
+const SUM_ENV: &str = "DEPLOY_BENCH_SUM";
+
+/// From this many migrations on, one cold deploy each (the target is set at
+/// 500 and 2,000; at 10,000 one takes about a minute).
+const ONE_COLD_RUN_FROM: usize = 5000;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--as-runner") {
         return as_runner(&args[2..]);
     }
+    // For profiling the subject by hand: the sum file it reads from `DEPLOY_BENCH_SUM`.
+    if let [_, flag, size, path] = args.as_slice()
+        && flag == "--write-sum"
+    {
+        std::fs::write(
+            path,
+            generated_sum(size.parse().expect("a history size")).render(),
+        )
+        .expect("write the sum file");
+        return ExitCode::SUCCESS;
+    }
     let mut sizes = Vec::new();
     let mut json = None;
+    let mut against: Option<Against> = None;
+    let mut against_label = None;
     let mut rest = args[1..].iter();
     while let Some(arg) = rest.next() {
+        let mut value = |flag: &str| {
+            rest.next().cloned().ok_or_else(|| {
+                eprintln!("error: {flag} needs a value");
+                ExitCode::from(64)
+            })
+        };
         match arg.as_str() {
-            "--json" => match rest.next() {
-                Some(path) => json = Some(std::path::PathBuf::from(path)),
-                None => {
-                    eprintln!("error: --json needs a path");
-                    return ExitCode::from(64);
+            "--json" => match value("--json") {
+                Ok(path) => json = Some(std::path::PathBuf::from(path)),
+                Err(code) => return code,
+            },
+            "--against-exe" => match value("--against-exe") {
+                Ok(exe) => {
+                    against = Some(Against {
+                        exe: exe.into(),
+                        label: String::new(),
+                    })
                 }
+                Err(code) => return code,
+            },
+            "--against-label" => match value("--against-label") {
+                Ok(label) => against_label = Some(label),
+                Err(code) => return code,
             },
             size => match size.parse() {
                 Ok(size) => sizes.push(size),
                 Err(_) => {
-                    eprintln!("error: `{size}` is neither a history size nor --json PATH");
+                    eprintln!(
+                        "error: `{size}` is neither a history size nor --json PATH, --against-exe PATH, --against-label TEXT"
+                    );
                     return ExitCode::from(64);
                 }
             },
         }
     }
-    if sizes.is_empty() {
-        sizes = vec![12, 500, 2000];
+    if let Some(against) = &mut against {
+        against.label = against_label.unwrap_or_else(|| against.exe.display().to_string());
     }
-    let figures = drive(sizes);
+    if sizes.is_empty() {
+        sizes = vec![12, 500, 2000, 10_000];
+    }
+    let figures = drive(sizes, against.as_ref());
     migration_dev::bench::write_figures(&as_figures(&figures));
     if let Some(path) = json {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -102,7 +145,16 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The subject: exactly what the release binary does, on a generated catalog.
+/// Another commit's `deploy_bench`, whose `--as-runner` subject is timed
+/// beside this one's (`cargo xtask bench --against`).
+struct Against {
+    exe: std::path::PathBuf,
+    label: String,
+}
+
+/// The subject: exactly what the release binary does, on a generated
+/// catalog, carrying the generated history's sum file as the binary carries
+/// the workspace's.
 fn as_runner(args: &[String]) -> ExitCode {
     let mode =
         RunnerMode::parse_from(std::iter::once("runner".to_owned()).chain(args.iter().cloned()));
@@ -116,9 +168,17 @@ fn as_runner(args: &[String]) -> ExitCode {
         .build()
         .unwrap();
     let target = DatabaseTarget::parse(&url, UrlSource::Environment).expect("a valid DATABASE_URL");
+    let mut catalog = generated_catalog(size);
+    if let Some(path) = std::env::var_os(SUM_ENV) {
+        // Read as the binary reads its compiled-in text.
+        let text = std::fs::read_to_string(&path).expect("the generated sum file");
+        catalog = catalog
+            .with_expected_sum_text(Box::leak(text.into_boxed_str()))
+            .with_sum_as_record();
+    }
     let exit = runtime
         .block_on(cli::run_with(
-            generated_catalog(size),
+            catalog,
             &|| generated_sources(size),
             mode.migrate,
             &target,
@@ -130,14 +190,32 @@ fn as_runner(args: &[String]) -> ExitCode {
     ExitCode::from(exit.code())
 }
 
-fn drive(sizes: Vec<usize>) -> serde_json::Value {
+/// The generated history's sum file, as `migrate hash` writes the workspace's.
+fn generated_sum(size: usize) -> SumFile {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(migration_runner::source::capture::sum_file(
+            &generated_catalog(size),
+        ))
+        .expect("the generated history's sum file")
+}
+
+/// Each size's figures (this tree's, and the compared commit's beside them).
+fn drive(sizes: Vec<usize>, against: Option<&Against>) -> serde_json::Value {
     let cluster = LocalCluster::for_tests().expect("the test cluster");
     cluster.ensure_running().expect("start the test cluster");
     let exe = std::env::current_exe().unwrap();
     let psql = cluster.psql();
     let cold_runs = cold_runs();
     println!(
-        "deploy benchmark: median [min-max] of {RUNS} whole-process runs (no-op, status, startup) and of {cold_runs} cold deploys"
+        "deploy benchmark: median [min-max] of {RUNS} whole-process runs (no-op, status, startup) and of {cold_runs} cold deploys{}",
+        against.map_or(String::new(), |a| format!(
+            ", each interleaved with {}'s",
+            a.label
+        ))
     );
     // The release binary itself (built beside this example by `cargo build --release`).
     let binary = exe
@@ -146,16 +224,18 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
         .map(|dir| dir.join("migration-runner"))
         .filter(|path| path.exists())
         .expect("build the release binary first: cargo build --release -p migration-runner");
-    let startup = measure(|| {
-        let mut cmd = Command::new(&binary);
-        cmd.arg("--version").stdout(Stdio::null());
-        cmd
-    });
-    let psql_startup = measure(|| {
-        let mut cmd = Command::new(&psql);
-        cmd.arg("--version").stdout(Stdio::null());
-        cmd
-    });
+    let [startup, psql_startup] = measure([
+        &mut || {
+            let mut cmd = Command::new(&binary);
+            cmd.arg("--version").stdout(Stdio::null());
+            cmd
+        },
+        &mut || {
+            let mut cmd = Command::new(&psql);
+            cmd.arg("--version").stdout(Stdio::null());
+            cmd
+        },
+    ]);
     println!(
         "binary startup (`--version`): {}; psql --version: {}",
         startup.show(),
@@ -163,15 +243,20 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
     );
     let mut per_size = Vec::new();
     for size in sizes {
-        let subject = |url: &str, command: &[&str]| {
-            let mut cmd = Command::new(&exe);
+        let sum = generated_sum(size);
+        let sum_file = std::env::temp_dir().join(format!("deploy-bench-{size}.sum"));
+        std::fs::write(&sum_file, sum.render()).unwrap();
+        let subject_of = |exe: &Path, url: &str, command: &[&str]| {
+            let mut cmd = Command::new(exe);
             cmd.arg("--as-runner").args(command);
             cmd.env("DATABASE_URL", url)
                 .env(SIZE_ENV, size.to_string())
+                .env(SUM_ENV, &sum_file)
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped());
             cmd
         };
+        let subject = |url: &str, command: &[&str]| subject_of(&exe, url, command);
         let fresh = |label: &str| {
             let name = format!(
                 "bench_{label}_{size}_{}",
@@ -183,10 +268,8 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
 
         // Cold deploys, and the same SQL through psql, each on fresh databases.
         let (plan_db, plan_url) = fresh("plan");
-        let plan = Command::new(&exe)
-            .args(["--as-runner", "plan"])
-            .env("DATABASE_URL", &plan_url)
-            .env(SIZE_ENV, size.to_string())
+        let plan = subject(&plan_url, &["plan"])
+            .stdout(Stdio::piped())
             .output()
             .unwrap();
         assert!(plan.status.success());
@@ -199,17 +282,32 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
             with_transactions(&String::from_utf8_lossy(&plan.stdout)),
         )
         .unwrap();
+        let runs = if size >= ONE_COLD_RUN_FROM {
+            1
+        } else {
+            cold_runs
+        };
         let mut cold_up = Vec::new();
+        let mut cold_theirs = Vec::new();
         let mut cold_psql = Vec::new();
         let mut cold_psql_tx = Vec::new();
-        let mut last_applied = None;
-        for _ in 0..cold_runs {
+        let mut last_applied: Option<(String, String)> = None;
+        let mut last_theirs: Option<(String, String)> = None;
+        for _ in 0..runs {
             // A checkpoint before each timed run, so none pays for another's writes.
             let (db, url) = fresh("cold");
             checkpoint(&psql, &url);
             cold_up.push(ms(time(&mut subject(&url, &["up"]))));
             if let Some((old, _)) = last_applied.replace((db, url)) {
                 cluster.drop_database(&old).unwrap();
+            }
+            if let Some(against) = against {
+                let (db, url) = fresh("theirs");
+                checkpoint(&psql, &url);
+                cold_theirs.push(ms(time(&mut subject_of(&against.exe, &url, &["up"]))));
+                if let Some((old, _)) = last_theirs.replace((db, url)) {
+                    cluster.drop_database(&old).unwrap();
+                }
             }
             for (file, samples) in [
                 (&plan_file, &mut cold_psql),
@@ -228,24 +326,52 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
         let cold_psql = Stats::of(cold_psql);
         let cold_psql_tx = Stats::of(cold_psql_tx);
 
-        // No-op deploys and status over the applied history.
-        let up = measure(|| subject(&cold_url, &["up"]));
-        let status = measure(|| subject(&cold_url, &["status"]));
-        // What a no-op must read: how many migrations history holds, and the newest.
-        let floor = measure(|| {
-            let mut cmd = psql_command(&psql, &cold_url);
-            cmd.args([
-                "-Atc",
-                "SELECT count(*), max(version) FROM public.seaql_migrations",
+        // No-op deploys and status over the applied history, each command's
+        // runs interleaved with its floor's (and the other commit's).
+        let floor_sql = "SELECT count(*), max(version) FROM public.seaql_migrations";
+        let [up, floor, formatting_floor] = measure([
+            &mut || subject(&cold_url, &["up"]),
+            // What a no-op must read: how many migrations history holds, and the newest.
+            &mut || {
+                let mut cmd = psql_command(&psql, &cold_url);
+                cmd.args(["-Atc", floor_sql]);
+                cmd
+            },
+            &mut || {
+                let mut cmd = psql_command(&psql, &cold_url);
+                cmd.args(["-c", "SELECT * FROM public.seaql_migrations"]);
+                cmd
+            },
+        ]);
+        let [status, status_json] = measure([&mut || subject(&cold_url, &["status"]), &mut || {
+            subject(&cold_url, &["status", "--json"])
+        }]);
+        let theirs = against.map(|against| {
+            let (_, url) = last_theirs.as_ref().unwrap();
+            let [up_theirs, up_ours, status_theirs, status_ours] = measure([
+                &mut || subject_of(&against.exe, url, &["up"]),
+                &mut || subject(&cold_url, &["up"]),
+                &mut || subject_of(&against.exe, url, &["status"]),
+                &mut || subject(&cold_url, &["status"]),
             ]);
-            cmd
+            println!(
+                "  against {}: no-op up {} (this tree, same rounds: {}), status {} (this tree: {}), cold up {}",
+                against.label,
+                up_theirs.show(),
+                up_ours.show(),
+                status_theirs.show(),
+                status_ours.show(),
+                Stats::of(cold_theirs.clone()).show()
+            );
+            serde_json::json!({
+                "label": against.label,
+                "noop_up": up_theirs.json(None),
+                "noop_up_ours_same_rounds": up_ours.json(None),
+                "status": status_theirs.json(None),
+                "status_ours_same_rounds": status_ours.json(None),
+                "cold_up": Stats::of(cold_theirs.clone()).json(None),
+            })
         });
-        let formatting_floor = measure(|| {
-            let mut cmd = psql_command(&psql, &cold_url);
-            cmd.args(["-c", "SELECT * FROM public.seaql_migrations"]);
-            cmd
-        });
-        let status_json = measure(|| subject(&cold_url, &["status", "--json"]));
         println!("N = {size}");
         println!(
             "  no-op up       {}  floor (psql reads count and newest version) {}  ratio {:.2}x  \
@@ -274,8 +400,9 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
             cold_psql.show(),
             cold_up.median / cold_psql.median
         );
-        per_size.push(serde_json::json!({
+        let mut entry = serde_json::json!({
             "n": size,
+            "cold_runs": runs,
             "noop_up": up.json(Some(&floor)),
             "noop_floor_psql": floor.json(None),
             "noop_psql_formatting_every_row": formatting_floor.json(None),
@@ -284,10 +411,18 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
             "cold_up": cold_up.json(Some(&cold_psql_tx)),
             "cold_floor_psql_tx": cold_psql_tx.json(None),
             "cold_psql_autocommit": cold_psql.json(None),
-        }));
+        });
+        if let Some(theirs) = theirs {
+            entry["against"] = theirs;
+        }
+        per_size.push(entry);
         cluster.drop_database(&cold_db).unwrap();
+        if let Some((db, _)) = last_theirs {
+            cluster.drop_database(&db).unwrap();
+        }
         let _ = std::fs::remove_file(plan_file);
         let _ = std::fs::remove_file(plan_tx_file);
+        let _ = std::fs::remove_file(sum_file);
     }
     serde_json::json!({
         "unit": "ms",
@@ -304,35 +439,41 @@ fn drive(sizes: Vec<usize>) -> serde_json::Value {
 
 /// The figures in the shape `cargo xtask bench` reads (`$BENCH_JSON`).
 fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> {
-    use migration_dev::bench::{Figure, Floor};
-    // As this run measured them (the environment may differ by now).
-    let cold_runs = figures["cold_runs"].as_u64().unwrap_or_default() as usize;
+    use migration_dev::bench::{Baseline, Figure, Floor};
+    let number = |value: &serde_json::Value, key: &str| value[key].as_f64().unwrap_or_default();
     let one = |what: &str,
                n: u64,
                runs: usize,
                stats: &serde_json::Value,
                floor: Option<(&str, &serde_json::Value)>,
-               target: &str| {
-        let number = |value: &serde_json::Value, key: &str| value[key].as_f64().unwrap_or_default();
-        Figure {
-            bench: "deploy".to_owned(),
+               target: &str| Figure {
+        bench: "deploy".to_owned(),
+        what: what.to_owned(),
+        n,
+        unit: "ms".to_owned(),
+        median: number(stats, "median"),
+        min: number(stats, "min"),
+        max: number(stats, "max"),
+        runs,
+        ratio: floor.map(|(_, floor)| number(stats, "median") / number(floor, "median")),
+        floor: floor.map(|(what, floor)| Floor {
             what: what.to_owned(),
-            n,
-            unit: "ms".to_owned(),
+            median: number(floor, "median"),
+            min: number(floor, "min"),
+            max: number(floor, "max"),
+        }),
+        target: (!target.is_empty()).then(|| target.to_owned()),
+        note: None,
+        baseline: None,
+    };
+    let baseline = |size: &serde_json::Value, key: &str| {
+        let theirs = &size["against"];
+        theirs.get(key).map(|stats| Baseline {
+            commit: theirs["label"].as_str().unwrap_or_default().to_owned(),
             median: number(stats, "median"),
             min: number(stats, "min"),
             max: number(stats, "max"),
-            runs,
-            ratio: floor.map(|(_, floor)| number(stats, "median") / number(floor, "median")),
-            floor: floor.map(|(what, floor)| Floor {
-                what: what.to_owned(),
-                median: number(floor, "median"),
-                min: number(floor, "min"),
-                max: number(floor, "max"),
-            }),
-            target: (!target.is_empty()).then(|| target.to_owned()),
-            note: None,
-        }
+        })
     };
     let mut out = vec![one(
         "binary startup (--version)",
@@ -344,7 +485,8 @@ fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> 
     )];
     for size in figures["sizes"].as_array().into_iter().flatten() {
         let n = size["n"].as_u64().unwrap_or_default();
-        out.push(one(
+        let cold_runs = size["cold_runs"].as_u64().unwrap_or_default() as usize;
+        let mut cold = one(
             "cold deploy",
             n,
             cold_runs,
@@ -353,24 +495,41 @@ fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> 
                 "psql -f, a transaction and history row per migration",
                 &size["cold_floor_psql_tx"],
             )),
-            "<= 1.05",
-        ));
-        out.push(one(
+            if n == 500 || n == 2000 { "<= 1.05" } else { "" },
+        );
+        cold.baseline = baseline(size, "cold_up");
+        out.push(cold);
+        let mut noop = one(
             "no-op deploy",
             n,
             RUNS,
             &size["noop_up"],
-            Some(("psql reading the history once", &size["noop_floor_psql"])),
+            Some((
+                "psql reading the history's count and newest version",
+                &size["noop_floor_psql"],
+            )),
             "<= 1.2",
-        ));
-        out.push(one(
+        );
+        // Against the other commit, this tree's runs of the same rounds.
+        if let Some(base) = baseline(size, "noop_up") {
+            let ours = &size["against"]["noop_up_ours_same_rounds"];
+            noop.baseline = Some(base);
+            noop.note = Some(format!(
+                "beside the other commit: {:.1} ms",
+                number(ours, "median")
+            ));
+        }
+        out.push(noop);
+        let mut status = one(
             "status",
             n,
             RUNS,
             &size["status"],
             Some(("the no-op deploy", &size["noop_up"])),
             "<= 1.2",
-        ));
+        );
+        status.baseline = baseline(size, "status");
+        out.push(status);
         out.push(one(
             "status --json",
             n,
@@ -460,9 +619,19 @@ impl Stats {
     }
 }
 
-fn measure(mut command: impl FnMut() -> Command) -> Stats {
-    time(&mut command()); // warm-up
-    Stats::of((0..RUNS).map(|_| ms(time(&mut command()))).collect())
+/// Each command's runs, interleaved round by round (one warm-up each
+/// first), so the machine's drift reaches all of them alike.
+fn measure<const K: usize>(mut commands: [&mut dyn FnMut() -> Command; K]) -> [Stats; K] {
+    for command in commands.iter_mut() {
+        time(&mut command());
+    }
+    let mut samples: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(RUNS));
+    for _ in 0..RUNS {
+        for (command, samples) in commands.iter_mut().zip(samples.iter_mut()) {
+            samples.push(ms(time(&mut command())));
+        }
+    }
+    samples.map(Stats::of)
 }
 
 fn time(command: &mut Command) -> Duration {

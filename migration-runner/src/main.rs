@@ -63,7 +63,7 @@ async fn main() -> ExitCode {
         }
         Err(err) => return cli::fail(&err.to_string(), None, Exit::Usage),
     };
-    match cli::run(args.migrate, &target, &registry).await {
+    match cli::run_release(args.migrate, &target, &registry).await {
         Ok(exit) => exit.into(),
         Err(err) => cli::fail(&err.to_string(), Some(&target), err.exit()),
     }

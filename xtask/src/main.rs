@@ -58,6 +58,10 @@ enum Command {
         /// Small sizes only, to check the harness (minutes instead of a quarter hour).
         #[arg(long)]
         quick: bool,
+        /// Also build this git ref (branch, tag, commit) in its own target directory and
+        /// run it in the same session: each figure beside it, those >10% worse marked.
+        #[arg(long, value_name = "REF")]
+        against: Option<String>,
     },
     /// Print a completion script for a shell, for `xtask` as an alias of `cargo xtask`:
     /// `alias xtask='cargo xtask'; source <(cargo xtask completions bash)`.
@@ -206,13 +210,9 @@ fn main() -> ExitCode {
             );
             finish(done.await, &target)
         }),
-        Command::Bench { quick } => {
-            let plan = if quick {
-                migration_dev::bench::Plan::quick()
-            } else {
-                migration_dev::bench::Plan::default()
-            };
-            match migration_dev::bench::run(&scaffold::workspace_root(), &plan) {
+        Command::Bench { quick, against } => {
+            let workspace = scaffold::workspace_root();
+            match migration_dev::bench::command(&workspace, quick, against.as_deref()) {
                 Ok(report) => {
                     say!("{}", report.display());
                     Exit::Success.into()

@@ -36,7 +36,26 @@ pub struct Figure {
     /// The issue's target for `ratio`, when it has one (`<= 1.2`).
     pub target: Option<String>,
     pub note: Option<String>,
+    /// The same figure measured for another commit in the same run
+    /// (`cargo xtask bench --against <ref>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
 }
+
+/// A figure of the commit `bench --against` compares with, measured in the
+/// same session as this one's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// The commit, as given and resolved (`main (1a2b3c4)`).
+    pub commit: String,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// How much worse than its baseline a figure may be before the report marks
+/// it: 10 %.
+pub const WORSE_BEYOND: f64 = 1.10;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Floor {
@@ -96,6 +115,7 @@ impl Figure {
             floor,
             target: None,
             note: None,
+            baseline: None,
         }
     }
 
@@ -130,7 +150,29 @@ impl Figure {
             floor,
             target: None,
             note: None,
+            baseline: None,
         }
+    }
+
+    /// This figure over its baseline's, read the same way as `ratio`: above
+    /// 1.0 is worse (slower, or fewer rows per second).
+    pub fn change(&self) -> Option<f64> {
+        let baseline = self.baseline.as_ref()?;
+        Some(if self.unit == "rows/s" {
+            baseline.median / self.median
+        } else {
+            self.median / baseline.median
+        })
+    }
+
+    /// More than [`WORSE_BEYOND`] worse than its baseline.
+    pub fn is_worse(&self) -> bool {
+        self.change().is_some_and(|change| change > WORSE_BEYOND)
+    }
+
+    /// The same figure of another run: same benchmark, what and size.
+    fn same_as(&self, other: &Figure) -> bool {
+        self.bench == other.bench && self.what == other.what && self.n == other.n
     }
 
     pub fn with_target(mut self, target: &str) -> Self {
@@ -247,6 +289,11 @@ impl Plan {
 /// Why `cargo xtask bench` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    #[error(
+        "`{reference}` is no commit of this repository: give a branch, tag or commit \
+         (`git fetch` it first if it is only on the remote)"
+    )]
+    UnknownRef { reference: String },
     #[error("`{command}` failed ({status}); its output is above")]
     Failed { command: String, status: String },
     #[error("cannot use {}: {source}", path.display())]
@@ -264,11 +311,124 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
     }
 }
 
+/// The commit `bench --against` measures beside the working tree: its
+/// sources (`git archive`, nothing of the repository touched) and its own
+/// target directory, kept between runs so a second run builds nothing.
+#[derive(Debug, Clone)]
+pub struct Against {
+    /// As given and resolved: `main (1a2b3c4)`.
+    pub label: String,
+    pub sources: PathBuf,
+    pub target: PathBuf,
+}
+
+impl Against {
+    /// Resolves `reference` in `workspace`'s repository and unpacks its tree
+    /// under `target/bench-against/<commit>/src` (once).
+    pub fn prepare(workspace: &Path, reference: &str) -> Result<Self, BenchError> {
+        let output = Command::new("git")
+            .args(["rev-parse", "--verify", "--quiet"])
+            .arg(format!("{reference}^{{commit}}"))
+            .current_dir(workspace)
+            .output()
+            .map_err(io(Path::new("git")))?;
+        let commit = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        if !output.status.success() || commit.is_empty() {
+            return Err(BenchError::UnknownRef {
+                reference: reference.to_owned(),
+            });
+        }
+        let short = &commit[..commit.len().min(7)];
+        let root = crate::local_pg::target_dir()
+            .join("bench-against")
+            .join(&commit);
+        let sources = root.join("src");
+        if !sources.join("Cargo.toml").is_file() {
+            let _ = std::fs::remove_dir_all(&sources);
+            std::fs::create_dir_all(&sources).map_err(io(&sources))?;
+            let mut unpack = Command::new("sh");
+            unpack
+                .arg("-c")
+                .arg("git archive --format=tar \"$1\" | tar -x -C \"$2\"")
+                .arg("sh")
+                .arg(&commit)
+                .arg(&sources)
+                .current_dir(workspace);
+            if let Err(err) = run_visibly(&mut unpack) {
+                let _ = std::fs::remove_dir_all(&sources);
+                return Err(err);
+            }
+        }
+        Ok(Self {
+            label: if reference == commit || reference == short {
+                short.to_owned()
+            } else {
+                format!("{reference} ({short})")
+            },
+            target: root.join("target"),
+            sources,
+        })
+    }
+
+    fn example(&self, name: &str) -> PathBuf {
+        self.target.join("release/examples").join(name)
+    }
+}
+
+/// `cargo xtask bench [--quick] [--against REF]`: the plan, the compared
+/// commit prepared, the run; returns the report's path.
+pub fn command(
+    workspace: &Path,
+    quick: bool,
+    against: Option<&str>,
+) -> Result<PathBuf, BenchError> {
+    let plan = if quick {
+        Plan::quick()
+    } else {
+        Plan::default()
+    };
+    let against = against
+        .map(|reference| Against::prepare(workspace, reference))
+        .transpose()?;
+    run(workspace, &plan, against.as_ref())
+}
+
+/// Builds the benchmarks and the binaries in release, in `dir`'s workspace
+/// (into `target`, when given: the compared commit's own directory).
+fn build_release(dir: &Path, target: Option<&Path>) -> Result<(), BenchError> {
+    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    build
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "migration-runner",
+            "-p",
+            "seeder",
+            "--bins",
+            "--examples",
+        ])
+        .current_dir(dir);
+    if let Some(target) = target {
+        build.env("CARGO_TARGET_DIR", target);
+    }
+    run_visibly(&mut build)
+}
+
 /// Builds the examples in release, runs each on a fresh local cluster
 /// (in `/dev/shm` when there is one, else `target/bench/postgres`;
 /// re-created, and removed afterwards), and writes `report.md` and
 /// `report.json` under `target/bench/`; returns the report's path.
-pub fn run(workspace: &Path, plan: &Plan) -> Result<PathBuf, BenchError> {
+///
+/// With `against`, that commit's examples are built in their own target
+/// directory and run in the same session: `deploy_bench` times both
+/// commits' runs interleaved one by one, every other example runs the
+/// commit's then the working tree's; each figure then carries its baseline.
+pub fn run(
+    workspace: &Path,
+    plan: &Plan,
+    against: Option<&Against>,
+) -> Result<PathBuf, BenchError> {
     let out = crate::local_pg::target_dir().join("bench");
     let raw = out.join("raw");
     // Data in memory where the machine has a tmpfs: the figures then measure
@@ -286,56 +446,83 @@ pub fn run(workspace: &Path, plan: &Plan) -> Result<PathBuf, BenchError> {
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&raw).map_err(io(&raw))?;
     let steps = plan.steps();
-    let total = steps.len() + 1;
+    let total = steps.len() + 1 + usize::from(against.is_some());
     // The binaries too: deploy_bench times the release `migration-runner`
     // itself, which `--examples` alone does not build on a fresh checkout.
     eprintln!("[1/{total}] building the benchmarks and the binaries (release)");
-    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    build
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "migration-runner",
-            "-p",
-            "seeder",
-            "--bins",
-            "--examples",
-        ])
-        .current_dir(workspace);
-    run_visibly(&mut build)?;
+    build_release(workspace, None)?;
+    let first_step = 2 + usize::from(against.is_some());
+    if let Some(against) = against {
+        eprintln!(
+            "[2/{total}] building {} in its own target directory ({})",
+            against.label,
+            against.target.display()
+        );
+        build_release(&against.sources, Some(&against.target))?;
+    }
     let started = Instant::now();
     let mut figures: Vec<Figure> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         eprintln!(
             "[{}/{total}] {} ({:.0} s so far)",
-            i + 2,
+            i + first_step,
             step.label,
             started.elapsed().as_secs_f64()
         );
-        let json = raw.join(format!("{}-{}.json", i + 1, step.example));
         let binary = crate::local_pg::target_dir()
             .join("release/examples")
             .join(step.example);
-        let mut command = Command::new(&binary);
-        command
-            .args(&step.args)
-            .current_dir(workspace)
-            .env("BENCH_JSON", &json)
-            // A fresh cluster of the benchmarks' own, not the tests'.
-            .env("MIGRATION_TEST_CLUSTER", &cluster_dir);
-        run_visibly(&mut command)?;
-        let read: Vec<Figure> = std::fs::read(&json)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
-        if read.is_empty() {
-            eprintln!(
-                "warning: {} wrote no figures to {}",
-                step.example,
-                json.display()
-            );
-        }
+        let run_example = |binary: &Path, args: &[String], json: &Path| {
+            let mut command = Command::new(binary);
+            command
+                .args(args)
+                .current_dir(workspace)
+                .env("BENCH_JSON", json)
+                // A fresh cluster of the benchmarks' own, not the tests'.
+                .env("MIGRATION_TEST_CLUSTER", &cluster_dir);
+            run_visibly(&mut command)?;
+            let read: Vec<Figure> = std::fs::read(json)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
+            if read.is_empty() {
+                eprintln!(
+                    "warning: {} wrote no figures to {}",
+                    binary.display(),
+                    json.display()
+                );
+            }
+            Ok::<_, BenchError>(read)
+        };
+        let json = raw.join(format!("{}-{}.json", i + 1, step.example));
+        let read = match against {
+            // deploy_bench interleaves the other commit's runs with its own.
+            Some(against) if step.example == "deploy_bench" => {
+                let mut args = step.args.clone();
+                args.push("--against-exe".to_owned());
+                args.push(against.example(step.example).display().to_string());
+                args.push("--against-label".to_owned());
+                args.push(against.label.clone());
+                run_example(&binary, &args, &json)?
+            }
+            Some(against) => {
+                let theirs = raw.join(format!("{}-{}-against.json", i + 1, step.example));
+                let baseline = run_example(&against.example(step.example), &step.args, &theirs)?;
+                let mut ours = run_example(&binary, &step.args, &json)?;
+                for figure in &mut ours {
+                    if let Some(base) = baseline.iter().find(|b| b.same_as(figure)) {
+                        figure.baseline = Some(Baseline {
+                            commit: against.label.clone(),
+                            median: base.median,
+                            min: base.min,
+                            max: base.max,
+                        });
+                    }
+                }
+                ours
+            }
+            None => run_example(&binary, &step.args, &json)?,
+        };
         figures.extend(read);
     }
     if let Ok(cluster) = crate::local_pg::LocalCluster::at(cluster_dir.clone()) {
@@ -517,6 +704,7 @@ pub fn render(machine: &Machine, plan: &Plan, figures: &[Figure]) -> String {
         }
         out.push('\n');
     }
+    render_against(&mut out, figures);
     // How each figure grows with N: one row per figure measured at several N.
     let mut series: Vec<(&str, &str)> = Vec::new();
     for figure in figures {
@@ -579,6 +767,58 @@ pub fn render(machine: &Machine, plan: &Plan, figures: &[Figure]) -> String {
     out
 }
 
+/// `bench --against`: every figure beside the compared commit's, measured
+/// in the same session, those more than 10 % worse marked.
+fn render_against(out: &mut String, figures: &[Figure]) {
+    let compared: Vec<&Figure> = figures.iter().filter(|f| f.baseline.is_some()).collect();
+    let Some(commit) = compared
+        .first()
+        .and_then(|f| f.baseline.as_ref())
+        .map(|b| b.commit.clone())
+    else {
+        return;
+    };
+    let worse = compared.iter().filter(|f| f.is_worse()).count();
+    out.push_str(&format!("## Against {commit}\n\n"));
+    out.push_str(&format!(
+        "The same figures of {commit}, built in its own target directory and run in this \
+         session (deploy figures interleaved run by run, the others example by example). \
+         `change` is this tree over {commit}, read like `ratio`: above 1.00 is worse; \
+         beyond {:.2} it is marked. {worse} of {} figures marked.\n\n",
+        WORSE_BEYOND,
+        compared.len()
+    ));
+    out.push_str(
+        "| what | N | this tree | against | change |\n| --- | ---: | --- | --- | ---: |\n",
+    );
+    for figure in compared {
+        let Some(baseline) = &figure.baseline else {
+            continue;
+        };
+        let change = figure.change().unwrap_or(1.0);
+        let change = if figure.is_worse() {
+            format!("**{change:.2} worse**")
+        } else {
+            format!("{change:.2}")
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} [{}-{}] {} | {} [{}-{}] {} | {} |\n",
+            figure.what,
+            figure.n,
+            number(figure.median, &figure.unit),
+            number(figure.min, &figure.unit),
+            number(figure.max, &figure.unit),
+            figure.unit,
+            number(baseline.median, &figure.unit),
+            number(baseline.min, &figure.unit),
+            number(baseline.max, &figure.unit),
+            figure.unit,
+            change,
+        ));
+    }
+    out.push('\n');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,8 +862,60 @@ mod tests {
             "{report}"
         );
         assert!(report.contains("## Scaling"), "{report}");
+        assert!(!report.contains("## Against"), "{report}");
         assert!(
             report.contains("| deploy: no-op | 11.0 ms (1.10x) | 11.0 ms (1.10x) |"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_figure_more_than_ten_percent_worse_than_its_baseline_is_marked() {
+        let ms = |v: u64| Duration::from_millis(v);
+        let against = |median: f64| Baseline {
+            commit: "main (abc1234)".into(),
+            median,
+            min: median,
+            max: median,
+        };
+        let mut slower = Figure::time("deploy", "no-op deploy", 500, &[ms(12)], None);
+        slower.baseline = Some(against(10.0));
+        let mut same = Figure::time("deploy", "status", 500, &[ms(11)], None);
+        same.baseline = Some(against(10.0));
+        let mut fewer_rows = Figure::rate("seed", "first seed", 100, &[80.0], None);
+        fewer_rows.baseline = Some(against(100.0));
+        let mut more_rows = Figure::rate("seed", "re-seed", 100, &[120.0], None);
+        more_rows.baseline = Some(against(100.0));
+        assert!(slower.is_worse() && fewer_rows.is_worse());
+        assert!(!same.is_worse() && !more_rows.is_worse());
+        let machine = Machine {
+            cpu: "cpu".into(),
+            cores: 2,
+            memory_gib: 24.0,
+            postgres: "15".into(),
+            rustc: "rustc".into(),
+            commit: "def".into(),
+            date: "today".into(),
+        };
+        let report = render(
+            &machine,
+            &Plan::quick(),
+            &[slower, same, fewer_rows, more_rows],
+        );
+        assert!(report.contains("## Against main (abc1234)"), "{report}");
+        assert!(report.contains("2 of 4 figures marked"), "{report}");
+        assert!(
+            report.contains("| no-op deploy | 500 | 12.0 [12.0-12.0] ms | 10.0 [10.0-10.0] ms | **1.20 worse** |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("| status | 500 | 11.0 [11.0-11.0] ms | 10.0 [10.0-10.0] ms | 1.10 |"),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "| first seed | 100 | 80 [80-80] rows/s | 100 [100-100] rows/s | **1.25 worse** |"
+            ),
             "{report}"
         );
     }

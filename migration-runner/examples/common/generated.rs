@@ -98,7 +98,7 @@ pub fn generated_sources(count: usize) -> Vec<SchemaSource> {
     for index in 0..count {
         let schema = SCHEMAS[index % SCHEMAS.len()];
         let at = base + chrono::Duration::minutes(index as i64);
-        let name = format!("m{}_{schema}_step_{index:05}", at.format("%Y%m%d_%H%M%S"));
+        let name = migration_name(at, schema, index);
         sources[index % SCHEMAS.len()]
             .migrations
             .push(Box::new(Generated {
@@ -108,4 +108,31 @@ pub fn generated_sources(count: usize) -> Vec<SchemaSource> {
             }));
     }
     sources
+}
+
+/// `m<YYYYMMDD_HHMMSS>_<schema>_step_<index>`, its digits pushed one by one:
+/// the subject builds its catalog on every run, as the binary does, and the
+/// binary's names cost nothing to make (they are literals).
+fn migration_name(at: chrono::NaiveDateTime, schema: &str, index: usize) -> String {
+    use chrono::{Datelike as _, Timelike as _};
+    fn push(name: &mut String, value: u64, width: u32, after: &str) {
+        let width = Ord::max(width, value.checked_ilog10().unwrap_or(0) + 1);
+        for place in (0..width).rev() {
+            let digit = (value / 10u64.pow(place)) % 10;
+            name.push(char::from(b'0' + digit as u8));
+        }
+        name.push_str(after);
+    }
+    let mut name = String::with_capacity(40);
+    name.push('m');
+    push(&mut name, at.year() as u64, 4, "");
+    push(&mut name, at.month().into(), 2, "");
+    push(&mut name, at.day().into(), 2, "_");
+    push(&mut name, at.hour().into(), 2, "");
+    push(&mut name, at.minute().into(), 2, "");
+    push(&mut name, at.second().into(), 2, "_");
+    name.push_str(schema);
+    name.push_str("_step_");
+    push(&mut name, index as u64, 5, "");
+    name
 }

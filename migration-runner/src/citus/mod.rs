@@ -175,13 +175,14 @@ fn render_blockers(blockers: &[Blocker]) -> String {
         .join("\n")
 }
 
+/// The Citus extension's version, or no row on plain PostgreSQL (the no-op
+/// check reads it in its own statement).
+pub(crate) const DETECT_SQL: &str = "SELECT extversion FROM pg_extension WHERE extname = 'citus'";
+
 /// The Citus extension on the connected database, if any.
 pub async fn detect<C: ConnectionTrait>(db: &C) -> Result<Option<Citus>, CitusError> {
     let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT extversion FROM pg_extension WHERE extname = 'citus'",
-        ))
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, DETECT_SQL))
         .await
         .map_err(|source| CitusError::Read { source })?;
     Ok(row

@@ -669,6 +669,21 @@ pub async fn run(args: MigrateArgs, target: &DatabaseTarget, registry: &Workspac
     run_with(Catalog::workspace(registry)?, &sources, args, target).await
 }
 
+/// [`run`] for the release binary: its no-op check reads the code's
+/// checksums from the sum file compiled into it (held to the code by the
+/// gate and the tests) instead of recording every migration, so it stays
+/// flat in history length ([`Catalog::with_sum_as_record`]). `cargo xtask`,
+/// run in a tree being edited, records the code every time.
+pub async fn run_release(
+    args: MigrateArgs,
+    target: &DatabaseTarget,
+    registry: &Workspace,
+) -> Result<Exit> {
+    let sources = || crate::source::catalog::workspace_sources(registry);
+    let catalog = Catalog::workspace(registry)?.with_sum_as_record();
+    run_with(catalog, &sources, args, target).await
+}
+
 /// Runs one command on any catalog (the benchmark's generated history uses
 /// this); `sources` gives the same migrations again, for replays (`drift`).
 pub async fn run_with(
@@ -746,6 +761,17 @@ pub async fn run_with(
         Ok(runner) => runner,
         Err(err) => return Err(name_history_lock_holder(err.into(), &session, waited_secs).await),
     };
+    // Every command refuses role templates that differ from the recorded
+    // ones; `up`, `status` and `plan` read them in their no-op statement.
+    if !matches!(
+        command,
+        MigrateCommand::Up(_) | MigrateCommand::Status { .. } | MigrateCommand::Plan { .. }
+    ) && let Err(err) = runner.role_templates().await
+    {
+        let err = name_history_lock_holder(err.into(), &session, waited_secs).await;
+        runner.close().await;
+        return Err(err);
+    }
     let outcome = match command {
         MigrateCommand::Up(up) => up_command(&runner, up).await,
         MigrateCommand::Status {
@@ -843,7 +869,10 @@ async fn up_command(runner: &Runner, up: UpArgs) -> Result<Exit> {
                 "dry run: {} migration(s) would be applied; nothing was changed",
                 report.planned.len()
             );
-            crate::cli::render::print_role_templates(&report.planned, runner.role_templates());
+            crate::cli::render::print_role_templates(
+                &report.planned,
+                runner.role_templates().await?,
+            );
             print_plan(&report.planned);
         }
     } else if report.applied.is_empty() {
@@ -1033,7 +1062,7 @@ async fn plan_command(runner: &Runner) -> Result<Exit> {
         say!("-- nothing pending (checked in {})", ms(started.elapsed()));
     } else {
         let waiting = runner.waiting(&plan).await?;
-        crate::cli::render::print_role_templates(&plan, runner.role_templates());
+        crate::cli::render::print_role_templates(&plan, runner.role_templates().await?);
         crate::cli::render::print_plan_waiting(&plan, &waiting);
     }
     if let Some(placement) = runner.citus_placement(&plan).await? {
@@ -1214,7 +1243,7 @@ async fn runtime_grants(runner: &Runner) -> Result<Vec<crate::roles::grants::Gra
             sql.extend(script.statements.iter().map(|s| s.to_string()));
         }
     }
-    crate::roles::grants::check(runner.connection(), &sql, runner.role_templates())
+    crate::roles::grants::check(runner.connection(), &sql, runner.role_templates().await?)
         .await
         .map_err(|source| CommandError::Database {
             context: "reading the runtime roles' grants (preflight)",

@@ -136,8 +136,12 @@ pub struct Runner {
     options: RunnerOptions,
     /// The backfills contract migrations wait for.
     backfills: crate::backfill::Backfills,
-    /// The runtime roles' name templates in force (set on the session).
-    role_templates: crate::roles::role_names::RoleTemplates,
+    /// The runtime roles' name templates in force, resolved (and set on the
+    /// session) on first use: a no-op reads the recorded ones in its one
+    /// statement instead.
+    role_templates: tokio::sync::OnceCell<crate::roles::role_names::RoleTemplates>,
+    /// Whether the database has Citus, when a no-op statement has read it.
+    citus_seen: std::sync::OnceLock<bool>,
 }
 
 /// Whether an inspection reads which contract migrations wait for backfills.
@@ -169,27 +173,45 @@ impl Runner {
     /// ```
     pub async fn new(session: Session, catalog: Catalog, options: RunnerOptions) -> Result<Self> {
         let backfills = crate::backfill::Backfills::of(&catalog)?;
-        // Refuses templates that differ from the recorded ones, and sets the
-        // ones in force on the session for the runtime-roles migrations.
-        let role_templates = crate::roles::role_names::resolve(
-            session.connection(),
-            &options.role_templates,
-            catalog.schemas(),
-        )
-        .await?;
         Ok(Self {
             catalog,
             session,
             capturer: Capturer::new().await?,
             options,
             backfills,
-            role_templates,
+            role_templates: tokio::sync::OnceCell::new(),
+            citus_seen: std::sync::OnceLock::new(),
         })
     }
 
-    /// The runtime roles' name templates in force for this database.
-    pub fn role_templates(&self) -> &crate::roles::role_names::RoleTemplates {
-        &self.role_templates
+    /// The runtime roles' name templates in force for this database, read
+    /// once: refuses configured templates that differ from the recorded
+    /// ones, and sets the ones in force on the session for the runtime-roles
+    /// migrations.
+    pub async fn role_templates(&self) -> Result<&crate::roles::role_names::RoleTemplates> {
+        self.role_templates
+            .get_or_try_init(|| {
+                crate::roles::role_names::resolve(
+                    self.session.connection(),
+                    &self.options.role_templates,
+                    self.catalog.schemas(),
+                )
+            })
+            .await
+            .map_err(MigrateError::from)
+    }
+
+    /// What a no-op refuses of the role templates, from the recorded ones
+    /// its statement read: the same refusal as [`Runner::role_templates`].
+    /// It also keeps whether the statement saw Citus.
+    fn refuse_changed_templates(&self, found: &verify::NoOp) -> Result<()> {
+        let _ = self.citus_seen.set(found.citus);
+        crate::roles::role_names::in_force(
+            &self.options.role_templates,
+            found.recorded_templates.clone(),
+            self.catalog.schemas(),
+        )?;
+        Ok(())
     }
 
     /// Holds contract migrations to these backfills instead of the workspace's.
@@ -238,11 +260,13 @@ impl Runner {
     /// the code), else history read and compared in full, with the contract
     /// migrations' waits when `waiting` asks for them.
     async fn inspection(&self, tail: usize, waiting: Waiting) -> Result<Inspection> {
-        if let Some(inspection) =
+        if let Some((inspection, found)) =
             verify::inspect_unchanged(self.connection(), &self.catalog, &self.capturer, tail).await
         {
+            self.refuse_changed_templates(&found)?;
             return Ok(inspection);
         }
+        self.role_templates().await?;
         match waiting {
             Waiting::Read => self.inspect_in_full().await,
             Waiting::Skip => Ok(self.verified(Verification::Report).await?.inspection),
@@ -280,10 +304,11 @@ impl Runner {
     /// `up` does when history has a problem.
     pub async fn plan(&self) -> Result<Vec<Planned>> {
         let db = self.session.connection();
-        let unchanged = verify::unchanged(db, &self.catalog, &self.capturer, false).await;
-        if unchanged.is_some() {
+        if let Some(found) = verify::unchanged(db, &self.catalog, &self.capturer, false).await {
+            self.refuse_changed_templates(&found)?;
             return Ok(Vec::new());
         }
+        self.role_templates().await?;
         let mut compared = self.verified(Verification::Strict).await?;
         Ok(self.planned(&compared.inspection, &mut compared.scripts, None))
     }
@@ -338,6 +363,9 @@ impl Runner {
         &self,
         plan: &[Planned],
     ) -> Result<Option<crate::citus::PlannedPlacement>> {
+        if self.citus_seen.get() == Some(&false) {
+            return Ok(None);
+        }
         let db = self.session.connection();
         Ok(crate::citus::plan_placement(db, plan, self.catalog.schemas()).await?)
     }
@@ -364,14 +392,15 @@ impl Runner {
         let started = Instant::now();
         // -- the no-op deploy (history digest; see `verify::unchanged`) --
         let db = self.session.connection();
-        if let Some(applied) = verify::unchanged(db, &self.catalog, &self.capturer, true).await
-            && !crate::citus::needs_placement(db, self.catalog.schemas()).await?
+        if let Some(found) = verify::unchanged(db, &self.catalog, &self.capturer, true).await
+            && !(found.citus && crate::citus::needs_placement(db, self.catalog.schemas()).await?)
         {
+            self.refuse_changed_templates(&found)?;
             if let Some(to) = &options.to {
                 self.catalog.require(to)?;
             }
             return Ok(UpReport {
-                already_applied: applied,
+                already_applied: found.applied,
                 elapsed: started.elapsed(),
                 ..UpReport::default()
             });
@@ -386,6 +415,7 @@ impl Runner {
 
     async fn up_locked(&self, options: &UpOptions) -> Result<UpReport> {
         let db = self.session.connection();
+        let role_templates = self.role_templates().await?;
         let verification = if options.allow_out_of_order {
             Verification::AllowOutOfOrder
         } else {
@@ -450,7 +480,7 @@ impl Runner {
             .collect();
         history.install(db, &adopted).await?;
         report.adopted = adopted.len();
-        crate::roles::role_names::record(db, &self.role_templates).await?;
+        crate::roles::role_names::record(db, role_templates).await?;
         let placing = citus
             .as_ref()
             .is_some_and(|placement| !placement.is_empty());
@@ -566,6 +596,8 @@ impl Runner {
         options: &DownOptions,
         announce: &mut dyn FnMut(&Planned),
     ) -> Result<DownReport> {
+        // The runtime roles' `down` steps read the templates too.
+        self.role_templates().await?;
         let compared = self.verified(Verification::Strict).await?;
         let targets = self.targets(&compared.inspection, options.to.as_deref())?;
         let mut report = DownReport::default();

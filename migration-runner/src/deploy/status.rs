@@ -252,20 +252,23 @@ impl Inspection {
     /// Every code migration applied with its current checksum, as the
     /// history digest showed: what `compare` finds then, with the details
     /// (when, how long, notes) of the rows in `rows` only.
+    /// Every catalog migration applied as the code has it (the no-op
+    /// check's verdict); `rows` are the history rows read (all, or the
+    /// newest few for a summary): only those entries carry their row's
+    /// details and a checksum (`checksum_of` the catalog position and name),
+    /// so a summary of a long history builds no more than it shows.
     pub(crate) fn all_applied(
         catalog: &Catalog,
-        checksums: &Checksums,
+        checksum_of: impl Fn(usize, &str) -> Option<String>,
         rows: &HashMap<&str, &HistoryRow>,
     ) -> Self {
         let migrations = catalog
             .migrations()
             .iter()
-            .map(|migration| {
+            .enumerate()
+            .map(|(position, migration)| {
                 let row = rows.get(migration.name.as_str()).copied();
-                let checksum = checksums
-                    .get(&migration.name)
-                    .and_then(|c| c.as_ref().ok())
-                    .map(|c| c.checksum.clone());
+                let checksum = row.and_then(|_| checksum_of(position, &migration.name));
                 Entry {
                     name: migration.name.clone(),
                     schema: migration.schema.to_owned(),

@@ -173,7 +173,7 @@ fn record_on_own_thread(part: &[Migration]) -> Vec<RecordedUp> {
 
 /// The digest history must have when every code migration is applied as it
 /// is now; `None` when one cannot be recorded (the full comparison says why).
-pub(crate) fn code_digest(ups: &[(String, RecordedUp)]) -> Option<history::Digest> {
+fn recorded_digest(ups: &[(String, RecordedUp)]) -> Option<history::Digest> {
     let mut rows = Vec::with_capacity(ups.len());
     for (name, recorded) in ups {
         let (_, checksum) = recorded.as_ref().ok()?;
@@ -182,21 +182,77 @@ pub(crate) fn code_digest(ups: &[(String, RecordedUp)]) -> Option<history::Diges
     Some(history::Digest::of(rows))
 }
 
-/// The no-op check: `Some(applied)` when history is exactly the code's
-/// migrations, all applied with today's checksums (one row read, see
-/// [`history::unchanged`]), `None` when the full comparison must run. With
-/// `lock`, `None` also when another session holds the migration lock.
+/// What the no-op check needs of the code: its digest and each migration's
+/// checksum. From the sum file when the catalog takes it as the record (no
+/// migration recorded: flat in history length), else recorded.
+enum CodeRecord<'c> {
+    Sum(Vec<(&'c str, &'c str)>),
+    Recorded(&'c [(String, RecordedUp)]),
+}
+
+impl<'c> CodeRecord<'c> {
+    async fn of(catalog: &'c Catalog, capturer: &'c Capturer) -> Self {
+        match catalog.sum_record() {
+            Some(rows) => CodeRecord::Sum(rows),
+            None => CodeRecord::Recorded(recorded_ups(catalog, capturer).await),
+        }
+    }
+
+    fn digest(&self) -> Option<history::Digest> {
+        match self {
+            CodeRecord::Sum(rows) => Some(history::Digest::of(rows.iter().copied())),
+            CodeRecord::Recorded(ups) => recorded_digest(ups),
+        }
+    }
+}
+
+/// What the no-op check read beside its verdict, in its one statement.
+pub(crate) struct NoOp {
+    /// How many migrations history holds, all applied as the code has them.
+    pub applied: usize,
+    /// The rows the check was asked to show.
+    pub rows: Vec<HistoryRow>,
+    /// The runtime roles' name templates recorded in the database.
+    pub recorded_templates: Option<(crate::roles::role_names::RoleTemplates, String)>,
+    /// The database has the Citus extension.
+    pub citus: bool,
+}
+
+/// The one-statement check: `Some` when history is exactly the code's
+/// migrations, all applied with today's checksums (see
+/// [`history::unchanged`]), with the rows `shown` asks for and what else a
+/// no-op needs (the recorded role templates, whether Citus is there);
+/// `None` when the full comparison must run. With `lock`, `None` also when
+/// another session holds the migration lock.
+async fn check_unchanged(
+    db: &DatabaseConnection,
+    catalog: &Catalog,
+    code: &CodeRecord<'_>,
+    lock: bool,
+    shown: history::Shown<'_>,
+) -> Option<NoOp> {
+    let digest = code.digest()?;
+    let templates = crate::roles::role_names::recorded_sql();
+    let extras = [templates.as_str(), crate::citus::DETECT_SQL];
+    let found = history::unchanged(db, &digest, lock, shown, &extras).await?;
+    debug_assert_eq!(digest.rows, catalog.migrations().len());
+    Some(NoOp {
+        applied: digest.rows,
+        rows: found.rows,
+        recorded_templates: crate::roles::role_names::parse_recorded(found.extras[0].as_deref()),
+        citus: found.extras[1].is_some(),
+    })
+}
+
+/// The no-op check of `up` and `plan` (no rows shown).
 pub(crate) async fn unchanged(
     db: &DatabaseConnection,
     catalog: &Catalog,
     capturer: &Capturer,
     lock: bool,
-) -> Option<usize> {
-    let ups = recorded_ups(catalog, capturer).await;
-    let digest = code_digest(ups)?;
-    history::unchanged(db, &digest, lock, history::Shown::Nothing)
-        .await
-        .map(|_| digest.rows)
+) -> Option<NoOp> {
+    let code = CodeRecord::of(catalog, capturer).await;
+    check_unchanged(db, catalog, &code, lock, history::Shown::Nothing).await
 }
 
 /// `status` when the digest shows history is exactly the code: every
@@ -208,9 +264,8 @@ pub(crate) async fn inspect_unchanged(
     catalog: &Catalog,
     capturer: &Capturer,
     tail: usize,
-) -> Option<Inspection> {
-    let ups = recorded_ups(catalog, capturer).await;
-    let digest = code_digest(ups)?;
+) -> Option<(Inspection, NoOp)> {
+    let code = CodeRecord::of(catalog, capturer).await;
     let migrations = catalog.migrations();
     let shown: Vec<&str> = migrations[migrations.len().saturating_sub(tail)..]
         .iter()
@@ -221,12 +276,28 @@ pub(crate) async fn inspect_unchanged(
     } else {
         history::Shown::Named(&shown)
     };
-    let rows = history::unchanged(db, &digest, false, shown).await?;
+    let mut found = check_unchanged(db, catalog, &code, false, shown).await?;
+    let rows = std::mem::take(&mut found.rows);
     let by_name: HashMap<&str, &HistoryRow> = rows.iter().map(|r| (r.name.as_str(), r)).collect();
-    let checksums = checksums_of(ups);
-    let mut inspection = Inspection::all_applied(catalog, &checksums, &by_name);
-    inspection.sum = sum_disagreements(catalog, &checksums);
-    Some(inspection)
+    let inspection = match &code {
+        // The sum file as the record agrees with itself by definition.
+        CodeRecord::Sum(sum) => Inspection::all_applied(
+            catalog,
+            |position, _| Some(sum[position].1.to_owned()),
+            &by_name,
+        ),
+        CodeRecord::Recorded(ups) => {
+            let checksums = checksums_of(ups);
+            let checksum_of = |_: usize, name: &str| {
+                let code = checksums.get(name)?.as_ref().ok()?;
+                Some(code.checksum.clone())
+            };
+            let mut inspection = Inspection::all_applied(catalog, checksum_of, &by_name);
+            inspection.sum = sum_disagreements(catalog, &checksums);
+            inspection
+        }
+    };
+    Some((inspection, found))
 }
 
 fn checksums_of(ups: &[(String, RecordedUp)]) -> Checksums {

@@ -101,10 +101,11 @@ pub async fn run(
     };
     // The same role names as the live database: the replay then finds
     // its roles on the server and creates none.
+    let in_force = runner.role_templates().await?;
     let options = RunnerOptions {
         role_templates: crate::roles::role_names::ConfiguredTemplates {
-            app: Some(runner.role_templates().app.clone()),
-            reporting: Some(runner.role_templates().reporting.clone()),
+            app: Some(in_force.app.clone()),
+            reporting: Some(in_force.reporting.clone()),
         },
         ..RunnerOptions::default()
     };

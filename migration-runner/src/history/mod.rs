@@ -167,15 +167,30 @@ impl Digest {
             hasher.update(b"\n");
             hasher.update(checksum.as_bytes());
             hasher.update(b"\napplied");
-            let hex = hex::encode(hasher.finalize());
+            let hash = hasher.finalize();
             for (lane, sum) in digest.lanes.iter_mut().enumerate() {
-                let part = &hex[lane * 15..lane * 15 + 15];
-                *sum += u128::from(u64::from_str_radix(part, 16).expect("hex digits"));
+                *sum += u128::from(lane_value(&hash, lane));
             }
             digest.rows += 1;
         }
         digest
     }
+}
+
+/// The number the trigger reads from a row hash's hex digits
+/// `lane * 15 .. lane * 15 + 15` (`('x' || substr(...))::bit(60)`), taken
+/// from the bytes without writing the hex out: a long history's digest is
+/// mostly this.
+fn lane_value(hash: &[u8], lane: usize) -> u64 {
+    (lane * 15..lane * 15 + 15).fold(0, |value, nibble| {
+        let byte = hash[nibble / 2];
+        let digit = if nibble % 2 == 0 {
+            byte >> 4
+        } else {
+            byte & 0x0f
+        };
+        (value << 4) | u64::from(digit)
+    })
 }
 
 /// Which history rows the one-row check returns beside its verdict.
@@ -189,20 +204,32 @@ pub(crate) enum Shown<'a> {
     Every,
 }
 
+/// What the one-row check found when history is exactly the code.
+#[derive(Debug)]
+pub(crate) struct Unchanged {
+    /// The rows [`Shown`] asked for.
+    pub rows: Vec<HistoryRow>,
+    /// The values of the caller's extra expressions, in order.
+    pub extras: Vec<Option<String>>,
+}
+
 /// The one-row check of a no-op run: the companion table holds exactly
 /// `code`'s digest, for this history table, kept by our trigger function (its
 /// body unchanged, both triggers enabled). With `lock`, it also takes and
 /// releases the migration lock in the same statement, so a deploy in progress
 /// elsewhere sends the caller to the full path, which waits for it. `Some`
-/// with the rows `shown` asks for when it holds; `None` on any failure too
-/// (no companion table yet, no privilege on it): the caller then compares
+/// with the rows `shown` asks for, and the text of each of `extras` (SQL
+/// expressions the caller needs beside it, so a no-op stays one statement),
+/// when it holds; `None` on any failure too (no companion table yet, no
+/// privilege on it or on what an extra reads): the caller then compares
 /// everything. One round trip, on the simple query protocol.
 pub(crate) async fn unchanged(
     db: &sea_orm::DatabaseConnection,
     code: &Digest,
     lock: bool,
     shown: Shown<'_>,
-) -> Option<Vec<HistoryRow>> {
+    extras: &[&str],
+) -> Option<Unchanged> {
     let lock = if lock {
         format!(
             "pg_try_advisory_xact_lock({})",
@@ -236,10 +263,14 @@ pub(crate) async fn unchanged(
         }
         Shown::Every => rows(""),
     };
+    let extra_columns: String = extras
+        .iter()
+        .map(|extra| format!(", ({extra})::text"))
+        .collect();
     let sql = format!(
         "SELECT {lock} AND d.history = to_regclass('public.seaql_migrations')::oid \
             AND d.row_count = {count} AND d.d1 = {d1} AND d.d2 = {d2} AND d.d3 = {d3} AND d.d4 = {d4} \
-            AND {kept} AS unchanged, {rows} AS rows \
+            AND {kept} AS unchanged, {rows} AS rows{extra_columns} \
          FROM public.seaql_migrations_digest d",
         count = code.rows,
         kept = triggers_kept_sql("d.history"),
@@ -254,12 +285,18 @@ pub(crate) async fn unchanged(
     if !row.try_get::<Option<bool>, _>(0).ok()?? {
         return None;
     }
-    let Some(json) = row.try_get::<Option<String>, _>(1).ok()? else {
+    let extras = (0..extras.len())
+        .map(|index| row.try_get::<Option<String>, _>(2 + index).ok())
+        .collect::<Option<Vec<_>>>()?;
+    let rows = match row.try_get::<Option<String>, _>(1).ok()? {
         // `json_agg` of no rows, or nothing asked for.
-        return Some(Vec::new());
+        None => Vec::new(),
+        Some(json) => {
+            let raw: Vec<RawRow> = serde_json::from_str(&json).ok()?;
+            raw.into_iter().map(HistoryRow::from).collect()
+        }
     };
-    let raw: Vec<RawRow> = serde_json::from_str(&json).ok()?;
-    Some(raw.into_iter().map(HistoryRow::from).collect())
+    Some(Unchanged { rows, extras })
 }
 
 /// Whether a history row's migration finished.
@@ -707,5 +744,31 @@ impl HistoryError {
 
     pub(crate) fn write(source: DbErr) -> Self {
         Self::from_db("write", source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lanes read from the bytes are the trigger's: 15 hex digits each.
+    #[test]
+    fn a_lane_is_fifteen_hex_digits_of_the_row_hash() {
+        use sha2::{Digest as _, Sha256};
+        for text in [
+            "m1\nabc\napplied",
+            "",
+            "m20250101_000000_core_x\n00ff\napplied",
+        ] {
+            let hash = Sha256::digest(text.as_bytes());
+            let hex = hex::encode(hash);
+            for lane in 0..4 {
+                let expected = u64::from_str_radix(&hex[lane * 15..lane * 15 + 15], 16).unwrap();
+                assert_eq!(lane_value(&hash, lane), expected, "lane {lane} of {text:?}");
+            }
+        }
+        let digest = Digest::of([("a", "1"), ("b", "2")]);
+        assert_eq!(digest.rows, 2);
+        assert_ne!(digest.lanes, [0; 4]);
     }
 }

@@ -200,6 +200,41 @@ pub fn parse_template(which: Template) -> impl Fn(&str) -> Result<String, String
     }
 }
 
+/// The templates recorded in the database, as one JSON text (`NULL` when
+/// none are): an expression the no-op check reads in its one statement.
+pub(crate) fn recorded_sql() -> String {
+    format!(
+        "SELECT json_agg(json_build_object('name', name, 'value', value, 'at', \
+                to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"')))::text \
+           FROM public.{SETTINGS_TABLE} WHERE name IN ('{}', '{}')",
+        Template::App.setting(),
+        Template::Reporting.setting()
+    )
+}
+
+/// The templates [`recorded_sql`] read, and when; `None` when nothing is
+/// recorded or the text is not what it writes.
+pub(crate) fn parse_recorded(json: Option<&str>) -> Option<(RoleTemplates, String)> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        name: String,
+        value: String,
+        at: String,
+    }
+    let rows: Vec<Row> = serde_json::from_str(json?).ok()?;
+    let mut templates = RoleTemplates::default();
+    let mut at = None;
+    for row in rows {
+        if row.name == Template::App.setting() {
+            templates.app = row.value;
+        } else {
+            templates.reporting = row.value;
+        }
+        at = Some(row.at);
+    }
+    Some((templates, at?))
+}
+
 /// The templates recorded in the database, and when; `None` when nothing is
 /// recorded (or the table cannot be read: then `up` fails writing it).
 async fn recorded<C: ConnectionTrait>(db: &C) -> Result<Option<(RoleTemplates, String)>, DbErr> {
@@ -218,36 +253,16 @@ async fn recorded<C: ConnectionTrait>(db: &C) -> Result<Option<(RoleTemplates, S
     if !readable {
         return Ok(None);
     }
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
+    let json = db
+        .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
-            format!(
-                "SELECT name, value, \
-                        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') AS at \
-                   FROM public.{SETTINGS_TABLE} WHERE name IN ($1, $2)"
-            ),
-            [
-                Value::from(Template::App.setting()),
-                Value::from(Template::Reporting.setting()),
-            ],
+            format!("SELECT ({}) AS recorded", recorded_sql()),
         ))
-        .await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let mut templates = RoleTemplates::default();
-    let mut at = String::new();
-    for row in rows {
-        let name: String = row.try_get("", "name")?;
-        let value: String = row.try_get("", "value")?;
-        at = row.try_get("", "at")?;
-        if name == Template::App.setting() {
-            templates.app = value;
-        } else {
-            templates.reporting = value;
-        }
-    }
-    Ok(Some((templates, at)))
+        .await?
+        .map(|row| row.try_get::<Option<String>>("", "recorded"))
+        .transpose()?
+        .flatten();
+    Ok(parse_recorded(json.as_deref()))
 }
 
 /// The templates in force for this database: the recorded ones (refusing
@@ -256,6 +271,25 @@ async fn recorded<C: ConnectionTrait>(db: &C) -> Result<Option<(RoleTemplates, S
 pub async fn resolve<C: ConnectionTrait>(
     db: &C,
     configured: &ConfiguredTemplates,
+    schemas: &[&str],
+) -> Result<RoleTemplates, RoleNamesError> {
+    let recorded = recorded(db)
+        .await
+        .map_err(|source| RoleNamesError::Database {
+            context: "reading the recorded runtime role name templates",
+            source,
+        })?;
+    let in_force = in_force(configured, recorded, schemas)?;
+    apply(db, &in_force).await?;
+    Ok(in_force)
+}
+
+/// The templates in force given what is `recorded` (no database): the
+/// recorded ones, refusing configured ones that differ, else the configured
+/// ones or the defaults.
+pub(crate) fn in_force(
+    configured: &ConfiguredTemplates,
+    recorded: Option<(RoleTemplates, String)>,
     schemas: &[&str],
 ) -> Result<RoleTemplates, RoleNamesError> {
     let given = RoleTemplates {
@@ -269,20 +303,13 @@ pub async fn resolve<C: ConnectionTrait>(
             .unwrap_or_else(|| DEFAULT_REPORTING_ROLE_TEMPLATE.to_owned()),
     };
     validate_both(&given, schemas)?;
-    let in_force = match recorded(db)
-        .await
-        .map_err(|source| RoleNamesError::Database {
-            context: "reading the recorded runtime role name templates",
-            source,
-        })? {
+    Ok(match recorded {
         Some((recorded, at)) => {
             refuse_changed(configured, &recorded, &at)?;
             recorded
         }
         None => given,
-    };
-    apply(db, &in_force).await?;
-    Ok(in_force)
+    })
 }
 
 fn refuse_changed(

@@ -67,10 +67,26 @@ impl Migration {
     }
 }
 
+/// The sum file a catalog is held to.
+enum ExpectedSum {
+    /// Its text (the workspace's, compiled in), parsed when first asked:
+    /// the no-op check reads the text's lines as they are.
+    Text {
+        text: &'static str,
+        parsed:
+            std::sync::OnceLock<Result<crate::source::sum::SumFile, crate::source::sum::SumError>>,
+    },
+    /// Already parsed (a test's or a tool's own).
+    Parsed(Result<crate::source::sum::SumFile, crate::source::sum::SumError>),
+}
+
 /// Every migration in the workspace, validated and in global order.
 pub struct Catalog {
     /// The sum file the code must agree with (the workspace's, compiled in).
-    expected_sum: Option<Result<crate::source::sum::SumFile, crate::source::sum::SumError>>,
+    expected_sum: Option<ExpectedSum>,
+    /// The no-op check takes the code's checksums from the sum file instead
+    /// of recording every migration (see [`Catalog::with_sum_as_record`]).
+    sum_is_record: bool,
     workspace: Option<Workspace>,
     migrations: Vec<Migration>,
     schemas: Vec<&'static str>,
@@ -90,7 +106,6 @@ impl Catalog {
                 });
             }
         }
-        let mut seen: HashMap<String, (&'static str, usize)> = HashMap::new();
         let mut migrations = Vec::new();
         for source in sources {
             for (index, inner) in source.migrations.into_iter().enumerate() {
@@ -109,17 +124,6 @@ impl Catalog {
                         timestamp: parsed.timestamp,
                     });
                 }
-                if let Some((first, first_index)) =
-                    seen.insert(name.clone(), (source.schema, index + 1))
-                {
-                    return Err(CatalogError::DuplicateName {
-                        name,
-                        first: first.to_owned(),
-                        first_index,
-                        second: source.schema.to_owned(),
-                        second_index: index + 1,
-                    });
-                }
                 migrations.push(Migration {
                     name,
                     schema: source.schema,
@@ -129,9 +133,24 @@ impl Catalog {
                 });
             }
         }
+        // Stable: of two equal names, the one registered first stays first.
         migrations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        // Equal names sort next to each other (the name is part of the key).
+        if let Some(pair) = migrations
+            .windows(2)
+            .find(|pair| pair[0].name == pair[1].name)
+        {
+            return Err(CatalogError::DuplicateName {
+                name: pair[1].name.clone(),
+                first: pair[0].schema.to_owned(),
+                first_index: pair[0].registered + 1,
+                second: pair[1].schema.to_owned(),
+                second_index: pair[1].registered + 1,
+            });
+        }
         Ok(Self {
             expected_sum: None,
+            sum_is_record: false,
             workspace: None,
             migrations,
             schemas,
@@ -144,7 +163,10 @@ impl Catalog {
     /// entities).
     pub fn workspace(workspace: &Workspace) -> Result<Self> {
         let mut catalog = Self::new(workspace_sources(workspace))?;
-        catalog.expected_sum = Some(crate::source::sum::SumFile::parse(workspace.sum_file));
+        catalog.expected_sum = Some(ExpectedSum::Text {
+            text: workspace.sum_file,
+            parsed: std::sync::OnceLock::new(),
+        });
         catalog.workspace = Some(*workspace);
         Ok(catalog)
     }
@@ -157,15 +179,71 @@ impl Catalog {
 
     /// Holds the catalog to `sum` (a tool's or a test's own sum file).
     pub fn with_expected_sum(mut self, sum: crate::source::sum::SumFile) -> Self {
-        self.expected_sum = Some(Ok(sum));
+        self.expected_sum = Some(ExpectedSum::Parsed(Ok(sum)));
         self
+    }
+
+    /// Holds the catalog to the sum file `text`, read as the workspace's is
+    /// (parsed only when the full comparison needs it).
+    pub fn with_expected_sum_text(mut self, text: &'static str) -> Self {
+        self.expected_sum = Some(ExpectedSum::Text {
+            text,
+            parsed: std::sync::OnceLock::new(),
+        });
+        self
+    }
+
+    /// Lets the no-op check read the code's checksums from the sum file this
+    /// catalog was built with, instead of recording every migration's SQL
+    /// (which grows with history): the release binary, built from a tree the
+    /// gate (`migrate check`) and the tests held to its sum file. Every run
+    /// that finds anything to do still records the code and compares it with
+    /// history in full.
+    pub fn with_sum_as_record(mut self) -> Self {
+        self.sum_is_record = true;
+        self
+    }
+
+    /// The `(name, checksum)` of every migration from the sum file, in
+    /// catalog order, when [`Catalog::with_sum_as_record`] asked for it and
+    /// the sum file lists exactly the catalog's migrations; `None` otherwise
+    /// (then the code is recorded).
+    pub(crate) fn sum_record(&self) -> Option<Vec<(&str, &str)>> {
+        if !self.sum_is_record {
+            return None;
+        }
+        let records: Vec<(&str, &str, &str)> = match self.expected_sum.as_ref()? {
+            ExpectedSum::Text { text, .. } => crate::source::sum::records(text)?,
+            ExpectedSum::Parsed(parsed) => parsed
+                .as_ref()
+                .ok()?
+                .entries
+                .iter()
+                .map(|e| (e.name.as_str(), e.schema.as_str(), e.checksum.as_str()))
+                .collect(),
+        };
+        if records.len() != self.migrations.len() {
+            return None;
+        }
+        self.migrations
+            .iter()
+            .zip(records)
+            .map(|(migration, (name, schema, checksum))| {
+                (migration.name == name && migration.schema == schema).then_some((name, checksum))
+            })
+            .collect()
     }
 
     /// The sum file the code must agree with, if any.
     pub fn expected_sum(
         &self,
     ) -> Option<&Result<crate::source::sum::SumFile, crate::source::sum::SumError>> {
-        self.expected_sum.as_ref()
+        Some(match self.expected_sum.as_ref()? {
+            ExpectedSum::Text { text, parsed } => {
+                parsed.get_or_init(|| crate::source::sum::SumFile::parse(text))
+            }
+            ExpectedSum::Parsed(parsed) => parsed,
+        })
     }
 
     pub fn migrations(&self) -> &[Migration] {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use migration_dev::testing::TestDatabase;
 use migration_runner::deploy::runner::UpOptions;
+use migration_runner::{Catalog, Runner, RunnerOptions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::support::*;
@@ -220,14 +221,21 @@ async fn status_from_the_digest_shows_what_the_full_comparison_shows() {
     assert_eq!(last.note.as_deref(), Some("a note"));
     assert_eq!(last.execution_ms, Some(1234));
     assert!(last.out_of_order_allowed);
-    // The summary: the newest ten rows as in full, the others without details.
+    // The summary: the newest ten rows as in full, the others without
+    // details (their checksums neither: a summary builds what it shows).
     let count = full.migrations.len();
     for (index, (short, long)) in entries(&summary).iter().zip(entries(&full)).enumerate() {
         if index + 10 >= count {
             assert_eq!(short, &long, "{index}");
         } else {
             let mut long = long;
-            for detail in ["applied_at", "execution_ms", "note"] {
+            for detail in [
+                "applied_at",
+                "execution_ms",
+                "note",
+                "checksum",
+                "applied_checksum",
+            ] {
                 long[detail] = serde_json::Value::Null;
             }
             long["out_of_order_allowed"] = false.into();
@@ -358,4 +366,160 @@ async fn tampering_with_the_digest_itself_falls_back_to_the_full_comparison() {
             "{what}: {refused}"
         );
     }
+}
+
+/// Transactions the server committed in `db` (each statement a no-op sends
+/// is one), read from another database once the counts settle: a finished
+/// client's backend reports its counts when it exits.
+async fn commits_after(db: &TestDatabase, before: Option<i64>) -> i64 {
+    let admin = sea_orm::Database::connect(db.cluster().url("postgres").unwrap())
+        .await
+        .unwrap();
+    let sql = format!(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = '{}'",
+        db.name
+    );
+    let mut last = i64::MIN;
+    for _ in 0..40 {
+        admin
+            .execute_unprepared("SELECT pg_stat_clear_snapshot()")
+            .await
+            .unwrap();
+        let now = scalar_i64(&admin, &sql).await;
+        // Settled: the same count twice, 50 ms apart, and past `before`.
+        if now == last && before.is_none_or(|before| now > before) {
+            return now;
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
+/// Architecture Invariant: a no-op deploy (and `status`, and `plan`) sends
+/// one statement after connecting: the digest, the lock, the recorded role
+/// templates and whether Citus is there, read together; and role templates
+/// other than the recorded ones are still refused there. Counted as the
+/// server counts transactions: exactly as many as `psql` sending one
+/// statement (connecting commits one of its own). 6e511ed's no-op: 10.
+#[tokio::test]
+async fn a_no_op_deploy_is_one_statement_and_still_refuses_other_role_templates() {
+    let db = TestDatabase::migrated("digest_one_statement").await;
+    // The fewest of three runs: autovacuum's visits to the database commit
+    // transactions of their own now and then, never fewer.
+    let fewest = async |run: &dyn Fn() -> std::process::Output| {
+        let mut fewest = i64::MAX;
+        for _ in 0..3 {
+            let before = commits_after(&db, None).await;
+            let out = run();
+            assert!(out.status.success(), "{}", all_output(&out));
+            fewest = fewest.min(commits_after(&db, Some(before)).await - before);
+        }
+        fewest
+    };
+    let psql = db.cluster().psql();
+    let one_statement = fewest(&|| {
+        std::process::Command::new(&psql)
+            .args(["-X", "-q", "-Atc", "SELECT 1", &db.url])
+            .output()
+            .unwrap()
+    })
+    .await;
+    assert_eq!(one_statement, 2, "connecting and one statement");
+    for command in [&["up"][..], &["status"], &["plan"]] {
+        let sent = fewest(&|| runner_binary(Some(&db.url), command, &[])).await;
+        assert_eq!(
+            sent, one_statement,
+            "{command:?}: {sent} transactions, psql's one statement {one_statement}"
+        );
+    }
+    for command in [&["up"][..], &["status"], &["plan"]] {
+        let refused = runner_binary(
+            Some(&db.url),
+            command,
+            &[("MIGRATION_APP_ROLE_TEMPLATE", "other_{schema}_rw")],
+        );
+        assert_eq!(refused.status.code(), Some(2), "{}", all_output(&refused));
+        let message = stderr(&refused);
+        assert!(
+            message
+                .contains("this database's runtime roles are named by the template `{schema}_app`")
+                && message.contains("this run gives `other_{schema}_rw`"),
+            "{command:?}: {message}"
+        );
+    }
+}
+
+/// The release binary's no-op takes the code's checksums from its sum file
+/// (no migration recorded, so it stays flat in history length); `cargo
+/// xtask`, whose tree is being edited, records the code. Shown with a sum
+/// file and a history row that agree with each other and not with the code:
+/// the sum file is believed by the first, the code by the second. A sum file
+/// that does not add up is not believed.
+#[tokio::test]
+async fn the_release_binary_checks_history_against_its_sum_file_and_xtask_against_the_code() {
+    use migration_runner::source::sum::SumFile;
+    let db = TestDatabase::migrated("digest_sum_record").await;
+    let conn = connect(&db).await;
+    let mut sum = SumFile::parse(schema_registry::SUM_FILE).unwrap();
+    let entry = sum.entries.iter_mut().find(|e| e.name == WEBINARS).unwrap();
+    let code_checksum = entry.checksum.clone();
+    entry.checksum = "0".repeat(64);
+    let believed: &'static str = Box::leak(sum.render().into_boxed_str());
+    exec(
+        &conn,
+        &format!(
+            "UPDATE public.seaql_migrations SET checksum = '{}' WHERE version = '{WEBINARS}'",
+            "0".repeat(64)
+        ),
+    )
+    .await;
+    let up_with = |catalog: Catalog| {
+        let url = db.url.clone();
+        async move {
+            let session = migration_runner::connect(&url, "migration-runner-test")
+                .await
+                .unwrap();
+            let runner = Runner::new(session, catalog, RunnerOptions::default())
+                .await
+                .unwrap();
+            let outcome = runner.up(&UpOptions::default()).await;
+            runner.close().await;
+            outcome
+                .map(|r| (r.applied.len(), r.already_applied))
+                .map_err(|e| e.to_string())
+        }
+    };
+    let workspace = schema_registry::workspace();
+    let count = Catalog::workspace(&workspace).unwrap().migrations().len();
+    // The release binary: history agrees with its sum file, nothing to do.
+    let release = Catalog::workspace(&workspace)
+        .unwrap()
+        .with_expected_sum_text(believed)
+        .with_sum_as_record();
+    assert_eq!(up_with(release).await, Ok((0, count)));
+    // xtask: the code's checksum differs from history's, refused.
+    let xtask = Catalog::workspace(&workspace)
+        .unwrap()
+        .with_expected_sum_text(believed);
+    let refused = up_with(xtask).await.unwrap_err();
+    assert!(
+        refused.contains(WEBINARS) && refused.contains("integrity"),
+        "{refused}"
+    );
+    // A sum file whose total does not add up: the code is recorded instead.
+    let broken: &'static str = Box::leak(
+        believed
+            .replace(&"0".repeat(64), &code_checksum[..64])
+            .into_boxed_str(),
+    );
+    let release = Catalog::workspace(&workspace)
+        .unwrap()
+        .with_expected_sum_text(broken)
+        .with_sum_as_record();
+    let refused = up_with(release).await.unwrap_err();
+    assert!(
+        refused.contains(WEBINARS) && refused.contains("integrity"),
+        "{refused}"
+    );
 }
