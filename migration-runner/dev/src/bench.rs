@@ -919,4 +919,36 @@ mod tests {
             "{report}"
         );
     }
+
+    #[test]
+    fn the_compared_commit_is_unpacked_once_in_its_own_directory_and_an_unknown_one_refused() {
+        let workspace = crate::scaffold::workspace_root();
+        let refused = Against::prepare(&workspace, "no-such-branch-anywhere").unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("`no-such-branch-anywhere` is no commit")
+                && refused.to_string().contains("git fetch"),
+            "{refused}"
+        );
+        let against = Against::prepare(&workspace, "HEAD").unwrap();
+        let manifest = against.sources.join("Cargo.toml");
+        let written = std::fs::metadata(&manifest).unwrap().modified().unwrap();
+        assert!(against.label.starts_with("HEAD ("), "{}", against.label);
+        assert!(
+            against.target.ends_with("target") && !against.target.starts_with(&against.sources)
+        );
+        assert!(
+            against
+                .sources
+                .join("migration-runner/migrations.sum")
+                .is_file()
+        );
+        let again = Against::prepare(&workspace, "HEAD").unwrap();
+        assert_eq!(again.sources, against.sources);
+        assert_eq!(
+            std::fs::metadata(&manifest).unwrap().modified().unwrap(),
+            written
+        );
+    }
 }
