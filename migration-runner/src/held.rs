@@ -5,7 +5,7 @@
 //! for each transaction: one round trip more per migration than `psql` needs.
 //! The executor holds the connection for the whole run instead, and drives
 //! each transaction itself, so a migration costs `BEGIN` with its first
-//! statement, the rest, the history row and `COMMIT`.
+//! statement, the rest, and the history row with `COMMIT`.
 //!
 //! While it is held, the session's pool has nothing to give: everything the
 //! run does between its first and last step goes through [`Held`].
@@ -68,6 +68,20 @@ impl Held {
             .await
             .map(drop)
             .map_err(exec_error)
+    }
+
+    /// Runs `last`, parameterless SQL, and commits, in one round trip. On an
+    /// error the transaction is still open (or already ended, when `COMMIT`
+    /// itself failed): the caller rolls back either way.
+    pub(crate) async fn commit_with(&self, last: &str) -> Result<(), DbErr> {
+        let mut link = self.conn.lock().await;
+        let sql = format!("{last};\nCOMMIT");
+        link.conn
+            .execute(sea_orm::sqlx::AssertSqlSafe(sql))
+            .await
+            .map_err(exec_error)?;
+        link.in_transaction = false;
+        Ok(())
     }
 
     pub(crate) async fn begin(&self) -> Result<(), DbErr> {

@@ -230,15 +230,22 @@ impl Executor {
             }
         };
         let execution_ms = elapsed_ms(started);
+        // The history row goes with the `COMMIT`: a migration of k
+        // statements is k + 1 round trips (`psql -f`: k + 3).
         let written = match step.direction {
-            Direction::Up => history::record(&self.db, applied_row(step, execution_ms)).await,
-            Direction::Down => history::delete(&self.db, step.name).await,
+            Direction::Up => {
+                let row = history::record_sql(&applied_row(step, execution_ms));
+                self.db.commit_with(&row).await.map_err(history_failure)
+            }
+            Direction::Down => match history::delete(&self.db, step.name).await {
+                Ok(()) => self.db.commit().await.map_err(history_failure),
+                Err(err) => Err(history_failure(into_db(err))),
+            },
         };
-        if let Err(err) = written {
+        if let Err(failure) = written {
             let _ = self.db.rollback().await;
-            return Err(history_failure(into_db(err)));
+            return Err(failure);
         }
-        self.db.commit().await.map_err(history_failure)?;
         Ok((execution_ms, placed))
     }
 

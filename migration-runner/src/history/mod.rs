@@ -600,29 +600,35 @@ pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     row: NewRow<'_>,
 ) -> Result<(), HistoryError> {
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
+    db.execute_unprepared(&record_sql(&row))
+        .await
+        .map_err(HistoryError::write)?;
+    Ok(())
+}
+
+/// The statement that records `row` (inserted, or replacing a cleared
+/// entry), its values written in as literals: parameterless, so the executor
+/// sends it together with the `COMMIT` after it (one round trip).
+pub(crate) fn record_sql(row: &NewRow<'_>) -> String {
+    use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder as _};
+    let literal = |value: Value| PostgresQueryBuilder.value_to_string(&value);
+    format!(
         "INSERT INTO public.seaql_migrations \
              (version, applied_at, schema_name, checksum, state, execution_ms, applied_on, applied_by, out_of_order, note) \
-         VALUES ($1, extract(epoch FROM now())::bigint, $2, $3, $4, $5, now(), current_user, $6, $7) \
+         VALUES ({}, extract(epoch FROM now())::bigint, {}, {}, {}, {}, now(), current_user, {}, {}) \
          ON CONFLICT (version) DO UPDATE SET \
              applied_at = excluded.applied_at, schema_name = excluded.schema_name, \
              checksum = excluded.checksum, state = excluded.state, \
              execution_ms = excluded.execution_ms, applied_on = excluded.applied_on, \
              applied_by = excluded.applied_by, out_of_order = excluded.out_of_order, note = excluded.note",
-        [
-            Value::from(row.name),
-            Value::from(row.schema),
-            Value::from(row.checksum),
-            Value::from(row.state.as_str()),
-            Value::from(row.execution_ms),
-            Value::from(row.out_of_order),
-            Value::from(row.note.map(str::to_owned)),
-        ],
-    ))
-    .await
-    .map_err(HistoryError::write)?;
-    Ok(())
+        literal(Value::from(row.name)),
+        literal(Value::from(row.schema)),
+        literal(Value::from(row.checksum)),
+        literal(Value::from(row.state.as_str())),
+        literal(Value::from(row.execution_ms)),
+        literal(Value::from(row.out_of_order)),
+        literal(Value::from(row.note.map(str::to_owned))),
+    )
 }
 
 pub(crate) async fn set_state<C: ConnectionTrait>(
