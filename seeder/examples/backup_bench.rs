@@ -129,5 +129,33 @@ async fn main() {
         verify.as_secs_f64() / pg_restore.as_secs_f64(),
         verified.restore_ms as f64 / 1000.0
     );
+    let rows = report.manifest.rows().max(0) as u64;
+    migration_dev::bench::write_figures(&[
+        migration_dev::bench::Figure::time(
+            "backup",
+            "db backup",
+            rows,
+            &[backup],
+            Some(("pg_dump -Fc of the same schemas", &[pg_dump])),
+        )
+        .with_note(&format!(
+            "load --scale {scale}, {} tables",
+            report.manifest.tables.len()
+        )),
+        migration_dev::bench::Figure::time(
+            "backup",
+            "db verify-backup",
+            rows,
+            &[verify],
+            Some((
+                "pg_restore of that archive into an empty database",
+                &[pg_restore],
+            )),
+        )
+        .with_note(&format!(
+            "its own restore {:.2} s",
+            verified.restore_ms as f64 / 1000.0
+        )),
+    ]);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -218,15 +218,18 @@ pub struct Plan {
     pub scales: Vec<u64>,
     pub backfill_rows: u64,
     pub check_size: u64,
+    /// The `load` scale `db backup` and `verify-backup` are timed on.
+    pub backup_scale: u64,
 }
 
 impl Default for Plan {
     fn default() -> Self {
         Self {
-            sizes: vec![12, 100, 500, 2000],
+            sizes: vec![12, 100, 500, 2000, 10_000],
             scales: vec![100_000, 1_000_000],
             backfill_rows: 1_000_000,
             check_size: 500,
+            backup_scale: 100_000,
         }
     }
 }
@@ -239,6 +242,7 @@ impl Plan {
             scales: vec![10_000],
             backfill_rows: 50_000,
             check_size: 100,
+            backup_scale: 10_000,
         }
     }
 
@@ -280,6 +284,15 @@ impl Plan {
             label: format!(
                 "the capacity backfill over {} rows next to one UPDATE",
                 self.backfill_rows
+            ),
+        });
+        steps.push(Step {
+            package: "seeder",
+            example: "backup_bench",
+            args: vec![self.backup_scale.to_string()],
+            label: format!(
+                "db backup and verify-backup of `load` at scale {} next to pg_dump and pg_restore",
+                self.backup_scale
             ),
         });
         steps
@@ -644,7 +657,7 @@ pub fn render(machine: &Machine, plan: &Plan, figures: &[Figure]) -> String {
     out.push_str("# Benchmark run\n\n");
     out.push_str(&format!(
         "- machine: {} ({} cores), {:.1} GiB\n- {}\n- {}\n- commit {} on {}\n- command: `cargo xtask bench` \
-         (sizes {:?}, scales {:?}, backfill {} rows, check on {})\n\n",
+         (sizes {:?}, scales {:?}, backfill {} rows, check on {}, backup at scale {})\n\n",
         machine.cpu,
         machine.cores,
         machine.memory_gib,
@@ -655,7 +668,8 @@ pub fn render(machine: &Machine, plan: &Plan, figures: &[Figure]) -> String {
         plan.sizes,
         plan.scales,
         plan.backfill_rows,
-        plan.check_size
+        plan.check_size,
+        plan.backup_scale
     ));
     out.push_str(
         "Medians with [min-max]. `ratio` is time over the floor's time (or the floor's rate over \
