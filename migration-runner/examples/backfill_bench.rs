@@ -32,7 +32,7 @@ const ADD_CAPACITY: &str = "m20251008_120000_academy_add_webinar_capacity";
 const HOST: &str = "00000000-0000-0000-0000-000000000001";
 const RANGE: &str = "w.id BETWEEN $1::uuid AND $2::uuid";
 /// The target: the backfill's rate over one `UPDATE`'s.
-const TARGET_RATIO: f64 = 0.7;
+const TARGET_RATIO: f64 = 0.9;
 
 struct Args {
     rows: u64,

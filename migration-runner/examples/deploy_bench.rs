@@ -329,7 +329,17 @@ fn drive(sizes: Vec<usize>, against: Option<&Against>) -> serde_json::Value {
         // No-op deploys and status over the applied history, each command's
         // runs interleaved with its floor's (and the other commit's).
         let floor_sql = "SELECT count(*), max(version) FROM public.seaql_migrations";
-        let [up, floor, formatting_floor] = measure([
+        let their_url = last_theirs.as_ref().map(|(_, url)| url.clone());
+        // The other commit's runs (when compared) go in the same rounds;
+        // without one, that slot runs nothing and is not reported.
+        let theirs_or_nothing = |command: &'static str| {
+            let url = their_url.clone();
+            move || match (against, &url) {
+                (Some(against), Some(url)) => subject_of(&against.exe, url, &[command]),
+                _ => Command::new("true"),
+            }
+        };
+        let [up, floor, formatting_floor, up_theirs] = measure([
             &mut || subject(&cold_url, &["up"]),
             // What a no-op must read: how many migrations history holds, and the newest.
             &mut || {
@@ -342,34 +352,27 @@ fn drive(sizes: Vec<usize>, against: Option<&Against>) -> serde_json::Value {
                 cmd.args(["-c", "SELECT * FROM public.seaql_migrations"]);
                 cmd
             },
+            &mut theirs_or_nothing("up"),
         ]);
-        let [status, status_json] = measure([&mut || subject(&cold_url, &["status"]), &mut || {
-            subject(&cold_url, &["status", "--json"])
-        }]);
+        let [status, status_json, status_theirs] = measure([
+            &mut || subject(&cold_url, &["status"]),
+            &mut || subject(&cold_url, &["status", "--json"]),
+            &mut theirs_or_nothing("status"),
+        ]);
         let theirs = against.map(|against| {
-            let (_, url) = last_theirs.as_ref().unwrap();
-            let [up_theirs, up_ours, status_theirs, status_ours] = measure([
-                &mut || subject_of(&against.exe, url, &["up"]),
-                &mut || subject(&cold_url, &["up"]),
-                &mut || subject_of(&against.exe, url, &["status"]),
-                &mut || subject(&cold_url, &["status"]),
-            ]);
+            let cold_theirs = Stats::of(cold_theirs.clone());
             println!(
-                "  against {}: no-op up {} (this tree, same rounds: {}), status {} (this tree: {}), cold up {}",
+                "  against {}: no-op up {}, status {}, cold up {}",
                 against.label,
                 up_theirs.show(),
-                up_ours.show(),
                 status_theirs.show(),
-                status_ours.show(),
-                Stats::of(cold_theirs.clone()).show()
+                cold_theirs.show()
             );
             serde_json::json!({
                 "label": against.label,
                 "noop_up": up_theirs.json(None),
-                "noop_up_ours_same_rounds": up_ours.json(None),
                 "status": status_theirs.json(None),
-                "status_ours_same_rounds": status_ours.json(None),
-                "cold_up": Stats::of(cold_theirs.clone()).json(None),
+                "cold_up": cold_theirs.json(None),
             })
         });
         println!("N = {size}");
@@ -510,15 +513,7 @@ fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> 
             )),
             "<= 1.2",
         );
-        // Against the other commit, this tree's runs of the same rounds.
-        if let Some(base) = baseline(size, "noop_up") {
-            let ours = &size["against"]["noop_up_ours_same_rounds"];
-            noop.baseline = Some(base);
-            noop.note = Some(format!(
-                "beside the other commit: {:.1} ms",
-                number(ours, "median")
-            ));
-        }
+        noop.baseline = baseline(size, "noop_up");
         out.push(noop);
         let mut status = one(
             "status",
