@@ -13,6 +13,25 @@ pub struct MigrationName {
 
 /// Splits `name` into its parts. `known_schemas` lets schema names contain underscores.
 pub fn parse(name: &str, known_schemas: &[&str]) -> Result<MigrationName, String> {
+    let parts = split(name, known_schemas)?;
+    Ok(MigrationName {
+        timestamp: parts.timestamp.to_owned(),
+        schema: parts.schema.to_owned(),
+        description: parts.description.to_owned(),
+    })
+}
+
+/// A valid name's parts, borrowed from it (what [`parse`] owns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameParts<'a> {
+    pub timestamp: &'a str,
+    pub schema: &'a str,
+    pub description: &'a str,
+}
+
+/// [`parse`] without copying: the catalog checks every name of a long
+/// history on each run.
+pub fn split<'a>(name: &'a str, known_schemas: &[&str]) -> Result<NameParts<'a>, String> {
     let rest = name
         .strip_prefix('m')
         .ok_or_else(|| "it does not start with `m`".to_owned())?;
@@ -24,12 +43,12 @@ pub fn parse(name: &str, known_schemas: &[&str]) -> Result<MigrationName, String
                 .is_some_and(|after| after.starts_with('_'))
         })
         .max_by_key(|schema| schema.len())
-        .map(|schema| (*schema).to_owned())
-        .or_else(|| rest.split('_').next().map(str::to_owned))
+        .map(|schema| &rest[..schema.len()])
+        .or_else(|| rest.split('_').next())
         .filter(|schema| !schema.is_empty())
         .ok_or_else(|| "the schema is missing after the timestamp".to_owned())?;
     let description = rest
-        .strip_prefix(schema.as_str())
+        .strip_prefix(schema)
         .and_then(|after| after.strip_prefix('_'))
         .unwrap_or_default();
     if description.is_empty() {
@@ -43,14 +62,14 @@ pub fn parse(name: &str, known_schemas: &[&str]) -> Result<MigrationName, String
             "`{bad}` is not allowed (use lowercase letters, digits and `_`)"
         ));
     }
-    Ok(MigrationName {
+    Ok(NameParts {
         timestamp,
         schema,
-        description: description.to_owned(),
+        description,
     })
 }
 
-fn split_timestamp(rest: &str) -> Result<(String, &str), String> {
+fn split_timestamp(rest: &str) -> Result<(&str, &str), String> {
     let stamp = rest.get(..15).unwrap_or_default();
     let well_formed = stamp.len() == 15
         && stamp
@@ -75,7 +94,7 @@ fn split_timestamp(rest: &str) -> Result<(String, &str), String> {
     if !real {
         return Err(format!("`{stamp}` is not a real date and time"));
     }
-    Ok((stamp.to_owned(), &rest[16..]))
+    Ok((stamp, &rest[16..]))
 }
 
 /// Turns free text into the `<what>` part of a name: `Add webinar capacity!` → `add_webinar_capacity`.

@@ -186,21 +186,24 @@ fn recorded_digest(ups: &[(String, RecordedUp)]) -> Option<history::Digest> {
 /// checksum. From the sum file when the catalog takes it as the record (no
 /// migration recorded: flat in history length), else recorded.
 enum CodeRecord<'c> {
-    Sum(Vec<(&'c str, &'c str)>),
+    Sum(&'c crate::source::sum::SumRecord),
     Recorded(&'c [(String, RecordedUp)]),
 }
 
 impl<'c> CodeRecord<'c> {
     async fn of(catalog: &'c Catalog, capturer: &'c Capturer) -> Self {
         match catalog.sum_record() {
-            Some(rows) => CodeRecord::Sum(rows),
+            Some(record) => CodeRecord::Sum(record),
             None => CodeRecord::Recorded(recorded_ups(catalog, capturer).await),
         }
     }
 
     fn digest(&self) -> Option<history::Digest> {
         match self {
-            CodeRecord::Sum(rows) => Some(history::Digest::of(rows.iter().copied())),
+            CodeRecord::Sum(record) => Some(history::Digest {
+                rows: record.rows,
+                lanes: record.lanes,
+            }),
             CodeRecord::Recorded(ups) => recorded_digest(ups),
         }
     }
@@ -281,9 +284,9 @@ pub(crate) async fn inspect_unchanged(
     let by_name: HashMap<&str, &HistoryRow> = rows.iter().map(|r| (r.name.as_str(), r)).collect();
     let inspection = match &code {
         // The sum file as the record agrees with itself by definition.
-        CodeRecord::Sum(sum) => Inspection::all_applied(
+        CodeRecord::Sum(record) => Inspection::all_applied(
             catalog,
-            |position, _| Some(sum[position].1.to_owned()),
+            |position, _| Some(record.entries[position].2.to_owned()),
             &by_name,
         ),
         CodeRecord::Recorded(ups) => {

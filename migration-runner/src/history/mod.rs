@@ -156,41 +156,9 @@ pub struct Digest {
 impl Digest {
     /// The digest of `(name, checksum)` rows, each `applied`, as the trigger computes it.
     pub fn of<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        use sha2::{Digest as _, Sha256};
-        let mut digest = Digest {
-            rows: 0,
-            lanes: [0; 4],
-        };
-        for (name, checksum) in rows {
-            let mut hasher = Sha256::new();
-            hasher.update(name.as_bytes());
-            hasher.update(b"\n");
-            hasher.update(checksum.as_bytes());
-            hasher.update(b"\napplied");
-            let hash = hasher.finalize();
-            for (lane, sum) in digest.lanes.iter_mut().enumerate() {
-                *sum += u128::from(lane_value(&hash, lane));
-            }
-            digest.rows += 1;
-        }
-        digest
+        let (rows, lanes) = crate::source::sum::row_digest(rows);
+        Digest { rows, lanes }
     }
-}
-
-/// The number the trigger reads from a row hash's hex digits
-/// `lane * 15 .. lane * 15 + 15` (`('x' || substr(...))::bit(60)`), taken
-/// from the bytes without writing the hex out: a long history's digest is
-/// mostly this.
-fn lane_value(hash: &[u8], lane: usize) -> u64 {
-    (lane * 15..lane * 15 + 15).fold(0, |value, nibble| {
-        let byte = hash[nibble / 2];
-        let digit = if nibble % 2 == 0 {
-            byte >> 4
-        } else {
-            byte & 0x0f
-        };
-        (value << 4) | u64::from(digit)
-    })
 }
 
 /// Which history rows the one-row check returns beside its verdict.
@@ -759,31 +727,5 @@ impl HistoryError {
 
     pub(crate) fn write(source: DbErr) -> Self {
         Self::from_db("write", source)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The lanes read from the bytes are the trigger's: 15 hex digits each.
-    #[test]
-    fn a_lane_is_fifteen_hex_digits_of_the_row_hash() {
-        use sha2::{Digest as _, Sha256};
-        for text in [
-            "m1\nabc\napplied",
-            "",
-            "m20250101_000000_core_x\n00ff\napplied",
-        ] {
-            let hash = Sha256::digest(text.as_bytes());
-            let hex = hex::encode(hash);
-            for lane in 0..4 {
-                let expected = u64::from_str_radix(&hex[lane * 15..lane * 15 + 15], 16).unwrap();
-                assert_eq!(lane_value(&hash, lane), expected, "lane {lane} of {text:?}");
-            }
-        }
-        let digest = Digest::of([("a", "1"), ("b", "2")]);
-        assert_eq!(digest.rows, 2);
-        assert_ne!(digest.lanes, [0; 4]);
     }
 }

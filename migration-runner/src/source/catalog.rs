@@ -12,6 +12,7 @@ use sea_orm::DbErr;
 
 type Result<T, E = CatalogError> = std::result::Result<T, E>;
 use crate::name;
+use crate::source::sum::SumRecord;
 
 /// One schema crate as the runner sees it.
 pub struct SchemaSource {
@@ -75,9 +76,24 @@ enum ExpectedSum {
         text: &'static str,
         parsed:
             std::sync::OnceLock<Result<crate::source::sum::SumFile, crate::source::sum::SumError>>,
+        /// Its record for the no-op check, computed once (started on a
+        /// thread of its own by [`Catalog::with_sum_as_record`]).
+        record: std::sync::OnceLock<Option<SumRecord>>,
+        pending: std::sync::Mutex<Option<std::thread::JoinHandle<Option<SumRecord>>>>,
     },
     /// Already parsed (a test's or a tool's own).
     Parsed(Result<crate::source::sum::SumFile, crate::source::sum::SumError>),
+}
+
+impl ExpectedSum {
+    fn text(text: &'static str) -> Self {
+        ExpectedSum::Text {
+            text,
+            parsed: std::sync::OnceLock::new(),
+            record: std::sync::OnceLock::new(),
+            pending: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 /// Every migration in the workspace, validated and in global order.
@@ -111,23 +127,24 @@ impl Catalog {
             for (index, inner) in source.migrations.into_iter().enumerate() {
                 let name = inner.name().to_owned();
                 let parsed =
-                    name::parse(&name, &schemas).map_err(|reason| CatalogError::MalformedName {
+                    name::split(&name, &schemas).map_err(|reason| CatalogError::MalformedName {
                         name: name.clone(),
                         krate: source.schema.to_owned(),
                         reason,
                     })?;
                 if parsed.schema != source.schema {
                     return Err(CatalogError::WrongSchemaPrefix {
-                        name,
                         krate: source.schema.to_owned(),
-                        prefix: parsed.schema,
-                        timestamp: parsed.timestamp,
+                        prefix: parsed.schema.to_owned(),
+                        timestamp: parsed.timestamp.to_owned(),
+                        name,
                     });
                 }
+                let timestamp = parsed.timestamp.to_owned();
                 migrations.push(Migration {
                     name,
                     schema: source.schema,
-                    timestamp: parsed.timestamp,
+                    timestamp,
                     registered: index,
                     inner,
                 });
@@ -163,10 +180,7 @@ impl Catalog {
     /// entities).
     pub fn workspace(workspace: &Workspace) -> Result<Self> {
         let mut catalog = Self::new(workspace_sources(workspace))?;
-        catalog.expected_sum = Some(ExpectedSum::Text {
-            text: workspace.sum_file,
-            parsed: std::sync::OnceLock::new(),
-        });
+        catalog.expected_sum = Some(ExpectedSum::text(workspace.sum_file));
         catalog.workspace = Some(*workspace);
         Ok(catalog)
     }
@@ -186,10 +200,7 @@ impl Catalog {
     /// Holds the catalog to the sum file `text`, read as the workspace's is
     /// (parsed only when the full comparison needs it).
     pub fn with_expected_sum_text(mut self, text: &'static str) -> Self {
-        self.expected_sum = Some(ExpectedSum::Text {
-            text,
-            parsed: std::sync::OnceLock::new(),
-        });
+        self.expected_sum = Some(ExpectedSum::text(text));
         self
     }
 
@@ -201,37 +212,49 @@ impl Catalog {
     /// history in full.
     pub fn with_sum_as_record(mut self) -> Self {
         self.sum_is_record = true;
+        if let Some(ExpectedSum::Text { text, pending, .. }) = &self.expected_sum
+            && let Ok(mut pending) = pending.lock()
+        {
+            // Pure CPU, done while the run connects.
+            *pending = Some(SumRecord::start(text));
+        }
         self
     }
 
-    /// The `(name, checksum)` of every migration from the sum file, in
-    /// catalog order, when [`Catalog::with_sum_as_record`] asked for it and
-    /// the sum file lists exactly the catalog's migrations; `None` otherwise
-    /// (then the code is recorded).
-    pub(crate) fn sum_record(&self) -> Option<Vec<(&str, &str)>> {
+    /// The sum file's record of every migration, when
+    /// [`Catalog::with_sum_as_record`] asked for it and the sum file (a
+    /// compiled-in text whose total adds up) lists exactly the catalog's
+    /// migrations, in order; `None` otherwise (then the code is recorded).
+    pub(crate) fn sum_record(&self) -> Option<&SumRecord> {
         if !self.sum_is_record {
             return None;
         }
-        let records: Vec<(&str, &str, &str)> = match self.expected_sum.as_ref()? {
-            ExpectedSum::Text { text, .. } => crate::source::sum::records(text)?,
-            ExpectedSum::Parsed(parsed) => parsed
-                .as_ref()
-                .ok()?
-                .entries
-                .iter()
-                .map(|e| (e.name.as_str(), e.schema.as_str(), e.checksum.as_str()))
-                .collect(),
-        };
-        if records.len() != self.migrations.len() {
+        let Some(ExpectedSum::Text {
+            text,
+            record,
+            pending,
+            ..
+        }) = &self.expected_sum
+        else {
             return None;
-        }
-        self.migrations
-            .iter()
-            .zip(records)
-            .map(|(migration, (name, schema, checksum))| {
-                (migration.name == name && migration.schema == schema).then_some((name, checksum))
+        };
+        let record = record
+            .get_or_init(|| {
+                let started = pending.lock().ok().and_then(|mut pending| pending.take());
+                match started {
+                    Some(thread) => thread.join().ok().flatten(),
+                    None => SumRecord::of(text),
+                }
             })
-            .collect()
+            .as_ref()?;
+        let same =
+            record.entries.len() == self.migrations.len()
+                && self.migrations.iter().zip(&record.entries).all(
+                    |(migration, (name, schema, _))| {
+                        migration.name == *name && migration.schema == *schema
+                    },
+                );
+        same.then_some(record)
     }
 
     /// The sum file the code must agree with, if any.
@@ -239,7 +262,7 @@ impl Catalog {
         &self,
     ) -> Option<&Result<crate::source::sum::SumFile, crate::source::sum::SumError>> {
         Some(match self.expected_sum.as_ref()? {
-            ExpectedSum::Text { text, parsed } => {
+            ExpectedSum::Text { text, parsed, .. } => {
                 parsed.get_or_init(|| crate::source::sum::SumFile::parse(text))
             }
             ExpectedSum::Parsed(parsed) => parsed,

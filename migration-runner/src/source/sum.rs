@@ -107,6 +107,74 @@ pub enum SumError {
     Total,
 }
 
+/// The history digest of `(name, checksum)` rows, each `applied`, as the
+/// history table's trigger computes it: the row count and four 60-bit lanes
+/// of each row's SHA-256, summed (see `history::Digest`).
+pub fn row_digest<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str)>) -> (usize, [u128; 4]) {
+    let mut count = 0;
+    let mut lanes = [0u128; 4];
+    for (name, checksum) in rows {
+        let mut hasher = Sha256::new();
+        hasher.update(name.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(checksum.as_bytes());
+        hasher.update(b"\napplied");
+        let hash = hasher.finalize();
+        for (lane, sum) in lanes.iter_mut().enumerate() {
+            *sum += u128::from(lane_value(&hash, lane));
+        }
+        count += 1;
+    }
+    (count, lanes)
+}
+
+/// The number the trigger reads from a row hash's hex digits
+/// `lane * 15 .. lane * 15 + 15` (`('x' || substr(...))::bit(60)`), taken
+/// from the bytes without writing the hex out: a long history's digest is
+/// mostly this.
+fn lane_value(hash: &[u8], lane: usize) -> u64 {
+    (lane * 15..lane * 15 + 15).fold(0, |value, nibble| {
+        let byte = hash[nibble / 2];
+        let digit = if nibble % 2 == 0 {
+            byte >> 4
+        } else {
+            byte & 0x0f
+        };
+        (value << 4) | u64::from(digit)
+    })
+}
+
+/// What the release binary's no-op check takes from its compiled-in sum
+/// file: each migration's `(name, schema, checksum)` and the digest history
+/// must have when all are applied. Computed on a thread of its own while the
+/// run connects ([`SumRecord::start`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumRecord {
+    pub entries: Vec<(&'static str, &'static str, &'static str)>,
+    pub rows: usize,
+    pub lanes: [u128; 4],
+}
+
+impl SumRecord {
+    /// The record of `text`; `None` when its total does not add up.
+    pub fn of(text: &'static str) -> Option<Self> {
+        let entries = records(text)?;
+        let (rows, lanes) =
+            row_digest(entries.iter().map(|(name, _, checksum)| (*name, *checksum)));
+        Some(Self {
+            entries,
+            rows,
+            lanes,
+        })
+    }
+
+    /// [`SumRecord::of`] on a thread of its own (pure CPU: it runs while the
+    /// run connects); `join` it when needed.
+    pub fn start(text: &'static str) -> std::thread::JoinHandle<Option<Self>> {
+        std::thread::spawn(move || Self::of(text))
+    }
+}
+
 /// `(name, schema, checksum)` of every migration line of a sum file's text,
 /// borrowed from it, when its total adds up (`None` otherwise, or when a
 /// line is malformed: [`SumFile::parse`] then says what is wrong). What the
@@ -319,6 +387,27 @@ fn mismatches<'a>(
 
 #[cfg(test)]
 mod tests {
+
+    /// The lanes read from the bytes are the trigger's: 15 hex digits each.
+    #[test]
+    fn a_lane_is_fifteen_hex_digits_of_the_row_hash() {
+        for text in [
+            "m1\nabc\napplied",
+            "",
+            "m20250101_000000_core_x\n00ff\napplied",
+        ] {
+            let hash = Sha256::digest(text.as_bytes());
+            let hex = hex::encode(hash);
+            for lane in 0..4 {
+                let expected = u64::from_str_radix(&hex[lane * 15..lane * 15 + 15], 16).unwrap();
+                assert_eq!(lane_value(&hash, lane), expected, "lane {lane} of {text:?}");
+            }
+        }
+        let (rows, lanes) = row_digest([("a", "1"), ("b", "2")]);
+        assert_eq!(rows, 2);
+        assert_ne!(lanes, [0; 4]);
+    }
+
     use super::*;
 
     fn entry(name: &str, checksum: &str) -> SumEntry {
