@@ -2,26 +2,30 @@
 //! deploy costs, over generated histories of several sizes.
 //!
 //! Each measurement is a whole process (start, connect, lock, read history,
-//! verify every checksum, exit), running the same `cli::run_with` code as the
-//! release binary; only the catalog is generated. The floor, measured in the
-//! same run, is `psql` (the real binary, not Debian's Perl wrapper) reading
-//! what a no-op must read and nothing more: the history's row count and newest
-//! version, unaligned, one line (formatting every row of the history, as the
-//! floor did before, is shown beside it: it grows with N and hid a regression
-//! of the no-op); for the cold deploy, `psql -f` running the
-//! `plan` output as is (autocommit), and again with what the runner adds
-//! around each migration: a transaction and a history row (best of 5 fresh
-//! databases each, after a CHECKPOINT: DDL timings on a VM's disk are noisy).
+//! verify, exit), running the same `cli::run_with` code as the release
+//! binary, on a generated catalog that carries its sum file as the binary
+//! carries the workspace's. The floor, measured in the same run, is `psql`
+//! (the real binary, not Debian's Perl wrapper) reading what a no-op must
+//! read and nothing more: the history's row count and newest version,
+//! unaligned, one line (formatting every row of the history, as the floor
+//! did before issue 24, is shown beside it: it grows with N and hid a
+//! regression of the no-op); for the cold deploy, `psql -f` running the
+//! `plan` output with what the runner adds around each migration, a
+//! transaction and a history row (and as is, autocommit, beside it; best of
+//! 5 fresh databases each after a CHECKPOINT, one from 5,000 migrations on).
+//! The commands timed together run interleaved, round by round.
 //!
 //! ```text
-//! cargo run --release -p migration-runner --example deploy_bench            # 12 500 2000
+//! cargo run --release -p migration-runner --example deploy_bench            # 12 500 2000 10000
 //! cargo run --release -p migration-runner --example deploy_bench -- 500     # one size
 //! cargo run --release -p migration-runner --example deploy_bench -- --json target/bench/deploy.json
 //! ```
 //!
-//! With `--json PATH` it also writes its figures there (for `cargo xtask
-//! bench`): per figure its median, min and max in ms and its ratio to its
-//! floor, per history size N.
+//! With `--json PATH` it also writes its figures there; with
+//! `--against-exe PATH --against-label TEXT` (what `cargo xtask bench
+//! --against` passes) it times another commit's `deploy_bench` subject in the
+//! same rounds; `--write-sum N PATH` writes the generated sum file, for
+//! profiling the subject by hand.
 
 #![allow(elided_lifetimes_in_paths)]
 
@@ -359,6 +363,7 @@ fn drive(sizes: Vec<usize>, against: Option<&Against>) -> serde_json::Value {
             &mut || subject(&cold_url, &["status", "--json"]),
             &mut theirs_or_nothing("status"),
         ]);
+        println!("N = {size}");
         let theirs = against.map(|against| {
             let cold_theirs = Stats::of(cold_theirs.clone());
             println!(
@@ -375,7 +380,6 @@ fn drive(sizes: Vec<usize>, against: Option<&Against>) -> serde_json::Value {
                 "cold_up": cold_theirs.json(None),
             })
         });
-        println!("N = {size}");
         println!(
             "  no-op up       {}  floor (psql reads count and newest version) {}  ratio {:.2}x  \
              (psql formatting every row {}, ratio {:.2}x)",
