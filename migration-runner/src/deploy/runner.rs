@@ -201,10 +201,11 @@ impl Runner {
             .map_err(MigrateError::from)
     }
 
-    /// What a no-op refuses of the role templates, from the recorded ones
-    /// its statement read: the same refusal as [`Runner::role_templates`].
-    /// It also keeps whether the statement saw Citus.
-    fn refuse_changed_templates(&self, found: &verify::NoOp) -> Result<()> {
+    /// Takes in what a no-op statement read beside its verdict: keeps
+    /// whether Citus is there, and refuses configured role templates that
+    /// differ from the recorded ones (the refusal of
+    /// [`Runner::role_templates`], without its round trips).
+    fn accept_no_op(&self, found: &verify::NoOp) -> Result<()> {
         let _ = self.citus_seen.set(found.citus);
         crate::roles::role_names::in_force(
             &self.options.role_templates,
@@ -263,7 +264,7 @@ impl Runner {
         if let Some((inspection, found)) =
             verify::inspect_unchanged(self.connection(), &self.catalog, &self.capturer, tail).await
         {
-            self.refuse_changed_templates(&found)?;
+            self.accept_no_op(&found)?;
             return Ok(inspection);
         }
         self.role_templates().await?;
@@ -305,7 +306,7 @@ impl Runner {
     pub async fn plan(&self) -> Result<Vec<Planned>> {
         let db = self.session.connection();
         if let Some(found) = verify::unchanged(db, &self.catalog, &self.capturer, false).await {
-            self.refuse_changed_templates(&found)?;
+            self.accept_no_op(&found)?;
             return Ok(Vec::new());
         }
         self.role_templates().await?;
@@ -395,7 +396,7 @@ impl Runner {
         if let Some(found) = verify::unchanged(db, &self.catalog, &self.capturer, true).await
             && !(found.citus && crate::citus::needs_placement(db, self.catalog.schemas()).await?)
         {
-            self.refuse_changed_templates(&found)?;
+            self.accept_no_op(&found)?;
             if let Some(to) = &options.to {
                 self.catalog.require(to)?;
             }

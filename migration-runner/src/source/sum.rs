@@ -180,7 +180,7 @@ impl SumRecord {
 /// line is malformed: [`SumFile::parse`] then says what is wrong). What the
 /// no-op check reads: no entry is built, each line is hashed as written
 /// (a line that parses is written exactly as [`SumEntry`] renders it).
-pub fn records(text: &str) -> Option<Vec<(&str, &str, &str)>> {
+fn records(text: &str) -> Option<Vec<(&str, &str, &str)>> {
     let mut hasher = Sha256::new();
     let mut records = Vec::new();
     let mut total = None;
