@@ -291,11 +291,7 @@ async fn an_entity_that_does_not_describe_the_migrations_is_reported() {
     let admin = migration_runner::connect(&server.url, "check-test")
         .await
         .unwrap();
-    let target = migration_runner::DatabaseTarget::parse(
-        &server.url,
-        migration_runner::connect::UrlSource::Given,
-    )
-    .unwrap();
+    let target = target_of(&server);
     let differences = migration_runner::gate::entity_check::compare(
         admin.connection(),
         &target,
@@ -498,11 +494,7 @@ async fn write_schema_doc(repo: &Repo, extra: Extra, server: &TestDatabase) {
     let admin = migration_runner::connect(&server.url, "check-test")
         .await
         .unwrap();
-    let target = migration_runner::DatabaseTarget::parse(
-        &server.url,
-        migration_runner::connect::UrlSource::Given,
-    )
-    .unwrap();
+    let target = target_of(server);
     let (from_migrations, _) = migration_runner::gate::entity_check::models(
         admin.connection(),
         &target,
@@ -557,28 +549,7 @@ async fn check_feature(repo: &Repo, extra: Extra, server: &TestDatabase) -> chec
         .await
         .unwrap();
     repo.commit(&code, "feature work");
-    let sides = check::read_sides(repo.path(), "main").unwrap();
-    let admin = migration_runner::connect(&server.url, "check-test")
-        .await
-        .unwrap();
-    let target = migration_runner::DatabaseTarget::parse(
-        &server.url,
-        migration_runner::connect::UrlSource::Given,
-    )
-    .unwrap();
-    check::run(
-        check::Branch {
-            workspace: repo.path(),
-            catalog: &catalog,
-            sources: workspace_plus(extra()),
-            entities: schema_registry::entity_sources(),
-        },
-        &sides,
-        admin.connection(),
-        &target,
-    )
-    .await
-    .unwrap_or_else(|err| panic!("check ran into an error instead of a report: {err}"))
+    check_against_main(repo.path(), || workspace_plus(extra()), server).await
 }
 
 const COURSE_NOTES: &str = "m20990101_000000_academy_add_course_notes";
@@ -864,11 +835,7 @@ async fn status_counts_a_sum_file_problem_among_its_problems() {
         migration_runner::cli::render::status_counts(&inspection),
         format!("0 applied, {pending} pending, 1 problem(s)")
     );
-    let target = migration_runner::DatabaseTarget::parse(
-        &db.url,
-        migration_runner::connect::UrlSource::Given,
-    )
-    .unwrap();
+    let target = target_of(&db);
     let json: serde_json::Value = serde_json::from_str(
         &migration_runner::cli::render::status_json(&inspection, &target, None),
     )

@@ -12,7 +12,7 @@ use migration_dev::testing::TestDatabase;
 use migration_runner::gate::diff::history_to_entities;
 use migration_runner::model::SchemaModel;
 use migration_runner::source::catalog::{Catalog, workspace_sources};
-use migration_runner::{DatabaseTarget, Runner, RunnerOptions};
+use migration_runner::{Runner, RunnerOptions};
 use sea_orm::ConnectionTrait;
 
 use crate::support::*;
@@ -112,10 +112,6 @@ fn catalog() -> Catalog {
     Catalog::workspace(&schema_registry::workspace()).unwrap()
 }
 
-fn target(db: &TestDatabase) -> DatabaseTarget {
-    DatabaseTarget::parse(&db.url, migration_runner::connect::UrlSource::Given).unwrap()
-}
-
 #[tokio::test]
 async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
     let (history, _changed, history_model, entities_model) = sides(
@@ -206,9 +202,13 @@ async fn a_change_across_schemas_is_one_migration_applied_and_undone() {
     );
 
     // Applied after the workspace's history, the history becomes the entities.
-    dev::apply(&target(&history), &schema_registry::workspace(), &written)
-        .await
-        .unwrap();
+    dev::apply(
+        &target_of(&history),
+        &schema_registry::workspace(),
+        &written,
+    )
+    .await
+    .unwrap();
     let applied = SchemaModel::read(&connect(&history).await, &SCHEMAS)
         .await
         .unwrap();
@@ -361,9 +361,13 @@ async fn renames_are_asked_never_guessed_and_keep_the_rows() {
     insert(&history, &[HOST, "INSERT INTO academy.webinars (id, slug, title, host_id, starts_at, capacity) \
          VALUES ('00000000-0000-0000-0000-0000000000bb', 'intro', 'Intro to Rust', '00000000-0000-0000-0000-0000000000aa', now(), 10)"]).await;
     let conn = connect(&history).await;
-    dev::apply(&target(&history), &schema_registry::workspace(), &written)
-        .await
-        .unwrap();
+    dev::apply(
+        &target_of(&history),
+        &schema_registry::workspace(),
+        &written,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         scalar_i64(
             &conn,
@@ -401,9 +405,13 @@ async fn a_table_moved_to_another_schema_keeps_its_rows() {
     );
     insert(&history, &[HOST, COURSE, ENROLLMENT]).await;
     let conn = connect(&history).await;
-    dev::apply(&target(&history), &schema_registry::workspace(), &written)
-        .await
-        .unwrap();
+    dev::apply(
+        &target_of(&history),
+        &schema_registry::workspace(),
+        &written,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         scalar_i64(&conn, "SELECT count(*) FROM talent.enrollments").await,
         1
@@ -467,9 +475,13 @@ async fn a_dropped_column_and_a_narrowed_type_are_split_into_expand_and_contract
     insert(&history, &[HOST, "INSERT INTO academy.webinars (id, slug, title, host_id, starts_at, capacity, duration_minutes) \
          VALUES ('00000000-0000-0000-0000-0000000000bb', 'intro', 'Intro', '00000000-0000-0000-0000-0000000000aa', now(), 10, 45)"]).await;
     let conn = connect(&history).await;
-    dev::apply(&target(&history), &schema_registry::workspace(), &written)
-        .await
-        .unwrap();
+    dev::apply(
+        &target_of(&history),
+        &schema_registry::workspace(),
+        &written,
+    )
+    .await
+    .unwrap();
     conn.execute_unprepared(
         "UPDATE academy.webinars SET duration_minutes_new = duration_minutes::smallint \
          WHERE id BETWEEN '00000000-0000-0000-0000-000000000000'::uuid AND 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid \
@@ -574,9 +586,13 @@ async fn a_new_not_null_column_is_expanded_backfilled_and_contracted() {
     // The expand applies on a table with rows: the column arrives nullable.
     insert(&history, &[HOST, COURSE]).await;
     let conn = connect(&history).await;
-    dev::apply(&target(&history), &schema_registry::workspace(), &written)
-        .await
-        .unwrap();
+    dev::apply(
+        &target_of(&history),
+        &schema_registry::workspace(),
+        &written,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         scalar_i64(
             &conn,
@@ -625,9 +641,13 @@ async fn a_table_renamed_in_its_schema_keeps_its_rows() {
     );
     insert(&history, &[HOST, COURSE, ENROLLMENT]).await;
     let conn = connect(&history).await;
-    dev::apply(&target(&history), &schema_registry::workspace(), &written)
-        .await
-        .unwrap();
+    dev::apply(
+        &target_of(&history),
+        &schema_registry::workspace(),
+        &written,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         scalar_i64(&conn, "SELECT count(*) FROM academy.registrations").await,
         1

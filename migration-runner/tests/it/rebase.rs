@@ -136,31 +136,11 @@ fn check_on_main(
     repo: &Repo,
     server: &TestDatabase,
 ) -> check::CheckReport {
-    runtime.block_on(async {
-        let catalog = Catalog::new(tree_sources(repo.path())).unwrap();
-        let sides = check::read_sides(repo.path(), "main").unwrap();
-        let admin = migration_runner::connect(&server.url, "rebase-test")
-            .await
-            .unwrap();
-        let target = migration_runner::DatabaseTarget::parse(
-            &server.url,
-            migration_runner::connect::UrlSource::Given,
-        )
-        .unwrap();
-        check::run(
-            check::Branch {
-                workspace: repo.path(),
-                catalog: &catalog,
-                sources: tree_sources(repo.path()),
-                entities: schema_registry::entity_sources(),
-            },
-            &sides,
-            admin.connection(),
-            &target,
-        )
-        .await
-        .unwrap_or_else(|err| panic!("check ran into an error: {err}"))
-    })
+    runtime.block_on(check_against_main(
+        repo.path(),
+        || tree_sources(repo.path()),
+        server,
+    ))
 }
 
 fn main_sum(repo: &Repo) -> SumFile {

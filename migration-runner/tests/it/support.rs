@@ -268,3 +268,38 @@ impl Drop for Dir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The engine's target for `db`, as a command parses its URL.
+pub fn target_of(db: &TestDatabase) -> migration_runner::DatabaseTarget {
+    migration_runner::DatabaseTarget::parse(&db.url, migration_runner::connect::UrlSource::Given)
+        .unwrap()
+}
+
+/// `check --base main` of the branch checked out in `workspace`, whose code
+/// is `sources` (called once for the catalog, once for the replay), on
+/// `server`: the report, or a panic naming the error.
+pub async fn check_against_main(
+    workspace: &std::path::Path,
+    sources: impl Fn() -> Vec<SchemaSource>,
+    server: &TestDatabase,
+) -> migration_runner::gate::check::CheckReport {
+    use migration_runner::gate::check;
+    let catalog = Catalog::new(sources()).unwrap();
+    let sides = check::read_sides(workspace, "main").unwrap();
+    let admin = migration_runner::connect(&server.url, "check-test")
+        .await
+        .unwrap();
+    check::run(
+        check::Branch {
+            workspace,
+            catalog: &catalog,
+            sources: sources(),
+            entities: schema_registry::entity_sources(),
+        },
+        &sides,
+        admin.connection(),
+        &target_of(server),
+    )
+    .await
+    .unwrap_or_else(|err| panic!("check ran into an error instead of a report: {err}"))
+}
