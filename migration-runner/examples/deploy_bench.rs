@@ -333,53 +333,61 @@ fn drive(sizes: Vec<usize>, against: Option<&Against>) -> serde_json::Value {
         // No-op deploys and status over the applied history, each command's
         // runs interleaved with its floor's (and the other commit's).
         let floor_sql = "SELECT count(*), max(version) FROM public.seaql_migrations";
+        // The other commit's runs (when compared) go in the same rounds.
         let their_url = last_theirs.as_ref().map(|(_, url)| url.clone());
-        // The other commit's runs (when compared) go in the same rounds;
-        // without one, that slot runs nothing and is not reported.
-        let theirs_or_nothing = |command: &'static str| {
-            let url = their_url.clone();
-            move || match (against, &url) {
-                (Some(against), Some(url)) => subject_of(&against.exe, url, &[command]),
-                _ => Command::new("true"),
-            }
+        let theirs_of = |command: &'static str| {
+            against
+                .zip(their_url.clone())
+                .map(|(against, url)| move || subject_of(&against.exe, &url, &[command]))
         };
-        let [up, floor, formatting_floor, up_theirs] = measure([
-            &mut || subject(&cold_url, &["up"]),
-            // What a no-op must read: how many migrations history holds, and the newest.
-            &mut || {
-                let mut cmd = psql_command(&psql, &cold_url);
-                cmd.args(["-Atc", floor_sql]);
-                cmd
-            },
-            &mut || {
-                let mut cmd = psql_command(&psql, &cold_url);
-                cmd.args(["-c", "SELECT * FROM public.seaql_migrations"]);
-                cmd
-            },
-            &mut theirs_or_nothing("up"),
-        ]);
-        let [status, status_json, status_theirs] = measure([
-            &mut || subject(&cold_url, &["status"]),
-            &mut || subject(&cold_url, &["status", "--json"]),
-            &mut theirs_or_nothing("status"),
-        ]);
+        let mut up_theirs_command = theirs_of("up");
+        let mut status_theirs_command = theirs_of("status");
+        let ([up, floor, formatting_floor], up_theirs) = measure_beside(
+            [
+                &mut || subject(&cold_url, &["up"]),
+                // What a no-op must read: how many migrations history holds, and the newest.
+                &mut || {
+                    let mut cmd = psql_command(&psql, &cold_url);
+                    cmd.args(["-Atc", floor_sql]);
+                    cmd
+                },
+                &mut || {
+                    let mut cmd = psql_command(&psql, &cold_url);
+                    cmd.args(["-c", "SELECT * FROM public.seaql_migrations"]);
+                    cmd
+                },
+            ],
+            up_theirs_command
+                .as_mut()
+                .map(|command| command as &mut dyn FnMut() -> Command),
+        );
+        let ([status, status_json], status_theirs) = measure_beside(
+            [&mut || subject(&cold_url, &["status"]), &mut || {
+                subject(&cold_url, &["status", "--json"])
+            }],
+            status_theirs_command
+                .as_mut()
+                .map(|command| command as &mut dyn FnMut() -> Command),
+        );
         println!("N = {size}");
-        let theirs = against.map(|against| {
-            let cold_theirs = Stats::of(cold_theirs.clone());
-            println!(
-                "  against {}: no-op up {}, status {}, cold up {}",
-                against.label,
-                up_theirs.show(),
-                status_theirs.show(),
-                cold_theirs.show()
-            );
-            serde_json::json!({
-                "label": against.label,
-                "noop_up": up_theirs.json(None),
-                "status": status_theirs.json(None),
-                "cold_up": cold_theirs.json(None),
-            })
-        });
+        let theirs = against.zip(up_theirs.zip(status_theirs)).map(
+            |(against, (up_theirs, status_theirs))| {
+                let cold_theirs = Stats::of(cold_theirs.clone());
+                println!(
+                    "  against {}: no-op up {}, status {}, cold up {}",
+                    against.label,
+                    up_theirs.show(),
+                    status_theirs.show(),
+                    cold_theirs.show()
+                );
+                serde_json::json!({
+                    "label": against.label,
+                    "noop_up": up_theirs.json(None),
+                    "status": status_theirs.json(None),
+                    "cold_up": cold_theirs.json(None),
+                })
+            },
+        );
         println!(
             "  no-op up       {}  floor (psql reads count and newest version) {}  ratio {:.2}x  \
              (psql formatting every row {}, ratio {:.2}x)",
@@ -620,17 +628,35 @@ impl Stats {
 
 /// Each command's runs, interleaved round by round (one warm-up each
 /// first), so the machine's drift reaches all of them alike.
-fn measure<const K: usize>(mut commands: [&mut dyn FnMut() -> Command; K]) -> [Stats; K] {
-    for command in commands.iter_mut() {
-        time(&mut command());
-    }
-    let mut samples: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(RUNS));
-    for _ in 0..RUNS {
-        for (command, samples) in commands.iter_mut().zip(samples.iter_mut()) {
-            samples.push(ms(time(&mut command())));
+fn measure<const K: usize>(commands: [&mut dyn FnMut() -> Command; K]) -> [Stats; K] {
+    measure_beside(commands, None).0
+}
+
+/// [`measure`], with the other commit's command (when compared) in the
+/// same rounds.
+fn measure_beside<const K: usize>(
+    mut commands: [&mut dyn FnMut() -> Command; K],
+    mut theirs: Option<&mut dyn FnMut() -> Command>,
+) -> ([Stats; K], Option<Stats>) {
+    let mut ours: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(RUNS));
+    let mut their_samples = Vec::with_capacity(RUNS);
+    // Round 0 warms each command up and is not counted.
+    for round in 0..=RUNS {
+        for (command, samples) in commands.iter_mut().zip(ours.iter_mut()) {
+            let took = ms(time(&mut command()));
+            if round > 0 {
+                samples.push(took);
+            }
+        }
+        if let Some(command) = theirs.as_mut() {
+            let took = ms(time(&mut command()));
+            if round > 0 {
+                their_samples.push(took);
+            }
         }
     }
-    samples.map(Stats::of)
+    let theirs = (!their_samples.is_empty()).then(|| Stats::of(their_samples));
+    (ours.map(Stats::of), theirs)
 }
 
 fn time(command: &mut Command) -> Duration {
