@@ -454,8 +454,14 @@ fn drive(sizes: Vec<usize>, against: Option<&Against>) -> serde_json::Value {
 
 /// The figures in the shape `cargo xtask bench` reads (`$BENCH_JSON`).
 fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> {
-    use migration_dev::bench::{Baseline, Figure, Floor};
+    use migration_dev::bench::{Figure, Floor};
     let number = |value: &serde_json::Value, key: &str| value[key].as_f64().unwrap_or_default();
+    let floor_of = |what: &str, stats: &serde_json::Value| Floor {
+        what: what.to_owned(),
+        median: number(stats, "median"),
+        min: number(stats, "min"),
+        max: number(stats, "max"),
+    };
     let one = |what: &str,
                n: u64,
                runs: usize,
@@ -471,24 +477,15 @@ fn as_figures(figures: &serde_json::Value) -> Vec<migration_dev::bench::Figure> 
         max: number(stats, "max"),
         runs,
         ratio: floor.map(|(_, floor)| number(stats, "median") / number(floor, "median")),
-        floor: floor.map(|(what, floor)| Floor {
-            what: what.to_owned(),
-            median: number(floor, "median"),
-            min: number(floor, "min"),
-            max: number(floor, "max"),
-        }),
+        floor: floor.map(|(what, floor)| floor_of(what, floor)),
         target: (!target.is_empty()).then(|| target.to_owned()),
         note: None,
         baseline: None,
     };
     let baseline = |size: &serde_json::Value, key: &str| {
         let theirs = &size["against"];
-        theirs.get(key).map(|stats| Baseline {
-            commit: theirs["label"].as_str().unwrap_or_default().to_owned(),
-            median: number(stats, "median"),
-            min: number(stats, "min"),
-            max: number(stats, "max"),
-        })
+        let label = theirs["label"].as_str().unwrap_or_default();
+        theirs.get(key).map(|stats| floor_of(label, stats))
     };
     let mut out = vec![one(
         "binary startup (--version)",

@@ -37,26 +37,17 @@ pub struct Figure {
     pub target: Option<String>,
     pub note: Option<String>,
     /// The same figure measured for another commit in the same run
-    /// (`cargo xtask bench --against <ref>`).
+    /// (`cargo xtask bench --against <ref>`), its `what` naming the commit
+    /// as given and resolved (`main (1a2b3c4)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<Baseline>,
-}
-
-/// A figure of the commit `bench --against` compares with, measured in the
-/// same session as this one's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Baseline {
-    /// The commit, as given and resolved (`main (1a2b3c4)`).
-    pub commit: String,
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
+    pub baseline: Option<Floor>,
 }
 
 /// How much worse than its baseline a figure may be before the report marks
 /// it: 10 %.
 pub const WORSE_BEYOND: f64 = 1.10;
 
+/// A figure's floor, or its baseline: what was measured and its spread.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Floor {
     pub what: String,
@@ -524,8 +515,8 @@ pub fn run(
                 let mut ours = run_example(&binary, &step.args, &json)?;
                 for figure in &mut ours {
                     if let Some(base) = baseline.iter().find(|b| b.same_as(figure)) {
-                        figure.baseline = Some(Baseline {
-                            commit: against.label.clone(),
+                        figure.baseline = Some(Floor {
+                            what: against.label.clone(),
                             median: base.median,
                             min: base.min,
                             max: base.max,
@@ -788,7 +779,7 @@ fn render_against(out: &mut String, figures: &[Figure]) {
     let Some(commit) = compared
         .first()
         .and_then(|f| f.baseline.as_ref())
-        .map(|b| b.commit.clone())
+        .map(|b| b.what.clone())
     else {
         return;
     };
@@ -886,8 +877,8 @@ mod tests {
     #[test]
     fn a_figure_more_than_ten_percent_worse_than_its_baseline_is_marked() {
         let ms = |v: u64| Duration::from_millis(v);
-        let against = |median: f64| Baseline {
-            commit: "main (abc1234)".into(),
+        let against = |median: f64| Floor {
+            what: "main (abc1234)".into(),
             median,
             min: median,
             max: median,
