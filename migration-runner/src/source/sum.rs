@@ -178,37 +178,71 @@ impl SumRecord {
 /// `(name, schema, checksum)` of every migration line of a sum file's text,
 /// borrowed from it, when its total adds up (`None` otherwise, or when a
 /// line is malformed: [`SumFile::parse`] then says what is wrong). What the
-/// no-op check reads: no entry is built, each line is hashed as written
-/// (a line that parses is written exactly as [`SumEntry`] renders it).
+/// no-op check reads: no entry is built.
 fn records(text: &str) -> Option<Vec<(&str, &str, &str)>> {
+    let lines = read_lines(text).ok()?;
+    lines.adds_up.then(|| {
+        lines
+            .entries
+            .into_iter()
+            .map(|[name, schema, checksum, _]| (name, schema, checksum))
+            .collect()
+    })
+}
+
+/// A sum file's text read line by line, borrowed: each migration line's
+/// four fields, and whether the total hashes the lines above as written (a
+/// line that reads is written exactly as [`SumEntry`] renders it).
+struct Lines<'a> {
+    entries: Vec<[&'a str; 4]>,
+    adds_up: bool,
+}
+
+fn read_lines(text: &str) -> Result<Lines<'_>, SumError> {
     let mut hasher = Sha256::new();
-    let mut records = Vec::new();
+    let mut entries = Vec::new();
     let mut total = None;
-    for line in text.lines() {
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
+        let malformed = |problem: &str| SumError::Malformed {
+            line: number,
+            problem: problem.to_owned(),
+        };
         if total.is_some() {
-            return None;
+            return Err(malformed("a line after the total"));
         }
-        let mut fields = line.split(' ');
-        match (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) {
-            (Some("total"), Some(sum), None, None, None) => total = Some(sum),
-            (Some(name), Some(schema), Some(checksum), Some(_tables), None) => {
+        if line.starts_with("<<<<<<<") || line.starts_with("=======") || line.starts_with(">>>>>>>")
+        {
+            return Err(malformed("an unresolved merge conflict"));
+        }
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields.as_slice() {
+            ["total", sum] => total = Some(*sum),
+            [name, schema, checksum, tables] => {
                 hasher.update(line.as_bytes());
                 hasher.update(b"\n");
-                records.push((name, schema, checksum));
+                entries.push([*name, *schema, *checksum, *tables]);
             }
-            _ => return None,
+            _ => {
+                return Err(malformed(
+                    "expected `<name> <schema> <checksum> <tables>` or `total <hash>`",
+                ));
+            }
         }
     }
-    (total? == hex::encode(hasher.finalize())).then_some(records)
+    let Some(total) = total else {
+        return Err(SumError::Malformed {
+            line: text.lines().count(),
+            problem: "no `total` line".to_owned(),
+        });
+    };
+    Ok(Lines {
+        entries,
+        adds_up: total == hex::encode(hasher.finalize()),
+    })
 }
 
 impl SumFile {
@@ -239,58 +273,25 @@ impl SumFile {
 
     /// Reads a sum file, refusing one whose total does not match its lines.
     pub fn parse(text: &str) -> Result<Self, SumError> {
-        let mut entries = Vec::new();
-        let mut total = None;
-        for (index, line) in text.lines().enumerate() {
-            let number = index + 1;
-            if line.starts_with('#') || line.trim().is_empty() {
-                continue;
-            }
-            if total.is_some() {
-                return Err(SumError::Malformed {
-                    line: number,
-                    problem: "a line after the total".to_owned(),
-                });
-            }
-            if line.starts_with("<<<<<<<")
-                || line.starts_with("=======")
-                || line.starts_with(">>>>>>>")
-            {
-                return Err(SumError::Malformed {
-                    line: number,
-                    problem: "an unresolved merge conflict".to_owned(),
-                });
-            }
-            let fields: Vec<&str> = line.split(' ').collect();
-            match fields.as_slice() {
-                ["total", sum] => total = Some((*sum).to_owned()),
-                [name, schema, checksum, tables] => entries.push(SumEntry {
-                    name: (*name).to_owned(),
-                    schema: (*schema).to_owned(),
-                    checksum: (*checksum).to_owned(),
-                    tables: if *tables == "-" {
-                        Vec::new()
-                    } else {
-                        tables.split(',').map(str::to_owned).collect()
-                    },
-                }),
-                _ => {
-                    return Err(SumError::Malformed {
-                        line: number,
-                        problem: "expected `<name> <schema> <checksum> <tables>` or `total <hash>`"
-                            .to_owned(),
-                    });
-                }
-            }
+        let lines = read_lines(text)?;
+        if !lines.adds_up {
+            return Err(SumError::Total);
         }
-        match total {
-            Some(total) if total == Self::total(&entries) => Ok(Self { entries }),
-            Some(_) => Err(SumError::Total),
-            None => Err(SumError::Malformed {
-                line: text.lines().count(),
-                problem: "no `total` line".to_owned(),
-            }),
-        }
+        let entries = lines
+            .entries
+            .into_iter()
+            .map(|[name, schema, checksum, tables]| SumEntry {
+                name: name.to_owned(),
+                schema: schema.to_owned(),
+                checksum: checksum.to_owned(),
+                tables: if tables == "-" {
+                    Vec::new()
+                } else {
+                    tables.split(',').map(str::to_owned).collect()
+                },
+            })
+            .collect();
+        Ok(Self { entries })
     }
 
     /// The entry of `name`.
